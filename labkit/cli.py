@@ -1,0 +1,80 @@
+"""The ``labkit`` command: argument parsing and printing only; the work is in the library.
+
+Exit codes: 0 ok, 1 a user error (one line on stderr), 2 usage.
+Each job adds its commands through a module with ``register(subparsers)``; a job whose
+module is not installed yet simply has no command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from labkit.errors import LabkitError
+
+# Modules that add command groups, in the order they appear in --help.
+COMMAND_MODULES = (
+    "labkit.jira.cli",
+    "labkit.rank.cli",
+    "labkit.vm.cli",
+    "labkit.aws.cli",
+    "labkit.review.cli",
+    "labkit.sandbox.cli",
+    "labkit.lab",
+)
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    """Give a command the shared ``--format table|csv|json`` option."""
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="output format (default: table)")
+
+
+def print_rows(rows, fmt: str = "table", columns=None) -> None:
+    """Print rows (dataclasses, dicts or a DataFrame) in the chosen format."""
+    from labkit.tables import format_rows
+
+    sys.stdout.write(format_rows(rows, fmt, columns))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser from every installed job's commands."""
+    from labkit import __version__
+
+    parser = argparse.ArgumentParser(prog="labkit", description="labkit: a workbench for private-cloud engineers.")
+    parser.add_argument("--version", action="version", version=f"labkit {__version__}")
+    parser.add_argument("--profile", help="profile from the config file (default: $LABKIT_PROFILE or sandbox)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            if exc.name == name:  # that job has not landed: no command
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labkit: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
