@@ -1,0 +1,47 @@
+# labkit: two commands on a fresh Debian machine.
+#   make lab    set everything up, start the sandbox and JupyterLab on the runbooks
+#   make test   set everything up and run every test (unit, integration, notebook, browser)
+# binder/ is the single source of dependencies (apt.txt, requirements*.txt).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.labkit-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := $(shell sed -e 's/\#.*//' binder/apt.txt | xargs)
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup apt venv lint clean
+
+lab: setup
+	$(BIN)/labkit lab
+
+test: setup
+	$(BIN)/ruff check labkit tests benchmarks
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: apt venv
+
+# Install only what is missing, so a ready machine does not touch apt at all.
+apt:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml binder/requirements.txt binder/requirements-lab.txt binder/requirements-test.txt binder/requirements-bench.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[lab,test,bench]"
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check labkit tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,99 @@
+"""Shape Jira issue JSON for the sandbox: field selection, v3 rich text, static metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+RANK_FIELD = "customfield_10019"
+ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
+# Not "navigable" in Jira's sense: left out of a search's default field set.
+NOT_NAVIGABLE = frozenset({"comment", "attachment", "worklog", "timetracking"})
+RICH_TEXT = ("description", "environment")
+
+ISSUE_TYPES = [
+    {"id": "10001", "name": "Bug", "subtask": False, "description": "A problem which impairs or prevents the functions of the product."},
+    {"id": "10002", "name": "Task", "subtask": False, "description": "A task that needs to be done."},
+    {"id": "10003", "name": "Story", "subtask": False, "description": "A user story."},
+    {"id": "10004", "name": "Epic", "subtask": False, "description": "A big user story that needs to be broken down."},
+    {"id": "10005", "name": "Improvement", "subtask": False, "description": "An improvement or enhancement to an existing feature."},
+    {"id": "10006", "name": "New Feature", "subtask": False, "description": "A new feature of the product."},
+    {"id": "10007", "name": "Sub-task", "subtask": True, "description": "The sub-task of the issue."},
+]
+PRIORITIES = [
+    {"id": str(i), "name": n} for i, n in enumerate(["Blocker", "Critical", "Major", "Minor", "Trivial",
+                                                     "Highest", "High", "Medium", "Low", "Lowest"], start=1)
+]
+
+
+def field_spec(values: Iterable[str] | None) -> list[str] | None:
+    """Flatten ``fields`` parameters (repeated and/or comma-separated) into one list, or None."""
+    if values is None:
+        return None
+    out: list[str] = []
+    for v in values:
+        if v is None:
+            continue
+        out.extend(p.strip() for p in str(v).split(",") if p.strip())
+    return out
+
+
+def select_fields(fields: dict[str, Any], spec: list[str] | None, default: str) -> dict[str, Any]:
+    """Return the subset of ``fields`` a Jira ``fields`` parameter asks for (``*all``, ``*navigable``, ``-x``)."""
+    if spec is None or not spec:
+        spec = [default]
+    base: set[str] = set()
+    include: set[str] = set()
+    exclude: set[str] = set()
+    for item in spec:
+        if item == "*all":
+            base = set(fields)
+        elif item == "*navigable":
+            base = set(fields) - NOT_NAVIGABLE
+        elif item.startswith("-"):
+            exclude.add(item[1:])
+        elif item not in ("id", "key"):
+            include.add(item)
+    wanted = (base | include) - exclude
+    if wanted == set(fields):
+        return dict(fields)
+    return {k: v for k, v in fields.items() if k in wanted}
+
+
+def adf(text: str | None) -> dict[str, Any] | None:
+    """Wrap plain text as an Atlassian Document Format document (REST v3 rich-text fields)."""
+    if text is None:
+        return None
+    paragraphs = [p for p in str(text).split("\n\n")]
+    return {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": ([{"type": "text", "text": p}] if p else [])} for p in paragraphs]}
+
+
+def to_v3(fields: dict[str, Any]) -> dict[str, Any]:
+    """Convert the rich-text fields of an issue to ADF, as REST v3 returns them."""
+    out = dict(fields)
+    for name in RICH_TEXT:
+        if isinstance(out.get(name), str):
+            out[name] = adf(out[name])
+    comment = out.get("comment")
+    if isinstance(comment, dict) and comment.get("comments"):
+        out["comment"] = {**comment, "comments": [
+            {**c, "body": adf(c["body"]) if isinstance(c.get("body"), str) else c.get("body")}
+            for c in comment["comments"]]}
+    return out
+
+
+def adf_text(value: Any) -> Any:
+    """Flatten an ADF document sent by a v3 client back to plain text (other values pass through)."""
+    if not isinstance(value, dict) or value.get("type") != "doc":
+        return value
+    parts: list[str] = []
+
+    def walk(node: dict[str, Any]) -> str:
+        if node.get("type") == "text":
+            return str(node.get("text", ""))
+        return "".join(walk(c) for c in node.get("content", []) or [])
+
+    for block in value.get("content", []) or []:
+        parts.append(walk(block))
+    return "\n\n".join(parts)

@@ -1,0 +1,13 @@
+"""The error type of the PR review job."""
+
+from __future__ import annotations
+
+from labkit.errors import LabkitError
+
+
+class ReviewError(LabkitError):
+    """A pull request could not be fetched, parsed, checked or applied."""
+
+    def __init__(self, message: str, *, hint: str | None = None, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(message, hint=hint)

@@ -1,0 +1,40 @@
+"""`import labkit` stays fast: no heavy library is imported with it."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+HEAVY = ["pandas", "ipywidgets", "zeep", "libvirt", "boto3", "botocore", "IPython", "tqdm", "numpy", "requests"]
+
+
+@pytest.mark.parametrize("module", ["labkit", "labkit.config", "labkit.sandbox", "labkit.cli",
+                                    "labkit.jira", "labkit.rank", "labkit.vm", "labkit.aws", "labkit.review"])
+def test_import_pulls_in_no_heavy_library(module):
+    code = (f"import sys, {module}; heavy = {HEAVY!r}; "
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    allowed = {"requests"} if module in ("labkit.sandbox",) else set()
+    leaked = set(filter(None, out.split(","))) - allowed
+    assert not leaked, f"import {module} imported {sorted(leaked)}"
+
+
+def test_every_error_derives_from_labkit_error():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import labkit
+    from labkit import LabkitError
+
+    seen = []
+    for info in pkgutil.walk_packages(labkit.__path__, "labkit."):
+        if info.name.endswith("errors"):
+            mod = importlib.import_module(info.name)
+            for _, obj in inspect.getmembers(mod, inspect.isclass):
+                if issubclass(obj, Exception) and obj.__module__ == mod.__name__:
+                    seen.append(obj)
+                    assert issubclass(obj, LabkitError), obj
+    assert len(seen) >= 4

@@ -1,0 +1,94 @@
+"""Run every runbook headless against the sandbox once, in an isolated home, and keep the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "ACCESS_KEY", "API_KEY")
+
+
+class NotebookRun:
+    """The isolated environment the runbooks execute in, and what they produced."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.workdir = root / "notebooks"
+        self.run_dir = root / "run"
+        self.home = root / "home"
+        self.executed: dict[str, object] = {}
+        self.errors: dict[str, str] = {}
+        self.secrets: set[str] = set()
+
+    def env(self) -> dict[str, str]:
+        """Environment for the kernels: a fresh home, the private run dir, a canary secret."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_", "JUPYTER_"))}
+        env.update({
+            "HOME": str(self.home), "LABKIT_RUN_DIR": str(self.run_dir),
+            "LABKIT_CONFIG": str(self.home / ".config/labkit/config.toml"),
+            "XDG_CONFIG_HOME": str(self.home / ".config"), "XDG_CACHE_HOME": str(self.home / ".cache"),
+            "XDG_STATE_HOME": str(self.home / ".local/state"), "XDG_DATA_HOME": str(self.home / ".local/share"),
+            "IPYTHONDIR": str(self.home / ".ipython"), "JUPYTER_CONFIG_DIR": str(self.home / ".jupyter"),
+            "JUPYTER_DATA_DIR": str(self.home / ".local/share/jupyter"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            # A secret the runbooks may be handed through the environment; it must never show up.
+            "LABKIT_CANARY_TOKEN": "canary-" + secrets.token_hex(12),
+        })
+        if (shared := REPO.parent / "shared" / "data").is_dir():
+            env.setdefault("LABKIT_SHARED_DATA", str(shared))
+        return env
+
+    def execute(self, path: Path):
+        """Execute one notebook in its own kernel; return the executed notebook (errors are recorded)."""
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+
+        nb = nbformat.read(self.workdir / path.name, as_version=4)
+        env = self.env()
+        old = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                                    resources={"metadata": {"path": str(self.workdir)}})
+            client.execute()
+        except CellExecutionError as exc:
+            self.errors[path.name] = str(exc)[-3000:]
+        finally:
+            self.secrets |= {v for k, v in os.environ.items() if any(w in k for w in SECRET_WORDS) and len(v) >= 8}
+            os.environ.clear()
+            os.environ.update(old)
+        self._collect_sandbox_secrets()
+        nbformat.write(nb, self.workdir / f"executed-{path.name}")
+        self.executed[path.name] = nb
+        return nb
+
+    def _collect_sandbox_secrets(self) -> None:
+        state = self.run_dir / "services.json"
+        if state.exists():
+            for entry in json.loads(state.read_text()).values():
+                if entry.get("secret"):
+                    self.secrets.add(entry["secret"])
+
+
+@pytest.fixture(scope="session")
+def notebook_run(tmp_path_factory):
+    """One isolated environment for all runbooks; the sandbox it starts is stopped at the end."""
+    root = tmp_path_factory.mktemp("runbooks")
+    run = NotebookRun(root)
+    shutil.copytree(REPO / "notebooks", run.workdir)
+    for d in (run.home, run.run_dir):
+        d.mkdir(parents=True)
+    yield run
+    import labkit.sandbox as sb
+
+    sb.stop(rd=run.run_dir)

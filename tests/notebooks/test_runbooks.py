@@ -1,0 +1,41 @@
+"""Every runbook runs green headless against the sandbox, and no secret appears in what it leaves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.notebooks.conftest import NOTEBOOKS
+
+pytestmark = [pytest.mark.notebook, pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_runbook_runs_green(notebook_run, path):
+    nb = notebook_run.execute(path)
+    assert path.name not in notebook_run.errors, notebook_run.errors.get(path.name)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
+    last = code[-1].outputs
+    assert any("text/html" in o.get("data", {}) for o in last), "a runbook ends in a table"
+
+
+def test_committed_runbooks_have_no_outputs():
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        outputs = sum(len(c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code")
+        assert outputs == 0, f"{path.name} is committed with {outputs} outputs"
+
+
+def test_no_secret_in_executed_runbooks_or_logs(notebook_run):
+    for path in NOTEBOOKS:
+        if path.name not in notebook_run.executed:
+            notebook_run.execute(path)
+    assert notebook_run.secrets, "the run had no secret to look for"
+    texts = {}
+    for f in list(notebook_run.workdir.glob("executed-*.ipynb")) + list(notebook_run.run_dir.rglob("*.log")):
+        texts[str(f)] = f.read_text(errors="replace")
+    assert any("executed-" in k for k in texts)
+    leaks = [(name, s[:6] + "…") for name, text in texts.items() for s in notebook_run.secrets if s in text]
+    assert not leaks, f"secrets found in outputs or logs: {leaks}"
