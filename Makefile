@@ -18,7 +18,7 @@ lab: setup
 	$(BIN)/labkit lab
 
 test: setup
-	$(BIN)/ruff check labkit tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: apt venv
@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml binder/requirements.txt binder/requirements-lab.txt bin
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check labkit tests benchmarks
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

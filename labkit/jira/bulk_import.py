@@ -1,0 +1,378 @@
+"""Bulk import of another tracker's tickets into Jira: mapped, batched, idempotent and resumable.
+
+    tickets = rt.read_tickets("export.csv")
+    plan = plan_import(tickets, Mapping(project="OPS"))
+    plan.to_frame()                                        # the dry run: what would be created and linked
+    result = run_import(plan, client, "import.journal")    # creates in issue/bulk batches of 50, then links
+
+Every issue carries the label ``<prefix>-<source id>``: a rerun finds what exists and creates nothing twice.
+The journal records each batch before and after it is sent, so a killed run resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.jira.errors import JiraError
+from labkit.jira.rt import Ticket
+
+BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's own limit
+
+# RT link kind -> (Jira link type, True when the *other* ticket is the inward side of the POST).
+# For "Blocks", POST inwardIssue=A, outwardIssue=B makes A block B: "X DependsOn Y" means Y blocks X.
+DEFAULT_LINKS: dict[str, tuple[str, bool]] = {
+    "DependsOn": ("Blocks", True),
+    "DependedOnBy": ("Blocks", False),
+    "RefersTo": ("Relates", False),
+    "ReferredToBy": ("Relates", True),
+    "MemberOf": ("Relates", False),
+    "HasMember": ("Relates", True),
+}
+DEFAULT_STATUSES = {"new": "To Do", "open": "In Progress", "stalled": "To Do", "resolved": "Done", "rejected": "Done"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How source tickets become Jira issues: project, type, labels, users, statuses and link types."""
+
+    project: str
+    issuetype: str = "Task"
+    label_prefix: str = "rt"
+    users: dict[str, str] = field(default_factory=dict)         # requestor e-mail -> Jira user name
+    statuses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
+    links: dict[str, tuple[str, bool]] = field(default_factory=lambda: dict(DEFAULT_LINKS))
+    queue_as_component: bool = False
+    extra_labels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> Mapping:
+        """Read a mapping spec from JSON or TOML: project, issuetype, label_prefix, users, statuses, links."""
+        import tomllib
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise JiraError(f"cannot read mapping spec {path} ({exc})", hint="give a JSON or TOML file") from None
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        if "links" in data:
+            data["links"] = {k: (v[0], bool(v[1])) if isinstance(v, list) else (v, False) for k, v in data["links"].items()}
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise JiraError(f"{path}: unknown mapping keys {sorted(unknown)}",
+                            hint=f"known keys: {', '.join(cls.__dataclass_fields__)}")
+        if "project" not in data:
+            raise JiraError(f"{path}: the mapping names no project", hint='add project = "KEY"')
+        return cls(**data)
+
+    def label(self, source_id: str) -> str:
+        """Return the label that records a ticket's source id on its Jira issue."""
+        return f"{self.label_prefix}-{source_id}"
+
+
+@dataclass(frozen=True)
+class PlannedIssue:
+    """One issue the import would create."""
+
+    source_id: str
+    summary: str
+    issuetype: str
+    status: str
+    reporter: str
+    labels: tuple[str, ...]
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlannedLink:
+    """One link the import would create between two imported tickets."""
+
+    link_id: str
+    type: str
+    inward: str   # source id on the POST's inwardIssue side
+    outward: str  # source id on the POST's outwardIssue side
+    source: str   # e.g. "12 DependsOn 7"
+
+
+@dataclass
+class ImportPlan:
+    """Everything an import would do, as data (the dry run)."""
+
+    mapping: Mapping
+    issues: list[PlannedIssue]
+    links: list[PlannedLink]
+    skipped_links: list[str]
+
+    def to_frame(self):  # -> pandas.DataFrame
+        """Return the planned issues as a table (one row per issue, with its outgoing links)."""
+        import pandas as pd
+
+        by_src: dict[str, list[str]] = {}
+        for ln in self.links:
+            by_src.setdefault(ln.source.split()[0], []).append(ln.source.split(" ", 1)[1])
+        return pd.DataFrame([{"source_id": i.source_id, "summary": i.summary, "type": i.issuetype,
+                              "status": i.status, "reporter": i.reporter, "labels": list(i.labels),
+                              "links": by_src.get(i.source_id, [])} for i in self.issues])
+
+    def links_frame(self):  # -> pandas.DataFrame
+        """Return the planned links as a table."""
+        from labkit.tables import to_frame
+
+        return to_frame(self.links)
+
+
+def plan_import(tickets: Iterable[Ticket], mapping: Mapping) -> ImportPlan:
+    """Map tickets to Jira issue fields and links, without touching any server."""
+    tickets = list(tickets)
+    ids = {t.id for t in tickets}
+    issues, links, skipped = [], [], []
+    seen_links: set[str] = set()
+    for t in tickets:
+        labels = (mapping.label(t.id), *mapping.extra_labels)
+        fields: dict[str, Any] = {
+            "project": {"key": mapping.project}, "issuetype": {"name": mapping.issuetype},
+            "summary": t.subject[:255], "labels": list(labels),
+            "description": (t.content + f"\n\n(imported from ticket {t.id}"
+                            + (f", queue {t.queue}" if t.queue else "")
+                            + (f", created {t.created}" if t.created else "") + ")").strip(),
+        }
+        reporter = mapping.users.get(t.requestor, "")
+        if reporter:
+            fields["reporter"] = {"name": reporter}
+        if mapping.queue_as_component and t.queue:
+            fields["components"] = [{"name": t.queue}]
+        status = mapping.statuses.get(t.status, "")
+        issues.append(PlannedIssue(t.id, t.subject, mapping.issuetype, status, reporter, labels, fields))
+        for kind, other in t.links:
+            if kind not in mapping.links:
+                skipped.append(f"{t.id} {kind} {other}: no mapping for {kind}")
+                continue
+            if other not in ids:
+                skipped.append(f"{t.id} {kind} {other}: ticket {other} is not in this import")
+                continue
+            jira_type, other_inward = mapping.links[kind]
+            inward, outward = (other, t.id) if other_inward else (t.id, other)
+            link_id = f"{jira_type}:{inward}>{outward}"
+            rev = f"{jira_type}:{outward}>{inward}"
+            if link_id in seen_links or (jira_type == "Relates" and rev in seen_links):
+                continue  # the same link seen from the other ticket
+            seen_links.add(link_id)
+            links.append(PlannedLink(link_id, jira_type, inward, outward, f"{t.id} {kind} {other}"))
+    return ImportPlan(mapping, issues, links, skipped)
+
+
+class Journal:
+    """An append-only JSON-lines log of what an import has done, fsynced line by line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.created: dict[str, str] = {}          # source id -> Jira key
+        self.pending_batches: list[list[str]] = []  # sent, not confirmed
+        self.links_done: set[str] = set()
+        self.links_pending: set[str] = set()
+        self.statuses_done: set[str] = set()
+        self._lock = threading.Lock()
+        if self.path.exists():
+            self._replay()
+
+    def _replay(self) -> None:
+        open_batches: dict[int, list[str]] = {}
+        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                if n == len(self.path.read_text().splitlines()):
+                    break  # a line torn by the kill: the step it describes is re-checked
+                raise JiraError(f"{self.path}:{n} is corrupt", hint="move the journal aside to start over") from None
+            kind = e.get("event")
+            if kind == "batch-start":
+                open_batches[e["batch"]] = e["sources"]
+            elif kind == "batch-done":
+                open_batches.pop(e["batch"], None)
+                self.created.update(e["created"])
+            elif kind == "found":
+                self.created.update(e["created"])
+            elif kind == "link-start":
+                self.links_pending.add(e["link"])
+            elif kind == "link-done":
+                self.links_pending.discard(e["link"])
+                self.links_done.add(e["link"])
+            elif kind == "status-done":
+                self.statuses_done.add(e["source"])
+        self.pending_batches = list(open_batches.values())
+
+    def write(self, event: dict[str, Any]) -> None:
+        """Append one event and flush it to disk before returning."""
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+
+
+@dataclass
+class ImportResult:
+    """What an import run did."""
+
+    created: int = 0
+    found_existing: int = 0
+    links_created: int = 0
+    links_found: int = 0
+    statuses_set: int = 0
+    keys: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_frame(self):  # -> pandas.DataFrame
+        """Return the counts as a one-row-per-measure table."""
+        import pandas as pd
+
+        return pd.DataFrame([{"measure": k, "value": v} for k, v in
+                             (("issues created", self.created), ("issues already there", self.found_existing),
+                              ("links created", self.links_created), ("links already there", self.links_found),
+                              ("statuses set", self.statuses_set), ("errors", len(self.errors)))])
+
+
+def _bulk_create(client: Any, issue_fields: list[dict[str, Any]]) -> list[str]:
+    r = client.session.post(f"{client.api}/issue/bulk", json={"issueUpdates": [{"fields": f} for f in issue_fields]})
+    body = r.json()
+    errors = body.get("errors") or []
+    if errors:
+        raise JiraError(f"issue/bulk refused {len(errors)} of {len(issue_fields)} issues: "
+                        f"{json.dumps(errors[0])[:300]}", hint="fix the mapping (project, issue type, users)")
+    return [i["key"] for i in body["issues"]]
+
+
+def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, str]:
+    """Find issues already carrying the source labels of these tickets (one search per 50)."""
+    found: dict[str, str] = {}
+    prefix = mapping.label_prefix + "-"
+    for i in range(0, len(sources), BULK_LIMIT):
+        chunk = sources[i:i + BULK_LIMIT]
+        labels = ", ".join(f'"{mapping.label(s)}"' for s in chunk)
+        for issue in client.search_issues(f'project = "{mapping.project}" AND labels in ({labels})', ["labels"],
+                                          progress=False):
+            for label in issue["fields"].get("labels") or []:
+                if label.startswith(prefix) and label[len(prefix):] in chunk:
+                    found[label[len(prefix):]] = issue["key"]
+    return found
+
+
+def _has_link(client: Any, link: PlannedLink, keys: dict[str, str]) -> bool:
+    inward, outward = keys[link.inward], keys[link.outward]
+    issue = client.issue(inward, ["issuelinks"])
+    for ln in issue["fields"].get("issuelinks") or []:
+        other = (ln.get("outwardIssue") or {}).get("key")
+        if ln["type"]["name"] == link.type and other == outward:
+            return True
+    return False
+
+
+def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: int = 4, set_status: bool = True,
+               progress: bool | None = None, on_batch: Callable[[int], None] | None = None) -> ImportResult:
+    """Create the plan's issues in bulk batches, then its links and statuses; resumable from the journal."""
+    j = Journal(journal)
+    result = ImportResult()
+    mapping = plan.mapping
+    # 1. anything sent but not confirmed before a crash: look it up instead of creating it again
+    unconfirmed = [s for batch in j.pending_batches for s in batch if s not in j.created]
+    if unconfirmed:
+        found = _existing(client, mapping, unconfirmed)
+        if found:
+            j.write({"event": "found", "created": found})
+            j.created.update(found)
+            result.found_existing += len(found)
+    todo = [i for i in plan.issues if i.source_id not in j.created]
+    if not j.path.exists() or not j.created:
+        # a first run into a project that may already hold these tickets (a rerun without the journal)
+        found = _existing(client, mapping, [i.source_id for i in todo])
+        if found:
+            j.write({"event": "found", "created": found})
+            j.created.update(found)
+            result.found_existing += len(found)
+            todo = [i for i in todo if i.source_id not in found]
+    bar = _progress(len(plan.issues), progress, initial=len(plan.issues) - len(todo))
+    batch_no = sum(1 for _ in _lines(j.path))
+    for start in range(0, len(todo), BULK_LIMIT):
+        batch = todo[start:start + BULK_LIMIT]
+        batch_no += 1
+        sources = [i.source_id for i in batch]
+        j.write({"event": "batch-start", "batch": batch_no, "sources": sources})
+        keys = _bulk_create(client, [i.fields for i in batch])
+        created = dict(zip(sources, keys, strict=True))
+        j.write({"event": "batch-done", "batch": batch_no, "created": created})
+        j.created.update(created)
+        result.created += len(created)
+        if bar is not None:
+            bar.update(len(batch))
+        if on_batch:
+            on_batch(batch_no)
+    if bar is not None:
+        bar.close()
+    result.keys = dict(j.created)
+    # 2. links, in parallel; a link sent but not confirmed is checked on the server first
+    def make_link(link: PlannedLink) -> str:
+        if link.link_id in j.links_pending and _has_link(client, link, j.created):
+            j.write({"event": "link-done", "link": link.link_id})
+            return "found"
+        j.write({"event": "link-start", "link": link.link_id})
+        client.add_link(link.type, j.created[link.inward], j.created[link.outward])
+        j.write({"event": "link-done", "link": link.link_id})
+        return "created"
+
+    pending_links = [ln for ln in plan.links if ln.link_id not in j.links_done]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for outcome in pool.map(make_link, pending_links):
+            if outcome == "created":
+                result.links_created += 1
+            else:
+                result.links_found += 1
+    # 3. statuses through workflow transitions
+    if set_status:
+        def move(issue: PlannedIssue) -> bool:
+            moved = transition_to(client, j.created[issue.source_id], issue.status)
+            j.write({"event": "status-done", "source": issue.source_id})
+            return moved
+
+        todo_status = [i for i in plan.issues if i.status and i.source_id not in j.statuses_done]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            result.statuses_set = sum(pool.map(move, todo_status))
+    j.write({"event": "done", "issues": len(j.created)})
+    return result
+
+
+def transition_to(client: Any, key: str, status: str) -> bool:
+    """Move an issue to a status with the workflow transition that leads there; False if it is there already."""
+    r = client.session.get(f"{client.api}/issue/{key}/transitions")
+    transitions = r.json().get("transitions", [])
+    for t in transitions:
+        if (t.get("to") or {}).get("name", "").lower() == status.lower():
+            client.session.post(f"{client.api}/issue/{key}/transitions", json={"transition": {"id": t["id"]}})
+            return True
+    current = client.issue(key, ["status"])["fields"]["status"]["name"]
+    if current.lower() == status.lower():
+        return False
+    raise JiraError(f"{key} cannot move from {current} to {status}: no such transition",
+                    hint="fix the statuses in the mapping to names this project's workflow reaches")
+
+
+def _lines(path: Path) -> Iterable[str]:
+    if path.exists():
+        yield from (ln for ln in path.read_text().splitlines() if '"batch-start"' in ln)
+
+
+def _progress(total: int, progress: bool | None, initial: int = 0):
+    if progress is False or (progress is None and total < 200):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="issue", desc="import")
