@@ -136,7 +136,9 @@ class JiraAccessor:
         cats = self.categories()
         iv = self.status_intervals(changelog, now)
         iv["category"] = iv["status"].str.lower().map(cats).fillna("indeterminate")
-        start, end = iv["start"].min().floor("D"), iv["end"].max().ceil("D")
+        start, end = iv["start"].min().floor("D"), iv["end"].max().floor("D")
+        current = iv.groupby("key").cumcount(ascending=False) == 0
+        iv.loc[current, "end"] = pd.Timestamp("2200-01-01", tz="UTC")  # the status an issue is in now has no end
         ticks = pd.date_range(start, end, freq=freq, tz="UTC")
         data = {}
         for cat in CATEGORY_ORDER:
