@@ -93,7 +93,9 @@ class Draft:
     """Allocations for one cloud being planned: checked against the lab, merged only when all succeed."""
 
     def __init__(self, macs: dict[str, str], hosts: dict[str, HostState], ranges: RangeSet,
-                 host_networks: list[tuple[ipaddress.IPv4Network, str]]) -> None:
+                 host_networks: list[tuple[ipaddress.IPv4Network, str]], cloud: str = "") -> None:
+        # what this same cloud already holds on a host (an earlier launch) is not a clash with itself
+        self._own = f"{cloud}/" if cloud else None
         self._macs, self._hosts, self._ranges, self._host_networks = macs, hosts, ranges, host_networks
         self.macs: dict[str, str] = {}
         self.ports: dict[tuple[str, int], str] = {}
@@ -103,9 +105,12 @@ class Draft:
         self.conflicts: list[Conflict] = []
         self.next_display: dict[str, int] = {}
 
+    def _theirs(self, holder: str | None) -> str | None:
+        return None if holder is None or (self._own and holder.startswith(self._own)) else holder
+
     # --- MACs ---------------------------------------------------------------------------------------
     def _mac_holder(self, mac: str) -> str | None:
-        return self.macs.get(mac) or self._macs.get(mac)
+        return self.macs.get(mac) or self._theirs(self._macs.get(mac))
 
     def take_mac(self, who: str, mac: str | None) -> str:
         """Take the asked MAC (a clash is a conflict) or the VM name's stable free one."""
@@ -125,7 +130,7 @@ class Draft:
 
     # --- VNC ---------------------------------------------------------------------------------------
     def _port_holder(self, host: str, port: int) -> str | None:
-        return self.ports.get((host, port)) or self._hosts[host].vnc_ports.get(port)
+        return self.ports.get((host, port)) or self._theirs(self._hosts[host].vnc_ports.get(port))
 
     def take_display(self, who: str, host: str, display: int | None) -> int:
         """Take the asked VNC display (a clash is a conflict) or the next one whose port is free."""
@@ -145,7 +150,7 @@ class Draft:
 
     # --- volumes -----------------------------------------------------------------------------------
     def _volume_holder(self, host: str, key: str) -> str | None:
-        return self.volumes.get((host, key)) or self._hosts[host].volumes.get(key)
+        return self.volumes.get((host, key)) or self._theirs(self._hosts[host].volumes.get(key))
 
     def take_volume(self, who: str, host: str, key: str, explicit: bool) -> str:
         """Take the volume ``key`` (``vg/lv`` or a path); an existing one is a conflict if asked for, else renamed."""
@@ -164,7 +169,7 @@ class Draft:
 
     def take_domain(self, who: str, host: str, name: str) -> None:
         """Claim a domain name on a host; one already there is a conflict."""
-        holder = self.domains.get((host, name)) or self._hosts[host].domains.get(name)
+        holder = self.domains.get((host, name)) or self._theirs(self._hosts[host].domains.get(name))
         if holder:
             self.conflicts.append(Conflict("domain", f"name {name} on host {host}", who, holder))
         self.domains[(host, name)] = who

@@ -21,7 +21,7 @@ class DomainFacts:
     """The parts of a domain's XML that can clash with a plan or tell whether two domains are the same."""
 
     name: str
-    source: str
+    source: str = ""
     domain_type: str = ""
     memory_kib: int = 0
     vcpus: int = 0
@@ -36,7 +36,16 @@ class DomainFacts:
     cpu_features: tuple[str, ...] = ()  # "policy:name"
     boot: tuple[str, ...] = ()
     labkit_cloud: str = ""
+    labkit_role: str = ""
     labkit_created_volume: str = ""
+
+    @property
+    def holder(self) -> str:
+        """Say who holds this domain's MACs, ports and disks (``cloud/role`` first for labkit's own)."""
+        if self.labkit_cloud:
+            role = {"frontend": "fe"}.get(self.labkit_role, self.labkit_role)
+            return f"{self.labkit_cloud}/{role} (labkit domain '{self.name}')"
+        return f"domain '{self.name}'" + (f" ({self.source})" if self.source and self.source != self.name else "")
 
     def same_machine(self, other: DomainFacts) -> bool:
         """Tell whether two domains describe the same VM (ignores ids, addresses libvirt assigns, order)."""
@@ -91,7 +100,11 @@ def parse_domain_xml(xml: str, source: str = "") -> DomainFacts:
     for d in root.iterfind("devices/disk"):
         src = d.find("source")
         path = ""
-        if src is not None:
+        if src is not None and d.get("type") == "network":
+            host = src.find("host")
+            where = (host.get("name", "") + (f":{host.get('port')}" if host.get("port") else "")) if host is not None else ""
+            path = f"{src.get('protocol', 'network')}://{where}/{(src.get('name') or '').lstrip('/')}"
+        elif src is not None:
             path = src.get("dev") or src.get("file") or src.get("volume") or src.get("name") or ""
         (cdroms if d.get("device") == "cdrom" else disks).append(path) if path else None
     cpu = root.find("cpu")
@@ -99,20 +112,20 @@ def parse_domain_xml(xml: str, source: str = "") -> DomainFacts:
     if cpu is not None:
         cpu_model = (cpu.findtext("model") or "").strip() or cpu.get("mode", "")
         feats = [f"{f.get('policy', 'require')}:{f.get('name')}" for f in cpu.iterfind("feature")]
-    created = ""
-    cloud = ""
+    created = cloud = role = ""
     meta = root.find("metadata")
     if meta is not None:
         tag = meta.find(f"{{{LABKIT_NS}}}vm")
         if tag is not None:
             cloud = tag.get("cloud", "")
+            role = tag.get("role", "")
             created = tag.get("created-volume", "")
     return DomainFacts(
         name=name, source=source, domain_type=root.get("type", ""), memory_kib=_memory_kib(root.find("memory")),
         vcpus=int((root.findtext("vcpu") or "0").strip() or 0), macs=tuple(macs), bridges=tuple(bridges),
         networks=tuple(networks), vnc_ports=tuple(ports), vnc_listen=tuple(listens), disks=tuple(disks),
         cdroms=tuple(cdroms), cpu_model=cpu_model, cpu_features=tuple(feats),
-        boot=tuple(b.get("dev", "") for b in root.iterfind("os/boot")), labkit_cloud=cloud,
+        boot=tuple(b.get("dev", "") for b in root.iterfind("os/boot")), labkit_cloud=cloud, labkit_role=role,
         labkit_created_volume=created)
 
 
@@ -133,13 +146,13 @@ class HostInventory:
     def add_domain(self, facts: DomainFacts) -> None:
         """Record a domain and everything it holds."""
         self.domains[facts.name] = facts
-        who = f"domain '{facts.name}'" + (f" ({facts.source})" if facts.source and facts.source != facts.name else "")
+        who = facts.holder
         for mac in facts.macs:
             self.macs.setdefault(mac, who)
         for port in facts.vnc_ports:
             self.vnc_ports.setdefault(port, who)
         for disk in facts.disks:
-            self.volumes.setdefault(volume_key(disk), f"disk of {who}")
+            self.volumes.setdefault(volume_key(disk), f"{who} as its disk")
 
     def rows(self) -> list[dict[str, object]]:
         """Return the domains as table rows."""

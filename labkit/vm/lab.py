@@ -102,8 +102,8 @@ class Lab:
             state.vnc_ports.setdefault(port, f"{who} on host {inv.name}")
         for vol, who in inv.volumes.items():
             state.volumes.setdefault(vol, f"{who} on host {inv.name}")
-        for name in inv.domains:
-            state.domains.setdefault(name, f"domain '{name}' on host {inv.name}")
+        for name, facts in inv.domains.items():
+            state.domains.setdefault(name, f"{facts.holder} on host {inv.name}")
         for net, who in inv.networks:
             if net == self.network or net.supernet_of(self.network):
                 continue  # the bridge's own LAN: the lab's VMs and public IPs live there on purpose
@@ -154,7 +154,7 @@ class Lab:
                 raise VmError(f"{label} names {', '.join(sorted(unknown))}, which cloud '{req.name}' does not have",
                               hint=f"use the VM roles {', '.join(roles)}")
         cursor = dict(self._cursor)
-        draft = Draft(self._macs, self._state, self._ranges, self._host_networks)
+        draft = Draft(self._macs, self._state, self._ranges, self._host_networks, cloud=req.name)
         owner = f"cloud '{req.name}'"
         if req.public_range:
             lo, hi = draft.take_range(f"{owner} public range", req.public_range)

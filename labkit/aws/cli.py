@@ -1,0 +1,113 @@
+"""``labkit aws write|verify|env|presets``: the awscli provider job on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``aws`` command group."""
+    from labkit.cli import add_format_option
+
+    p = sub.add_parser("aws", help="write and verify awscli profiles for AWS-compatible private clouds")
+    ss = p.add_subparsers(dest="aws_command", metavar="ACTION", required=True)
+
+    w = ss.add_parser("write", help="merge a profile into the awscli files (dry run: shows the diff)")
+    w.add_argument("name", help="profile name")
+    w.add_argument("--preset", default="moto", help="eucalyptus, eucalyptus-dns, minio, ceph-rgw, localstack, moto")
+    w.add_argument("--host", default="127.0.0.1", help="host (DNS domain for eucalyptus-dns)")
+    w.add_argument("--port", type=int, help="port (default: the preset's)")
+    w.add_argument("--url", help="base URL instead of host and port")
+    w.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
+                   help="a per-service endpoint (repeatable); without --preset's host layout")
+    w.add_argument("--region", required=True)
+    w.add_argument("--access-key-id")
+    w.add_argument("--secret-env", help="environment variable holding the secret key")
+    w.add_argument("--secret-keyring", help="keyring user (service labkit) holding the secret key")
+    w.add_argument("--ca-bundle")
+    w.add_argument("--no-verify-tls", action="store_true")
+    _files(w)
+    w.add_argument("--apply", action="store_true", help="write the files (default: dry run)")
+    w.add_argument("--force", action="store_true", help="replace a same-named section labkit did not write")
+    add_format_option(w)
+    w.set_defaults(func=_write)
+
+    v = ss.add_parser("verify", help="run boto3 and aws CLI checks against a written profile")
+    v.add_argument("name", help="profile name")
+    v.add_argument("--tool", choices=("both", "boto3", "aws-cli"), default="both")
+    v.add_argument("--timeout", type=float, default=5.0, help="connect/read timeout per call (s)")
+    _files(v)
+    add_format_option(v)
+    v.set_defaults(func=_verify)
+
+    e = ss.add_parser("env", help="print the shell lines that switch aws and boto3 to a profile")
+    e.add_argument("name", help="profile name")
+    _files(e)
+    e.set_defaults(func=_env)
+
+    pr = ss.add_parser("presets", help="list the known cloud layouts")
+    add_format_option(pr)
+    pr.set_defaults(func=_presets)
+
+
+def _files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-file", help="default: $AWS_CONFIG_FILE or ~/.aws/config")
+    parser.add_argument("--credentials-file", help="default: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials")
+
+
+def _profile(args: argparse.Namespace):
+    from labkit.aws import AwsError, CloudProfile, preset_profile
+
+    fields = {"access_key_id": args.access_key_id, "secret_env": args.secret_env,
+              "secret_keyring": args.secret_keyring, "ca_bundle": args.ca_bundle,
+              "verify_tls": not args.no_verify_tls}
+    if args.endpoint:
+        endpoints = {}
+        for item in args.endpoint:
+            svc, sep, url = item.partition("=")
+            if not sep:
+                raise AwsError(f"--endpoint {item!r} is not SERVICE=URL", hint="e.g. --endpoint ec2=http://h:8773/")
+            endpoints[svc] = url
+        return CloudProfile(args.name, args.region, endpoints=endpoints, **fields)
+    return preset_profile(args.preset, args.name, region=args.region, host=args.host, port=args.port,
+                          url=args.url, **fields)
+
+
+def _write(args: argparse.Namespace) -> int:
+    from labkit.aws import write_profile
+    from labkit.cli import print_rows
+
+    result = write_profile(_profile(args), args.config_file, args.credentials_file, dry_run=not args.apply,
+                           force=args.force)
+    if not args.apply and args.format == "table":
+        sys.stdout.write(result.diff or f"profile {result.profile}: nothing to change\n")
+        return 0
+    print_rows(result.rows(), args.format)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from labkit.aws import verify
+    from labkit.cli import print_rows
+
+    tools = ("boto3", "aws-cli") if args.tool == "both" else (args.tool,)
+    rows = verify(args.name, args.config_file, args.credentials_file, tools=tools, timeout=args.timeout)
+    print_rows(rows, args.format, ["tool", "check", "status", "detail", "advice", "seconds"])
+    return 1 if any(r.status == "fail" for r in rows) else 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from labkit.aws import env
+
+    sys.stdout.write(env(args.name, args.config_file, args.credentials_file).shell)
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from labkit.aws import PRESETS
+    from labkit.cli import print_rows
+
+    print_rows([{"preset": p.name, "port": p.port, "layout": p.layout, "services": ", ".join(p.services) or "all",
+                 "description": p.description} for p in PRESETS.values()], args.format)
+    return 0

@@ -1,0 +1,75 @@
+"""Endpoint layouts of known AWS-compatible clouds: Eucalyptus, MinIO, Ceph RGW, LocalStack, moto."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labkit.aws.errors import AwsError
+from labkit.aws.profile import CloudProfile
+
+# Eucalyptus 4.x: botocore service id -> the service's name on the cloud controller (port 8773).
+EUCALYPTUS_SERVICES = {
+    "ec2": "compute",
+    "iam": "euare",
+    "s3": "objectstorage",
+    "sts": "tokens",
+    "auto_scaling": "autoscaling",
+    "cloudformation": "cloudformation",
+    "cloudwatch": "cloudwatch",
+    "elastic_load_balancing": "loadbalancing",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One known cloud product: its default port, the services it answers and how URLs are laid out."""
+
+    name: str
+    description: str
+    port: int
+    services: tuple[str, ...]
+    layout: str  # gateway | per-service | eucalyptus-path | eucalyptus-dns
+    host_label: str = "host"
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("eucalyptus", "Eucalyptus 4.x, path-style: http://CLC:8773/services/compute ...", 8773,
+           tuple(EUCALYPTUS_SERVICES), "eucalyptus-path", "cloud controller host"),
+    Preset("eucalyptus-dns", "Eucalyptus 4.x, DNS-style: http://compute.REGION.DOMAIN:8773/ ...", 8773,
+           tuple(EUCALYPTUS_SERVICES), "eucalyptus-dns", "DNS domain"),
+    Preset("minio", "MinIO: S3 and STS on one port", 9000, ("s3", "sts"), "per-service"),
+    Preset("ceph-rgw", "Ceph RADOS Gateway: S3, IAM and STS on one port", 7480, ("s3", "iam", "sts"), "per-service"),
+    Preset("localstack", "LocalStack: every service behind one gateway", 4566, (), "gateway"),
+    Preset("moto", "moto server: every service behind one gateway", 5000, (), "gateway"),
+)}
+
+
+def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.1", port: int | None = None,
+                   url: str | None = None, scheme: str = "http", **fields) -> CloudProfile:
+    """Build a CloudProfile from a preset: the host (or a base ``url``) and port fill in every endpoint.
+
+    ``url`` replaces ``scheme://host:port`` (handy to aim a preset at a local stand-in);
+    other keyword arguments (access_key_id, secret_env, ca_bundle, ...) go to CloudProfile.
+    """
+    p = PRESETS.get(preset)
+    if p is None:
+        raise AwsError(f"no preset named {preset!r}", hint=f"choose one of: {', '.join(PRESETS)}")
+    if scheme not in ("http", "https"):
+        raise AwsError(f"scheme {scheme!r} is not http or https", hint="use http or https")
+    host = (host or "").strip()
+    if not url and not host:
+        raise AwsError(f"preset {preset} needs a {p.host_label}", hint="give host=... or url=...")
+    base = (url or f"{scheme}://{host}:{port or p.port}").rstrip("/")
+    if p.layout == "gateway":
+        return CloudProfile(name=name, region=region, endpoint_url=base, preset=preset, **fields)
+    if p.layout == "per-service":
+        return CloudProfile(name=name, region=region, endpoints={s: base for s in p.services}, preset=preset,
+                            **fields)
+    if p.layout == "eucalyptus-path":
+        endpoints = {s: f"{base}/services/{path}" for s, path in EUCALYPTUS_SERVICES.items()}
+    else:  # eucalyptus-dns: every service is its own host name under the region's DNS domain
+        if url:
+            raise AwsError("the DNS-style preset builds one host name per service", hint="give host= (the DNS domain), not url=")
+        endpoints = {s: f"{scheme}://{path}.{region}.{host}:{port or p.port}/"
+                     for s, path in EUCALYPTUS_SERVICES.items()}
+    return CloudProfile(name=name, region=region, endpoints=endpoints, preset=preset, **fields)

@@ -1,0 +1,60 @@
+"""Service names as the ``[services X]`` section wants them: botocore's snake_case service ids."""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+from labkit.aws.errors import AwsError
+
+# Names Eucalyptus and euca2ools use for its services, mapped to botocore's ids.
+EUCALYPTUS_NAMES = {
+    "compute": "ec2",
+    "euare": "iam",
+    "objectstorage": "s3",
+    "walrus": "s3",
+    "tokens": "sts",
+    "autoscaling": "auto_scaling",
+    "cloudformation": "cloudformation",
+    "cloudwatch": "cloudwatch",
+    "monitoring": "cloudwatch",
+    "loadbalancing": "elastic_load_balancing",
+    "elasticloadbalancing": "elastic_load_balancing",
+}
+
+
+def snake_id(client_name: str) -> str:
+    """Return the ``[services]`` key of a boto3 client name (``elb`` -> ``elastic_load_balancing``)."""
+    from botocore import utils
+
+    name = utils.SERVICE_NAME_ALIASES.get(client_name, client_name)
+    return utils.CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES.get(name, name).replace("-", "_")
+
+
+@lru_cache(maxsize=1)
+def known_services() -> dict[str, str]:
+    """Return every accepted spelling (client name, hyphenated or snake id) -> snake_case service id."""
+    from botocore.loaders import create_loader
+
+    names: dict[str, str] = {}
+    for client in create_loader().list_available_services("service-2"):
+        sid = snake_id(client)
+        names[client] = sid
+        names[sid] = sid
+        names[sid.replace("_", "-")] = sid
+    return names
+
+
+def service_id(name: str) -> str:
+    """Turn a service name the user typed into botocore's snake_case id, or say which one they meant."""
+    key = name.strip().lower()
+    if key in EUCALYPTUS_NAMES:
+        return EUCALYPTUS_NAMES[key]
+    known = known_services()
+    if key in known:
+        return known[key]
+    ids = sorted(set(known.values()))
+    close = difflib.get_close_matches(key.replace("-", "_"), ids, n=3, cutoff=0.6)
+    close += [i for i in ids if key and key.replace("-", "_") in i and i not in close][:3]
+    hint = f"did you mean {', '.join(close[:3])}?" if close else "use botocore's snake_case service ids (ec2, s3, iam, sts, elastic_load_balancing, ...)"
+    raise AwsError(f"unknown service name {name!r}", hint=hint)

@@ -1,0 +1,449 @@
+"""Jira REST client: search into a DataFrame, fast, on Jira Server/Data Center and Cloud alike.
+
+    from labkit.jira.client import JiraClient
+    jira = JiraClient.from_profile()                      # the sandbox unless a profile says otherwise
+    df = jira.search('project = DEMO AND text ~ "disk space"')
+    df[["key", "summary", "status", "blocked_by"]]
+
+Server/DC: the first page tells ``total``, the other pages are fetched concurrently.
+Cloud: issue ids by ``nextPageToken`` paging, then details in parallel ``bulkfetch`` calls
+(Atlassian's advice). All HTTP goes through :func:`labkit.http.session` (timeouts, retries,
+Retry-After, clear errors).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from labkit.errors import HttpError
+from labkit.jira.errors import JiraError
+
+COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee", "reporter",
+           "created", "updated", "resolved", "labels", "components", "rank", "blocked_by", "blocks"]
+DEFAULT_RANK_FIELD = "customfield_10019"
+LEXO_RANK = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+SERVER_PAGE = 1000      # Server/DC page size asked for (the server may cap it lower)
+CLOUD_ID_PAGE = 5000    # Cloud search/jql page when asking for ids only
+BULKFETCH = 100         # Cloud bulkfetch batch
+RANK_BATCH = 50         # PUT /rest/agile/1.0/issue/rank limit
+PROGRESS_MIN = 5000     # show a progress bar from this many issues on
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def base_fields(rank_field: str = DEFAULT_RANK_FIELD) -> list[str]:
+    """Return the REST fields the normalised columns are made of."""
+    return ["summary", "status", "issuetype", "priority", "assignee", "reporter", "created", "updated",
+            "resolutiondate", "labels", "components", "issuelinks", rank_field]
+
+
+def _name(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("name") if value.get("name") is not None else value.get("value")
+    return value
+
+
+def _user(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("displayName") or value.get("name") or value.get("accountId")
+    return value
+
+
+def blocking(fields: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Return (blocked_by, blocks) keys from ``issuelinks`` of any "is blocked by"/"blocks" link type."""
+    blocked_by: list[str] = []
+    blocks: list[str] = []
+    for link in fields.get("issuelinks") or []:
+        t = link.get("type") or {}
+        if t.get("inward") != "is blocked by" and t.get("name") not in ("Blocks", "Blocker"):
+            continue
+        if "inwardIssue" in link:
+            k = link["inwardIssue"].get("key")
+            if k and k not in blocked_by:
+                blocked_by.append(k)
+        elif "outwardIssue" in link:
+            k = link["outwardIssue"].get("key")
+            if k and k not in blocks:
+                blocks.append(k)
+    return blocked_by, blocks
+
+
+def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
+              extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Turn one REST issue into a row of the normalised columns (plus ``extra`` raw fields)."""
+    f = issue.get("fields") or {}
+    status = f.get("status") or {}
+    blocked_by, blocks = blocking(f)
+    row = {
+        "key": issue.get("key"),
+        "summary": f.get("summary"),
+        "status": _name(status),
+        "status_category": _name(status.get("statusCategory")) if isinstance(status, dict) else None,
+        "issuetype": _name(f.get("issuetype")),
+        "priority": _name(f.get("priority")),
+        "assignee": _user(f.get("assignee")),
+        "reporter": _user(f.get("reporter")),
+        "created": f.get("created"),
+        "updated": f.get("updated"),
+        "resolved": f.get("resolutiondate"),
+        "labels": list(f.get("labels") or []),
+        "components": [_name(c) for c in f.get("components") or []],
+        "rank": f.get(rank_field),
+        "blocked_by": blocked_by,
+        "blocks": blocks,
+    }
+    for name in extra:
+        if name not in row:
+            row[name] = f.get(name)
+    return row
+
+
+def to_dataframe(rows: list[dict[str, Any]], extra: Sequence[str] = (), raw: list[Any] | None = None):
+    """Build the search DataFrame: normalised columns, UTC timestamps, then extras (and ``raw``)."""
+    import pandas as pd
+
+    cols = COLUMNS + [c for c in extra if c not in COLUMNS]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("created", "updated", "resolved"):
+        df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601", errors="coerce")
+    if raw is not None:
+        df["raw"] = raw
+    return df
+
+
+def with_rank_order(jql: str) -> str:
+    """Append ``ORDER BY Rank ASC`` to a JQL that has no ORDER BY."""
+    return jql if _ORDER_BY.search(jql or "") else f"{jql.strip()} ORDER BY Rank ASC".strip()
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``serverInfo`` says about a Jira: version and whether it is Cloud."""
+
+    base_url: str
+    version: str
+    deployment: str  # "Cloud" | "Server" | "DataCenter"
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.deployment == "Cloud"
+
+
+class JiraClient:
+    """A Jira REST client whose ``search`` returns a DataFrame of normalised columns."""
+
+    def __init__(self, url: str, auth: Any = None, *, token: Any = None, workers: int = 4,
+                 progress: bool | None = None, **session_options: Any) -> None:
+        from labkit.http import session
+
+        if auth is not None and not isinstance(auth, tuple):  # a bare token: PAT / bearer
+            token, auth = auth, None
+        self.url = url.rstrip("/")
+        self.session = session(self.url, auth=auth, token=token, **session_options)
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.session.mount("http://", _pooled(self.workers))
+        self.session.mount("https://", _pooled(self.workers))
+        self._info: ServerInfo | None = None
+        self._rank_field: str | None = None
+
+    @classmethod
+    def from_profile(cls, profile: str | None = None, **options: Any) -> JiraClient:
+        """Build a client from a labkit profile (the sandbox by default)."""
+        from labkit.config import get_profile
+
+        p = get_profile(profile)
+        section = p.section("jira")
+        if section.get("sandbox") or p.is_sandbox:
+            import labkit.sandbox as sandbox
+
+            return cls(sandbox.url("jira"), (section.get("user", "admin"), sandbox.secret("jira")), **options)
+        if not section.get("url"):
+            raise JiraError(f"profile {p.name!r} has no jira url", hint=f"add url = \"https://...\" to [profiles.{p.name}.jira]")
+        secret = p.secret("jira", "token")
+        if section.get("user") and section.get("auth", "basic") != "bearer":
+            return cls(section["url"], (section["user"], secret), **options)
+        return cls(section["url"], token=secret, **options)
+
+    def __repr__(self) -> str:
+        return f"JiraClient({self.url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.session.close()
+
+    def __enter__(self) -> JiraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ server facts
+    def server_info(self) -> ServerInfo:
+        """Return (and remember) the server's version and deployment type."""
+        if self._info is None:
+            j = self.session.get("/rest/api/2/serverInfo").json()
+            deployment = j.get("deploymentType") or "Server"
+            self._info = ServerInfo(j.get("baseUrl", self.url), str(j.get("version", "")), deployment)
+        return self._info
+
+    @property
+    def is_cloud(self) -> bool:
+        """True for Jira Cloud (token-paged search), False for Server/Data Center."""
+        return self.server_info().is_cloud
+
+    @property
+    def api(self) -> str:
+        """Return the REST API prefix this server prefers."""
+        return "/rest/api/3" if self.is_cloud else "/rest/api/2"
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Return the server's field list (``GET /field``)."""
+        return self.session.get(f"{self.api}/field").json()
+
+    @property
+    def rank_field(self) -> str:
+        """Return the id of the LexoRank field named "Rank" (``customfield_10019`` if none is found)."""
+        if self._rank_field is None:
+            found = DEFAULT_RANK_FIELD
+            for f in self.fields():
+                schema = f.get("schema") or {}
+                if f.get("name") == "Rank" and schema.get("custom") == LEXO_RANK:
+                    found = f["id"]
+                    break
+            self._rank_field = found
+        return self._rank_field
+
+    # ------------------------------------------------------------------ search
+    def search(self, jql: str, fields: Iterable[str] = (), *, raw: bool = False, limit: int | None = None,
+               progress: bool | None = None):  # -> pandas.DataFrame
+        """Run a JQL search; return a DataFrame with the normalised columns (+ ``fields``, + ``raw``)."""
+        extra = list(fields)
+        rank = self.rank_field
+        wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
+        issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
+        rows = [normalise(i, rank, extra) for i in issues]
+        return to_dataframe(rows, extra, issues if raw else None)
+
+    def search_issues(self, jql: str, fields: Sequence[str] | None = None, *, limit: int | None = None,
+                      progress: bool | None = None) -> list[dict[str, Any]]:
+        """Return the raw REST issues of a search, complete, in order and without duplicates."""
+        fields = list(fields) if fields is not None else base_fields(self.rank_field)
+        if self.is_cloud:
+            issues = self._search_cloud(jql, fields, limit, progress)
+        else:
+            issues = self._search_server(jql, fields, limit, progress)
+        seen: set[str] = set()
+        unique = []
+        for i in issues:
+            if i["key"] not in seen:
+                seen.add(i["key"])
+                unique.append(i)
+        return unique
+
+    def search_keys(self, jql: str, *, limit: int | None = None) -> list[str]:
+        """Return only the keys a JQL finds, in the server's order."""
+        return [i["key"] for i in self.search_issues(jql, ["key"], limit=limit, progress=False)]
+
+    def count(self, jql: str) -> int:
+        """Return how many issues a JQL finds (Cloud: the approximate count Atlassian offers)."""
+        if self.is_cloud:
+            r = self.session.post(f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True)
+            return int(r.json()["count"])
+        r = self.session.post("/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["key"]},
+                              idempotent=True)
+        return int(r.json()["total"])
+
+    def _bar(self, total: int | None, progress: bool | None) -> Any:
+        show = progress if progress is not None else self.progress
+        if show is None:
+            show = bool(total and total >= PROGRESS_MIN)
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="issue", desc="jira search", leave=False)
+
+    def _page(self, jql: str, fields: Sequence[str], start: int, size: int) -> dict[str, Any]:
+        body = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
+        return self.session.post("/rest/api/2/search", json=body, idempotent=True).json()
+
+    def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
+                       progress: bool | None) -> list[dict[str, Any]]:
+        want = SERVER_PAGE if limit is None else min(limit, SERVER_PAGE)
+        first = self._page(jql, fields, 0, want)
+        total = int(first.get("total", 0))
+        if limit is not None:
+            total = min(total, limit)
+        issues = list(first.get("issues", []))
+        size = int(first.get("maxResults") or len(issues) or want) or 1
+        bar = self._bar(total, progress)
+        if bar is not None:
+            bar.update(len(issues))
+        starts = list(range(len(issues), total, size)) if issues else []
+
+        def fetch(start: int) -> list[dict[str, Any]]:
+            got: list[dict[str, Any]] = []
+            end = min(start + size, total)
+            while start + len(got) < end:  # a server may return short pages: fill the window
+                page = self._page(jql, fields, start + len(got), end - start - len(got)).get("issues", [])
+                if not page:
+                    break
+                got.extend(page)
+            if bar is not None:
+                bar.update(len(got))
+            return got
+
+        try:
+            for page in self._parallel(fetch, starts):
+                issues.extend(page)
+        finally:
+            if bar is not None:
+                bar.close()
+        return issues[:total] if limit is not None else issues
+
+    def _search_cloud(self, jql: str, fields: Sequence[str], limit: int | None,
+                      progress: bool | None) -> list[dict[str, Any]]:
+        ids: list[str] = []
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        light = all(f in ("id", "key") for f in fields)
+        while True:
+            body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
+                                    "maxResults": CLOUD_ID_PAGE}
+            if token:
+                body["nextPageToken"] = token
+            page = self.session.post(f"{self.api}/search/jql", json=body, idempotent=True).json()
+            found.extend(page.get("issues", []))
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
+                break
+        if limit is not None:
+            found = found[:limit]
+        if light:
+            return found
+        ids = [str(i["id"]) for i in found]
+        bar = self._bar(len(ids), progress)
+        batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
+
+        def fetch(batch: list[str]) -> list[dict[str, Any]]:
+            r = self.session.post(f"{self.api}/issue/bulkfetch", json={"issueIdsOrKeys": batch, "fields": list(fields)},
+                                  idempotent=True).json()
+            by_id = {str(i["id"]): i for i in r.get("issues", [])}
+            if bar is not None:
+                bar.update(len(batch))
+            return [by_id[i] for i in batch if i in by_id]
+
+        issues: list[dict[str, Any]] = []
+        try:
+            for got in self._parallel(fetch, batches):
+                issues.extend(got)
+        finally:
+            if bar is not None:
+                bar.close()
+        return issues
+
+    def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
+        if len(items) <= 1 or self.workers == 1:
+            return (fn(i) for i in items)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jira-page")
+        try:
+            return list(pool.map(fn, items))
+        finally:
+            pool.shutdown(wait=True)
+
+    def iter_pages(self, jql: str, fields: Sequence[str] = ("*all",), *, cursor: Any = None,
+                   page_size: int = 100) -> Iterable[tuple[list[dict[str, Any]], Any]]:
+        """Yield ``(issues, next_cursor)`` page by page, sequentially; ``next_cursor`` resumes (None at the end).
+
+        The cursor is a ``startAt`` on Server/DC and a ``nextPageToken`` on Cloud.
+        """
+        while True:
+            if self.is_cloud:
+                body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
+                if cursor:
+                    body["nextPageToken"] = cursor
+                page = self.session.post(f"{self.api}/search/jql", json=body, idempotent=True).json()
+                issues = page.get("issues", [])
+                cursor = page.get("nextPageToken")
+                yield issues, cursor
+                if not cursor:
+                    return
+            else:
+                start = int(cursor or 0)
+                page = self._page(jql, fields, start, page_size)
+                issues = page.get("issues", [])
+                nxt = start + len(issues)
+                cursor = nxt if issues and nxt < int(page.get("total", 0)) else None
+                yield issues, cursor
+                if cursor is None:
+                    return
+
+    # ------------------------------------------------------------------ issues
+    def issue(self, key: str, fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """Return one issue's REST JSON."""
+        params = {"fields": ",".join(fields)} if fields else None
+        return self.session.get(f"{self.api}/issue/{key}", params=params).json()
+
+    def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create an issue; return ``{"id", "key", "self"}``."""
+        return self.session.post(f"{self.api}/issue", json={"fields": fields}).json()
+
+    def update_issue(self, key: str, fields: dict[str, Any]) -> None:
+        """Set fields of an issue."""
+        self.session.put(f"{self.api}/issue/{key}", json={"fields": fields})
+
+    def add_link(self, type_name: str, inward_key: str, outward_key: str) -> None:
+        """Create an issue link as Jira's ``POST /issueLink`` takes it."""
+        self.session.post(f"{self.api}/issueLink", json={"type": {"name": type_name},
+                                                         "inwardIssue": {"key": inward_key},
+                                                         "outwardIssue": {"key": outward_key}})
+
+    # ------------------------------------------------------------------ rank (the RankClient protocol)
+    def rank(self, issues: Sequence[str], *, before: str | None = None,
+             after: str | None = None) -> list[dict[str, Any]]:
+        """Move issues (in this order) right before or after another; return the 207 entries ([] when all moved).
+
+        More than 50 issues go in batches that keep their order.
+        """
+        if (before is None) == (after is None):
+            raise JiraError("rank needs exactly one of before= and after=", hint="say where the issues go")
+        keys = list(issues)
+        entries: list[dict[str, Any]] = []
+        anchor_after = after
+        for i in range(0, len(keys), RANK_BATCH):
+            batch = keys[i:i + RANK_BATCH]
+            body: dict[str, Any] = {"issues": batch}
+            if before is not None:
+                body["rankBeforeIssue"] = before
+            else:
+                body["rankAfterIssue"] = anchor_after
+            r = self.session.put("/rest/agile/1.0/issue/rank", json=body)
+            if r.status_code == 207:
+                entries.extend(r.json().get("entries", []))
+            anchor_after = batch[-1]
+        return entries
+
+    def backlog_order(self, jql: str) -> list[str]:
+        """Return the keys a JQL finds in rank order (top of the backlog first)."""
+        return self.search_keys(with_rank_order(jql))
+
+
+def _pooled(workers: int) -> Any:
+    """Return an HTTPAdapter with enough pooled connections for the page workers."""
+    from requests.adapters import HTTPAdapter
+
+    return HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers * 2))
+
+
+def check_search(client: JiraClient, jql: str) -> int:
+    """Return the count of a JQL, turning a 400 into a JiraError that quotes the server."""
+    try:
+        return client.count(jql)
+    except HttpError as exc:
+        if exc.status == 400:
+            raise JiraError(f"the server rejected the JQL: {exc.message}", hint="fix the query and run it again") from None
+        raise

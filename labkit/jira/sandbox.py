@@ -1,0 +1,189 @@
+"""The Jira sandbox: a Jira-compatible HTTP server on 127.0.0.1 over a local ``Store``.
+
+Started by ``labkit sandbox start jira`` (this module's ``SERVICE``), or directly::
+
+    python -m labkit.jira.sandbox --port 8080 --mode cloud --seed-issues 500
+    python -m labkit.jira.sandbox --port 8080 --data dumps/     # REST JSON dumps instead of demo data
+
+In-process, for tests and benchmarks::
+
+    with serve(mode="server", seed_issues=200, secret="s3cret") as sb:
+        requests.get(sb.url + "/rest/api/2/serverInfo")
+
+Users: basic auth ``admin`` / ``$LABKIT_SANDBOX_SECRET``, or ``Authorization: Bearer <secret>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labkit.sandbox.registry import ServiceSpec
+
+DEFAULT_SEED_ISSUES = 500
+DEFAULT_SEED = 7
+
+
+def _argv(port: int, workdir: Path) -> list[str]:
+    mode = os.environ.get("LABKIT_JIRA_MODE", "server")
+    seed = os.environ.get("LABKIT_JIRA_SEED_ISSUES", str(DEFAULT_SEED_ISSUES))
+    return [sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", mode,
+            "--seed-issues", seed, "--db", str(workdir / "jira.sqlite")]
+
+
+SERVICE = ServiceSpec(
+    name="jira",
+    description="Jira-compatible server (REST v2/v3, Cloud search, agile rank, SOAP)",
+    argv=_argv,
+    health_path="/status",
+    order=20,
+)
+
+
+def iter_dump_issues(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield REST issue objects from a dump: one issue per .json, a search page, or .jsonl(.gz)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        name = f.name.lower()
+        if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(f, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        obj = json.loads(line)
+                        if isinstance(obj, dict) and "key" in obj and "fields" in obj:
+                            yield obj
+        elif name.endswith(".json"):
+            obj = json.loads(f.read_text(encoding="utf-8"))
+            if isinstance(obj, dict) and isinstance(obj.get("issues"), list):
+                yield from (i for i in obj["issues"] if isinstance(i, dict) and "key" in i)
+            elif isinstance(obj, list):
+                yield from (i for i in obj if isinstance(i, dict) and "key" in i and "fields" in i)
+            elif isinstance(obj, dict) and "key" in obj and "fields" in obj:
+                yield obj
+
+
+def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, seed: int = DEFAULT_SEED,
+               data: str | os.PathLike[str] | None = None) -> Any:
+    """Open the Store and fill it (dumps from ``data``, else the demo generator) unless it has issues."""
+    from labkit.jira.store import Store
+
+    store = Store(db)
+    if _has_issues(store):
+        return store
+    if data:
+        store.import_issues(iter_dump_issues(Path(data)))
+    elif seed_issues > 0:
+        from labkit.jira.demo import seed_store
+
+        seed_store(store, seed_issues, seed)
+    return store
+
+
+def _has_issues(store: Any) -> bool:
+    try:
+        return store.count("") > 0
+    except Exception:  # noqa: BLE001 - an empty or fresh store may refuse the query
+        return False
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox served from a thread of this process (tests, benchmarks, notebooks)."""
+
+    url: str
+    secret: str
+    app: Any
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """Return the basic-auth pair for this sandbox."""
+        return ("admin", self.secret)
+
+    def faults(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the fault-injection rules (see :mod:`labkit.jira.sandbox_faults`)."""
+        self.app.faults.set_rules(rules)
+
+    def stop(self) -> None:
+        """Stop serving and close the store."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        self.app.db.close()
+
+
+def make_server(app: Any, port: int = 0, host: str = "127.0.0.1") -> Any:
+    """Return a threaded Werkzeug server for the app, quiet (no per-request log lines)."""
+    from werkzeug.serving import make_server as wz_make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return wz_make_server(host, port, app, threaded=True)
+
+
+@contextmanager
+def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_SEED, data: str | None = None,
+          secret: str | None = None, db: str = ":memory:", wsdl_dir: str | None = None) -> Iterator[RunningSandbox]:
+    """Run a sandbox on a free loopback port in a background thread; stop it on exit."""
+    import secrets as _secrets
+
+    from labkit.jira.sandbox_app import JiraApp
+
+    secret = secret or _secrets.token_urlsafe(18)
+    app = JiraApp(lambda: open_store(db, seed_issues=seed_issues, seed=seed, data=data), secret=secret,
+                  mode=mode, wsdl_dir=wsdl_dir)
+    server = make_server(app)
+    thread = threading.Thread(target=server.serve_forever, name="jira-sandbox", daemon=True)
+    thread.start()
+    running = RunningSandbox(f"http://127.0.0.1:{server.server_port}", secret, app, server, thread)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox server in the foreground until interrupted."""
+    from labkit.jira.sandbox_app import JiraApp
+
+    p = argparse.ArgumentParser(prog="python -m labkit.jira.sandbox", description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--mode", choices=("server", "cloud"), default="server", help="Jira Server/DC or Cloud behaviour")
+    p.add_argument("--seed-issues", type=int, default=DEFAULT_SEED_ISSUES, help="demo issues to generate")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed of the demo data")
+    p.add_argument("--data", help="directory (or file) of REST issue JSON dumps to load instead of demo data")
+    p.add_argument("--db", default=":memory:", help="SQLite file of the store (default: in memory)")
+    p.add_argument("--wsdl-dir", help="directory holding jirasoapservice-v2.wsdl (default: ../shared/data/jira/soap)")
+    args = p.parse_args(argv)
+    secret = os.environ.get("LABKIT_SANDBOX_SECRET")
+    if not secret:
+        print("LABKIT_SANDBOX_SECRET is not set: it is the admin password and token", file=sys.stderr)
+        return 2
+    app = JiraApp(lambda: open_store(args.db, seed_issues=args.seed_issues, seed=args.seed, data=args.data),
+                  secret=secret, mode=args.mode, wsdl_dir=args.wsdl_dir)
+    server = make_server(app, args.port, args.host)
+    print(f"jira sandbox ({args.mode}) on http://{args.host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

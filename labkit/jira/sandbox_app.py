@@ -1,0 +1,652 @@
+"""The Jira-compatible WSGI application of the sandbox: REST v2/v3, Cloud search, agile, SOAP.
+
+It answers the calls labkit and real clients (pycontribs ``jira``, zeep) make, over a
+:class:`labkit.jira.store.Store`. ``mode="server"`` behaves like Jira Server/Data Center
+(classic ``/search`` with ``total``); ``mode="cloud"`` like Jira Cloud (``/search/jql`` with
+``nextPageToken``, ``/search`` answering 410).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from labkit.jira.sandbox_faults import FaultInjector, fault_response
+from labkit.jira.sandbox_fields import (
+    ISSUE_EXPAND,
+    ISSUE_TYPES,
+    PRIORITIES,
+    RANK_FIELD,
+    adf_text,
+    field_spec,
+    select_fields,
+    to_v3,
+)
+
+T = TypeVar("T")
+
+GONE_MESSAGE = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
+UNBOUNDED_MESSAGE = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+SERVER_MAX_RESULTS = 1000   # jira.search.views.default.max
+CLOUD_MAX_RESULTS = 100     # any field beyond id/key
+CLOUD_MAX_IDS = 5000        # id/key only
+RANK_MAX_ISSUES = 50
+BULK_MAX = 50
+BULKFETCH_MAX = 100
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+class ApiError(Exception):
+    """A Jira-style error answer: status plus ``errorMessages``/``errors``."""
+
+    def __init__(self, status: int, messages: list[str] | str, errors: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.messages = [messages] if isinstance(messages, str) else messages
+        self.errors = errors or {}
+        super().__init__("; ".join(self.messages))
+
+
+class StoreWorker:
+    """Run every Store call on one dedicated thread (SQLite connections belong to their thread)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="jira-store")
+        self.store = self._pool.submit(factory).result()
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``fn(store, *args, **kwargs)`` on the store thread and return its result."""
+        return self._pool.submit(fn, self.store, *args, **kwargs).result()
+
+    def close(self) -> None:
+        """Close the store and stop its thread."""
+        try:
+            self._pool.submit(lambda s: s.close(), self.store).result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def jql_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types a bad JQL raises in the store (a 400 for the client)."""
+    try:
+        from labkit.jira.errors import JiraError
+    except ImportError:  # the JQL package has not landed: treat value errors as bad JQL
+        return (ValueError,)
+    return (JiraError, ValueError)
+
+
+def unbounded(jql: str) -> bool:
+    """Tell whether a JQL has no restriction (empty, or only an ORDER BY)."""
+    m = _ORDER_BY.search(jql or "")
+    where = (jql or "")[: m.start()] if m else (jql or "")
+    return not where.strip()
+
+
+class JiraApp:
+    """A WSGI app that serves a Store the way Jira Server/DC (``mode="server"``) or Cloud does."""
+
+    def __init__(self, store_factory: Callable[[], Any], *, secret: str, mode: str = "server",
+                 user: str = "admin", wsdl_dir: str | None = None) -> None:
+        if mode not in ("server", "cloud"):
+            raise ValueError(f"mode must be server or cloud, not {mode!r}")
+        self.mode = mode
+        self.user = user
+        self.secret = secret
+        self.db = StoreWorker(store_factory)
+        self.faults = FaultInjector()
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        self._cache: dict[str, dict[str, Any]] = {}   # key -> issue JSON (v2 shape, no "self")
+        self._ids: dict[str, str] = {}                # id -> key
+        self._cache_lock = threading.Lock()
+        self.started = time.time()
+        from labkit.jira.sandbox_soap import SoapService
+
+        self.soap = SoapService(self, wsdl_dir)
+        self._jql_errors = jql_errors()
+        r = [
+            Rule("/status", endpoint="status", methods=["GET"]),
+            Rule("/_sandbox/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
+            Rule("/_sandbox/stats", endpoint="stats", methods=["GET"]),
+            Rule("/rpc/soap/jirasoapservice-v2", endpoint="soap", methods=["GET", "POST"]),
+            Rule("/rest/agile/1.0/issue/rank", endpoint="rank", methods=["PUT"]),
+            Rule("/rest/agile/1.0/board", endpoint="boards", methods=["GET"]),
+            Rule("/rest/agile/1.0/board/<int:board_id>/backlog", endpoint="backlog", methods=["GET"]),
+        ]
+        api = {
+            "serverInfo": ("server_info", ["GET"]),
+            "myself": ("myself", ["GET"]),
+            "field": ("field", ["GET"]),
+            "issueLinkType": ("link_types", ["GET"]),
+            "project": ("projects", ["GET"]),
+            "project/<key>": ("project", ["GET"]),
+            "project/<key>/statuses": ("project_statuses", ["GET"]),
+            "issuetype": ("issue_types", ["GET"]),
+            "priority": ("priorities", ["GET"]),
+            "status": ("statuses", ["GET"]),
+            "issue": ("create_issue", ["POST"]),
+            "issue/bulk": ("create_bulk", ["POST"]),
+            "issue/bulkfetch": ("bulkfetch", ["POST"]),
+            "issue/<key>": ("issue", ["GET", "PUT"]),
+            "issue/<key>/comment": ("comments", ["GET", "POST"]),
+            "issueLink": ("create_link", ["POST"]),
+            "search": ("search", ["GET", "POST"]),
+            "search/jql": ("search_jql", ["GET", "POST"]),
+            "search/approximate-count": ("approximate_count", ["POST"]),
+        }
+        for path, (endpoint, methods) in api.items():
+            r.append(Rule(f"/rest/api/<any('2', '3', latest):version>/{path}", endpoint=endpoint, methods=methods))
+        self.url_map = Map(r, strict_slashes=False)
+
+    # ----------------------------------------------------------------- plumbing
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        with self._count_lock:
+            self.requests += 1
+        if not request.path.startswith("/_sandbox"):
+            params = dict(request.args)
+            if request.method in ("POST", "PUT") and request.mimetype == "application/json":
+                body = request.get_json(silent=True)
+                if isinstance(body, dict):
+                    params.update({k: v for k, v in body.items() if isinstance(v, (str, int, float))})
+            rule = self.faults.pick(request.method, request.path, params)
+            if rule is not None:
+                return fault_response(rule, environ, start_response)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        """Route one request to its handler and turn errors into Jira-style answers."""
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+            if endpoint not in ("status", "server_info", "soap") and not self.authorised(request):
+                return self.error(401, "You are not authenticated. Authentication required to perform this operation.",
+                                  headers={"WWW-Authenticate": 'Basic realm="protected-area"'})
+            return getattr(self, f"on_{endpoint}")(request, **values)
+        except ApiError as exc:
+            return self.error(exc.status, exc.messages, exc.errors)
+        except NotFound:
+            return self.error(404, "null for uri: " + request.url)
+        except MethodNotAllowed:
+            return self.error(405, f"Method {request.method} not allowed")
+        except HTTPException as exc:
+            return self.error(exc.code or 500, exc.description or "error")
+        except self._jql_errors as exc:
+            return self.error(400, str(exc))
+
+    def authorised(self, request: Request) -> bool:
+        """Accept basic auth ``admin:<secret>`` or ``Bearer <secret>`` (a personal access token)."""
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return hmac.compare_digest(header[7:].strip().encode(), self.secret.encode())
+        if header.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            return user == self.user and hmac.compare_digest(password.encode(), self.secret.encode())
+        return False
+
+    @staticmethod
+    def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        """Return a JSON response the way Jira sends it."""
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return Response(body, status=status, headers=headers, content_type="application/json;charset=UTF-8")
+
+    def error(self, status: int, messages: list[str] | str, errors: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> Response:
+        """Return a Jira error body ``{"errorMessages": [...], "errors": {...}}``."""
+        msgs = [messages] if isinstance(messages, str) else list(messages)
+        return self.json({"errorMessages": msgs, "errors": errors or {}}, status, headers)
+
+    @staticmethod
+    def body(request: Request) -> dict[str, Any]:
+        """Return the JSON object a POST/PUT carries, or a 400."""
+        data = request.get_json(silent=True, force=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        return data
+
+    def base(self, request: Request) -> str:
+        """Return this server's base URL as the client reached it."""
+        return request.host_url.rstrip("/")
+
+    # ----------------------------------------------------------------- issues and cache
+    def invalidate(self) -> None:
+        """Forget cached issue JSON after any write."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def issues(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Return the stored issue JSON for keys or ids (cached; unknown ones are left out)."""
+        with self._cache_lock:
+            found = {k: self._cache.get(self._ids.get(k, k)) for k in keys}
+        missing = [k for k, v in found.items() if v is None]
+        if missing:
+            loaded = self.db(lambda s: {k: s.get_issue(k) for k in missing})
+            with self._cache_lock:
+                for k, issue in loaded.items():
+                    if issue is not None:
+                        self._cache[issue["key"]] = issue
+                        self._ids[str(issue["id"])] = issue["key"]
+                        found[k] = issue
+        return [found[k] for k in keys if found.get(k) is not None]
+
+    def issue_json(self, issue: dict[str, Any], version: str, base: str, spec: list[str] | None,
+                   default: str) -> dict[str, Any]:
+        """Render one issue for the wire: ``self`` link, field selection, v3 rich text."""
+        fields = select_fields(issue.get("fields", {}), spec, default)
+        if version == "3":
+            fields = to_v3(fields)
+        v = "3" if version == "3" else "2"
+        out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
+               "key": issue["key"]}
+        if spec != ["id"] and spec != ["key"]:
+            out["fields"] = fields
+        elif spec == ["key"]:
+            out["fields"] = {}
+        return out
+
+    def one(self, key: str) -> dict[str, Any]:
+        """Return one issue's stored JSON or a 404 in Jira's words."""
+        got = self.issues([key])
+        if not got:
+            raise ApiError(404, "Issue Does Not Exist")
+        return got[0]
+
+    # ----------------------------------------------------------------- metadata
+    def on_status(self, request: Request) -> Response:
+        return self.json({"state": "RUNNING"})
+
+    def on_stats(self, request: Request) -> Response:
+        return self.json({"requests": self.requests, "mode": self.mode, "cached": len(self._cache)})
+
+    def on_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.faults.set_rules(self.body(request).get("rules", []))
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, f"bad fault rules: {exc}") from None
+        elif request.method == "DELETE":
+            self.faults.set_rules([])
+        return self.json(self.faults.snapshot())
+
+    def on_server_info(self, request: Request, version: str) -> Response:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        if self.mode == "cloud":
+            info = {"baseUrl": self.base(request), "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
+                    "deploymentType": "Cloud", "buildNumber": 100282, "buildDate": "2025-01-01T00:00:00.000+0000",
+                    "serverTime": now, "scmInfo": "labkit-sandbox", "serverTitle": "labkit sandbox (Cloud mode)",
+                    "defaultLocale": {"locale": "en_US"}, "serverTimeZone": "UTC"}
+        else:
+            info = {"baseUrl": self.base(request), "version": "9.12.2", "versionNumbers": [9, 12, 2],
+                    "deploymentType": "Server", "buildNumber": 9120002, "buildDate": "2024-01-01T00:00:00.000+0000",
+                    "serverTime": now, "scmInfo": "labkit-sandbox", "serverTitle": "labkit sandbox"}
+        return self.json(info)
+
+    def on_myself(self, request: Request, version: str) -> Response:
+        me = {"self": f"{self.base(request)}/rest/api/{version}/user?username={self.user}", "key": self.user,
+              "name": self.user, "emailAddress": f"{self.user}@example.com", "displayName": "Administrator",
+              "active": True, "timeZone": "UTC", "locale": "en_US"}
+        if self.mode == "cloud":
+            me = {"self": me["self"], "accountId": "5b10a2844c20165700ede21g", "accountType": "atlassian",
+                  "emailAddress": me["emailAddress"], "displayName": me["displayName"], "active": True,
+                  "timeZone": "UTC", "locale": "en_US"}
+        return self.json(me)
+
+    def on_field(self, request: Request, version: str) -> Response:
+        return self.json(self.db(lambda s: s.fields()))
+
+    def on_link_types(self, request: Request, version: str) -> Response:
+        types = self.db(lambda s: s.link_types())
+        base = self.base(request)
+        out = [{**t, "id": str(t.get("id")), "self": f"{base}/rest/api/{version}/issueLinkType/{t.get('id')}"}
+               for t in types]
+        return self.json({"issueLinkTypes": out})
+
+    def project_list(self, request: Request, version: str) -> list[dict[str, Any]]:
+        """Return the store's projects with ``self`` links and issue types."""
+        base = self.base(request)
+        return [{**p, "id": str(p.get("id")), "self": f"{base}/rest/api/{version}/project/{p.get('id')}",
+                 "issueTypes": p.get("issueTypes") or self.issue_type_list(request, version)}
+                for p in self.db(lambda s: s.projects())]
+
+    def on_projects(self, request: Request, version: str) -> Response:
+        return self.json(self.project_list(request, version))
+
+    def find_project(self, request: Request, version: str, key: str) -> dict[str, Any]:
+        """Return one project by key or id, or a 404."""
+        for p in self.project_list(request, version):
+            if key in (p.get("key"), str(p.get("id"))):
+                return p
+        raise ApiError(404, f"No project could be found with key '{key}'.")
+
+    def on_project(self, request: Request, version: str, key: str) -> Response:
+        return self.json(self.find_project(request, version, key))
+
+    def on_project_statuses(self, request: Request, version: str, key: str) -> Response:
+        self.find_project(request, version, key)
+        statuses = self.db(lambda s: s.statuses())
+        return self.json([{**t, "statuses": statuses} for t in self.issue_type_list(request, version)])
+
+    def issue_type_list(self, request: Request, version: str) -> list[dict[str, Any]]:
+        """Return the sandbox's issue types with ``self`` links."""
+        base = self.base(request)
+        return [{**t, "self": f"{base}/rest/api/{version}/issuetype/{t['id']}"} for t in ISSUE_TYPES]
+
+    def on_issue_types(self, request: Request, version: str) -> Response:
+        return self.json(self.issue_type_list(request, version))
+
+    def on_priorities(self, request: Request, version: str) -> Response:
+        base = self.base(request)
+        return self.json([{**p, "self": f"{base}/rest/api/{version}/priority/{p['id']}"} for p in PRIORITIES])
+
+    def on_statuses(self, request: Request, version: str) -> Response:
+        return self.json(self.db(lambda s: s.statuses()))
+
+    # ----------------------------------------------------------------- issues
+    def on_issue(self, request: Request, version: str, key: str) -> Response:
+        if request.method == "PUT":
+            data = self.body(request)
+            fields = self.incoming_fields(data.get("fields") or {})
+            for name, ops in (data.get("update") or {}).items():
+                for op in ops or []:
+                    if "set" in op:
+                        fields[name] = op["set"]
+            self.one(key)
+            self.db(lambda s: s.update_issue(key, fields))
+            self.invalidate()
+            return Response(status=204)
+        issue = self.one(key)
+        spec = field_spec(request.args.getlist("fields")) if "fields" in request.args else None
+        return self.json(self.issue_json(issue, version, self.base(request), spec, "*all"))
+
+    def incoming_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Normalise fields a client sends: ADF to text, issue type and project ids to names and keys."""
+        out = {k: adf_text(v) for k, v in fields.items()}
+        it = out.get("issuetype")
+        if isinstance(it, dict) and "id" in it and "name" not in it:
+            match = [t for t in ISSUE_TYPES if t["id"] == str(it["id"])]
+            if not match:
+                raise ApiError(400, [], {"issuetype": "Specify a valid issue type"})
+            out["issuetype"] = {"id": match[0]["id"], "name": match[0]["name"]}
+        proj = out.get("project")
+        if isinstance(proj, dict) and "key" not in proj and "id" in proj:
+            for p in self.db(lambda s: s.projects()):
+                if str(p.get("id")) == str(proj["id"]):
+                    out["project"] = {"id": str(p["id"]), "key": p["key"]}
+                    break
+            else:
+                raise ApiError(400, [], {"project": "project is required"})
+        return out
+
+    def create_one(self, request: Request, version: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Create one issue from ``{"fields": ...}`` and return ``{id, key, self}``."""
+        fields = self.incoming_fields(data.get("fields") or {})
+        errors = {}
+        if not fields.get("project"):
+            errors["project"] = "project is required"
+        if not fields.get("summary"):
+            errors["summary"] = "You must specify a summary of the issue."
+        if not fields.get("issuetype"):
+            errors["issuetype"] = "issue type is required"
+        if errors:
+            raise ApiError(400, [], errors)
+        try:
+            made = self.db(lambda s: s.create_issue(fields))
+        except (KeyError, ValueError) as exc:
+            raise ApiError(400, str(exc)) from None
+        self.invalidate()
+        return {"id": str(made["id"]), "key": made["key"],
+                "self": f"{self.base(request)}/rest/api/{version}/issue/{made['id']}"}
+
+    def on_create_issue(self, request: Request, version: str) -> Response:
+        return self.json(self.create_one(request, version, self.body(request)), 201)
+
+    def on_create_bulk(self, request: Request, version: str) -> Response:
+        updates = self.body(request).get("issueUpdates") or []
+        if len(updates) > BULK_MAX:
+            raise ApiError(400, f"The number of issues to create is larger than the maximum of {BULK_MAX}.")
+        issues, errors = [], []
+        for i, data in enumerate(updates):
+            try:
+                issues.append(self.create_one(request, version, data))
+            except ApiError as exc:
+                errors.append({"status": exc.status, "elementErrors": {"errorMessages": exc.messages,
+                                                                       "errors": exc.errors},
+                               "failedElementNumber": i})
+        return self.json({"issues": issues, "errors": errors}, 201)
+
+    def on_comments(self, request: Request, version: str, key: str) -> Response:
+        issue = self.one(key)
+        base = self.base(request)
+        if request.method == "POST":
+            body = adf_text(self.body(request).get("body"))
+            if not body:
+                raise ApiError(400, [], {"comment": "Comment body can not be empty!"})
+            made = self.db(lambda s: s.add_comment(issue["key"], body, author=self.user))
+            self.invalidate()
+            if version == "3":
+                made = to_v3({"comment": {"comments": [made]}})["comment"]["comments"][0]
+            return self.json({**made, "self": f"{base}/rest/api/{version}/issue/{issue['id']}/comment/{made.get('id')}"},
+                             201)
+        comment = (issue.get("fields") or {}).get("comment") or {"comments": []}
+        if version == "3":
+            comment = to_v3({"comment": comment})["comment"]
+        comments = comment.get("comments", [])
+        return self.json({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
+
+    def on_create_link(self, request: Request, version: str) -> Response:
+        data = self.body(request)
+        name = (data.get("type") or {}).get("name")
+        inward = (data.get("inwardIssue") or {}).get("key") or (data.get("inwardIssue") or {}).get("id")
+        outward = (data.get("outwardIssue") or {}).get("key") or (data.get("outwardIssue") or {}).get("id")
+        if not (name and inward and outward):
+            raise ApiError(400, "type, inwardIssue and outwardIssue are required")
+        types = {t["name"] for t in self.db(lambda s: s.link_types())}
+        if name not in types:
+            raise ApiError(404, f"No issue link type with name '{name}' found.")
+        a, b = self.one(inward), self.one(outward)
+        self.db(lambda s: s.add_link(name, a["key"], b["key"]))
+        comment = data.get("comment")
+        if isinstance(comment, dict) and comment.get("body"):
+            self.db(lambda s: s.add_comment(b["key"], adf_text(comment["body"]), author=self.user))
+        self.invalidate()
+        return Response(status=201)
+
+    # ----------------------------------------------------------------- search
+    def search_params(self, request: Request) -> dict[str, Any]:
+        """Read search parameters from a GET query or a POST body."""
+        if request.method == "POST":
+            data = self.body(request)
+            fields = data.get("fields")
+            spec = field_spec(fields if isinstance(fields, list) else [fields]) if fields is not None else None
+            expand = data.get("expand")
+            return {"jql": data.get("jql") or "", "startAt": data.get("startAt", 0),
+                    "maxResults": data.get("maxResults"), "fields": spec,
+                    "expand": ",".join(expand) if isinstance(expand, list) else expand,
+                    "nextPageToken": data.get("nextPageToken")}
+        a = request.args
+        return {"jql": a.get("jql", ""), "startAt": a.get("startAt", 0), "maxResults": a.get("maxResults"),
+                "fields": field_spec(a.getlist("fields")) if "fields" in a else None,
+                "expand": a.get("expand"), "nextPageToken": a.get("nextPageToken")}
+
+    @staticmethod
+    def int_param(value: Any, name: str, default: int) -> int:
+        """Parse an integer parameter or answer 400 naming it."""
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"The value '{value}' is invalid for the '{name}' parameter.") from None
+
+    def on_search(self, request: Request, version: str) -> Response:
+        if self.mode == "cloud":
+            return self.error(410, GONE_MESSAGE)
+        p = self.search_params(request)
+        start = max(0, self.int_param(p["startAt"], "startAt", 0))
+        limit = self.int_param(p["maxResults"], "maxResults", 50)
+        limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
+        keys, total = self.db(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
+        base = self.base(request)
+        issues = [self.issue_json(i, version, base, p["fields"], "*navigable") for i in self.issues(keys)]
+        return self.json({"expand": "schema,names", "startAt": start, "maxResults": limit, "total": total,
+                          "issues": issues})
+
+    def token(self, jql: str, start: int) -> str:
+        """Return an opaque page token bound to a JQL and an offset."""
+        raw = json.dumps([start, hmac.new(b"labkit", jql.encode(), "sha1").hexdigest()[:12]])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def untoken(self, token: str, jql: str) -> int:
+        """Return the offset of a page token, or 400 if it is not one of ours for this JQL."""
+        try:
+            start, digest = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (ValueError, binascii.Error):
+            raise ApiError(400, "The provided next page token is invalid or expired.") from None
+        if digest != hmac.new(b"labkit", jql.encode(), "sha1").hexdigest()[:12]:
+            raise ApiError(400, "The provided next page token is invalid or expired.")
+        return int(start)
+
+    def on_search_jql(self, request: Request, version: str) -> Response:
+        if self.mode != "cloud":
+            raise NotFound()
+        p = self.search_params(request)
+        jql = p["jql"]
+        if unbounded(jql):
+            raise ApiError(400, UNBOUNDED_MESSAGE)
+        spec = p["fields"] or ["id"]
+        light = all(f in ("id", "key") for f in spec)
+        cap = CLOUD_MAX_IDS if light else CLOUD_MAX_RESULTS
+        limit = self.int_param(p["maxResults"], "maxResults", 50)
+        limit = cap if limit <= 0 or limit > cap else limit
+        start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
+        keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
+        base = self.base(request)
+        issues = [self.issue_json(i, version, base, spec, "id") for i in self.issues(keys)]
+        out: dict[str, Any] = {"issues": issues}
+        if start + len(keys) < total:
+            out["nextPageToken"] = self.token(jql, start + len(keys))
+            out["isLast"] = False
+        else:
+            out["isLast"] = True
+        return self.json(out)
+
+    def on_approximate_count(self, request: Request, version: str) -> Response:
+        if self.mode != "cloud":
+            raise NotFound()
+        jql = self.body(request).get("jql") or ""
+        if unbounded(jql):
+            raise ApiError(400, UNBOUNDED_MESSAGE)
+        return self.json({"count": self.db(lambda s: s.count(jql))})
+
+    def on_bulkfetch(self, request: Request, version: str) -> Response:
+        if self.mode != "cloud":
+            raise NotFound()
+        data = self.body(request)
+        wanted = [str(x) for x in data.get("issueIdsOrKeys") or []]
+        if not wanted or len(wanted) > BULKFETCH_MAX:
+            raise ApiError(400, f"issueIdsOrKeys must hold 1 to {BULKFETCH_MAX} issue ids or keys.")
+        fields = data.get("fields")
+        spec = field_spec(fields) if isinstance(fields, list) else None
+        base = self.base(request)
+        found = {w: i for w, i in zip(wanted, [self.issues([w]) for w in wanted], strict=True)}
+        issues = [self.issue_json(v[0], version, base, spec, "*navigable") for v in found.values() if v]
+        errors = [w for w, v in found.items() if not v]
+        out: dict[str, Any] = {"issues": issues}
+        if errors:
+            out["issueErrors"] = [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
+                                   "errors": {}} for w in errors]
+        else:
+            out["issueErrors"] = []
+        return self.json(out)
+
+    # ----------------------------------------------------------------- agile
+    def on_rank(self, request: Request) -> Response:
+        data = self.body(request)
+        wanted = [str(x) for x in data.get("issues") or []]
+        before, after = data.get("rankBeforeIssue"), data.get("rankAfterIssue")
+        if not wanted:
+            raise ApiError(400, "issues: at least one issue is required")
+        if len(wanted) > RANK_MAX_ISSUES:
+            raise ApiError(400, f"issues: at most {RANK_MAX_ISSUES} issues can be ranked in one request")
+        if bool(before) == bool(after):
+            raise ApiError(400, "Exactly one of rankBeforeIssue and rankAfterIssue must be given")
+        cf = data.get("rankCustomFieldId")
+        if cf not in (None, "", int(RANK_FIELD.split("_")[1]), RANK_FIELD.split("_")[1]):
+            raise ApiError(400, f"rankCustomFieldId {cf} is not a rank field")
+        anchor_list = self.issues([str(before or after)])
+        if not anchor_list:
+            raise ApiError(400, f"Issue {before or after} does not exist or you do not have permission to see it.")
+        anchor = anchor_list[0]["key"]
+        entries, ok = [], []
+        for w in wanted:
+            got = self.issues([w])
+            if not got:
+                entries.append({"issueId": None, "issueKey": w, "status": 404,
+                                "errors": [f"Issue {w} does not exist or you do not have permission to see it."]})
+            elif got[0]["key"] == anchor:
+                entries.append({"issueId": int(got[0]["id"]), "issueKey": got[0]["key"], "status": 400,
+                                "errors": ["Cannot rank an issue relative to itself."]})
+            else:
+                ok.append(got[0])
+                entries.append({"issueId": int(got[0]["id"]), "issueKey": got[0]["key"], "status": 200})
+        if ok:
+            keys = [i["key"] for i in ok]
+            self.db(lambda s: s.rank(keys, before=anchor if before else None, after=anchor if after else None))
+            self.invalidate()
+        if len(ok) == len(wanted):
+            return Response(status=204)
+        return self.json({"entries": entries}, 207)
+
+    def boards(self) -> list[dict[str, Any]]:
+        """Return one scrum board per project (id 1, 2, ... in project order)."""
+        projects = self.db(lambda s: s.projects())
+        return [{"id": i, "name": f"{p['key']} board", "type": "scrum", "location": {"projectKey": p["key"]}}
+                for i, p in enumerate(projects, start=1)]
+
+    def on_boards(self, request: Request) -> Response:
+        boards = self.boards()
+        base = self.base(request)
+        values = [{**b, "self": f"{base}/rest/agile/1.0/board/{b['id']}"} for b in boards]
+        return self.json({"maxResults": 50, "startAt": 0, "total": len(values), "isLast": True, "values": values})
+
+    def on_backlog(self, request: Request, board_id: int) -> Response:
+        board = next((b for b in self.boards() if b["id"] == board_id), None)
+        if board is None:
+            raise ApiError(404, f"Board {board_id} does not exist or you do not have permission to see it.")
+        project = board["location"]["projectKey"]
+        extra = request.args.get("jql", "").strip()
+        jql = f'project = "{project}" AND statusCategory != Done'
+        if extra:
+            jql += f" AND ({extra})"
+        jql += " ORDER BY Rank ASC"
+        start = max(0, self.int_param(request.args.get("startAt"), "startAt", 0))
+        limit = self.int_param(request.args.get("maxResults"), "maxResults", 50)
+        limit = SERVER_MAX_RESULTS if limit <= 0 or limit > SERVER_MAX_RESULTS else limit
+        keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
+        spec = field_spec(request.args.getlist("fields")) if "fields" in request.args else None
+        base = self.base(request)
+        issues = [self.issue_json(i, "2", base, spec, "*navigable") for i in self.issues(keys)]
+        for i in issues:
+            i["self"] = i["self"].replace("/rest/api/2/", "/rest/agile/1.0/")
+        return self.json({"expand": "names,schema", "startAt": start, "maxResults": limit, "total": total,
+                          "issues": issues})
+
+    # ----------------------------------------------------------------- SOAP
+    def on_soap(self, request: Request) -> Response:
+        return self.soap.handle(request)

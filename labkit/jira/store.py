@@ -1,0 +1,729 @@
+"""A local mirror of a Jira tracker in SQLite: import REST issue JSON, search it with JQL, edit it.
+
+>>> from labkit.jira.store import Store
+>>> store = Store()                                  # or Store("tracker.db")
+>>> store.import_issues(issues)                      # Jira REST issue JSON, upsert by key
+>>> store.search('text ~ "\\"disk space\\"" ORDER BY created DESC')   # a DataFrame
+
+Text fields go to two FTS5 tables: ``fts`` (Porter stems, for words and phrases) and
+``fts_raw`` (words as written, for wildcards and fuzzy terms); both hold the words after
+``labkit.jira.text.index_words`` (stop words dropped), so phrase positions close up over stop words.
+Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import labkit.jira.text as T
+from labkit.jira.errors import JiraError, JqlError
+from labkit.jira.jql import parse
+from labkit.jira.store_dates import iso, normalise
+from labkit.jira.store_rank import RANK_START, RANK_STEP, between, rank_int, rank_of
+from labkit.jira.store_sql import RANK_FIELD, SqlBuilder
+
+__all__ = ["RANK_FIELD", "SEARCH_COLUMNS", "Store"]
+
+SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee",
+                  "reporter", "created", "updated", "resolved", "labels", "components", "rank",
+                  "blocked_by", "blocks"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS issue(
+  rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, key TEXT UNIQUE NOT NULL,
+  project TEXT, num INTEGER, project_id TEXT, project_name TEXT, summary TEXT,
+  issuetype TEXT, issuetype_id TEXT, status TEXT, status_id TEXT,
+  status_category TEXT, status_category_key TEXT, status_category_id INTEGER,
+  priority TEXT, priority_id TEXT, resolution TEXT, resolution_id TEXT,
+  assignee TEXT, assignee_display TEXT, reporter TEXT, reporter_display TEXT,
+  creator TEXT, creator_display TEXT, parent TEXT, parent_id TEXT,
+  created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT,
+  doc TEXT NOT NULL, changelog TEXT);
+CREATE INDEX IF NOT EXISTS issue_pk ON issue(project, num);
+CREATE INDEX IF NOT EXISTS issue_rank ON issue(rank);
+CREATE INDEX IF NOT EXISTS issue_created ON issue(created);
+CREATE INDEX IF NOT EXISTS issue_status ON issue(status COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS label(rid INTEGER, value TEXT);
+CREATE INDEX IF NOT EXISTS label_rid ON label(rid);
+CREATE INDEX IF NOT EXISTS label_value ON label(value COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS component(rid INTEGER, value TEXT, cid TEXT);
+CREATE INDEX IF NOT EXISTS component_rid ON component(rid);
+CREATE TABLE IF NOT EXISTS fixversion(rid INTEGER, value TEXT);
+CREATE INDEX IF NOT EXISTS fixversion_rid ON fixversion(rid);
+CREATE TABLE IF NOT EXISTS affectsversion(rid INTEGER, value TEXT);
+CREATE INDEX IF NOT EXISTS affectsversion_rid ON affectsversion(rid);
+CREATE TABLE IF NOT EXISTS link(
+  id TEXT PRIMARY KEY, type_id TEXT, type_name TEXT, inward TEXT, outward TEXT,
+  src TEXT, src_id TEXT, src_fields TEXT, dst TEXT, dst_id TEXT, dst_fields TEXT);
+CREATE INDEX IF NOT EXISTS link_src ON link(src);
+CREATE INDEX IF NOT EXISTS link_dst ON link(dst);
+CREATE TABLE IF NOT EXISTS linktype(id TEXT PRIMARY KEY, name TEXT, inward TEXT, outward TEXT);
+CREATE TABLE IF NOT EXISTS comment(id TEXT PRIMARY KEY, rid INTEGER, seq INTEGER, doc TEXT);
+CREATE INDEX IF NOT EXISTS comment_rid ON comment(rid);
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(summary, description, environment, comment,
+  tokenize='porter unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw USING fts5(summary, description, environment, comment,
+  content='', tokenize='unicode61 remove_diacritics 0', detail=column);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
+"""
+
+_BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+_DEFAULT_LINK_TYPES = [
+    _BLOCKS,
+    {"id": "10001", "name": "Cloners", "inward": "is cloned by", "outward": "clones"},
+    {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},
+    {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
+]
+_CATEGORIES = {"new": (2, "To Do", "blue-gray"), "indeterminate": (4, "In Progress", "yellow"),
+               "done": (3, "Done", "green")}
+
+
+def _name(obj: Any, attr: str = "name") -> str | None:
+    return obj.get(attr) if isinstance(obj, dict) else None
+
+
+def _user(obj: Any) -> tuple[str | None, str | None]:
+    if not isinstance(obj, dict):
+        return None, None
+    login = obj.get("name") or obj.get("accountId") or obj.get("key")
+    return login, obj.get("displayName") or login
+
+
+def _link_fields(issue_fields: dict) -> dict:
+    return {k: issue_fields.get(k) for k in ("summary", "status", "priority", "issuetype") if k in issue_fields}
+
+
+class Store:
+    """A local tracker: Jira REST issue JSON in SQLite, searched with JQL (FTS5 for text fields).
+
+    ``now`` (a naive UTC datetime) fixes "now" for relative dates and date functions;
+    ``current_user`` is what ``currentUser()`` means. The connection may be shared by threads
+    (a lock serialises writes and searches).
+    """
+
+    def __init__(self, path: str | os.PathLike = ":memory:") -> None:
+        """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory."""
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA cache_size=-200000")
+        self.db.executescript(_SCHEMA)
+        self.lock = threading.RLock()
+        self.now: datetime | None = None
+        self.current_user = "admin"
+        self._vocab: list[str] | None = None
+        self._vocab_version = -1
+        self._version = 0
+        if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
+            self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM issue").fetchone()[0]
+
+    # ------------------------------------------------------------ meta
+    def _meta(self, name: str, default: int = 0) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else default
+
+    def _set_meta(self, name: str, value: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
+
+    # ------------------------------------------------------------ import
+    def import_issues(self, issues: Iterable[dict]) -> int:
+        """Insert or replace (by key) Jira REST issues, with their links, comments, rank and changelog; return the count.
+
+        Each issue is ``{id, key, fields: {...}}`` as ``GET /rest/api/2/issue/KEY`` returns it
+        (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
+        when present). Issues without a rank (``customfield_10019``) go to the bottom of the backlog.
+        """
+        n = 0
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                next_rank = self._meta("rank_next", 0)
+                batch: list[dict] = []
+                for issue in issues:
+                    batch.append(issue)
+                    if len(batch) >= 2000:
+                        next_rank = self._import_batch(batch, next_rank)
+                        n += len(batch)
+                        batch = []
+                if batch:
+                    next_rank = self._import_batch(batch, next_rank)
+                    n += len(batch)
+                self._set_meta("rank_next", next_rank)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self._version += 1
+        return n
+
+    def _row(self, issue: dict, rank: str | None) -> dict:
+        f = issue.get("fields") or {}
+        key = issue["key"]
+        project, _, num = key.rpartition("-")
+        proj = f.get("project") or {}
+        st = f.get("status") or {}
+        cat = st.get("statusCategory") or {}
+        a_login, a_name = _user(f.get("assignee"))
+        r_login, r_name = _user(f.get("reporter"))
+        c_login, c_name = _user(f.get("creator"))
+        parent = f.get("parent") or {}
+        return {
+            "id": str(issue["id"]), "key": key, "project": proj.get("key") or project,
+            "num": int(num) if num.isdigit() else 0, "project_id": proj.get("id"), "project_name": proj.get("name"),
+            "summary": f.get("summary"), "issuetype": _name(f.get("issuetype")),
+            "issuetype_id": (f.get("issuetype") or {}).get("id"), "status": st.get("name"), "status_id": st.get("id"),
+            "status_category": cat.get("name"), "status_category_key": cat.get("key"),
+            "status_category_id": cat.get("id"), "priority": _name(f.get("priority")),
+            "priority_id": (f.get("priority") or {}).get("id"), "resolution": _name(f.get("resolution")),
+            "resolution_id": (f.get("resolution") or {}).get("id"), "assignee": a_login, "assignee_display": a_name,
+            "reporter": r_login, "reporter_display": r_name, "creator": c_login, "creator_display": c_name,
+            "parent": parent.get("key"), "parent_id": parent.get("id"),
+            "created": normalise(f.get("created")), "updated": normalise(f.get("updated")),
+            "resolved": normalise(f.get("resolutiondate")), "due": normalise(f.get("duedate")), "rank": rank,
+        }
+
+    def _import_batch(self, batch: list[dict], next_rank: int) -> int:
+        db = self.db
+        keys = [b["key"] for b in batch]
+        # upsert: drop what an earlier import stored for these keys
+        old: dict[str, int] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            old.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({q})", chunk)))
+        old_rank: dict[str, str] = {}
+        if old:
+            for key, rid in old.items():
+                r = db.execute("SELECT rank FROM issue WHERE rid = ?", (rid,)).fetchone()
+                old_rank[key] = r[0]
+                self._delete_rid(rid)
+        rows, docs, fts_rows, labels, comps, fixv, affv, comments, links, ltypes = ([] for _ in range(10))
+        for issue in batch:
+            f = issue.get("fields") or {}
+            rank = f.get(RANK_FIELD) or old_rank.get(issue["key"])
+            if not rank:
+                rank = rank_of(next_rank)
+                next_rank += 1
+            else:
+                next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
+            row = self._row(issue, rank)
+            doc_fields = {k: v for k, v in f.items() if k not in ("issuelinks", "comment", RANK_FIELD)}
+            doc = {k: v for k, v in issue.items() if k not in ("fields", "changelog")}
+            doc["fields"] = doc_fields
+            row["doc"] = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+            ch = issue.get("changelog")
+            row["changelog"] = json.dumps(ch, ensure_ascii=False) if ch else None
+            rows.append(row)
+            cm = (f.get("comment") or {}).get("comments") or []
+            ctext = T.index_text("\n".join(c.get("body") or "" for c in cm))
+            fts_rows.append([T.index_text(f.get("summary")), T.index_text(f.get("description")),
+                             T.index_text(f.get("environment")), ctext])
+            docs.append((issue, cm))
+            for lk in f.get("issuelinks") or []:
+                t = lk.get("type") or {}
+                ltypes.append((t.get("id"), t.get("name"), t.get("inward"), t.get("outward")))
+                here = (issue["key"], str(issue["id"]), json.dumps(_link_fields(f), ensure_ascii=False))
+                if "outwardIssue" in lk:
+                    o = lk["outwardIssue"]
+                    other = (o.get("key"), str(o.get("id")), json.dumps(o.get("fields") or {}, ensure_ascii=False))
+                    src, dst = here, other
+                elif "inwardIssue" in lk:
+                    o = lk["inwardIssue"]
+                    other = (o.get("key"), str(o.get("id")), json.dumps(o.get("fields") or {}, ensure_ascii=False))
+                    src, dst = other, here
+                else:
+                    continue
+                links.append((str(lk.get("id")), t.get("id"), t.get("name"), t.get("inward"), t.get("outward"),
+                              *src, *dst))
+        cols = list(rows[0])
+        db.executemany(f"INSERT INTO issue ({','.join(cols)}) VALUES ({','.join(':' + c for c in cols)})", rows)
+        rid_of = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rid_of.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({','.join('?' * len(chunk))})",
+                                          chunk)))
+        for (issue, cm), ft in zip(docs, fts_rows, strict=True):
+            rid = rid_of[issue["key"]]
+            f = issue.get("fields") or {}
+            ft.insert(0, rid)
+            labels.extend((rid, lb) for lb in f.get("labels") or [])
+            comps.extend((rid, c.get("name"), c.get("id")) for c in f.get("components") or [])
+            fixv.extend((rid, v.get("name")) for v in f.get("fixVersions") or [])
+            affv.extend((rid, v.get("name")) for v in f.get("versions") or [])
+            comments.extend((str(c.get("id")), rid, k, json.dumps(c, ensure_ascii=False)) for k, c in enumerate(cm))
+        db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
+                       fts_rows)
+        db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
+                       fts_rows)
+        db.executemany("INSERT INTO label VALUES (?,?)", labels)
+        db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
+        db.executemany("INSERT INTO fixversion VALUES (?,?)", fixv)
+        db.executemany("INSERT INTO affectsversion VALUES (?,?)", affv)
+        db.executemany("INSERT OR REPLACE INTO comment VALUES (?,?,?,?)", comments)
+        db.executemany("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)", links)
+        db.executemany("INSERT OR IGNORE INTO linktype VALUES (?,?,?,?)", {lt for lt in ltypes if lt[0]})
+        return next_rank
+
+    def _delete_rid(self, rid: int) -> None:
+        db = self.db
+        row = db.execute("SELECT summary, key FROM issue WHERE rid = ?", (rid,)).fetchone()
+        old = db.execute("SELECT summary, description, environment, comment FROM fts WHERE rowid = ?", (rid,)).fetchone()
+        if old is not None:
+            db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
+            db.execute("INSERT INTO fts_raw (fts_raw, rowid, summary, description, environment, comment) "
+                       "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
+        for table in ("label", "component", "fixversion", "affectsversion", "comment"):
+            db.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+        if row is not None:
+            db.execute("DELETE FROM link WHERE src = ? OR dst = ?", (row[1], row[1]))
+        db.execute("DELETE FROM issue WHERE rid = ?", (rid,))
+
+    # ------------------------------------------------------------ read
+    def _rid(self, key_or_id: str) -> int | None:
+        s = str(key_or_id)
+        row = self.db.execute("SELECT rid FROM issue WHERE key = ? OR id = ?", (s.upper(), s)).fetchone()
+        return row[0] if row else None
+
+    def get_issue(self, key_or_id: str) -> dict | None:
+        """Return the REST-shaped issue ``{id, key, fields, changelog?}`` with current links, comments and rank, or None."""
+        with self.lock:
+            row = self.db.execute("SELECT rid, key, doc, rank, changelog FROM issue WHERE key = ? OR id = ?",
+                                  (str(key_or_id).upper(), str(key_or_id))).fetchone()
+            if row is None:
+                return None
+            rid, key, doc, rank, changelog = row
+            issue = json.loads(doc)
+            f = issue["fields"]
+            f[RANK_FIELD] = rank
+            cm = [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM comment WHERE rid = ? ORDER BY seq", (rid,))]
+            f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
+            f["issuelinks"] = self._links_of(key)
+            if changelog:
+                issue["changelog"] = json.loads(changelog)
+            return issue
+
+    def _current_fields(self, key: str, stored: str, id_: str) -> tuple[str, dict]:
+        row = self.db.execute("SELECT id, doc FROM issue WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return id_, json.loads(stored or "{}")
+        return row[0], _link_fields(json.loads(row[1])["fields"])
+
+    def _links_of(self, key: str) -> list[dict]:
+        out = []
+        for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in self.db.execute(
+                "SELECT * FROM link WHERE src = ? OR dst = ? ORDER BY CAST(id AS INTEGER), id", (key, key)):
+            entry: dict[str, Any] = {"id": lid, "type": {"id": tid, "name": tname, "inward": inward, "outward": outward}}
+            if src == key:
+                oid, of = self._current_fields(dst, dst_f, dst_id)
+                entry["outwardIssue"] = {"id": oid, "key": dst, "fields": of}
+            else:
+                oid, of = self._current_fields(src, src_f, src_id)
+                entry["inwardIssue"] = {"id": oid, "key": src, "fields": of}
+            out.append(entry)
+        return out
+
+    def _builder(self) -> SqlBuilder:
+        b = SqlBuilder(self.db, self.now or datetime.now(UTC).replace(tzinfo=None), self.current_user)
+        if self._vocab is not None and self._vocab_version == self._version:
+            b._vocab = self._vocab
+        return b
+
+    def _keep_vocab(self, b: SqlBuilder) -> None:
+        if b._vocab is not None:
+            self._vocab, self._vocab_version = b._vocab, self._version
+
+    def search_keys(self, jql: str, *, start: int = 0, limit: int | None = None) -> tuple[list[str], int]:
+        """Return the keys of a page of matches in result order, and the total number of matches.
+
+        ``ORDER BY`` is honoured (``Rank`` too); without it the order is ``key DESC``.
+        Raises ``JqlSyntaxError`` for malformed JQL and ``JqlError`` for clauses the store cannot evaluate.
+        """
+        with self.lock:
+            rids, total = self._search_rids(jql, start, limit, with_total=True)
+            keys = self._keys_of(rids)
+            return keys, total
+
+    def _keys_of(self, rids: list[int]) -> list[str]:
+        if not rids:
+            return []
+        got: dict[int, str] = {}
+        for i in range(0, len(rids), 900):
+            chunk = rids[i:i + 900]
+            got.update(self.db.execute(f"SELECT rid, key FROM issue WHERE rid IN ({','.join('?' * len(chunk))})", chunk))
+        return [got[r] for r in rids]
+
+    def _search_rids(self, jql: str, start: int, limit: int | None, with_total: bool) -> tuple[list[int], int]:
+        q = parse(jql)
+        b = self._builder()
+        where = b.where(q)
+        order = b.order(q)
+        params = list(b.params)
+        self._keep_vocab(b)
+        lim = -1 if limit is None else max(0, int(limit))
+        sql = f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        try:
+            rids = [r[0] for r in self.db.execute(sql, [*params, lim, max(0, int(start))])]
+            total = len(rids) + max(0, int(start)) if limit is None and start == 0 else -1
+            if with_total and (total < 0 or limit is not None or start):
+                total = self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", params).fetchone()[0]
+        except sqlite3.OperationalError as e:
+            raise JqlError(f"The local store could not run `{jql}`: {e}",
+                           hint="simplify the text search (very broad wildcards expand to too many words)") from e
+        return rids, total
+
+    def count(self, jql: str) -> int:
+        """Return how many issues match the JQL (the ORDER BY is ignored)."""
+        with self.lock:
+            q = parse(jql)
+            b = self._builder()
+            where = b.where(q)
+            self._keep_vocab(b)
+            return self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", b.params).fetchone()[0]
+
+    def search(self, jql: str, *, start: int = 0, limit: int | None = None):  # -> pandas.DataFrame
+        """Return the matches as a DataFrame with the columns in ``SEARCH_COLUMNS``, in result order.
+
+        Dates are UTC timestamps; ``labels``, ``components``, ``blocked_by`` and ``blocks`` are lists
+        of names/keys (``blocked_by``: issues linked with "is blocked by", i.e. that block this one).
+        """
+        import pandas as pd
+
+        with self.lock:
+            rids, _ = self._search_rids(jql, start, limit, with_total=False)
+            rows = self.rows(rids)
+        df = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
+        for c in ("created", "updated", "resolved"):
+            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce")
+        return df
+
+    def rows(self, rids: list[int]) -> list[dict]:
+        """Return the normalised rows (dicts with ``SEARCH_COLUMNS``) of issues by internal row id, in that order."""
+        if not rids:
+            return []
+        by: dict[int, dict] = {}
+        multi: dict[str, dict[int, list[str]]] = {"labels": {}, "components": {}, "blocked_by": {}, "blocks": {}}
+        for i in range(0, len(rids), 900):
+            chunk = rids[i:i + 900]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                    f"SELECT rid, key, summary, status, status_category, issuetype, priority, assignee_display, "
+                    f"reporter_display, created, updated, resolved, rank FROM issue WHERE rid IN ({marks})", chunk):
+                by[r[0]] = dict(zip(["rid", "key", "summary", "status", "status_category", "issuetype", "priority",
+                                     "assignee", "reporter", "created", "updated", "resolved", "rank"], r, strict=True))
+            for rid, v in self.db.execute(f"SELECT rid, value FROM label WHERE rid IN ({marks}) ORDER BY value", chunk):
+                multi["labels"].setdefault(rid, []).append(v)
+            for rid, v in self.db.execute(f"SELECT rid, value FROM component WHERE rid IN ({marks}) ORDER BY value", chunk):
+                multi["components"].setdefault(rid, []).append(v)
+            for rid, other in self.db.execute(
+                    f"SELECT i.rid, l.src FROM link l JOIN issue i ON i.key = l.dst WHERE i.rid IN ({marks}) "
+                    f"AND lower(l.outward) = 'blocks' ORDER BY l.src", chunk):
+                multi["blocked_by"].setdefault(rid, []).append(other)
+            for rid, other in self.db.execute(
+                    f"SELECT i.rid, l.dst FROM link l JOIN issue i ON i.key = l.src WHERE i.rid IN ({marks}) "
+                    f"AND lower(l.outward) = 'blocks' ORDER BY l.dst", chunk):
+                multi["blocks"].setdefault(rid, []).append(other)
+        out = []
+        for rid in rids:
+            d = by[rid]
+            d.pop("rid")
+            for name, m in multi.items():
+                d[name] = m.get(rid, [])
+            out.append({c: d.get(c) for c in SEARCH_COLUMNS})
+        return out
+
+    # ------------------------------------------------------------ write
+    def _project_of(self, ref: dict) -> dict:
+        key, pid = ref.get("key"), ref.get("id")
+        for p in self.projects():
+            if (key and p["key"].upper() == str(key).upper()) or (pid and str(p["id"]) == str(pid)):
+                return {"id": p["id"], "key": p["key"], "name": p["name"]}
+        raise JiraError(f"Project {key or pid!r} does not exist in the local store",
+                        hint="create issues in one of: " + ", ".join(p["key"] for p in self.projects()))
+
+    def _named(self, kind: str, ref: Any, options: list[dict]) -> dict:
+        if isinstance(ref, str):
+            ref = {"name": ref}
+        if not isinstance(ref, dict):
+            raise JiraError(f"{kind} must be given as {{'name': ...}} or {{'id': ...}}")
+        for o in options:
+            if (ref.get("id") is not None and str(o.get("id")) == str(ref["id"])) or (
+                    ref.get("name") and str(o.get("name", "")).lower() == str(ref["name"]).lower()):
+                return o
+        if ref.get("name"):
+            return {"id": ref.get("id") or str(abs(hash(ref["name"])) % 100000 + 20000), "name": ref["name"]}
+        raise JiraError(f"The {kind} {ref!r} does not exist in the local store",
+                        hint="known: " + ", ".join(str(o.get("name")) for o in options))
+
+    def _distinct_objects(self, field: str) -> list[dict]:
+        seen: dict[str, dict] = {}
+        for (obj,) in self.db.execute(
+                f"SELECT DISTINCT json_extract(doc, '$.fields.{field}') FROM issue WHERE json_extract(doc, '$.fields.{field}') IS NOT NULL"):
+            o = json.loads(obj)
+            if isinstance(o, dict):
+                seen.setdefault(str(o.get("id") or o.get("name")), o)
+        return sorted(seen.values(), key=lambda o: (len(str(o.get("id", ""))), str(o.get("id", ""))))
+
+    def create_issue(self, fields: dict) -> dict:
+        """Create an issue with REST create semantics and return ``{"id", "key"}``.
+
+        ``fields.project`` ({key} or {id}), ``summary`` and ``issuetype`` ({name} or {id}) are required;
+        the key is the project's next number, the status is the first "To Do" status known (else "Open"),
+        and the rank puts it at the bottom of the backlog.
+        """
+        if not isinstance(fields, dict):
+            raise JiraError("fields must be a dict")
+        missing = [k for k in ("project", "summary", "issuetype") if not fields.get(k)]
+        if missing:
+            raise JiraError(f"Cannot create an issue without {', '.join(missing)}",
+                            hint="give fields.project {key}, fields.summary and fields.issuetype {name}")
+        with self.lock:
+            proj = self._project_of(fields["project"] if isinstance(fields["project"], dict) else {"key": fields["project"]})
+            itype = self._named("issue type", fields["issuetype"], self._distinct_objects("issuetype"))
+            num = (self.db.execute("SELECT MAX(num) FROM issue WHERE project = ?", (proj["key"],)).fetchone()[0] or 0) + 1
+            new_id = max(self._meta("id_next", 0),
+                         (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM issue").fetchone()[0] or 10000) + 1)
+            self._set_meta("id_next", new_id + 1)
+            now = iso(self.now or datetime.now(UTC)) + ".000+0000"
+            todo = next((s for s in self.statuses() if (s.get("statusCategory") or {}).get("key") == "new"),
+                        {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do",
+                                                                       "colorName": "blue-gray"}})
+            f = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+            f.update({"project": proj, "issuetype": itype, "status": todo, "created": now, "updated": now,
+                      "resolution": None, "resolutiondate": None})
+            if isinstance(f.get("priority"), dict | str):
+                f["priority"] = self._named("priority", f["priority"], self._distinct_objects("priority"))
+            for u in ("assignee", "reporter"):
+                if isinstance(f.get(u), dict):
+                    f[u] = {"name": f[u].get("name") or f[u].get("accountId"),
+                            "displayName": f[u].get("displayName") or f[u].get("name") or f[u].get("accountId")}
+            f.setdefault("reporter", {"name": self.current_user, "displayName": self.current_user})
+            f.setdefault("labels", [])
+            f.setdefault("components", [])
+            issue = {"id": str(new_id), "key": f"{proj['key']}-{num}", "fields": f}
+            self.import_issues([issue])
+            return {"id": issue["id"], "key": issue["key"]}
+
+    def update_issue(self, key_or_id: str, fields: dict) -> None:
+        """Set fields of an issue (REST ``PUT /issue`` ``fields`` semantics: given fields replace the old values)."""
+        with self.lock:
+            issue = self.get_issue(key_or_id)
+            if issue is None:
+                raise JiraError(f"Issue {key_or_id} does not exist in the local store")
+            f = issue["fields"]
+            for k, v in fields.items():
+                if k in ("issuelinks", "comment"):
+                    raise JiraError(f"Field {k} cannot be set with update_issue",
+                                    hint="use add_link() or add_comment()")
+                if k == "priority" and isinstance(v, dict | str):
+                    v = self._named("priority", v, self._distinct_objects("priority"))
+                if k == "status" and isinstance(v, dict | str):
+                    v = self._named("status", v, self.statuses())
+                f[k] = v
+            f["updated"] = iso(self.now or datetime.now(UTC)) + ".000+0000"
+            links = self._links_of(issue["key"])
+            self.import_issues([issue])
+            self._restore_links(links, issue["key"])
+
+    def _restore_links(self, links: list[dict], key: str) -> None:
+        for lk in links:
+            t = lk["type"]
+            if "outwardIssue" in lk:
+                self._insert_link(lk["id"], t, key, lk["outwardIssue"]["key"])
+            else:
+                self._insert_link(lk["id"], t, lk["inwardIssue"]["key"], key)
+
+    def _insert_link(self, lid: str, t: dict, src: str, dst: str) -> None:
+        def side(k: str) -> tuple[str, str]:
+            row = self.db.execute("SELECT id, doc FROM issue WHERE key = ?", (k,)).fetchone()
+            if row is None:
+                return "", "{}"
+            return row[0], json.dumps(_link_fields(json.loads(row[1])["fields"]), ensure_ascii=False)
+        s_id, s_f = side(src)
+        d_id, d_f = side(dst)
+        self.db.execute("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (lid, t.get("id"), t.get("name"), t.get("inward"), t.get("outward"),
+                         src, s_id, s_f, dst, d_id, d_f))
+
+    def add_link(self, type_name: str, inward_key: str, outward_key: str) -> str:
+        """Link two issues and return the new link id; it shows on both issues.
+
+        As in ``POST /rest/api/2/issueLink``: with ``Blocks``, ``inward_key`` blocks ``outward_key``
+        (``outward_key`` "is blocked by" ``inward_key``); the type is matched by name, inward or outward text.
+        """
+        with self.lock:
+            t = next((lt for lt in self.link_types() if type_name.lower() in
+                      (lt["name"].lower(), lt["inward"].lower(), lt["outward"].lower())), None)
+            if t is None:
+                raise JiraError(f"Link type {type_name!r} does not exist",
+                                hint="known: " + ", ".join(lt["name"] for lt in self.link_types()))
+            keys = []
+            for k in (inward_key, outward_key):
+                row = self.db.execute("SELECT key FROM issue WHERE key = ? OR id = ?", (str(k).upper(), str(k))).fetchone()
+                if row is None:
+                    raise JiraError(f"Issue {k} does not exist in the local store")
+                keys.append(row[0])
+            lid = max(self._meta("link_next", 0),
+                      (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM link").fetchone()[0] or 10000) + 1)
+            self._set_meta("link_next", lid + 1)
+            self._insert_link(str(lid), t, keys[0], keys[1])
+            return str(lid)
+
+    def add_comment(self, key_or_id: str, body: str, author: str = "admin") -> dict:
+        """Add a comment to an issue (it becomes searchable with ``comment ~``) and return it REST-shaped."""
+        with self.lock:
+            issue = self.get_issue(key_or_id)
+            if issue is None:
+                raise JiraError(f"Issue {key_or_id} does not exist in the local store")
+            cid = max(self._meta("comment_next", 0),
+                      (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM comment").fetchone()[0] or 10000) + 1)
+            self._set_meta("comment_next", cid + 1)
+            now = iso(self.now or datetime.now(UTC)) + ".000+0000"
+            user = {"name": author, "key": author, "displayName": author, "active": True}
+            c = {"id": str(cid), "author": user, "body": body, "updateAuthor": user, "created": now, "updated": now}
+            issue["fields"]["comment"]["comments"].append(c)
+            links = issue["fields"].pop("issuelinks")
+            self.import_issues([issue])
+            self._restore_links(links, issue["key"])
+            return copy.deepcopy(c)
+
+    # ------------------------------------------------------------ rank
+    def ranks(self, keys: list[str]) -> dict[str, str]:
+        """Return the rank string of each given issue key (missing keys are left out)."""
+        out: dict[str, str] = {}
+        with self.lock:
+            for i in range(0, len(keys), 900):
+                chunk = [str(k).upper() for k in keys[i:i + 900]]
+                out.update(self.db.execute(f"SELECT key, rank FROM issue WHERE key IN ({','.join('?' * len(chunk))})",
+                                           chunk))
+        return out
+
+    def rank(self, keys: list[str], *, before: str | None = None, after: str | None = None) -> None:
+        """Move issues as one block (in the given order) just before or just after an anchor issue."""
+        if (before is None) == (after is None):
+            raise JiraError("rank() needs exactly one of before= or after=")
+        anchor = str(before or after).upper()
+        moving = [str(k).upper() for k in keys]
+        if anchor in moving:
+            raise JiraError(f"Cannot rank {anchor} relative to itself")
+        if len(set(moving)) != len(moving):
+            raise JiraError("rank() got the same issue twice")
+        with self.lock:
+            have = self.ranks(moving + [anchor])
+            missing = [k for k in moving + [anchor] if k not in have]
+            if missing:
+                raise JiraError(f"Issue {', '.join(missing)} does not exist in the local store")
+            if not moving:
+                return
+            a = have[anchor]
+            marks = ",".join("?" * len(moving))
+            if before is not None:
+                row = self.db.execute(f"SELECT MAX(rank) FROM issue WHERE rank < ? AND key NOT IN ({marks})",
+                                      [a, *moving]).fetchone()
+                lo, hi = row[0], a
+            else:
+                row = self.db.execute(f"SELECT MIN(rank) FROM issue WHERE rank > ? AND key NOT IN ({marks})",
+                                      [a, *moving]).fetchone()
+                lo, hi = a, row[0]
+            new = between(lo, hi, len(moving))
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("UPDATE issue SET rank = ? WHERE key = ?", list(zip(new, moving, strict=True)))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------ metadata (REST-shaped)
+    def projects(self) -> list[dict]:
+        """Return the projects seen in the store, REST-shaped ``{id, key, name}``, by key."""
+        with self.lock:
+            rows = self.db.execute("SELECT project, MIN(project_id), MIN(project_name) FROM issue GROUP BY project "
+                                   "ORDER BY project").fetchall()
+            extra = self.db.execute("SELECT value FROM meta WHERE name LIKE 'project:%'").fetchall()
+        out = {r[0]: {"id": r[1] or r[0], "key": r[0], "name": r[2] or r[0]} for r in rows}
+        for (v,) in extra:
+            p = json.loads(v) if v.startswith("{") else None
+            if p:
+                out.setdefault(p["key"], p)
+        return sorted(out.values(), key=lambda p: p["key"])
+
+    def add_project(self, key: str, name: str | None = None, id: str | None = None) -> dict:
+        """Register an (empty) project so issues can be created in it; return it REST-shaped."""
+        p = {"id": str(id or 10000 + len(self.projects()) + 1), "key": key.upper(), "name": name or key.upper()}
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"project:{p['key']}", json.dumps(p)))
+        return p
+
+    def statuses(self) -> list[dict]:
+        """Return the statuses seen in the store with their ``statusCategory``, REST-shaped."""
+        with self.lock:
+            return self._distinct_objects("status")
+
+    def link_types(self) -> list[dict]:
+        """Return the issue link types ``{id, name, inward, outward}`` (Blocks is always there)."""
+        with self.lock:
+            return [dict(zip(("id", "name", "inward", "outward"), r, strict=True))
+                    for r in self.db.execute("SELECT * FROM linktype ORDER BY CAST(id AS INTEGER), id")]
+
+    def fields(self) -> list[dict]:
+        """Return the fields the store knows, REST-shaped like ``GET /rest/api/2/field``."""
+        def fd(fid: str, name: str, typ: str, *, custom: bool = False, items: str | None = None,
+               searchable: bool = True, orderable: bool = True, clause: list[str] | None = None) -> dict:
+            schema: dict[str, Any] = {"type": typ, "system": fid} if not custom else {"type": typ}
+            if items:
+                schema["items"] = items
+            d = {"id": fid, "key": fid, "name": name, "custom": custom, "orderable": orderable, "navigable": True,
+                 "searchable": searchable, "clauseNames": clause or [fid], "schema": schema}
+            return d
+        out = [
+            fd("summary", "Summary", "string"), fd("description", "Description", "string"),
+            fd("environment", "Environment", "string"), fd("comment", "Comment", "comments-page"),
+            fd("project", "Project", "project"), fd("issuetype", "Issue Type", "issuetype", clause=["issuetype", "type"]),
+            fd("status", "Status", "status"), fd("priority", "Priority", "priority"),
+            fd("resolution", "Resolution", "resolution"), fd("assignee", "Assignee", "user"),
+            fd("reporter", "Reporter", "user"), fd("creator", "Creator", "user"),
+            fd("labels", "Labels", "array", items="string"), fd("components", "Component/s", "array", items="component",
+                                                                 clause=["component"]),
+            fd("fixVersions", "Fix Version/s", "array", items="version", clause=["fixVersion"]),
+            fd("versions", "Affects Version/s", "array", items="version", clause=["affectedVersion"]),
+            fd("created", "Created", "datetime", clause=["created", "createdDate"]),
+            fd("updated", "Updated", "datetime", clause=["updated", "updatedDate"]),
+            fd("resolutiondate", "Resolved", "datetime", clause=["resolved", "resolutiondate"]),
+            fd("duedate", "Due Date", "date", clause=["due", "duedate"]),
+            fd("issuelinks", "Linked Issues", "array", items="issuelinks", clause=["issueLinkType"]),
+            fd("issuekey", "Key", "string", clause=["id", "issue", "issuekey", "key"]),
+        ]
+        rank = fd(RANK_FIELD, "Rank", "any", custom=True, clause=["cf[10019]", "Rank"])
+        rank["schema"] = {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank", "customId": 10019}
+        out.append(rank)
+        return out
+
+    def iter_issues(self, jql: str = "") -> Iterator[dict]:
+        """Yield every matching issue REST-shaped (as ``get_issue`` returns it), in result order."""
+        keys, _ = self.search_keys(jql)
+        for k in keys:
+            issue = self.get_issue(k)
+            if issue is not None:
+                yield issue

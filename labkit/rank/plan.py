@@ -1,0 +1,345 @@
+"""The smallest set of rank moves that puts every blocker above what it blocks, batched into Agile rank calls."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.rank.closure import Component, Constraints, build
+from labkit.rank.errors import RankError
+from labkit.rank.graph import edge_list
+from labkit.rank.matching import _bits, max_antichain
+from labkit.rank.violations import Cycle, cycles_of
+
+MAX_RANK_BATCH = 50  # Agile REST: at most 50 issues per PUT /rest/agile/1.0/issue/rank
+
+
+@dataclass(frozen=True)
+class Move:
+    """One issue to re-rank, from/to its 1-based position, with the violated pair that forces it."""
+
+    issue: str
+    from_pos: int
+    to_pos: int
+    direction: str        # "up", "down", or "same" when only its neighbours changed
+    blocker: str          # the pair (blocker, blocked) that was out of order; issue is one of them
+    blocked: str
+
+
+@dataclass(frozen=True)
+class RankCall:
+    """One Agile rank call: put ``issues`` (in this order) just before ``before`` or just after ``after``."""
+
+    issues: tuple[str, ...]
+    before: str | None = None
+    after: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of ``PUT /rest/agile/1.0/issue/rank``."""
+        body: dict[str, Any] = {"issues": list(self.issues)}
+        if self.before is not None:
+            body["rankBeforeIssue"] = self.before
+        else:
+            body["rankAfterIssue"] = self.after
+        return body
+
+    def describe(self) -> str:
+        """One line saying what the call does."""
+        where = f"before {self.before}" if self.before is not None else f"after {self.after}"
+        return f"rank {', '.join(self.issues)} {where}"
+
+
+@dataclass
+class Plan:
+    """A re-rank plan: the moves, the rank calls that make them, and the order they lead to."""
+
+    order: list[str]
+    final_order: list[str]
+    moves: list[Move]
+    calls: list[RankCall]
+    cycles: list[Cycle] = field(default_factory=list)
+    blocks: list[tuple[str, str]] = field(default_factory=list)
+    violated_pairs: int = 0
+    jql: str | None = None
+    pinned: tuple[str, ...] = ()
+
+    @property
+    def moved(self) -> list[str]:
+        """Keys of the issues that move."""
+        return [m.issue for m in self.moves]
+
+    def __len__(self) -> int:
+        return len(self.moves)
+
+    def to_frame(self):  # -> pandas.DataFrame
+        """The moves as a table (issue, from_pos, to_pos, direction, blocker, blocked)."""
+        from labkit.tables import to_frame
+
+        return to_frame(self.moves, columns=list(Move.__dataclass_fields__))
+
+    def calls_frame(self):  # -> pandas.DataFrame
+        """The rank calls as a table, in the order they will be sent: exactly what a dry run would do."""
+        from labkit.tables import to_frame
+
+        return to_frame([{"call": n + 1, "issues": ", ".join(c.issues), "count": len(c.issues),
+                          "before": c.before, "after": c.after} for n, c in enumerate(self.calls)],
+                        columns=["call", "issues", "count", "before", "after"])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a one-line report."""
+        return {"issues": len(self.order), "violated_pairs": self.violated_pairs, "moves": len(self.moves),
+                "rank_calls": len(self.calls), "cycles": len(self.cycles)}
+
+
+def rank_calls(final_order: Sequence[str], moved: Collection[str], batch_size: int = MAX_RANK_BATCH) -> list[RankCall]:
+    """Group the moved issues into rank calls of at most ``batch_size``, anchored on issues that stay put.
+
+    Each run of consecutive moved issues in ``final_order`` goes right after the unmoved issue above
+    it (chunks chained after each other), or, at the top of the backlog, right before the unmoved
+    issue below it (last chunk first).
+    """
+    if not 1 <= batch_size <= MAX_RANK_BATCH:
+        raise RankError(f"batch size {batch_size} is outside 1..{MAX_RANK_BATCH}",
+                        hint="the Agile rank API takes at most 50 issues per call")
+    calls: list[RankCall] = []
+    prev: str | None = None
+    run: list[str] = []
+
+    def flush(next_key: str | None) -> None:
+        if not run:
+            return
+        chunks = [run[i:i + batch_size] for i in range(0, len(run), batch_size)]
+        if prev is not None:
+            anchor = prev
+            for ch in chunks:
+                calls.append(RankCall(tuple(ch), after=anchor))
+                anchor = ch[-1]
+        elif next_key is not None:
+            anchor = next_key
+            for ch in reversed(chunks):
+                calls.append(RankCall(tuple(ch), before=anchor))
+                anchor = ch[0]
+        else:
+            raise RankError("every issue of the backlog would move, so no rank call has an anchor",
+                            hint="this cannot happen for a plan from plan_moves; check the order given")
+        run.clear()
+
+    for key in final_order:
+        if key in moved:
+            run.append(key)
+        else:
+            flush(key)
+            prev = key
+    flush(None)
+    return calls
+
+
+def _stay_sets(cons: Constraints, pinned: set[str]) -> list[int]:
+    """Per component, the bitset of members that keep their place: a largest antichain of Q (pinned ones forced in)."""
+    stays = []
+    for comp in cons.components:
+        n = len(comp.keys)
+        everyone = (1 << n) - 1
+        qadj = [comp.q_succ(i) for i in range(n)]
+        if not any(qadj):
+            stays.append(everyone)
+            continue
+        pins = sum(1 << i for i, k in enumerate(comp.keys) if k in pinned)
+        active = everyone
+        if pins:
+            forced = 0
+            for i in _bits(pins):
+                if qadj[i] & pins:
+                    j = (qadj[i] & pins).bit_length() - 1
+                    raise RankError(f"pinned issues {comp.keys[i]} and {comp.keys[j]} are out of order with each other",
+                                    hint="unpin one of them so it can move")
+                forced |= qadj[i] | comp.q_pred(i)
+            active = everyone & ~forced & ~pins
+        anti, _ = max_antichain(qadj, active)
+        stays.append(anti | pins)
+    return stays
+
+
+def _partner(comp: Component, i: int, stay: int, local: dict[str, int], cons: Constraints) -> tuple[str, str]:
+    """The violated pair (blocker, blocked) that forces member i to move.
+
+    A direct link is preferred over a transitive one, then a partner that stays, then the nearest.
+    """
+    key = comp.keys[i]
+    up, down = comp.q_succ(i), comp.q_pred(i)
+    direct = 0
+    for other in cons.adj.get(key, ()):          # key blocks other, other ranks above it
+        j = local.get(other)
+        if j is not None and up >> j & 1:
+            direct |= 1 << j
+    for other in cons.radj.get(key, ()):         # other blocks key, other ranks below it
+        j = local.get(other)
+        if j is not None and down >> j & 1:
+            direct |= 1 << j
+    q = direct or (up | down)
+    cand = (q & stay) or q
+    above = cand & ((1 << i) - 1)
+    below = cand >> (i + 1) << (i + 1)
+    options = []
+    if above:
+        j = above.bit_length() - 1
+        options.append((comp.positions[i] - comp.positions[j], j))
+    if below:
+        j = (below & -below).bit_length() - 1
+        options.append((comp.positions[j] - comp.positions[i], j))
+    _, j = min(options)
+    return (key, comp.keys[j]) if j < i else (comp.keys[j], key)
+
+
+def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: dict[str, int],
+           n_unmoved: int) -> tuple[dict[str, int], dict[int, int]]:
+    """Choose the gap between unmoved issues for each moved member of component ci, and a P-consistent emission rank.
+
+    The gap starts as the old position clamped between the lowest unmoved blocker and the highest
+    unmoved blocked issue, then is made monotone along the blocking order, once pushing blocked
+    issues down and once pulling blockers up; the variant with less total displacement wins.
+    """
+    comp = cons.components[ci]
+    moved = [i for i in range(len(comp.keys)) if not stay >> i & 1]
+    s0: dict[str, int] = {}
+    for i in moved:
+        key = comp.keys[i]
+        lp = comp.pred[i] & stay
+        ls = comp.succ[i] & stay
+        lb = uidx[comp.keys[lp.bit_length() - 1]] + 1 if lp else 0
+        ub = uidx[comp.keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
+        s0[key] = min(max(gap0[key], lb), ub)
+    sids = sorted({cons.scc_of[n] for n in comp.nodes}, reverse=True)   # blockers first
+    members: dict[int, list[str]] = {}
+    for n in comp.nodes:
+        members.setdefault(cons.scc_of[n], []).append(n)
+
+    def own(key: str, down: bool) -> int | None:
+        if key in s0:
+            return s0[key]
+        if key in uidx:
+            return uidx[key] + 1 if down else uidx[key]
+        return None  # outside the backlog: no place of its own
+
+    results = []
+    for down in (True, False):
+        incoming: dict[int, int] = {}
+        slot: dict[str, int] = {}
+        for sid in (sids if down else sids[::-1]):
+            inc = incoming.get(sid)
+            vals = [v for v in (own(k, down) for k in members[sid]) if v is not None]
+            for k in members[sid]:
+                if k in s0:
+                    slot[k] = s0[k] if inc is None else (max(s0[k], inc) if down else min(s0[k], inc))
+            out = [*vals, inc] if inc is not None else vals
+            if not out:
+                continue
+            val = max(out) if down else min(out)
+            targets = cons.scc_succ[sid] if down else cons.scc_pred[sid]
+            for t in targets:
+                cur = incoming.get(t)
+                incoming[t] = val if cur is None else (max(cur, val) if down else min(cur, val))
+        cost = sum(abs(slot[k] - gap0[k]) for k in slot)
+        results.append((cost, slot))
+    slot = min(results, key=lambda r: r[0])[1]
+
+    # Kahn over the condensation, most urgent (lowest gap, then old position) first.
+    pos = {k: p for k, p in zip(comp.keys, comp.positions, strict=True)}
+    indeg = {sid: 0 for sid in sids}
+    for sid in sids:
+        for t in cons.scc_succ[sid]:
+            indeg[t] += 1
+
+    def key_of(sid: int) -> tuple[int, int]:
+        ks = [(slot[k], pos[k]) for k in members[sid] if k in slot]
+        return min(ks) if ks else (-1, -1)
+
+    heap = [(key_of(s), s) for s in sids if indeg[s] == 0]
+    heapq.heapify(heap)
+    emit: dict[int, int] = {}
+    while heap:
+        _, sid = heapq.heappop(heap)
+        emit[sid] = len(emit)
+        for t in cons.scc_succ[sid]:
+            indeg[t] -= 1
+            if indeg[t] == 0:
+                heapq.heappush(heap, (key_of(t), t))
+    return slot, {sid: emit[sid] for sid in sids}
+
+
+def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (), jql: str | None = None,
+               batch_size: int = MAX_RANK_BATCH) -> Plan:
+    """Plan the fewest issue moves that leave no issue ranked above something that (transitively) blocks it.
+
+    With P the transitive closure of the constraints and Q = P ∩ (reverse of ``order``), a set of
+    issues can keep its place exactly when it is an antichain of Q; the plan keeps a largest one
+    (Dilworth/König via Hopcroft–Karp, per independent component), so the number of moves is
+    provably minimal. Unmoved issues keep their order; each moved issue lands as near its old
+    position as the constraints allow. Blocking cycles are reported in ``cycles`` and their members
+    are not ordered among themselves. ``pinned`` issues are never moved (used to plan around
+    issues the server refused to rank).
+    """
+    order = list(order)
+    edges = edge_list(blocks)
+    cons = build(order, edges)
+    pinned_set = set(pinned)
+    stays = _stay_sets(cons, pinned_set)
+    moved: set[str] = set()
+    for comp, stay in zip(cons.components, stays, strict=True):
+        for i in range(len(comp.keys)):
+            if not stay >> i & 1:
+                moved.add(comp.keys[i])
+    violated = sum(comp.q_pred(i).bit_count() for comp in cons.components for i in range(len(comp.keys)))
+    if not moved:
+        return Plan(order=order, final_order=list(order), moves=[], calls=[], cycles=cycles_of(cons),
+                    blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))
+
+    unmoved = [k for k in order if k not in moved]
+    uidx = {k: i for i, k in enumerate(unmoved)}
+    gap0: dict[str, int] = {}
+    seen = 0
+    for k in order:
+        if k in moved:
+            gap0[k] = seen
+        else:
+            seen += 1
+    buckets: dict[int, list[tuple[int, int, int, str]]] = {}
+    reasons: dict[str, tuple[str, str]] = {}
+    for ci, (comp, stay) in enumerate(zip(cons.components, stays, strict=True)):
+        if stay == (1 << len(comp.keys)) - 1:
+            continue
+        slot, emit = _slots(cons, ci, stay, uidx, gap0, len(unmoved))
+        local = {k: i for i, k in enumerate(comp.keys)}
+        for i, key in enumerate(comp.keys):
+            if key in slot:
+                buckets.setdefault(slot[key], []).append((emit[cons.scc_of[key]], comp.positions[i], ci, key))
+                reasons[key] = _partner(comp, i, stay, local, cons)
+    final: list[str] = []
+    for g in range(len(unmoved) + 1):
+        for *_, key in sorted(buckets.get(g, ())):
+            final.append(key)
+        if g < len(unmoved):
+            final.append(unmoved[g])
+    old_pos = {k: i for i, k in enumerate(order)}
+    moves = []
+    for to, key in enumerate(final):
+        if key in moved:
+            frm = old_pos[key]
+            blocker, blocked = reasons[key]
+            moves.append(Move(issue=key, from_pos=frm + 1, to_pos=to + 1,
+                              direction="up" if to < frm else ("down" if to > frm else "same"), blocker=blocker, blocked=blocked))
+    moves.sort(key=lambda m: m.from_pos)
+    return Plan(order=order, final_order=final, moves=moves, calls=rank_calls(final, moved, batch_size),
+                cycles=cycles_of(cons), blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))
+
+
+def apply_calls(order: Sequence[str], calls: Sequence[RankCall]) -> list[str]:
+    """The order that results from making ``calls`` on ``order`` (Agile rank semantics, no server)."""
+    from labkit.rank.client import ListRankClient
+
+    client = ListRankClient(order)
+    for call in calls:
+        client.rank(list(call.issues), before=call.before, after=call.after)
+    return client.keys

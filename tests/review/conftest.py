@@ -1,0 +1,51 @@
+"""Shared fixtures of the PR review tests: data paths and throw-away git repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "patches"
+if not DATA.is_dir():
+    DATA = Path(os.environ.get("LABKIT_DATA", "/work/shared/data")) / "patches"
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
+           "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
+           "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def data_dir(name: str) -> Path:
+    """Return a data folder under shared/data/patches or skip the test, saying why."""
+    path = DATA / name
+    if not path.is_dir():
+        pytest.skip(f"test data {path} is absent (shared/data/patches is not on this machine)")
+    return path
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None) -> str:
+    """Run real git in a repo and return its stdout."""
+    e = {**os.environ, **GIT_ENV, "HOME": str(repo.parent), **(env or {})}
+    r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, env=e, input=input, check=True)
+    return r.stdout.decode()
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Create a git repo with a main branch holding a few files; return a factory."""
+
+    def make(name: str = "repo") -> Path:
+        repo = tmp_path / name
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "config", "user.name", "Maintainer")
+        git(repo, "config", "user.email", "maint@example.com")
+        (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+        (repo / "README").write_text("calc\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "initial")
+        return repo
+
+    return make

@@ -1,0 +1,77 @@
+"""``labkit vm plan|check|launch|destroy`` against libvirt's test driver."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from labkit.cli import main
+
+pytestmark = pytest.mark.integration
+pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+
+
+@pytest.fixture(autouse=True)
+def sandbox_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("LABKIT_PROFILE", raising=False)
+    (tmp_path / "root/proc").mkdir(parents=True)  # an empty fake /proc: no ports in use, no routes
+    yield
+    from labkit.vm.launch import disconnect
+
+    disconnect()
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_prints_one_row_per_vm_as_json(capsys, tmp_path):
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--topology", "fe+nc", "--nodes", "2", "--iso", "s.iso",
+                       "--root", str(tmp_path / "root"), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["vm"] for r in rows] == ["alpha-fe", "alpha-nc1", "alpha-nc2"]
+    assert len({r["mac"] for r in rows}) == 3 and rows[0]["vnc"] == "127.0.0.1:5901"
+
+
+def test_plan_shows_qemu_commands_xml_files_and_path(capsys, tmp_path):
+    root = ["--root", str(tmp_path / "root")]
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--iso", "s.iso", "--show", "qemu", "--format", "csv", *root)
+    assert code == 0 and "qemu-kvm" in out and "-vnc 127.0.0.1:1" in out and "-net bridge,br=br0" in out
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--show", "xml", *root)
+    assert ET.fromstring(out).findtext("name") == "alpha-ciab"
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--show", "files", "--net-style", "networkd", *root)
+    assert "/etc/systemd/network/10-br0.netdev" in out and "allow br0" in out
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--show", "commands", *root)
+    assert "lvcreate -L 100G -n alpha-ciab vg01" in out
+    code, out, _ = run(capsys, "vm", "plan", "alpha", "--show", "path", "--format", "json", *root)
+    assert len(json.loads(out)) == 7
+
+
+def test_launch_is_a_dry_run_unless_apply(capsys, tmp_path):
+    root = ["--root", str(tmp_path / "root")]
+    code, out, _ = run(capsys, "vm", "launch", "alpha", "--format", "json", *root)
+    steps = json.loads(out)
+    assert code == 0 and {s["action"] for s in steps} == {"manual", "define", "start"}
+    assert not any(s["done"] for s in steps)
+    code, out, _ = run(capsys, "vm", "launch", "alpha", "--apply", *root)
+    assert code == 0 and "https://192.168.100.10:8443" in out
+    code, out, _ = run(capsys, "vm", "destroy", "alpha", "--apply", "--format", "json", *root)
+    assert [s["action"] for s in json.loads(out)] == ["destroy", "undefine"]
+
+
+def test_a_user_mistake_is_one_line_and_exit_1(capsys, tmp_path):
+    code, out, err = run(capsys, "vm", "plan", "alpha", "--public-range", "10.0.0.9-10.0.0.1",
+                         "--root", str(tmp_path / "root"))
+    assert code == 1 and out == "" and err.count("\n") == 1 and "lower address first" in err
+
+
+def test_check_exits_1_when_a_check_fails(capsys, tmp_path):
+    code, out, _ = run(capsys, "vm", "check", "--root", str(tmp_path / "root"), "--format", "json")
+    rows = json.loads(out)
+    assert code == 1 and {r["check"] for r in rows} >= {"ip_forward", "qemu bridge.conf"}
+    assert all(r["fix"] for r in rows if r["status"] == "fail")
