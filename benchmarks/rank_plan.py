@@ -28,20 +28,20 @@ def _component_edges(rng: random.Random, members: list[str], n_links: int,
 
     ``reversed_share`` of the tree links point the other way, which makes some blocking cycles.
     """
-    edges: set[tuple[str, str]] = set()
+    edges: dict[tuple[str, str], None] = {}   # a dict keeps insertion order: same output for the same seed
     s = len(members)
     for i in range(1, s):            # a spanning tree keeps the component connected
         if rng.random() < 0.5:
             j = rng.randrange(max(0, i - 3), i)      # chain-like: blocked by a recent issue
         else:
             j = min(int(rng.paretovariate(1.2)) - 1, i - 1)  # hub-like: the first issues block many
-        edges.add((members[i], members[j]) if rng.random() < reversed_share else (members[j], members[i]))
+        edges[(members[i], members[j]) if rng.random() < reversed_share else (members[j], members[i])] = None
     tries = 0
     while len(edges) < n_links and tries < 20 * n_links:
         tries += 1
         i = rng.randrange(1, s)
         j = rng.randrange(max(0, i - 50), i)
-        edges.add((members[j], members[i]))
+        edges[(members[j], members[i])] = None
     return list(edges)
 
 

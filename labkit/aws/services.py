@@ -21,6 +21,8 @@ EUCALYPTUS_NAMES = {
     "loadbalancing": "elastic_load_balancing",
     "elasticloadbalancing": "elastic_load_balancing",
 }
+# What private clouds usually offer: preferred when suggesting a name.
+COMMON = ("ec2", "s3", "iam", "sts", "auto_scaling", "cloudformation", "cloudwatch", "elastic_load_balancing")
 
 
 def snake_id(client_name: str) -> str:
@@ -54,7 +56,8 @@ def service_id(name: str) -> str:
     if key in known:
         return known[key]
     ids = sorted(set(known.values()))
-    close = difflib.get_close_matches(key.replace("-", "_"), ids, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(key.replace("-", "_"), ids, n=5, cutoff=0.6)
     close += [i for i in ids if key and key.replace("-", "_") in i and i not in close][:3]
+    close.sort(key=lambda i: i not in COMMON)  # stable: a private cloud's usual services first
     hint = f"did you mean {', '.join(close[:3])}?" if close else "use botocore's snake_case service ids (ec2, s3, iam, sts, elastic_load_balancing, ...)"
     raise AwsError(f"unknown service name {name!r}", hint=hint)

@@ -68,7 +68,7 @@ def blocking(fields: dict[str, Any]) -> tuple[list[str], list[str]]:
             k = link["outwardIssue"].get("key")
             if k and k not in blocks:
                 blocks.append(k)
-    return blocked_by, blocks
+    return sorted(blocked_by), sorted(blocks)
 
 
 def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
@@ -89,8 +89,8 @@ def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
         "created": f.get("created"),
         "updated": f.get("updated"),
         "resolved": f.get("resolutiondate"),
-        "labels": list(f.get("labels") or []),
-        "components": [_name(c) for c in f.get("components") or []],
+        "labels": sorted(f.get("labels") or []),
+        "components": sorted(_name(c) for c in f.get("components") or []),
         "rank": f.get(rank_field),
         "blocked_by": blocked_by,
         "blocks": blocks,
@@ -136,7 +136,7 @@ class JiraClient:
     """A Jira REST client whose ``search`` returns a DataFrame of normalised columns."""
 
     def __init__(self, url: str, auth: Any = None, *, token: Any = None, workers: int = 4,
-                 progress: bool | None = None, **session_options: Any) -> None:
+                 page_size: int = SERVER_PAGE, progress: bool | None = None, **session_options: Any) -> None:
         from labkit.http import session
 
         if auth is not None and not isinstance(auth, tuple):  # a bare token: PAT / bearer
@@ -144,6 +144,7 @@ class JiraClient:
         self.url = url.rstrip("/")
         self.session = session(self.url, auth=auth, token=token, **session_options)
         self.workers = max(1, workers)
+        self.page_size = max(1, page_size)
         self.progress = progress
         self.session.mount("http://", _pooled(self.workers))
         self.session.mount("https://", _pooled(self.workers))
@@ -273,7 +274,7 @@ class JiraClient:
 
     def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
                        progress: bool | None) -> list[dict[str, Any]]:
-        want = SERVER_PAGE if limit is None else min(limit, SERVER_PAGE)
+        want = self.page_size if limit is None else min(limit, self.page_size)
         first = self._page(jql, fields, 0, want)
         total = int(first.get("total", 0))
         if limit is not None:
@@ -313,7 +314,7 @@ class JiraClient:
         light = all(f in ("id", "key") for f in fields)
         while True:
             body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
-                                    "maxResults": CLOUD_ID_PAGE}
+                                    "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
             if token:
                 body["nextPageToken"] = token
             page = self.session.post(f"{self.api}/search/jql", json=body, idempotent=True).json()

@@ -215,7 +215,7 @@ class _Parser:
                 open_tok = self.next()
                 inner = self.or_expr()
                 if self.tok.kind != "RP":
-                    raise self.fail("Expected ')' to close the '(' at position %d" % open_tok.pos)
+                    raise self.fail(f"Expected ')' to close the '(' at position {open_tok.pos}")
                 self.next()
                 return inner
             return self.clause()

@@ -33,6 +33,7 @@ from labkit.jira.sandbox_fields import (
     field_spec,
     select_fields,
     to_v3,
+    v3_comment,
 )
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ CLOUD_MAX_IDS = 5000        # id/key only
 RANK_MAX_ISSUES = 50
 BULK_MAX = 50
 BULKFETCH_MAX = 100
+RENDER_CACHE_MAX = 200_000
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 
@@ -110,6 +112,7 @@ class JiraApp:
         self._count_lock = threading.Lock()
         self._cache: dict[str, dict[str, Any]] = {}   # key -> issue JSON (v2 shape, no "self")
         self._ids: dict[str, str] = {}                # id -> key
+        self._rendered: dict[tuple[Any, ...], bytes] = {}
         self._cache_lock = threading.Lock()
         self.started = time.time()
         from labkit.jira.sandbox_soap import SoapService
@@ -226,9 +229,42 @@ class JiraApp:
 
     # ----------------------------------------------------------------- issues and cache
     def invalidate(self) -> None:
-        """Forget cached issue JSON after any write."""
+        """Forget cached issue JSON (and rendered fragments) after any write."""
         with self._cache_lock:
             self._cache.clear()
+            self._rendered.clear()
+
+    def rendered(self, issues: list[dict[str, Any]], version: str, base: str, spec: list[str] | None,
+                 default: str) -> list[bytes]:
+        """Return each issue's wire JSON as bytes, cached per field selection (pages are mostly re-reads)."""
+        tag = (version, base, tuple(spec) if spec else None, default)
+        out: list[bytes] = []
+        with self._cache_lock:
+            hits = [self._rendered.get((i["key"], tag)) for i in issues]
+        fresh: dict[tuple[Any, ...], bytes] = {}
+        for issue, hit in zip(issues, hits, strict=True):
+            if hit is None:
+                hit = json.dumps(self.issue_json(issue, version, base, spec, default), separators=(",", ":"),
+                                 ensure_ascii=False).encode()
+                fresh[(issue["key"], tag)] = hit
+            out.append(hit)
+        if fresh:
+            with self._cache_lock:
+                if len(self._rendered) > RENDER_CACHE_MAX:
+                    self._rendered.clear()
+                self._rendered.update(fresh)
+        return out
+
+    @staticmethod
+    def json_with_issues(head: dict[str, Any], issues: list[bytes], tail: dict[str, Any] | None = None,
+                         status: int = 200) -> Response:
+        """Return ``{**head, "issues": [...], **tail}`` built from pre-rendered issue JSON."""
+        lead = json.dumps(head, separators=(",", ":"))[:-1].encode() + b"," if head else b"{"
+        parts = [lead, b'"issues":[', b",".join(issues), b"]"]
+        if tail:
+            parts.append(b"," + json.dumps(tail, separators=(",", ":"))[1:-1].encode())
+        parts.append(b"}")
+        return Response(b"".join(parts), status=status, content_type="application/json;charset=UTF-8")
 
     def issues(self, keys: list[str]) -> list[dict[str, Any]]:
         """Return the stored issue JSON for keys or ids (cached; unknown ones are left out)."""
@@ -285,15 +321,16 @@ class JiraApp:
         return self.json(self.faults.snapshot())
 
     def on_server_info(self, request: Request, version: str) -> Response:
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        # v3 (the published spec) wants RFC 3339 offsets; v2 keeps Jira's own "+0000".
+        offset = "+00:00" if version == "3" else "+0000"
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime()) + offset
         if self.mode == "cloud":
             info = {"baseUrl": self.base(request), "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
-                    "deploymentType": "Cloud", "buildNumber": 100282, "buildDate": "2025-01-01T00:00:00.000+0000",
-                    "serverTime": now, "scmInfo": "labkit-sandbox", "serverTitle": "labkit sandbox (Cloud mode)",
-                    "defaultLocale": {"locale": "en_US"}, "serverTimeZone": "UTC"}
+                    "deploymentType": "Cloud", "buildNumber": 100282, "buildDate": "2025-01-01T00:00:00.000" + offset,
+                    "serverTime": now, "scmInfo": "labkit-sandbox", "serverTitle": "labkit sandbox (Cloud mode)"}
         else:
             info = {"baseUrl": self.base(request), "version": "9.12.2", "versionNumbers": [9, 12, 2],
-                    "deploymentType": "Server", "buildNumber": 9120002, "buildDate": "2024-01-01T00:00:00.000+0000",
+                    "deploymentType": "Server", "buildNumber": 9120002, "buildDate": "2024-01-01T00:00:00.000" + offset,
                     "serverTime": now, "scmInfo": "labkit-sandbox", "serverTitle": "labkit sandbox"}
         return self.json(info)
 
@@ -440,7 +477,7 @@ class JiraApp:
             made = self.db(lambda s: s.add_comment(issue["key"], body, author=self.user))
             self.invalidate()
             if version == "3":
-                made = to_v3({"comment": {"comments": [made]}})["comment"]["comments"][0]
+                made = v3_comment(made)
             return self.json({**made, "self": f"{base}/rest/api/{version}/issue/{issue['id']}/comment/{made.get('id')}"},
                              201)
         comment = (issue.get("fields") or {}).get("comment") or {"comments": []}
@@ -502,10 +539,9 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
         keys, total = self.db(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
-        base = self.base(request)
-        issues = [self.issue_json(i, version, base, p["fields"], "*navigable") for i in self.issues(keys)]
-        return self.json({"expand": "schema,names", "startAt": start, "maxResults": limit, "total": total,
-                          "issues": issues})
+        issues = self.rendered(self.issues(keys), version, self.base(request), p["fields"], "*navigable")
+        return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
+                                      "total": total}, issues)
 
     def token(self, jql: str, start: int) -> str:
         """Return an opaque page token bound to a JQL and an offset."""
@@ -536,15 +572,14 @@ class JiraApp:
         limit = cap if limit <= 0 or limit > cap else limit
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
         keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
-        base = self.base(request)
-        issues = [self.issue_json(i, version, base, spec, "id") for i in self.issues(keys)]
-        out: dict[str, Any] = {"issues": issues}
+        issues = self.rendered(self.issues(keys), version, self.base(request), spec, "id")
+        tail: dict[str, Any] = {}
         if start + len(keys) < total:
-            out["nextPageToken"] = self.token(jql, start + len(keys))
-            out["isLast"] = False
+            tail["nextPageToken"] = self.token(jql, start + len(keys))
+            tail["isLast"] = False
         else:
-            out["isLast"] = True
-        return self.json(out)
+            tail["isLast"] = True
+        return self.json_with_issues({}, issues, tail)
 
     def on_approximate_count(self, request: Request, version: str) -> Response:
         if self.mode != "cloud":
@@ -563,17 +598,12 @@ class JiraApp:
             raise ApiError(400, f"issueIdsOrKeys must hold 1 to {BULKFETCH_MAX} issue ids or keys.")
         fields = data.get("fields")
         spec = field_spec(fields) if isinstance(fields, list) else None
-        base = self.base(request)
         found = {w: i for w, i in zip(wanted, [self.issues([w]) for w in wanted], strict=True)}
-        issues = [self.issue_json(v[0], version, base, spec, "*navigable") for v in found.values() if v]
+        issues = self.rendered([v[0] for v in found.values() if v], version, self.base(request), spec, "*navigable")
         errors = [w for w, v in found.items() if not v]
-        out: dict[str, Any] = {"issues": issues}
-        if errors:
-            out["issueErrors"] = [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
-                                   "errors": {}} for w in errors]
-        else:
-            out["issueErrors"] = []
-        return self.json(out)
+        tail = {"issueErrors": [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
+                                 "errors": {}} for w in errors]}
+        return self.json_with_issues({}, issues, tail)
 
     # ----------------------------------------------------------------- agile
     def on_rank(self, request: Request) -> Response:

@@ -77,9 +77,25 @@ def to_v3(fields: dict[str, Any]) -> dict[str, Any]:
             out[name] = adf(out[name])
     comment = out.get("comment")
     if isinstance(comment, dict) and comment.get("comments"):
-        out["comment"] = {**comment, "comments": [
-            {**c, "body": adf(c["body"]) if isinstance(c.get("body"), str) else c.get("body")}
-            for c in comment["comments"]]}
+        out["comment"] = {**comment, "comments": [v3_comment(c) for c in comment["comments"]]}
+    return out
+
+
+def rfc3339(value: Any) -> Any:
+    """Turn Jira's ``...+0000`` timestamps into RFC 3339 (``...+00:00``), as the v3 spec declares them."""
+    if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit():
+        return f"{value[:-2]}:{value[-2:]}"
+    return value
+
+
+def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
+    """Render a comment for REST v3: ADF body, RFC 3339 dates."""
+    out = dict(c)
+    if isinstance(out.get("body"), str):
+        out["body"] = adf(out["body"])
+    for k in ("created", "updated"):
+        if k in out:
+            out[k] = rfc3339(out[k])
     return out
 
 

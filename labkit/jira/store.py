@@ -5,9 +5,9 @@
 >>> store.import_issues(issues)                      # Jira REST issue JSON, upsert by key
 >>> store.search('text ~ "\\"disk space\\"" ORDER BY created DESC')   # a DataFrame
 
-Text fields go to two FTS5 tables: ``fts`` (Porter stems, for words and phrases) and
-``fts_raw`` (words as written, for wildcards and fuzzy terms); both hold the words after
-``labkit.jira.text.index_words`` (stop words dropped), so phrase positions close up over stop words.
+Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words and phrases) and
+``fts_raw`` (words as written, for wildcards and fuzzy terms). What FTS5 cannot answer exactly
+(proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.text``).
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
 """
 
@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import labkit.jira.text as T
 from labkit.jira.errors import JiraError, JqlError
 from labkit.jira.jql import parse
 from labkit.jira.store_dates import iso, normalise
@@ -65,11 +64,9 @@ CREATE TABLE IF NOT EXISTS link(
 CREATE INDEX IF NOT EXISTS link_src ON link(src);
 CREATE INDEX IF NOT EXISTS link_dst ON link(dst);
 CREATE TABLE IF NOT EXISTS linktype(id TEXT PRIMARY KEY, name TEXT, inward TEXT, outward TEXT);
-CREATE TABLE IF NOT EXISTS comment(id TEXT PRIMARY KEY, rid INTEGER, seq INTEGER, doc TEXT);
-CREATE INDEX IF NOT EXISTS comment_rid ON comment(rid);
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(summary, description, environment, comment,
-  tokenize='porter unicode61 remove_diacritics 0');
+  content='', columnsize=0, tokenize='porter unicode61 remove_diacritics 0');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw USING fts5(summary, description, environment, comment,
   content='', tokenize='unicode61 remove_diacritics 0', detail=column);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
@@ -95,6 +92,13 @@ def _user(obj: Any) -> tuple[str | None, str | None]:
         return None, None
     login = obj.get("name") or obj.get("accountId") or obj.get("key")
     return login, obj.get("displayName") or login
+
+
+def field_texts(fields: dict) -> tuple[str, str, str, str]:
+    """The four searchable texts of an issue: summary, description, environment, comments joined."""
+    cm = (fields.get("comment") or {}).get("comments") or []
+    return (fields.get("summary") or "", fields.get("description") or "", fields.get("environment") or "",
+            "\n".join(c.get("body") or "" for c in cm))
 
 
 def _link_fields(issue_fields: dict) -> dict:
@@ -219,7 +223,7 @@ class Store:
                 r = db.execute("SELECT rank FROM issue WHERE rid = ?", (rid,)).fetchone()
                 old_rank[key] = r[0]
                 self._delete_rid(rid)
-        rows, docs, fts_rows, labels, comps, fixv, affv, comments, links, ltypes = ([] for _ in range(10))
+        rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         for issue in batch:
             f = issue.get("fields") or {}
             rank = f.get(RANK_FIELD) or old_rank.get(issue["key"])
@@ -229,7 +233,7 @@ class Store:
             else:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             row = self._row(issue, rank)
-            doc_fields = {k: v for k, v in f.items() if k not in ("issuelinks", "comment", RANK_FIELD)}
+            doc_fields = {k: v for k, v in f.items() if k not in ("issuelinks", RANK_FIELD)}
             doc = {k: v for k, v in issue.items() if k not in ("fields", "changelog")}
             doc["fields"] = doc_fields
             row["doc"] = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
@@ -237,9 +241,7 @@ class Store:
             row["changelog"] = json.dumps(ch, ensure_ascii=False) if ch else None
             rows.append(row)
             cm = (f.get("comment") or {}).get("comments") or []
-            ctext = T.index_text("\n".join(c.get("body") or "" for c in cm))
-            fts_rows.append([T.index_text(f.get("summary")), T.index_text(f.get("description")),
-                             T.index_text(f.get("environment")), ctext])
+            fts_rows.append(list(field_texts(f)))
             docs.append((issue, cm))
             for lk in f.get("issuelinks") or []:
                 t = lk.get("type") or {}
@@ -264,7 +266,7 @@ class Store:
             chunk = keys[i:i + 500]
             rid_of.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({','.join('?' * len(chunk))})",
                                           chunk)))
-        for (issue, cm), ft in zip(docs, fts_rows, strict=True):
+        for (issue, _cm), ft in zip(docs, fts_rows, strict=True):
             rid = rid_of[issue["key"]]
             f = issue.get("fields") or {}
             ft.insert(0, rid)
@@ -272,7 +274,6 @@ class Store:
             comps.extend((rid, c.get("name"), c.get("id")) for c in f.get("components") or [])
             fixv.extend((rid, v.get("name")) for v in f.get("fixVersions") or [])
             affv.extend((rid, v.get("name")) for v in f.get("versions") or [])
-            comments.extend((str(c.get("id")), rid, k, json.dumps(c, ensure_ascii=False)) for k, c in enumerate(cm))
         db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
                        fts_rows)
         db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
@@ -281,7 +282,6 @@ class Store:
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
         db.executemany("INSERT INTO fixversion VALUES (?,?)", fixv)
         db.executemany("INSERT INTO affectsversion VALUES (?,?)", affv)
-        db.executemany("INSERT OR REPLACE INTO comment VALUES (?,?,?,?)", comments)
         db.executemany("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)", links)
         db.executemany("INSERT OR IGNORE INTO linktype VALUES (?,?,?,?)", {lt for lt in ltypes if lt[0]})
         return next_rank
@@ -289,12 +289,13 @@ class Store:
     def _delete_rid(self, rid: int) -> None:
         db = self.db
         row = db.execute("SELECT summary, key FROM issue WHERE rid = ?", (rid,)).fetchone()
-        old = db.execute("SELECT summary, description, environment, comment FROM fts WHERE rowid = ?", (rid,)).fetchone()
-        if old is not None:
-            db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
-            db.execute("INSERT INTO fts_raw (fts_raw, rowid, summary, description, environment, comment) "
-                       "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
-        for table in ("label", "component", "fixversion", "affectsversion", "comment"):
+        doc = db.execute("SELECT doc FROM issue WHERE rid = ?", (rid,)).fetchone()
+        if doc is not None:
+            old = field_texts(json.loads(doc[0])["fields"])
+            for table in ("fts", "fts_raw"):
+                db.execute(f"INSERT INTO {table} ({table}, rowid, summary, description, environment, comment) "
+                           "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
+        for table in ("label", "component", "fixversion", "affectsversion"):
             db.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
         if row is not None:
             db.execute("DELETE FROM link WHERE src = ? OR dst = ?", (row[1], row[1]))
@@ -317,7 +318,7 @@ class Store:
             issue = json.loads(doc)
             f = issue["fields"]
             f[RANK_FIELD] = rank
-            cm = [json.loads(r[0]) for r in self.db.execute("SELECT doc FROM comment WHERE rid = ? ORDER BY seq", (rid,))]
+            cm = (f.get("comment") or {}).get("comments") or []
             f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
             f["issuelinks"] = self._links_of(key)
             if changelog:
@@ -596,8 +597,7 @@ class Store:
             issue = self.get_issue(key_or_id)
             if issue is None:
                 raise JiraError(f"Issue {key_or_id} does not exist in the local store")
-            cid = max(self._meta("comment_next", 0),
-                      (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM comment").fetchone()[0] or 10000) + 1)
+            cid = max(self._meta("comment_next", 0), 10001)
             self._set_meta("comment_next", cid + 1)
             now = iso(self.now or datetime.now(UTC)) + ".000+0000"
             user = {"name": author, "key": author, "displayName": author, "active": True}

@@ -5,6 +5,7 @@ A clause the store cannot evaluate raises ``JqlError`` naming the clause: never 
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import sqlite3
@@ -47,6 +48,16 @@ _ORDER_COLS = {
     "resolution": "i.resolution COLLATE NOCASE", "assignee": "i.assignee_display COLLATE NOCASE",
     "reporter": "i.reporter_display COLLATE NOCASE", "creator": "i.creator_display COLLATE NOCASE",
     "summary": "i.summary COLLATE NOCASE", "parent": "i.parent",
+}
+
+
+# SQL giving a text field's content from the stored issue JSON (FTS5 tables are contentless)
+_TEXT_SQL = {
+    "summary": "COALESCE(json_extract(doc, '$.fields.summary'), '')",
+    "description": "COALESCE(json_extract(doc, '$.fields.description'), '')",
+    "environment": "COALESCE(json_extract(doc, '$.fields.environment'), '')",
+    "comment": "COALESCE((SELECT group_concat(COALESCE(json_extract(c.value, '$.body'), ''), char(10)) "
+               "FROM json_each(doc, '$.fields.comment.comments') c), '')",
 }
 
 
@@ -278,17 +289,35 @@ class SqlBuilder:
         row = self.db.execute("SELECT key FROM issue WHERE key = ? OR id = ?", (key, fn.args[0])).fetchone()
         key = row[0] if row else key
         descs = [a.strip() for a in fn.args[1:]]
-        kp = self.p(key)
         if not descs:
-            return (f"(i.key IN (SELECT dst FROM link WHERE src = {kp}) OR "
+            return (f"(i.key IN (SELECT dst FROM link WHERE src = {self.p(key)}) OR "
                     f"i.key IN (SELECT src FROM link WHERE dst = {self.p(key)}))")
         conds = []
         for d in descs:
-            conds.append(f"i.key IN (SELECT dst FROM link WHERE src = {self.p(key)} AND "
-                         f"(outward = {self.p(d)} COLLATE NOCASE OR type_name = {self.p(d)} COLLATE NOCASE))")
-            conds.append(f"i.key IN (SELECT src FROM link WHERE dst = {self.p(key)} AND "
-                         f"(inward = {self.p(d)} COLLATE NOCASE OR type_name = {self.p(d)} COLLATE NOCASE))")
+            # linkedIssues(K, "is blocked by"): the issues K is blocked by, i.e. the src of links whose dst is K
+            if self._is_description(d):
+                conds.append(f"i.key IN (SELECT dst FROM link WHERE src = {self.p(key)} AND outward = {self.p(d)} COLLATE NOCASE)")
+                conds.append(f"i.key IN (SELECT src FROM link WHERE dst = {self.p(key)} AND inward = {self.p(d)} COLLATE NOCASE)")
+            else:
+                conds.append(f"i.key IN (SELECT dst FROM link WHERE src = {self.p(key)} AND type_name = {self.p(d)} COLLATE NOCASE)")
+                conds.append(f"i.key IN (SELECT src FROM link WHERE dst = {self.p(key)} AND type_name = {self.p(d)} COLLATE NOCASE)")
         return "(" + " OR ".join(conds) + ")"
+
+    def _is_description(self, v: str) -> bool:
+        """Whether a link text is an inward/outward description (else it is taken as a link type name)."""
+        row = self.db.execute("SELECT 1 FROM linktype WHERE inward = ? COLLATE NOCASE OR outward = ? COLLATE NOCASE "
+                              "UNION SELECT 1 FROM link WHERE inward = ? COLLATE NOCASE OR outward = ? COLLATE NOCASE "
+                              "LIMIT 1", (v, v, v, v)).fetchone()
+        return row is not None
+
+    def _link_sides(self, v: str, where_src: str = "", where_dst: str = "") -> list[str]:
+        """Conditions for issues on the side of links that the text ``v`` names."""
+        if self._is_description(v):
+            out_c, in_c = f"outward = {self.p(v)} COLLATE NOCASE", f"inward = {self.p(v)} COLLATE NOCASE"
+        else:
+            out_c, in_c = f"type_name = {self.p(v)} COLLATE NOCASE", f"type_name = {self.p(v)} COLLATE NOCASE"
+        return [f"i.key IN (SELECT {where_src or 'src'} WHERE {out_c})",
+                f"i.key IN (SELECT {where_dst or 'dst'} WHERE {in_c})"]
 
     def linktype_clause(self, c: Clause) -> str:
         if c.op in ("IS", "IS NOT"):
@@ -299,18 +328,14 @@ class SqlBuilder:
         vals, _ = self._values(c, c.operand)
         conds = []
         for v in vals:
-            conds.append(f"i.key IN (SELECT src FROM link WHERE outward = {self.p(v)} COLLATE NOCASE "
-                         f"OR type_name = {self.p(v)} COLLATE NOCASE)")
-            conds.append(f"i.key IN (SELECT dst FROM link WHERE inward = {self.p(v)} COLLATE NOCASE "
-                         f"OR type_name = {self.p(v)} COLLATE NOCASE)")
+            conds += self._link_sides(v, "src FROM link", "dst FROM link")
         pos = "(" + " OR ".join(conds) + ")" if conds else "0"
         return pos if c.op in ("=", "IN") else f"(NOT {pos})"
 
     # ------------------------------------------------------------ text search
     def text_clause(self, c: Clause, cols: list[str]) -> str:
         if c.op in ("IS", "IS NOT"):
-            empty = " AND ".join(f"{col} = ''" for col in cols)
-            cond = f"i.rid IN (SELECT rowid FROM fts WHERE {empty})"
+            cond = "(" + " AND ".join(f"{_TEXT_SQL[col].replace('doc', 'i.doc')} = ''" for col in cols) + ")"
             return cond if c.op == "IS" else f"(NOT {cond})"
         if c.op not in ("~", "!~"):
             raise self.fail(c, f"text fields support only ~, !~, IS EMPTY (not {c.op})",
@@ -331,24 +356,15 @@ class SqlBuilder:
         if expr is not None:
             return f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p('{' + col + '} : (' + expr + ')')})"
         if isinstance(n, T.Wildcard | T.Fuzzy):
+            if isinstance(n, T.Wildcard) and n.pattern == "*":
+                return self._any_word(col)
             terms = self.expand(n)
             if not terms:
                 return "0"
-            if isinstance(n, T.Wildcard) and n.pattern == "*":
-                return f"i.rid IN (SELECT rowid FROM fts WHERE {col} != '')"
-            if isinstance(n, T.Wildcard) and re.fullmatch(r"[^*?]+\*", n.pattern):
-                expr = f'"{n.pattern[:-1]}" *'  # a plain prefix: FTS5 answers it directly
-            else:
-                expr = " OR ".join(f'"{t}"' for t in terms)
+            expr = " OR ".join(f'"{t}"' for t in terms)
             return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p('{' + col + '} : (' + expr + ')')})"
-        if isinstance(n, T.Phrase):  # proximity: NEAR is a superset; check Lucene's slop exactly in Python
-            near = "NEAR(" + " ".join(f'"{w}"' for w in n.words) + f", {n.slop})"
-            rids = []
-            for rid, content in self.db.execute(
-                    f"SELECT rowid, {col} FROM fts WHERE fts MATCH ?", ("{" + col + "} : " + near,)):
-                if T.phrase_matches(n, T.FieldText(content.split())):
-                    rids.append(rid)
-            return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+        if isinstance(n, T.Term | T.Phrase):
+            return self._checked(n, col)
         if isinstance(n, T.Bool):
             if not n.must and not n.should:
                 return "0"
@@ -362,12 +378,36 @@ class SqlBuilder:
             return "(" + " AND ".join(parts) + ")"
         raise TypeError(n)
 
+    def _any_word(self, col: str) -> str:
+        """Issues whose field has at least one searchable word (``field ~ "*"``)."""
+        rids = [rid for rid, text in self.db.execute(f"SELECT rid, {_TEXT_SQL[col]} FROM issue")
+                if T.FieldText.of(text)._rawset]
+        return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+
+    def _checked(self, n: T.Term | T.Phrase, col: str) -> str:
+        """FTS5 narrows the issues down (NEAR for phrases), Python checks each exactly (slop, stop-word gaps)."""
+        if isinstance(n, T.Phrase):
+            narrow = "NEAR(" + " ".join(f'"{w}"' for w in n.words) + f", {n.slop + n.gaps})"
+        else:
+            narrow = f'"{n.word}"'
+        cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", ("{" + col + "} : " + narrow,))]
+        rids = []
+        for k in range(0, len(cand), 500):
+            chunk = cand[k:k + 500]
+            for rid, text in self.db.execute(
+                    f"SELECT rid, {_TEXT_SQL[col]} FROM issue WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
+                if T.matches(n, T.FieldText.of(text)):
+                    rids.append(rid)
+        return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+
     def fts_expr(self, n: T.TextNode) -> str | None:
         """An FTS5 expression for nodes FTS5 answers exactly (terms, phrases, their booleans), else None."""
         if isinstance(n, T.Term):
-            return f'"{n.word}"'
+            return None if T.stem(n.word) in T.stop_stems() else f'"{n.word}"'
         if isinstance(n, T.Phrase):
-            return '"' + " ".join(n.words) + '"' if n.slop == 0 else None
+            if n.slop or n.gaps or any(T.stem(w) in T.stop_stems() for w in n.words):
+                return None
+            return '"' + " ".join(n.words) + '"'
         if isinstance(n, T.Bool):
             if not n.must and not n.should:
                 return None
@@ -388,17 +428,25 @@ class SqlBuilder:
         return self._vocab
 
     def expand(self, n: T.Wildcard | T.Fuzzy) -> list[str]:
-        """The indexed words a wildcard or fuzzy term stands for."""
+        """The indexed words (stop words excluded) a wildcard or fuzzy term stands for."""
         if isinstance(n, T.Wildcard):
             pat = n.pattern
-            if any(ch in T.SPECIAL_CHARS - {"*", "?"} or not (ch.isalnum() or ch in "*?") for ch in pat):
+            if any(not (ch.isalnum() or ch in "*?") for ch in pat):
                 return []  # a word with unindexed characters can never match a single indexed word
-            glob = pat.replace("[", "")
-            return [r[0] for r in self.db.execute("SELECT term FROM fts_raw_vocab WHERE term GLOB ?", (glob,))]
+            vocab = self.vocab()  # sorted, as fts5vocab lists it
+            head = re.match(r"[^*?]*", pat).group()
+            lo = bisect.bisect_left(vocab, head)
+            hi = bisect.bisect_left(vocab, head + "\U0010ffff") if head else len(vocab)
+            if pat == head + "*":
+                found = vocab[lo:hi]
+            else:
+                rx = T.wildcard_regex(pat)
+                found = [t for t in vocab[lo:hi] if rx.match(t)]
+            return [t for t in found if t not in T.STOP_WORDS]
         out = []
         w, k = n.word, n.edits
         for t in self.vocab():
-            if abs(len(t) - len(w)) <= k and T.edit_distance(w, t, k) <= k:
+            if abs(len(t) - len(w)) <= k and t not in T.STOP_WORDS and T.edit_distance(w, t, k) <= k:
                 out.append(t)
         return out
 

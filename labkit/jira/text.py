@@ -3,8 +3,9 @@
 This follows Atlassian's "Search syntax for text fields":
 
 - Text is split into words at every character that is not a letter or digit (so the special
-  characters ``+ - & | ! ( ) { } [ ] ^ ~ * ? \\ : /`` are not indexed), lower-cased, English stop
-  words are dropped (the positions close up) and words are compared by their Porter stem.
+  characters ``+ - & | ! ( ) { } [ ] ^ ~ * ? \\ : /`` are not indexed), lower-cased, and words are
+  compared by their Porter stem. English stop words are not searchable but keep their place (as in
+  Lucene's StopFilter): ``"disk space"`` does not match "disk of space"; ``"disk space"~1`` does.
 - The value of ``~`` is a small query language: words (all must match: AND is the default, as the
   Data Center docs say), ``"exact phrases"``, ``"proximity"~10`` (Lucene slop), ``te?t`` and ``win*``
   wildcards (also inside or at the start of a word), fuzzy ``roam~`` (edit distance, 2 by default),
@@ -54,6 +55,11 @@ def index_text(text: str | None) -> str:
     return " ".join(index_words(text))
 
 
+def stop_stems() -> frozenset[str]:
+    """The stems of the stop words: a query word with one of these needs checking beyond FTS5."""
+    return _STOP_STEMS
+
+
 def stem(word: str) -> str:
     """Return the English (Porter) stem of one lower-case word, cached."""
     s = _STEMS.get(word)
@@ -61,6 +67,8 @@ def stem(word: str) -> str:
         s = _STEMS[word] = porter(word)
     return s
 
+
+_STOP_STEMS = frozenset(porter(w) for w in STOP_WORDS)
 
 # ---------------------------------------------------------------- the query tree
 
@@ -73,10 +81,25 @@ class Term:
 
 @dataclass(frozen=True)
 class Phrase:
-    """Words in this order (``slop`` 0) or within ``slop`` moves of it (Lucene proximity)."""
+    """Words in this order (``slop`` 0) or within ``slop`` moves of it (Lucene proximity).
+
+    ``positions`` are the words' places in the phrase (gaps where stop words were), default 0, 1, 2...
+    """
 
     words: tuple[str, ...]
     slop: int = 0
+    positions: tuple[int, ...] = ()
+
+    @property
+    def places(self) -> tuple[int, ...]:
+        """The position of each word in the phrase."""
+        return self.positions or tuple(range(len(self.words)))
+
+    @property
+    def gaps(self) -> int:
+        """How many stop-word holes the phrase has."""
+        p = self.places
+        return p[-1] - p[0] + 1 - len(p)
 
 
 @dataclass(frozen=True)
@@ -183,7 +206,7 @@ def _lex(v: str) -> list[_T]:
         if c in "^~":
             raise JqlSyntaxError(f"'{c}' must follow a word or a phrase", v, i,
                                  hint=f"write \\\\{c} to search for the character (it is not indexed anyway)")
-        buf, raw = [], []
+        buf = []
         while i < n and v[i] not in _TERM_STOP:
             if v[i] == "\\" and i + 1 < n:
                 buf.append("\\" + v[i + 1])
@@ -341,17 +364,21 @@ class _TextParser:
         if t.kind == "PHRASE":
             if any(ch in t.text for ch in "*?"):
                 self.features.add("wildcard-in-phrase")
-            ws = index_words(t.text)
+            all_words = words(t.text)
+            kept = [(k, w) for k, w in enumerate(all_words) if w not in STOP_WORDS]
             self._note_dropped(t.text)
             if t.slop is not None:
                 self.features.add("proximity")
             else:
                 self.features.add("phrase")
-            if not ws:
+            if not kept:
                 return None
-            if len(ws) == 1:
-                return Term(ws[0])
-            return Phrase(tuple(ws), int(t.slop or 0))
+            if len(kept) == 1:
+                return Term(kept[0][1])
+            base = kept[0][0]
+            places = tuple(k - base for k, _ in kept)
+            ws = tuple(w for _, w in kept)
+            return Phrase(ws, int(t.slop or 0), places if places != tuple(range(len(ws))) else ())
         if t.kind == "TERM":
             text, wild = _unescape(t.text)
             if t.fuzzy is not None:
@@ -430,16 +457,16 @@ class FieldText:
 
     __slots__ = ("raw", "stems", "_stemset", "_rawset")
 
-    def __init__(self, raw_words: Sequence[str]) -> None:
-        self.raw = list(raw_words)
-        self.stems = [stem(w) for w in self.raw]
-        self._stemset = set(self.stems)
-        self._rawset = set(self.raw)
+    def __init__(self, all_words: Sequence[str]) -> None:
+        self.raw = list(all_words)
+        self.stems: list[str | None] = [None if w in STOP_WORDS else stem(w) for w in self.raw]
+        self._stemset = {s for s in self.stems if s is not None}
+        self._rawset = set(self.raw) - STOP_WORDS
 
     @classmethod
     def of(cls, text: str | None) -> FieldText:
-        """Analyse a field's text."""
-        return cls(index_words(text))
+        """Analyse a field's text (all words, stop words keep their positions but never match)."""
+        return cls(words(text))
 
 
 def _min_spread(lists: list[list[int]]) -> int:
@@ -465,14 +492,15 @@ def phrase_matches(ph: Phrase, ft: FieldText) -> bool:
     targets = [stem(w) for w in ph.words]
     if not all(t in ft._stemset for t in targets):
         return False
+    places = ph.places
     if ph.slop == 0:
-        n, k = len(ft.stems), len(targets)
-        first = targets[0]
-        for p in range(n - k + 1):
-            if ft.stems[p] == first and ft.stems[p:p + k] == targets:
+        n = len(ft.stems)
+        span = places[-1]
+        for p in range(n - span):
+            if all(ft.stems[p + off] == t for off, t in zip(places, targets, strict=True)):
                 return True
         return False
-    lists = [[p - i for p, s in enumerate(ft.stems) if s == t] for i, t in enumerate(targets)]
+    lists = [[p - off for p, s in enumerate(ft.stems) if s == t] for off, t in zip(places, targets, strict=True)]
     return _min_spread(lists) <= ph.slop
 
 

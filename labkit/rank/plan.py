@@ -162,10 +162,12 @@ def _stay_sets(cons: Constraints, pinned: set[str]) -> list[int]:
     return stays
 
 
-def _partner(comp: Component, i: int, stay: int, local: dict[str, int], cons: Constraints) -> tuple[str, str]:
+def _partner(comp: Component, i: int, stay: int, local: dict[str, int], cons: Constraints,
+             moved_up: bool) -> tuple[str, str]:
     """The violated pair (blocker, blocked) that forces member i to move.
 
-    A direct link is preferred over a transitive one, then a partner that stays, then the nearest.
+    A direct link is preferred over a transitive one, then a partner that stays, then the one that
+    decides where the issue lands (the farthest on the side it moves to).
     """
     key = comp.keys[i]
     up, down = comp.q_succ(i), comp.q_pred(i)
@@ -182,15 +184,11 @@ def _partner(comp: Component, i: int, stay: int, local: dict[str, int], cons: Co
     cand = (q & stay) or q
     above = cand & ((1 << i) - 1)
     below = cand >> (i + 1) << (i + 1)
-    options = []
-    if above:
-        j = above.bit_length() - 1
-        options.append((comp.positions[i] - comp.positions[j], j))
-    if below:
-        j = (below & -below).bit_length() - 1
-        options.append((comp.positions[j] - comp.positions[i], j))
-    _, j = min(options)
-    return (key, comp.keys[j]) if j < i else (comp.keys[j], key)
+    if above and (moved_up or not below):        # the highest issue it must go above decides where it lands
+        j = (above & -above).bit_length() - 1
+        return key, comp.keys[j]
+    j = below.bit_length() - 1                   # the lowest issue it must go below
+    return comp.keys[j], key
 
 
 def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: dict[str, int],
@@ -306,7 +304,7 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         else:
             seen += 1
     buckets: dict[int, list[tuple[int, int, int, str]]] = {}
-    reasons: dict[str, tuple[str, str]] = {}
+    reasons: dict[str, tuple[int, int, int, dict[str, int]]] = {}
     for ci, (comp, stay) in enumerate(zip(cons.components, stays, strict=True)):
         if stay == (1 << len(comp.keys)) - 1:
             continue
@@ -315,7 +313,7 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         for i, key in enumerate(comp.keys):
             if key in slot:
                 buckets.setdefault(slot[key], []).append((emit[cons.scc_of[key]], comp.positions[i], ci, key))
-                reasons[key] = _partner(comp, i, stay, local, cons)
+                reasons[key] = (ci, i, stay, local)
     final: list[str] = []
     for g in range(len(unmoved) + 1):
         for *_, key in sorted(buckets.get(g, ())):
@@ -327,7 +325,8 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
     for to, key in enumerate(final):
         if key in moved:
             frm = old_pos[key]
-            blocker, blocked = reasons[key]
+            ci, i, stay, local = reasons[key]
+            blocker, blocked = _partner(cons.components[ci], i, stay, local, cons, to < frm)
             moves.append(Move(issue=key, from_pos=frm + 1, to_pos=to + 1,
                               direction="up" if to < frm else ("down" if to > frm else "same"), blocker=blocker, blocked=blocked))
     moves.sort(key=lambda m: m.from_pos)
@@ -336,10 +335,29 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
 
 
 def apply_calls(order: Sequence[str], calls: Sequence[RankCall]) -> list[str]:
-    """The order that results from making ``calls`` on ``order`` (Agile rank semantics, no server)."""
-    from labkit.rank.client import ListRankClient
-
-    client = ListRankClient(order)
+    """The order that results from making ``calls`` on ``order`` with Agile rank semantics (in memory, linked list)."""
+    keys = list(order)
+    if not keys:
+        return []
+    head, tail = object(), object()
+    nxt: dict[Any, Any] = dict(zip([head, *keys], [*keys, tail], strict=True))
+    prv: dict[Any, Any] = dict(zip([*keys, tail], [head, *keys], strict=True))
     for call in calls:
-        client.rank(list(call.issues), before=call.before, after=call.after)
-    return client.keys
+        anchor = call.before if call.before is not None else call.after
+        if anchor not in nxt or anchor in call.issues or any(k not in nxt for k in call.issues):
+            raise RankError(f"rank call '{call.describe()}' names an issue that is not in the backlog or ranks "
+                            "an issue against itself", hint="plan the calls from this backlog's order")
+        for k in call.issues:
+            p, n = prv[k], nxt[k]
+            nxt[p], prv[n] = n, p
+        left = prv[anchor] if call.before is not None else anchor
+        for k in call.issues:
+            right = nxt[left]
+            nxt[left], prv[k], nxt[k], prv[right] = k, left, right, k
+            left = k
+    out = []
+    k = nxt[head]
+    while k is not tail:
+        out.append(k)
+        k = nxt[k]
+    return out

@@ -173,7 +173,7 @@ class Forge:
         self.per_page_default = per_page_default
         self.lock = threading.Lock()
         self.used: dict[str, int] = {}
-        self.window_start = time.time()
+        self.window_start: dict[str, float] = {}  # per caller, from its first call (as GitHub does)
         self.cache: dict[tuple[int, str], bytes] = {}
 
     def pull(self, owner: str, repo: str, number: int) -> Pull | None:
@@ -228,16 +228,16 @@ class Forge:
         """Count one API call for ``who``; return whether it is allowed and the rate-limit headers."""
         with self.lock:
             now = time.time()
-            if now >= self.window_start + self.window:
-                self.window_start = now
-                self.used.clear()
+            if now >= self.window_start.get(who, 0.0) + self.window:
+                self.window_start[who] = now
+                self.used[who] = 0
             limit = 5000 if who == "token" else self.anon_limit
             used = self.used.get(who, 0)
             allowed = used < limit
             if allowed:
                 used += 1
                 self.used[who] = used
-            reset = int(self.window_start + self.window + 0.999)
+            reset = int(self.window_start[who] + self.window + 0.999)
             return allowed, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used)),
                              "X-RateLimit-Reset": str(reset), "X-RateLimit-Used": str(used),
                              "X-RateLimit-Resource": "core"}

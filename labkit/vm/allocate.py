@@ -95,6 +95,7 @@ class Draft:
     def __init__(self, macs: dict[str, str], hosts: dict[str, HostState], ranges: RangeSet,
                  host_networks: list[tuple[ipaddress.IPv4Network, str]], cloud: str = "") -> None:
         # what this same cloud already holds on a host (an earlier launch) is not a clash with itself
+        """Start an empty draft over the lab's held MACs, host states, ranges and host networks."""
         self._own = f"{cloud}/" if cloud else None
         self._macs, self._hosts, self._ranges, self._host_networks = macs, hosts, ranges, host_networks
         self.macs: dict[str, str] = {}
@@ -106,10 +107,12 @@ class Draft:
         self.next_display: dict[str, int] = {}
 
     def _theirs(self, holder: str | None) -> str | None:
+        """Return a lab holder unless it is this same cloud's own earlier launch."""
         return None if holder is None or (self._own and holder.startswith(self._own)) else holder
 
     # --- MACs ---------------------------------------------------------------------------------------
     def _mac_holder(self, mac: str) -> str | None:
+        """Return who holds a MAC, in this draft or the lab."""
         return self.macs.get(mac) or self._theirs(self._macs.get(mac))
 
     def take_mac(self, who: str, mac: str | None) -> str:
@@ -130,6 +133,7 @@ class Draft:
 
     # --- VNC ---------------------------------------------------------------------------------------
     def _port_holder(self, host: str, port: int) -> str | None:
+        """Return who holds a VNC port on a host, in this draft or the lab."""
         return self.ports.get((host, port)) or self._theirs(self._hosts[host].vnc_ports.get(port))
 
     def take_display(self, who: str, host: str, display: int | None) -> int:
@@ -150,6 +154,7 @@ class Draft:
 
     # --- volumes -----------------------------------------------------------------------------------
     def _volume_holder(self, host: str, key: str) -> str | None:
+        """Return who holds a volume on a host, in this draft or the lab."""
         return self.volumes.get((host, key)) or self._theirs(self._hosts[host].volumes.get(key))
 
     def take_volume(self, who: str, host: str, key: str, explicit: bool) -> str:
@@ -176,6 +181,7 @@ class Draft:
 
     # --- IP ranges ---------------------------------------------------------------------------------
     def _range_holder(self, lo: int, hi: int, *, host_nets: bool) -> str | None:
+        """Return who holds an address range overlapping ``[lo, hi]``, or None."""
         hit = self._ranges.overlapping(lo, hi)
         if hit:
             return f"{hit[2]} {range_str(hit[0], hit[1])}"

@@ -22,6 +22,7 @@ class CheckRow:
 
 
 def _read(root: Path, rel: str) -> str | None:
+    """Return a file under root, stripped, or None when unreadable."""
     try:
         return (root / rel).read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
@@ -108,6 +109,7 @@ def check_firewall(root: Path, bridge: str) -> CheckRow:
 
 
 def _vg_free_from_vgs(vg: str) -> int | None:
+    """Return a volume group's free bytes from ``vgs``, or None."""
     import shutil
     import subprocess
 

@@ -9,6 +9,7 @@ SHOW = ("vms", "qemu", "xml", "files", "commands", "path", "connections")
 
 
 def _add_plan_args(p: argparse.ArgumentParser) -> None:
+    """Add the options that describe one cloud."""
     p.add_argument("cloud", help="cloud name, e.g. alpha")
     p.add_argument("--topology", default="ciab", help="ciab (cloud-in-a-box) or fe+nc (default: ciab)")
     p.add_argument("--nodes", type=int, default=0, help="node controllers for fe+nc")
@@ -57,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _uri(args: argparse.Namespace) -> str:
+    """Return --uri, else the profile's libvirt.uri."""
     if args.uri:
         return args.uri
     from labkit.config import get_profile
@@ -65,6 +67,7 @@ def _uri(args: argparse.Namespace) -> str:
 
 
 def _make_plan(args: argparse.Namespace):
+    """Plan the cloud the options describe against the host; return (lab, plan, uri)."""
     from labkit.vm.lab import Lab
 
     uri = _uri(args)
@@ -77,6 +80,7 @@ def _make_plan(args: argparse.Namespace):
 
 
 def _plan(args: argparse.Namespace) -> int:
+    """Print what --show asks for about the planned cloud."""
     from labkit.cli import print_rows
     from labkit.vm.hostfiles import host_files, setup_commands
     from labkit.vm.launch import connections
@@ -84,7 +88,7 @@ def _plan(args: argparse.Namespace) -> int:
     from labkit.vm.render_libvirt import domain_xml
     from labkit.vm.render_qemu import qemu_command
 
-    lab, plan, _ = _make_plan(args)
+    _, plan, _ = _make_plan(args)
     if args.show == "vms":
         print_rows(plan.rows(), args.format)
     elif args.show == "qemu":
@@ -93,8 +97,7 @@ def _plan(args: argparse.Namespace) -> int:
         for v in plan.vms:
             sys.stdout.write(domain_xml(v) + "\n")
     elif args.show == "files":
-        vendor = next(iter(lab.hosts.values())).cpu_vendor
-        for f in host_files(plan, style=args.net_style, vendor=vendor):
+        for f in host_files(plan, style=args.net_style):
             sys.stdout.write(f"# {f.path}: {f.purpose}\n{f.content}\n")
     elif args.show == "commands":
         print_rows(setup_commands(plan), args.format)
@@ -106,6 +109,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Print the host checks; exit 1 when one fails."""
     from labkit.cli import print_rows
     from labkit.vm.checks import FAIL, host_checks
 
@@ -115,6 +119,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
+    """Print launch's steps (done with --apply) and the connection table."""
     from labkit.cli import print_rows
     from labkit.vm.launch import connections, launch
 
@@ -127,6 +132,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _destroy(args: argparse.Namespace) -> int:
+    """Print destroy's steps (done with --apply)."""
     from labkit.cli import print_rows
     from labkit.vm.launch import destroy
 

@@ -26,6 +26,7 @@ class VmError(LabkitError):
 
     def __init__(self, message: str, *, hint: str | None = None,
                  conflicts: list[Conflict] | None = None) -> None:
+        """Build the error; ``conflicts`` are the clashes behind it."""
         self.conflicts = list(conflicts or [])
         super().__init__(message, hint=hint)
 

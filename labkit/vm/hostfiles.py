@@ -34,6 +34,7 @@ class HostCommand:
 
 def _bridge_files(bridge: str, nic: str, style: str, host_ip: str | None, gateway: str | None,
                   dns: str | None) -> list[HostFile]:
+    """Return the files that put ``nic`` under ``bridge`` in one configuration style."""
     addr, _, prefix = (host_ip or "").partition("/")
     prefix = prefix or "24"
     if style == "ifcfg":
@@ -74,9 +75,15 @@ def _bridge_files(bridge: str, nic: str, style: str, host_ip: str | None, gatewa
     raise VmError(f"unknown network configuration style {style!r}", hint=f"use one of: {', '.join(NETWORK_STYLES)}")
 
 
-def host_files(plan: CloudPlan, *, nic: str = "eth0", style: str = "ifcfg", vendor: str = "intel",
+def plan_vendor(plan: CloudPlan) -> str:
+    """Return the CPU vendor a plan was made for (``amd`` when its VMs ask for svm, else ``intel``)."""
+    return "amd" if any("svm" in vm.cpu_features for vm in plan.vms) else "intel"
+
+
+def host_files(plan: CloudPlan, *, nic: str = "eth0", style: str = "ifcfg", vendor: str | None = None,
                host_ip: str | None = None) -> list[HostFile]:
     """Return every file a host needs for a cloud: bridge over ``nic``, nested kvm, qemu bridge ACL, sysctl."""
+    vendor = vendor or plan_vendor(plan)
     module = "kvm_amd" if vendor == "amd" else "kvm_intel"
     files = _bridge_files(plan.bridge, nic, style, host_ip, plan.gateway, plan.dns)
     files += [
@@ -105,8 +112,9 @@ def disk_commands(vms: Iterable[VmSpec]) -> list[HostCommand]:
     return out
 
 
-def setup_commands(plan: CloudPlan, *, vendor: str = "intel") -> list[HostCommand]:
+def setup_commands(plan: CloudPlan, *, vendor: str | None = None) -> list[HostCommand]:
     """Return the commands that apply the host files now (module reload, sysctl) plus the disk commands."""
+    vendor = vendor or plan_vendor(plan)
     module = "kvm_amd" if vendor == "amd" else "kvm_intel"
     return [
         HostCommand(f"modprobe -r {module} && modprobe {module}", "reload kvm so nested=1 takes effect"),

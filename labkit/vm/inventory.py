@@ -56,6 +56,7 @@ class DomainFacts:
 
 
 def _memory_kib(el: ET.Element | None) -> int:
+    """Return a <memory> element's value in KiB, whatever its unit."""
     if el is None or not (el.text or "").strip():
         return 0
     value = int(el.text.strip())

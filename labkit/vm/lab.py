@@ -6,13 +6,12 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from labkit.vm.allocate import Draft, HostState, RangeSet, as_range, ip_str
-from labkit.vm.errors import VmError, conflict_error
+from labkit.vm.errors import Conflict, VmError, conflict_error
 from labkit.vm.inventory import HostInventory
 from labkit.vm.spec import (
     CIAB,
     NESTED_FLAG,
     NETWORK_MODES,
-    VNC_BASE_PORT,
     CloudPlan,
     DiskSpec,
     NicSpec,
@@ -67,6 +66,7 @@ class Lab:
 
     def __init__(self, hosts: list[HostInventory] | None = None, network: str = "192.168.100.0/24",
                  gateway: str | None = None) -> None:
+        """Start a lab over host inventories, on the bridge's LAN ``network``."""
         try:
             self.network = ipaddress.IPv4Network(network, strict=False)
         except ValueError as exc:
@@ -83,8 +83,9 @@ class Lab:
         for inv in self.hosts.values():
             self._absorb(inv)
         self._ranges.add(int(self.network.network_address), int(self.network.network_address) + 1,
-                         "lab network and gateway")
-        self._ranges.add(int(self.network.broadcast_address), int(self.network.broadcast_address), "broadcast")
+                         "the lab network address and gateway")
+        self._ranges.add(int(self.network.broadcast_address), int(self.network.broadcast_address),
+                         "the lab network broadcast address")
 
     @classmethod
     def from_host(cls, uri: str = "test:///default", *, root: str = "/", network: str = "192.168.100.0/24",
@@ -95,6 +96,7 @@ class Lab:
         return cls([inventory_from_host(uri, root=root, probe_host=probe_host)], network=network)
 
     def _absorb(self, inv: HostInventory) -> None:
+        """Hold everything a host inventory already has."""
         state = self._state.setdefault(inv.name, HostState())
         for mac, who in inv.macs.items():
             self._macs.setdefault(mac, f"{who} on host {inv.name}")
@@ -122,12 +124,13 @@ class Lab:
         self._commit(plan, draft, cursor)
         return plan
 
-    def check(self, req: CloudRequest) -> list:
+    def check(self, req: CloudRequest) -> list[Conflict]:
         """Return the conflicts a cloud request would meet (empty when it plans cleanly); changes nothing."""
         _, draft, _ = self._draft(req)
         return list(draft.conflicts)
 
     def _draft(self, req: CloudRequest) -> tuple[CloudPlan, Draft, dict[str, int]]:
+        """Allocate a cloud without changing the lab; return (plan, draft, cursors)."""
         if not req.name or not all(c.isalnum() or c in "-_" for c in req.name):
             raise VmError(f"cloud name {req.name!r} must be letters, digits, - or _",
                           hint="e.g. alpha or ciab-1")
@@ -185,7 +188,12 @@ class Lab:
                 ext = "qcow2" if req.disk_kind == "qcow2" else "img"
                 key = req.volumes.get(role) or f"{req.disk_dir.rstrip('/')}/{vm_name}.{ext}"
             key = draft.take_volume(who, host, key, explicit=role in req.volumes)
-            ip_lo, _ = draft.find_range(f"VM {who}", [self.network], 1, cursor, "vm-ip", host_nets=False)
+            try:
+                ip_lo, _ = draft.find_range(f"VM {who}", [self.network], 1, cursor, "vm-ip", host_nets=False)
+            except VmError:
+                if not draft.conflicts:
+                    raise
+                ip_lo = 0  # a conflicting range already ate the addresses: the conflict is what to report
             vendor = self.hosts[host].cpu_vendor
             vms.append(VmSpec(
                 name=vm_name, memory_mb=req.memory_mb, vcpus=req.vcpus,
@@ -201,6 +209,7 @@ class Lab:
         return plan, draft, cursor
 
     def _commit(self, plan: CloudPlan, draft: Draft, cursor: dict[str, int]) -> None:
+        """Make a conflict-free draft part of the lab."""
         self._macs.update(draft.macs)
         for (host, port), who in draft.ports.items():
             self._state[host].vnc_ports[port] = who
@@ -236,16 +245,7 @@ class Lab:
         """Return every planned VM of every cloud as table rows."""
         return [r for plan in self.clouds.values() for r in plan.rows()]
 
-    def vnc_port_holder(self, host: str, port: int) -> str | None:
-        """Return who holds a VNC port on a host (for tests and the form)."""
-        return self._state[host].vnc_ports.get(port)
-
     @property
     def vm_count(self) -> int:
         """Return how many VMs the lab plans."""
         return sum(len(p.vms) for p in self.clouds.values())
-
-    @staticmethod
-    def display_port(display: int) -> int:
-        """Return the TCP port of a VNC display."""
-        return VNC_BASE_PORT + display

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from labkit.vm.errors import Conflict, VmError, conflict_error
 from labkit.vm.inventory import HostInventory, inventory_from_libvirt, parse_domain_xml, volume_key
@@ -88,6 +88,7 @@ class LaunchStep:
 
 
 def _uri_for(vm: VmSpec, uri: str | None, hosts: dict[str, HostInventory] | None) -> str:
+    """Return the libvirt URI of the host a VM is planned on."""
     if uri:
         return uri
     if hosts and vm.host in hosts and hosts[vm.host].uri:
@@ -96,6 +97,7 @@ def _uri_for(vm: VmSpec, uri: str | None, hosts: dict[str, HostInventory] | None
 
 
 def _pool_for(conn, vg: str):
+    """Return the storage pool named after a volume group, or None."""
     import libvirt
 
     try:
@@ -190,7 +192,7 @@ def launch(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInve
                 dom = conn.lookupByName(vm.name)
                 if not dom.isActive():
                     dom.create()
-            done.append(LaunchStep(**{**step.__dict__, "done": step.action in ("create-volume", "define", "start")}))
+            done.append(replace(step, done=step.action in ("create-volume", "define", "start")))
     except libvirt.libvirtError as exc:
         _undo(undo)
         raise VmError(f"launch of cloud '{plan.name}' failed at {step.action} {step.target} on {step.uri} "
@@ -200,6 +202,7 @@ def launch(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInve
 
 
 def _undo(undo: list[tuple[str, str, str]]) -> None:
+    """Remove, newest first, what a failed launch created."""
     import libvirt
 
     for uri, kind, name in reversed(undo):

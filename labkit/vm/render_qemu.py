@@ -13,11 +13,13 @@ _BOOT_LETTER = {"cdrom": "d", "hd": "c", "network": "n", "fd": "a"}
 
 def _vnc_arg(spec: VmSpec) -> str:
     # qemu's ":1" listens on every address; anything else is written out
+    """Return the ``-vnc`` value for the VM's display and listen address."""
     listen = "" if spec.vnc.listen in ("", "0.0.0.0") else spec.vnc.listen
     return f"{listen}:{spec.vnc.display}"
 
 
 def _cpu_arg(spec: VmSpec) -> str:
+    """Return the ``-cpu`` value: model plus +features."""
     return ",".join([spec.cpu_model] + [f"+{f}" for f in spec.cpu_features])
 
 

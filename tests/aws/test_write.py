@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLEKEY"
 USER_CONFIG = """# my own notes: keep me
 [default]
-region = us-east-1   
+region = us-east-1\x20\x20\x20
 output = json
 
 [profile work]

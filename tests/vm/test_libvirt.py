@@ -151,3 +151,30 @@ def test_volume_group_space_comes_from_the_libvirt_pool():
 def test_a_bad_uri_is_a_vm_error():
     with pytest.raises(VmError, match="cannot connect to libvirt"):
         connect("test:///no/such/host.xml")
+
+
+def test_node_controllers_spread_over_two_hypervisors(tmp_path):
+    from labkit.vm import inventory_from_host
+
+    uris = []
+    for name in ("hv1", "hv2"):
+        path = tmp_path / f"{name}.xml"
+        shutil.copy(HOST_XML, path)
+        uris.append(f"test://{path}")
+    try:
+        hosts = [inventory_from_host(u, name=n, probe_host=False) for n, u in zip(("hv1", "hv2"), uris, strict=True)]
+        lab = Lab(hosts)
+        plan = lab.plan_cloud("alpha", topology="fe+nc", nodes=3, hosts=("hv1", "hv2"))
+        assert [v.host for v in plan.vms] == ["hv1", "hv1", "hv2", "hv1"]
+        assert len({v.nic.mac for v in plan.vms}) == 4  # MACs are unique across the whole lab
+        assert {v.vnc.port for v in plan.vms if v.host == "hv2"} == {5902}  # 5901 is web1's on each host
+        steps = launch(plan, hosts=lab.hosts, dry_run=False)
+        assert {s.uri for s in steps} == set(uris)
+        assert sorted(d.name() for d in connect(uris[1]).listAllDomains()) == ["alpha-nc2", "web1"]
+        assert sorted(d.name() for d in connect(uris[0]).listAllDomains()) == ["alpha-fe", "alpha-nc1", "alpha-nc3",
+                                                                             "web1"]
+        destroy(plan, hosts=lab.hosts, dry_run=False)
+        assert [d.name() for d in connect(uris[1]).listAllDomains()] == ["web1"]
+    finally:
+        for u in uris:
+            disconnect(u)

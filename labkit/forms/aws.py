@@ -1,0 +1,198 @@
+"""The awscli provider form: preset, host/ports or URLs, region, keys; Preview (diff), Write, Verify.
+
+The secret key is typed into a Password field and moved at once to the environment of this
+kernel (``$LABKIT_AWS_SECRET_<NAME>``) or the keyring; the field is then cleared, so the
+secret is never part of the notebook, its widget state or its outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from labkit.aws import PRESETS, CloudProfile, preset_profile, verify, write_profile
+from labkit.aws.verify import CheckRow
+from labkit.aws.write import WriteResult
+from labkit.errors import LabkitError
+
+STORES = ("environment", "keyring")
+
+
+def secret_env_name(profile: str) -> str:
+    """Return the environment variable the form keeps a profile's secret in."""
+    return "LABKIT_AWS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", profile).upper()
+
+
+class ProviderForm(widgets.VBox):
+    """Fill in a private cloud, preview the diff of the awscli files, write them, verify with both tools."""
+
+    def __init__(self, *, name: str = "partner01", preset: str = "eucalyptus", host: str = "",
+                 url: str = "", region: str = "partner01", access_key_id: str = "",
+                 config_file: str | Path = "", credentials_file: str | Path = "") -> None:
+        style = {"description_width": "150px"}
+        layout = widgets.Layout(width="640px")
+        self.name = widgets.Text(value=name, description="profile name", style=style, layout=layout)
+        self.preset = widgets.Dropdown(options=list(PRESETS), value=preset, description="preset", style=style,
+                                       layout=layout)
+        self.host = widgets.Text(value=host, description="host / DNS domain", style=style, layout=layout)
+        self.port = widgets.Text(value="", placeholder="preset default", description="port", style=style,
+                                 layout=layout)
+        self.url = widgets.Text(value=url, placeholder="instead of host and port, e.g. http://10.0.0.1:8773",
+                                description="base URL", style=style, layout=layout)
+        self.endpoints = widgets.Textarea(value="", placeholder="per-service URLs override the preset:\n"
+                                          "ec2 = http://10.0.0.1:8773/services/compute",
+                                          description="service URLs", style=style, layout=layout)
+        self.region = widgets.Text(value=region, description="region", style=style, layout=layout)
+        self.key_id = widgets.Text(value=access_key_id, description="access key id", style=style, layout=layout)
+        self.secret = widgets.Password(value="", placeholder="typed here, kept in env or keyring, never saved",
+                                       description="secret key", style=style, layout=layout)
+        self.store = widgets.ToggleButtons(options=STORES, value="environment", description="keep secret in",
+                                           style=style)
+        self.config_file = widgets.Text(value=str(config_file), placeholder="~/.aws/config",
+                                        description="config file", style=style, layout=layout)
+        self.credentials_file = widgets.Text(value=str(credentials_file), placeholder="~/.aws/credentials",
+                                             description="credentials file", style=style, layout=layout)
+        self.force = widgets.Checkbox(value=False, description="replace a same-named profile labkit did not write")
+        self.preview_button = widgets.Button(description="Preview (dry run)", icon="eye")
+        self.write_button = widgets.Button(description="Write", icon="save", button_style="warning", disabled=True)
+        self.verify_button = widgets.Button(description="Verify", icon="check")
+        self.preview_button.add_class("labkit-aws-preview")
+        self.write_button.add_class("labkit-aws-write")
+        self.verify_button.add_class("labkit-aws-verify")
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.last_result: WriteResult | None = None
+        self.last_rows: list[CheckRow] = []
+        self._secret_ref: dict[str, str] = {}
+        self._previewed: tuple | None = None
+        self.preview_button.on_click(lambda _b: self._run(self._preview))
+        self.write_button.on_click(lambda _b: self._run(self._write))
+        self.verify_button.on_click(lambda _b: self._run(self._verify))
+        for w in (self.name, self.preset, self.host, self.port, self.url, self.endpoints, self.region, self.key_id,
+                  self.config_file, self.credentials_file, self.force):
+            w.observe(self._changed, names="value")
+        super().__init__([self.name, self.preset, self.host, self.port, self.url, self.endpoints, self.region,
+                          self.key_id, self.secret, self.store, self.config_file, self.credentials_file, self.force,
+                          widgets.HBox([self.preview_button, self.write_button, self.verify_button]),
+                          self.status, self.output])
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _changed(self, _change) -> None:
+        self.write_button.disabled = True  # a new preview is needed before writing
+
+    def _run(self, action) -> None:
+        self.output.clear_output()
+        try:
+            action()
+        except LabkitError as exc:
+            self.status.value = f"<b>error</b>: {_escape(str(exc))}"
+
+    def _files(self) -> tuple[str | None, str | None]:
+        return (self.config_file.value.strip() or None, self.credentials_file.value.strip() or None)
+
+    def _keep_secret(self) -> None:
+        """Move a typed secret out of the widget into the environment or keyring, then clear the field."""
+        value = self.secret.value
+        if not value:
+            return
+        self.secret.value = ""
+        name = self.name.value.strip()
+        if self.store.value == "keyring":
+            from labkit.config import set_secret
+
+            set_secret(f"aws/{name}", value)
+            self._secret_ref = {"secret_keyring": f"aws/{name}"}
+            self.secret.placeholder = f"kept in the keyring (labkit, aws/{name})"
+        else:
+            var = secret_env_name(name)
+            os.environ[var] = value
+            self._secret_ref = {"secret_env": var}
+            self.secret.placeholder = f"kept in ${var} of this kernel"
+
+    def profile(self) -> CloudProfile:
+        """Return the CloudProfile the fields describe (the secret only by reference)."""
+        from labkit.aws import AwsError
+
+        self._keep_secret()
+        name = self.name.value.strip()
+        fields: dict = {"access_key_id": self.key_id.value.strip() or None}
+        if fields["access_key_id"]:
+            ref = self._secret_ref or {"secret_env": secret_env_name(name)}
+            fields.update(ref)
+        port = self.port.value.strip()
+        if port and not port.isdigit():
+            raise AwsError(f"port {port!r} is not a number", hint="leave it empty for the preset's port")
+        endpoints = {}
+        for line in self.endpoints.value.splitlines():
+            if not line.strip() or line.strip().startswith("#"):
+                continue
+            svc, sep, url = line.partition("=")
+            if not sep:
+                raise AwsError(f"service URL line {line.strip()!r} is not 'service = URL'", hint="e.g. ec2 = http://h:8773/")
+            endpoints[svc.strip()] = url.strip()
+        base = preset_profile(self.preset.value, name, region=self.region.value.strip(),
+                              host=self.host.value.strip(), port=int(port) if port else None,
+                              url=self.url.value.strip() or None, **fields) \
+            if (self.host.value.strip() or self.url.value.strip() or not endpoints) else \
+            CloudProfile(name, self.region.value.strip(), **fields)
+        if endpoints:
+            import dataclasses
+
+            base = dataclasses.replace(base, endpoints={**base.endpoints, **endpoints})
+        return base
+
+    def _state(self) -> tuple:
+        return tuple(w.value for w in (self.name, self.preset, self.host, self.port, self.url, self.endpoints,
+                                       self.region, self.key_id, self.config_file, self.credentials_file,
+                                       self.force))
+
+    def _preview(self) -> None:
+        cfg, cred = self._files()
+        result = write_profile(self.profile(), cfg, cred, dry_run=True, force=self.force.value)
+        self.last_result = result
+        self._previewed = self._state()
+        self.write_button.disabled = not result.changed
+        self.status.value = ("dry run: the diff below is what <b>Write</b> does" if result.changed
+                             else "nothing to change: the files already hold this profile")
+        with self.output:
+            print(result.diff or "(no changes)")
+
+    def _write(self) -> None:
+        if self._previewed != self._state():
+            self.write_button.disabled = True
+            self.status.value = "the fields changed since the preview: preview again first"
+            return
+        cfg, cred = self._files()
+        result = write_profile(self.profile(), cfg, cred, dry_run=False, force=self.force.value)
+        self.last_result = result
+        self.write_button.disabled = True
+        self.status.value = f"written: {', '.join(f.path for f in result.files if f.changed) or 'nothing changed'}"
+        with self.output:
+            from IPython.display import display
+
+            from labkit.tables import to_frame
+
+            display(to_frame(result.rows()))
+
+    def _verify(self) -> None:
+        cfg, cred = self._files()
+        self.status.value = "verifying with boto3 and the aws CLI ..."
+        rows = verify(self.name.value.strip(), cfg, cred)
+        self.last_rows = rows
+        failed = sum(r.status == "fail" for r in rows)
+        self.status.value = f"{len(rows) - failed} of {len(rows)} checks passed or skipped, {failed} failed"
+        with self.output:
+            from IPython.display import display
+
+            from labkit.tables import to_frame
+
+            display(to_frame(rows))
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

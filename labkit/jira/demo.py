@@ -1,0 +1,175 @@
+"""A demo tracker: realistic REST-shaped Jira issues at any size, the same for the same seed.
+
+``generate(n)`` streams issues (projects, statuses with categories, issue types, priorities,
+assignees, comments, changelog histories, Blocks links on both issues, LexoRank ranks), so a
+million issues never sit in memory; ``seed_store(store, n)`` imports them into a ``Store``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+from labkit.jira.store_rank import rank_of
+
+RANK_FIELD = "customfield_10019"
+
+PROJECTS: tuple[tuple[str, str], ...] = (("DEMO", "Demo Cloud"), ("OPS", "Operations"), ("NET", "Networking"))
+_CAT = {
+    "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
+    "indeterminate": {"id": 4, "key": "indeterminate", "colorName": "yellow", "name": "In Progress"},
+    "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
+}
+STATUSES = [
+    {"id": "1", "name": "Open", "statusCategory": _CAT["new"]},
+    {"id": "10000", "name": "To Do", "statusCategory": _CAT["new"]},
+    {"id": "3", "name": "In Progress", "statusCategory": _CAT["indeterminate"]},
+    {"id": "10001", "name": "In Review", "statusCategory": _CAT["indeterminate"]},
+    {"id": "5", "name": "Resolved", "statusCategory": _CAT["done"]},
+    {"id": "6", "name": "Closed", "statusCategory": _CAT["done"]},
+]
+_STATUS_WEIGHTS = [12, 10, 8, 4, 16, 50]
+ISSUE_TYPES = [
+    {"id": "1", "name": "Bug", "subtask": False}, {"id": "3", "name": "Task", "subtask": False},
+    {"id": "10001", "name": "Story", "subtask": False}, {"id": "4", "name": "Improvement", "subtask": False},
+    {"id": "10000", "name": "Epic", "subtask": False},
+]
+_TYPE_WEIGHTS = [40, 25, 20, 13, 2]
+PRIORITIES = [{"id": "1", "name": "Highest"}, {"id": "2", "name": "High"}, {"id": "3", "name": "Medium"},
+              {"id": "4", "name": "Low"}, {"id": "5", "name": "Lowest"}]
+_PRIO_WEIGHTS = [3, 15, 55, 20, 7]
+RESOLUTIONS = [{"id": "1", "name": "Fixed"}, {"id": "2", "name": "Won't Fix"}, {"id": "3", "name": "Duplicate"},
+               {"id": "5", "name": "Cannot Reproduce"}]
+BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+_USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+          "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "admin"]
+_COMPONENTS = ["storage", "network", "compute", "identity", "dashboard", "api", "scheduler", "images"]
+_LABELS = ["regression", "customer", "security", "performance", "docs", "flaky-test", "upgrade", "ha"]
+_SUBJECTS = ["disk space", "volume attach", "floating IP", "security group", "image upload", "node controller",
+             "cloud controller", "walrus bucket", "instance launch", "bridge br0", "DHCP lease", "DNS name",
+             "metadata service", "snapshot", "load balancer", "quota", "keypair", "VNC console", "boot disk",
+             "live migration", "LVM volume", "iSCSI target", "MAC address", "VLAN tag", "certificate"]
+_PROBLEMS = ["fails when", "is slow after", "leaks memory during", "times out on", "reports wrong size after",
+             "crashes with", "is not cleaned up after", "shows stale state after", "breaks", "needs docs for"]
+_CONTEXTS = ["a reboot", "an upgrade", "a failover", "heavy load", "the nightly job", "a network partition",
+             "Windows guests", "Ubuntu images", "large volumes", "many tenants", "the first login"]
+_SENTENCES = [
+    "Steps to reproduce: launch an instance and attach a volume.",
+    "The log shows an error about {s} shortly before it happens.",
+    "We ran out of disk space on the node controller while {c}.",
+    "Expected the {s} to be available within a minute, it took ten.",
+    "This looks related to the change in the storage driver.",
+    "Workaround: restart the service and retry the request.",
+    "Customers on the {p} cluster see this every week.",
+    "The behaviour changed after {c}; before that it worked.",
+    "Please check the space left on the disk before the test run.",
+    "Attached the output of the CLI with debug logging.",
+]
+_COMMENTS = ["Reproduced on the lab cloud.", "Cannot reproduce with the latest build.",
+             "Fixed in the next release, please verify.", "Is this still a problem after {c}?",
+             "Raising the priority: a customer hit it.", "Duplicate of an older report about {s}.",
+             "The disk space check should catch this earlier.", "Verified, closing."]
+_ENVS = ["Ubuntu 22.04, KVM", "RHEL 9, qemu 8.1", "CentOS 7, Xen", "Debian 12, libvirt 9.0", None, None, None]
+
+
+def _ts(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def _user(name: str) -> dict:
+    return {"name": name, "key": name, "displayName": name.capitalize(), "active": True}
+
+
+def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]] = PROJECTS,
+             start: datetime = datetime(2020, 1, 1), block_rate: float = 0.06,
+             comments: bool = True, changelog: bool = True) -> Iterator[dict]:
+    """Yield ``n_issues`` REST-shaped issues, deterministic by ``seed``, spread round-robin over ``projects``.
+
+    About ``block_rate`` of the issues are blocked by a later issue of the same project (the
+    Blocks link is on both issues); ranks are shuffled within blocks of 100 so the backlog order
+    differs from key order and some blockers rank below what they block.
+    """
+    rng = random.Random(seed)
+    counters = [0] * len(projects)
+    pending: dict[str, list[dict]] = {}
+    link_id = 20000
+    perm: list[int] = []
+    step = max(1, int(60 * 60 * 24 * 365 * 3 / max(n_issues, 1)))  # spread over about three years
+    for i in range(n_issues):
+        pi = i % len(projects)
+        pkey, pname = projects[pi]
+        counters[pi] += 1
+        num = counters[pi]
+        key = f"{pkey}-{num}"
+        if i % 100 == 0:
+            perm = list(range(100))
+            rng.shuffle(perm)
+        created = start + timedelta(seconds=i * step + rng.randrange(step))
+        status = rng.choices(STATUSES, _STATUS_WEIGHTS)[0]
+        done = status["statusCategory"]["key"] == "done"
+        updated = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 40))
+        subj, prob, ctx = rng.choice(_SUBJECTS), rng.choice(_PROBLEMS), rng.choice(_CONTEXTS)
+        fmt = {"s": subj, "c": ctx, "p": pkey.lower()}
+        desc = " ".join(rng.choice(_SENTENCES).format(**fmt) for _ in range(rng.randint(1, 4)))
+        assignee = rng.choice(_USERS) if rng.random() < 0.8 else None
+        reporter = rng.choice(_USERS)
+        fields: dict = {
+            "project": {"id": str(10000 + pi), "key": pkey, "name": pname},
+            "issuetype": rng.choices(ISSUE_TYPES, _TYPE_WEIGHTS)[0],
+            "summary": f"{subj.capitalize()} {prob} {ctx}",
+            "description": desc,
+            "environment": rng.choice(_ENVS),
+            "status": status,
+            "priority": rng.choices(PRIORITIES, _PRIO_WEIGHTS)[0],
+            "resolution": rng.choice(RESOLUTIONS) if done else None,
+            "resolutiondate": _ts(updated) if done else None,
+            "created": _ts(created),
+            "updated": _ts(updated),
+            "assignee": _user(assignee) if assignee else None,
+            "reporter": _user(reporter),
+            "creator": _user(reporter),
+            "labels": sorted(set(rng.sample(_LABELS, rng.choice((0, 0, 1, 1, 2))))),
+            "components": [{"id": str(20000 + _COMPONENTS.index(c)), "name": c}
+                           for c in sorted(rng.sample(_COMPONENTS, rng.choice((0, 1, 1, 2))))],
+            "fixVersions": [], "versions": [],
+            RANK_FIELD: rank_of((i // 100) * 100 + perm[i % 100]),
+        }
+        cms = []
+        if comments:
+            for k in range(rng.choice((0, 0, 1, 1, 2, 3))):
+                when = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
+                author = _user(rng.choice(_USERS))
+                cms.append({"id": str(100000 + i * 4 + k), "author": author, "updateAuthor": author,
+                            "body": rng.choice(_COMMENTS).format(**fmt), "created": _ts(when), "updated": _ts(when)})
+        fields["comment"] = {"comments": cms, "maxResults": len(cms), "total": len(cms), "startAt": 0}
+        links = pending.pop(key, [])
+        # this issue is blocked by a later issue of the same project (seen from both sides)
+        if rng.random() < block_rate:
+            later = num + rng.randint(1, 40)
+            if (later - 1) * len(projects) + pi < n_issues:
+                link_id += 1
+                other = f"{pkey}-{later}"
+                links.append({"id": str(link_id), "type": BLOCKS, "inwardIssue": {"id": "", "key": other, "fields": {}}})
+                pending.setdefault(other, []).append(
+                    {"id": str(link_id), "type": BLOCKS,
+                     "outwardIssue": {"id": str(100000 + i), "key": key,
+                                      "fields": {"summary": fields["summary"], "status": status}}})
+        fields["issuelinks"] = links
+        issue: dict = {"id": str(100000 + i), "key": key, "fields": fields}
+        for lk in links:  # fill in the ids of later issues now that they are known
+            side = lk.get("inwardIssue") or lk.get("outwardIssue")
+            if side is not None and not side["id"]:
+                o_num = int(side["key"].rsplit("-", 1)[1])
+                side["id"] = str(100000 + (o_num - 1) * len(projects) + pi)
+        if changelog:
+            hist = [{"id": str(500000 + i * 2), "author": _user(reporter), "created": _ts(created + timedelta(hours=1)),
+                     "items": [{"field": "status", "fieldtype": "jira", "from": "1", "fromString": "Open",
+                                "to": status["id"], "toString": status["name"]}]}] if status["name"] != "Open" else []
+            issue["changelog"] = {"startAt": 0, "maxResults": len(hist), "total": len(hist), "histories": hist}
+        yield issue
+
+
+def seed_store(store, n: int, seed: int = 0, **kwargs) -> int:  # store: labkit.jira.store.Store
+    """Import ``n`` generated issues into a store and return how many were imported."""
+    return store.import_issues(generate(n, seed=seed, **kwargs))

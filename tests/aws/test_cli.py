@@ -1,0 +1,56 @@
+"""``labkit aws write|verify|env|presets`` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labkit.cli import main
+
+pytestmark = pytest.mark.unit
+
+
+def test_write_is_a_dry_run_by_default_then_applies(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LAB_SECRET", "cli-secret-value")
+    cfg, cred = tmp_path / "config", tmp_path / "credentials"
+    args = ["aws", "write", "partner01", "--preset", "eucalyptus", "--host", "10.0.0.1", "--region", "partner01",
+            "--access-key-id", "AKIDCLI", "--secret-env", "LAB_SECRET",
+            "--config-file", str(cfg), "--credentials-file", str(cred)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "+[services partner01]" in out and "cli-secret-value" not in out and not cfg.exists()
+    assert main([*args, "--apply", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["changed"] for r in rows] == [True, True]
+    assert "cli-secret-value" in cred.read_text()
+    assert main(args) == 0
+    assert "nothing to change" in capsys.readouterr().out
+
+
+def test_user_mistakes_exit_1_with_one_line(tmp_path, capsys):
+    assert main(["aws", "write", "p", "--region", "r", "--url", "127.0.0.1:5056",
+                 "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no scheme" in err
+    assert main(["aws", "write", "p", "--region", "r", "--endpoint", "ec3=http://h/",
+                 "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")]) == 1
+    assert "did you mean ec2" in capsys.readouterr().err
+
+
+def test_env_and_presets(tmp_path, capsys):
+    assert main(["aws", "env", "partner01", "--config-file", str(tmp_path / "c"),
+                 "--credentials-file", str(tmp_path / "k")]) == 0
+    out = capsys.readouterr().out
+    assert "export AWS_PROFILE=partner01\n" in out and f"export AWS_CONFIG_FILE={tmp_path / 'c'}" in out
+    assert out.startswith("unset AWS_ACCESS_KEY_ID")
+    assert main(["aws", "presets", "--format", "csv"]) == 0
+    assert "eucalyptus-dns,8773" in capsys.readouterr().out
+
+
+def test_verify_unknown_profile_exits_1_with_a_table(tmp_path, capsys):
+    (tmp_path / "c").write_text("[profile other]\nregion = x\n")
+    code = main(["aws", "verify", "nope", "--tool", "boto3", "--format", "json",
+                 "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 1 and rows and all(r["status"] == "fail" for r in rows if r["check"] != "environment")

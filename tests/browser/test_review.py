@@ -1,0 +1,41 @@
+"""The PR review runbook in a real browser: the diff view navigates commits and switches views; buttons work."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_pr_review_diff_view_and_form(lab, tmp_path):
+    page = lab.open("05-pr-review.ipynb")
+    lab.run_all(page)
+    view = page.locator(".lk-dv").first
+    view.wait_for(timeout=120_000)
+    title = view.locator(".lk-dv-title")
+    assert "1/2" in title.inner_text() and "Add mul()" in title.inner_text()
+    files = view.locator(".lk-dv-files li.lk-dv-file")
+    assert "calc.py" in files.first.inner_text()
+    assert view.locator("table.lk-dv-unified tr.lk-dv-add").count() >= 3
+    assert view.locator(".lk-dv-check.lk-dv-fail").count() >= 1  # commit 1 has no CALC- issue ID
+    view.locator("button.lk-dv-next").click()
+    page.wait_for_function("document.querySelector('.lk-dv-title').innerText.includes('2/2')", timeout=30_000)
+    assert "test mul()" in title.inner_text()
+    view.locator("button.lk-dv-mode-split").click()
+    view.locator("table.lk-dv-split").wait_for(timeout=30_000)
+    assert view.locator("table.lk-dv-split td.lk-dv-add").count() >= 1
+    view.locator(".lk-dv-files li.lk-dv-file").first.click()
+    page.wait_for_function("document.querySelectorAll('.lk-dv-filehead').length === 1", timeout=30_000)
+    page.locator(".jp-OutputArea-output .widget-button.labkit-review-amend").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('.labkit-review-table table.dataframe td')]"
+        ".some(td => td.innerText === 'CALC-7: Add mul()')", timeout=60_000)
+    page.locator(".jp-OutputArea-output .widget-button.labkit-review-merge").click()  # dry run by default
+    page.wait_for_function("document.querySelector('.labkit-review-message').innerText.startsWith('planned')",
+                           timeout=60_000)
+    # the last cell merged into release-1.x: its table shows the merge commit
+    last = page.locator(".jp-Cell").last.locator("table.dataframe tbody tr").first
+    last.wait_for(timeout=120_000)
+    assert "Merge 2 reviewed commits into release-1.x" in last.inner_text()
+    shot = tmp_path / "review.png"
+    view.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5_000
+    assert not page.errors, page.errors

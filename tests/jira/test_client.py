@@ -1,0 +1,147 @@
+"""JiraClient against the sandbox: DataFrame columns, Server/DC and Cloud paths, rank protocol, profiles."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.errors import HttpError
+from labkit.jira.client import COLUMNS, JiraClient, blocking, normalise, with_rank_order
+from labkit.jira.errors import JiraError
+from labkit.jira.sandbox import serve
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["server", "cloud"])
+def sb(request):
+    """A sandbox in each mode, served from a thread."""
+    with serve(mode=request.param, seed_issues=300, seed=11) as running:
+        yield running
+
+
+def truth(sb, jql: str) -> list[str]:
+    return sb.app.db(lambda s: s.search_keys(jql)[0])
+
+
+def test_detects_the_deployment(sb):
+    client = JiraClient(sb.url, sb.auth)
+    assert client.is_cloud == (sb.app.mode == "cloud")
+    assert client.api == ("/rest/api/3" if client.is_cloud else "/rest/api/2")
+
+
+def test_search_returns_normalised_columns_in_order(sb):
+    client = JiraClient(sb.url, sb.auth, page_size=40, workers=3)
+    jql = "created is not EMPTY ORDER BY key ASC"
+    df = client.search(jql)
+    assert list(df.columns) == COLUMNS
+    assert list(df["key"]) == truth(sb, jql)
+    assert str(df["created"].dtype).startswith("datetime64") and str(df["created"].dt.tz) == "UTC"
+    assert all(isinstance(v, list) for v in df["labels"]) and all(isinstance(v, list) for v in df["blocked_by"])
+    stored = sb.app.db(lambda s: s.search(jql))
+    for col in ("summary", "status", "status_category", "issuetype", "priority", "rank", "labels", "components"):
+        assert list(df[col]) == list(stored[col]), col
+
+
+def test_links_become_blocked_by_and_blocks(sb):
+    client = JiraClient(sb.url, sb.auth)
+    a, b = truth(sb, "created is not EMPTY ORDER BY key ASC")[-2:]
+    client.add_link("Blocks", a, b)  # POST /issueLink: inwardIssue blocks outwardIssue
+    df = client.search(f"key in ({a}, {b}) ORDER BY key ASC").set_index("key")
+    assert a in df.loc[b, "blocked_by"] and b in df.loc[a, "blocks"]
+
+
+def test_extra_fields_and_raw(sb):
+    client = JiraClient(sb.url, sb.auth)
+    df = client.search("created is not EMPTY ORDER BY key ASC", fields=["description"], raw=True, limit=7)
+    assert len(df) == 7 and "description" in df.columns and "raw" in df.columns
+    assert df["raw"].iloc[0]["key"] == df["key"].iloc[0]
+
+
+def test_count_and_keys(sb):
+    client = JiraClient(sb.url, sb.auth)
+    jql = "created is not EMPTY"
+    assert client.count(jql) == len(truth(sb, jql))
+    assert client.search_keys(jql + " ORDER BY key DESC") == truth(sb, jql + " ORDER BY key DESC")
+
+
+def test_bad_jql_is_a_clear_error(sb):
+    client = JiraClient(sb.url, sb.auth)
+    with pytest.raises(HttpError) as info:
+        client.search("summary ~ ")
+    assert info.value.status == 400 and "400" in str(info.value)
+
+
+def test_wrong_password_is_a_clear_error(sb):
+    with pytest.raises(HttpError) as info:
+        JiraClient(sb.url, ("admin", "wrong")).search("created is not EMPTY")
+    assert info.value.status == 401 and "authentication failed" in str(info.value)
+
+
+def test_bearer_token(sb):
+    client = JiraClient(sb.url, token=sb.secret)
+    assert client.count("created is not EMPTY") > 0
+
+
+def test_rank_protocol(sb):
+    client = JiraClient(sb.url, sb.auth)
+    project = sb.app.db(lambda s: s.projects())[0]["key"]
+    jql = f'project = "{project}" AND statusCategory != Done'
+    order = client.backlog_order(jql)
+    assert order == truth(sb, with_rank_order(jql))
+    moving = order[-3:]
+    assert client.rank(moving, before=order[0]) == []
+    assert client.backlog_order(jql)[:4] == moving + [order[0]]
+    entries = client.rank([order[5], "NOPE-404"], after=order[1])
+    assert {e["issueKey"]: e["status"] for e in entries} == {order[5]: 200, "NOPE-404": 404}
+    with pytest.raises(JiraError):
+        client.rank(moving)
+
+
+def test_rank_batches_keep_their_order(sb):
+    client = JiraClient(sb.url, sb.auth)
+    jql = "created is not EMPTY"
+    order = client.backlog_order(jql)
+    moving = order[-120:]
+    assert client.rank(moving, after=order[0]) == []
+    assert client.backlog_order(jql)[:121] == [order[0]] + moving
+
+
+def test_from_profile_uses_the_sandbox(run_dir, monkeypatch, tmp_path):
+    import labkit.sandbox as sandbox
+
+    monkeypatch.setenv("LABKIT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("LABKIT_JIRA_SEED_ISSUES", "20")
+    monkeypatch.delenv("LABKIT_PROFILE", raising=False)
+    sandbox.start(["jira"])
+    client = JiraClient.from_profile()
+    assert client.url == sandbox.url("jira")
+    assert client.count("created is not EMPTY") == 20
+    assert sandbox.secret("jira").reveal() not in repr(client)
+
+
+def test_from_profile_without_url_says_what_to_add(tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[profiles.prod.jira]\nuser = "alice"\ntoken_env = "X_TOKEN"\n')
+    monkeypatch.setenv("LABKIT_CONFIG", str(cfg))
+    with pytest.raises(JiraError, match="no jira url"):
+        JiraClient.from_profile("prod")
+
+
+@pytest.mark.unit
+def test_normalise_and_blocking_units():
+    issue = {"key": "A-1", "fields": {
+        "summary": "s", "status": {"name": "Open", "statusCategory": {"name": "To Do"}},
+        "assignee": {"name": "al", "displayName": "Al"}, "components": [{"name": "core"}], "labels": ["x"],
+        "customfield_10019": "0|i0000a:",
+        "issuelinks": [
+            {"id": "1", "type": {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+             "inwardIssue": {"key": "A-0"}},
+            {"id": "2", "type": {"name": "Blocker", "inward": "is blocked by", "outward": "blocks"},
+             "outwardIssue": {"key": "A-2"}},
+            {"id": "3", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+             "outwardIssue": {"key": "A-9"}}]}}
+    row = normalise(issue)
+    assert row["status_category"] == "To Do" and row["assignee"] == "Al" and row["rank"] == "0|i0000a:"
+    assert blocking(issue["fields"]) == (["A-0"], ["A-2"])
+    assert with_rank_order("project = A") == "project = A ORDER BY Rank ASC"
+    assert with_rank_order("project = A order by key") == "project = A order by key"

@@ -1,0 +1,50 @@
+"""``labkit pr review|apply`` on real series and a real repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from labkit.cli import main
+
+from .conftest import data_dir, git
+
+pytestmark = pytest.mark.integration
+
+
+def test_review_prints_series_and_checks(capsys):
+    d = data_dir("eucalyptus")
+    code = main(["pr", "review", str(d / "pr26-dkavanagh.patch"), "--format", "json",
+                 "--issue-pattern", r"EUCA-\d+"])
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert [r["author"] for r in doc["series"]] == ["dkavanagh", "dkavanagh"]
+    checks = doc["checks"]
+    assert {c["check"] for c in checks} >= {"issue-id", "signoff", "whitespace", "size"}
+    assert code == (1 if any(c["status"] == "fail" for c in checks) else 0)
+
+
+def test_apply_dry_run_then_real(make_repo, capsys, tmp_path):
+    repo = make_repo()
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
+    git(repo, "commit", "-q", "-am", "add neg")
+    git(repo, "checkout", "-q", "main")
+    patch = tmp_path / "pr.patch"
+    patch.write_bytes(subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", "main..pr"],
+                                     capture_output=True, check=True).stdout)
+    before = git(repo, "rev-parse", "main")
+    assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
+                 "--amend-issue", "CALC-1", "--dry-run"]) == 0
+    assert "fast-forward main" in capsys.readouterr().out
+    assert git(repo, "rev-parse", "main") == before
+    assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
+                 "--amend-issue", "CALC-1", "--test", "false"]) == 1
+    assert git(repo, "rev-parse", "main") == before
+    assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
+                 "--amend-issue", "CALC-1", "--test", "true"]) == 0
+    assert git(repo, "log", "-1", "--format=%s", "main").strip() == "CALC-1: add neg"
+    assert main(["pr", "apply", str(patch), "--repo", str(repo)]) == 1
+    assert "apply needs --onto" in capsys.readouterr().err

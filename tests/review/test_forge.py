@@ -1,0 +1,109 @@
+"""The sandbox forge over real HTTP and real git: PR page, .patch, API v3 patch media type, pagination, limits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+import labkit.sandbox as sandbox
+from labkit.review import PullRequest, ReviewError, apply_series
+from labkit.review.forge import ISSUE_PATTERN
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def forge(tmp_path_factory):
+    rd = tmp_path_factory.mktemp("run")
+    sandbox.start(["forge"], rd=rd)
+    try:
+        yield sandbox.url("forge", rd=rd), sandbox.secret("forge", rd=rd)
+    finally:
+        sandbox.stop(["forge"], rd=rd)
+
+
+@pytest.fixture
+def limited_forge(tmp_path):
+    """A forge process with 2 anonymous API calls per 1.5 s window."""
+    port = sandbox.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "labkit.review.forge", "--port", str(port), "--workdir",
+                             str(tmp_path), "--anon-limit", "2", "--window", "1.5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if sandbox.port_open(port):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_every_fetch_route_gives_the_same_series(forge):
+    url, secret = forge
+    pr = PullRequest.from_url(f"{url}/demo/calc/pull/1", token=None)
+    assert pr.api_url == f"{url}/api/v3"
+    via_patch = pr.fetch_series("patch")
+    via_page = pr.fetch_series("page")
+    via_api = PullRequest.from_url(f"{url}/demo/calc/pull/1", token=secret).fetch_series("api")
+    gitea = PullRequest.from_url(f"{url}/demo/calc/pulls/1").fetch_series("api")
+    for s in (via_page, via_api, gitea):
+        assert [(c.subject, c.author, c.added) for c in s] == [(c.subject, c.author, c.added) for c in via_patch]
+    assert [c.subject for c in via_patch] == ["Add mul()", "CALC-7: test mul()"]
+    assert via_patch.authors == ["Ada Lovelace <ada@example.org>"]
+
+
+def test_api_info_pagination_and_token(forge):
+    url, secret = forge
+    pr = PullRequest.from_url("demo/calc#1", base_url=url, token=secret)
+    info = pr.info()
+    assert info["base"]["ref"] == "main" and info["head"]["ref"] == "feature/mul"
+    assert len(pr.commits(per_page=1)) == 2  # two pages joined through the Link header
+    assert [p["number"] for p in pr.list_pulls(per_page=2)] == [1, 2, 3]
+    assert pr.rate_limit is not None and pr.rate_limit.limit == 5000
+    r = requests.get(f"{url}/repos/demo/calc/pulls", params={"per_page": 1}, timeout=10)
+    assert 'rel="next"' in r.headers["Link"] and r.headers["X-RateLimit-Limit"] == "60"
+    bad = PullRequest.from_url("demo/calc#1", base_url=url, token="wrong")
+    with pytest.raises(ReviewError, match="refused the token"):
+        bad.info()
+
+
+def test_rate_limit_waits_or_explains(limited_forge):
+    url = limited_forge
+    waits: list[float] = []
+    pr = PullRequest.from_url(f"{url}/demo/calc/pull/2", token=None, max_wait=5)
+    pr.sleep = lambda s: (waits.append(s), time.sleep(s))
+    for _ in range(3):  # the third call finds the window used up, waits for the reset, then succeeds
+        assert pr.fetch_series("api")[0].subject == "CALC-8: add() adds b to a"
+    assert len(waits) == 1 and 0 < waits[0] <= 2.5
+    impatient = PullRequest.from_url(f"{url}/demo/calc/pull/2", token=None, max_wait=0)
+    with pytest.raises(ReviewError, match=r"rate limit exhausted .* resets at"):
+        for _ in range(4):  # at most 2 calls pass in a window
+            impatient.fetch_patch("api")
+    assert impatient.rate_limit is not None and impatient.rate_limit.remaining == 0
+
+
+def test_forge_pr_applies_onto_release_branch_and_merges(forge, tmp_path):
+    url, _ = forge
+    pr = PullRequest.from_url(f"{url}/demo/calc/pull/1")
+    clone = tmp_path / "calc"
+    subprocess.run(["git", "clone", "-q", pr.repository()["clone_url"], str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "branch", "release-1.x", "origin/release-1.x"], check=True,
+                   capture_output=True)
+    res = apply_series(clone, pr.fetch_series(), onto="release-1.x", amend_issue="CALC-7",
+                       issue_pattern=ISSUE_PATTERN, test_cmd="python3 -m unittest -q", merge="merge")
+    assert res.status == "merged", res.message + (res.test.output if res.test else "")
+    log = subprocess.run(["git", "-C", str(clone), "log", "--format=%s", "-3", "release-1.x"], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert log[1:] == ["CALC-7: test mul()", "CALC-7: Add mul()"]
+    conflicting = apply_series(clone, PullRequest.from_url(f"{url}/demo/calc/pull/2").fetch_series(),
+                               onto="release-1.x")
+    assert conflicting.status == "conflict"
+    failing = apply_series(clone, PullRequest.from_url(f"{url}/demo/calc/pull/3").fetch_series(), onto="main",
+                           test_cmd="python3 -m unittest -q")
+    assert failing.status == "tests-failed" and "FAILED" in failing.test.output

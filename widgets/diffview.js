@@ -1,0 +1,212 @@
+// labkit diff view (anywidget): per-commit navigation, file list, unified and side-by-side diffs
+// with add/remove colouring, changed-word marks and light syntax highlighting.
+// Model state: commits (list), index (int), mode ("unified" | "split"), file (int, -1 = all files).
+
+const KEYWORDS = new Set(("def class return if elif else for while in not and or import from as with try " +
+  "except finally raise yield lambda None True False pass break continue function const let var new " +
+  "public private protected static final void int long boolean this null true false package interface " +
+  "extends implements throws switch case default struct typedef unsigned char float double sizeof").split(" "));
+const TOKEN = /("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|#.*$|\/\/.*$|\/\*.*?\*\/|\b\d+(?:\.\d+)?\b|[A-Za-z_][A-Za-z0-9_]*)/g;
+
+function esc(s) {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function highlight(text) {
+  let out = "";
+  let last = 0;
+  for (const m of text.matchAll(TOKEN)) {
+    const tok = m[0];
+    out += esc(text.slice(last, m.index));
+    let cls = null;
+    if (tok[0] === '"' || tok[0] === "'") cls = "str";
+    else if (tok[0] === "#" || tok.startsWith("//") || tok.startsWith("/*")) cls = "com";
+    else if (/^\d/.test(tok)) cls = "num";
+    else if (KEYWORDS.has(tok)) cls = "kw";
+    out += cls ? `<span class="lk-dv-${cls}">${esc(tok)}</span>` : esc(tok);
+    last = m.index + tok.length;
+  }
+  return out + esc(text.slice(last));
+}
+
+// Mark the part of `a` that differs from `b` (common prefix and suffix stay plain).
+function markChange(a, b) {
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < a.length - p && s < b.length - p && a[a.length - 1 - s] === b[b.length - 1 - s]) s++;
+  const mid = a.slice(p, a.length - s);
+  if (!mid || (p === 0 && s === 0)) return highlight(a);
+  return highlight(a.slice(0, p)) + `<span class="lk-dv-chg">${esc(mid)}</span>` + highlight(a.slice(a.length - s));
+}
+
+// Parse one file's diff text into hunks of typed lines with old/new numbers.
+function parseDiff(diff) {
+  const rows = [];
+  let o = 0, n = 0, inHunk = false;
+  for (const line of diff.split("\n")) {
+    const m = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$/.exec(line);
+    if (m) {
+      o = +m[1]; n = +m[2]; inHunk = true;
+      rows.push({ t: "hunk", text: line });
+      continue;
+    }
+    if (!inHunk) continue;
+    const c = line[0];
+    if (c === "+") rows.push({ t: "add", n: n++, text: line.slice(1) });
+    else if (c === "-") rows.push({ t: "del", o: o++, text: line.slice(1) });
+    else if (c === " " || line === "") rows.push({ t: "ctx", o: o++, n: n++, text: line.slice(1) });
+    else if (c === "\\") rows.push({ t: "note", text: line });
+    else inHunk = false;
+  }
+  while (rows.length && rows[rows.length - 1].t === "ctx" && rows[rows.length - 1].text === "" &&
+         rows[rows.length - 1].o === undefined) rows.pop();
+  return rows;
+}
+
+// Group consecutive del/add runs so the split view can pair them line by line.
+function pairRows(rows) {
+  const out = [];
+  let i = 0;
+  while (i < rows.length) {
+    const r = rows[i];
+    if (r.t === "del" || r.t === "add") {
+      const dels = [], adds = [];
+      while (i < rows.length && rows[i].t === "del") dels.push(rows[i++]);
+      while (i < rows.length && rows[i].t === "add") adds.push(rows[i++]);
+      const len = Math.max(dels.length, adds.length);
+      for (let k = 0; k < len; k++) out.push({ t: "pair", l: dels[k] || null, r: adds[k] || null });
+    } else {
+      out.push(r);
+      i++;
+    }
+  }
+  return out;
+}
+
+function unifiedTable(rows) {
+  const pairs = pairRows(rows);
+  // each run of changes shows its deletions, then its additions, with changed words marked
+  let html = '<table class="lk-dv-table lk-dv-unified">';
+  let i = 0;
+  while (i < pairs.length) {
+    const p = pairs[i];
+    if (p.t !== "pair") {
+      if (p.t === "ctx") html += `<tr class="lk-dv-ctx"><td class="lk-dv-no">${p.o}</td><td class="lk-dv-no">${p.n}</td><td class="lk-dv-code"> ${highlight(p.text)}</td></tr>`;
+      else html += `<tr class="lk-dv-${p.t}"><td class="lk-dv-no"></td><td class="lk-dv-no"></td><td class="lk-dv-code">${esc(p.text)}</td></tr>`;
+      i++;
+      continue;
+    }
+    const run = [];
+    while (i < pairs.length && pairs[i].t === "pair") run.push(pairs[i++]);
+    for (const q of run) if (q.l) html += `<tr class="lk-dv-del"><td class="lk-dv-no">${q.l.o}</td><td class="lk-dv-no"></td><td class="lk-dv-code">-${q.r ? markChange(q.l.text, q.r.text) : highlight(q.l.text)}</td></tr>`;
+    for (const q of run) if (q.r) html += `<tr class="lk-dv-add"><td class="lk-dv-no"></td><td class="lk-dv-no">${q.r.n}</td><td class="lk-dv-code">+${q.l ? markChange(q.r.text, q.l.text) : highlight(q.r.text)}</td></tr>`;
+  }
+  return html + "</table>";
+}
+
+function splitTable(rows) {
+  let html = '<table class="lk-dv-table lk-dv-split">';
+  for (const p of pairRows(rows)) {
+    if (p.t === "hunk" || p.t === "note") {
+      html += `<tr class="lk-dv-${p.t}"><td colspan="4" class="lk-dv-code">${esc(p.text)}</td></tr>`;
+    } else if (p.t === "ctx") {
+      const code = highlight(p.text);
+      html += `<tr class="lk-dv-ctx"><td class="lk-dv-no">${p.o}</td><td class="lk-dv-code">${code}</td><td class="lk-dv-no">${p.n}</td><td class="lk-dv-code">${code}</td></tr>`;
+    } else {
+      const left = p.l ? `<td class="lk-dv-no lk-dv-del">${p.l.o}</td><td class="lk-dv-code lk-dv-del">${p.r ? markChange(p.l.text, p.r.text) : highlight(p.l.text)}</td>`
+        : '<td class="lk-dv-no lk-dv-empty"></td><td class="lk-dv-code lk-dv-empty"></td>';
+      const right = p.r ? `<td class="lk-dv-no lk-dv-add">${p.r.n}</td><td class="lk-dv-code lk-dv-add">${p.l ? markChange(p.r.text, p.l.text) : highlight(p.r.text)}</td>`
+        : '<td class="lk-dv-no lk-dv-empty"></td><td class="lk-dv-code lk-dv-empty"></td>';
+      html += `<tr class="lk-dv-pair">${left}${right}</tr>`;
+    }
+  }
+  return html + "</table>";
+}
+
+function fileTitle(f) {
+  const name = f.old_path && f.old_path !== f.path ? `${esc(f.old_path)} → ${esc(f.path)}` : esc(f.path);
+  const mode = f.old_mode && f.new_mode && f.old_mode !== f.new_mode ? ` <span class="lk-dv-mode">${f.old_mode} → ${f.new_mode}</span>` : "";
+  return `<span class="lk-dv-status lk-dv-st-${f.status}">${f.status}</span> ${name}${mode}` +
+    ` <span class="lk-dv-counts"><span class="lk-dv-plus">+${f.added}</span> <span class="lk-dv-minus">-${f.removed}</span></span>`;
+}
+
+function render({ model, el }) {
+  el.classList.add("lk-dv");
+  const draw = () => {
+    const commits = model.get("commits") || [];
+    const mode = model.get("mode");
+    let index = Math.min(Math.max(model.get("index"), 0), Math.max(commits.length - 1, 0));
+    const c = commits[index];
+    el.innerHTML = "";
+    const bar = document.createElement("div");
+    bar.className = "lk-dv-bar";
+    const button = (label, cls, onClick, disabled) => {
+      const b = document.createElement("button");
+      b.textContent = label;
+      b.className = `lk-dv-btn ${cls}`;
+      b.disabled = !!disabled;
+      b.addEventListener("click", onClick);
+      bar.appendChild(b);
+      return b;
+    };
+    button("◀ Prev", "lk-dv-prev", () => { model.set("index", index - 1); model.set("file", -1); model.save_changes(); }, index <= 0);
+    const title = document.createElement("span");
+    title.className = "lk-dv-title";
+    title.innerHTML = c ? `<b>${index + 1}/${commits.length}</b> ${esc(c.subject)} <span class="lk-dv-author">${esc(c.author)} &lt;${esc(c.email)}&gt;</span>` : "no commits";
+    bar.appendChild(title);
+    button("Next ▶", "lk-dv-next", () => { model.set("index", index + 1); model.set("file", -1); model.save_changes(); }, index >= commits.length - 1);
+    button("Unified", "lk-dv-mode-unified" + (mode === "unified" ? " lk-dv-on" : ""), () => { model.set("mode", "unified"); model.save_changes(); });
+    button("Side by side", "lk-dv-mode-split" + (mode === "split" ? " lk-dv-on" : ""), () => { model.set("mode", "split"); model.save_changes(); });
+    el.appendChild(bar);
+    if (!c) return;
+    if (c.checks && c.checks.length) {
+      const checks = document.createElement("div");
+      checks.className = "lk-dv-checks";
+      checks.innerHTML = c.checks.map((k) => `<span class="lk-dv-check lk-dv-${k.status}" title="${esc(k.detail)}">${esc(k.check)}: ${k.status}</span>`).join(" ");
+      el.appendChild(checks);
+    }
+    const body = document.createElement("div");
+    body.className = "lk-dv-body";
+    const list = document.createElement("ul");
+    list.className = "lk-dv-files";
+    const selected = model.get("file");
+    const all = document.createElement("li");
+    all.innerHTML = `<b>All files</b> (${c.files.length})`;
+    all.className = selected < 0 ? "lk-dv-sel" : "";
+    all.addEventListener("click", () => { model.set("file", -1); model.save_changes(); });
+    list.appendChild(all);
+    c.files.forEach((f, i) => {
+      const li = document.createElement("li");
+      li.innerHTML = fileTitle(f);
+      li.className = "lk-dv-file" + (selected === i ? " lk-dv-sel" : "");
+      li.addEventListener("click", () => { model.set("file", i); model.save_changes(); });
+      list.appendChild(li);
+    });
+    body.appendChild(list);
+    const pane = document.createElement("div");
+    pane.className = "lk-dv-pane";
+    const shown = selected >= 0 && selected < c.files.length ? [c.files[selected]] : c.files;
+    let html = "";
+    if (c.message) html += `<pre class="lk-dv-message">${esc(c.message)}</pre>`;
+    for (const f of shown) {
+      html += `<div class="lk-dv-filehead">${fileTitle(f)}</div>`;
+      if (f.binary) html += '<div class="lk-dv-binary">binary file: not shown</div>';
+      else {
+        const rows = parseDiff(f.diff || "");
+        html += rows.length ? (mode === "split" ? splitTable(rows) : unifiedTable(rows)) : '<div class="lk-dv-binary">no content change</div>';
+        if (f.truncated) html += '<div class="lk-dv-binary">diff truncated</div>';
+      }
+    }
+    pane.innerHTML = html;
+    body.appendChild(pane);
+    el.appendChild(body);
+  };
+  model.on("change:commits", draw);
+  model.on("change:index", draw);
+  model.on("change:mode", draw);
+  model.on("change:file", draw);
+  draw();
+}
+
+export default { render };
