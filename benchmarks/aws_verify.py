@@ -40,6 +40,7 @@ def main() -> int:
             region = "partner01"
 
             def never(_service: str) -> None:
+                """Skip nothing: moto answers every service."""
                 return None
 
             t0 = time.perf_counter()
@@ -52,6 +53,7 @@ def main() -> int:
             real_call = cli.call
 
             def counted(*a, **kw):
+                """Count the aws processes a round starts."""
                 calls["n"] += 1
                 return real_call(*a, **kw)
 

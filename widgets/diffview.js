@@ -44,7 +44,9 @@ function markChange(a, b) {
 function parseDiff(diff) {
   const rows = [];
   let o = 0, n = 0, inHunk = false;
-  for (const line of diff.split("\n")) {
+  const lines = diff.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop(); // the text ends with a newline
+  for (const line of lines) {
     const m = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$/.exec(line);
     if (m) {
       o = +m[1]; n = +m[2]; inHunk = true;
@@ -59,8 +61,6 @@ function parseDiff(diff) {
     else if (c === "\\") rows.push({ t: "note", text: line });
     else inHunk = false;
   }
-  while (rows.length && rows[rows.length - 1].t === "ctx" && rows[rows.length - 1].text === "" &&
-         rows[rows.length - 1].o === undefined) rows.pop();
   return rows;
 }
 
@@ -106,7 +106,7 @@ function unifiedTable(rows) {
 }
 
 function splitTable(rows) {
-  let html = '<table class="lk-dv-table lk-dv-split">';
+  let html = '<table class="lk-dv-table lk-dv-split"><colgroup><col class="lk-dv-nocol"><col><col class="lk-dv-nocol"><col></colgroup>';
   for (const p of pairRows(rows)) {
     if (p.t === "hunk" || p.t === "note") {
       html += `<tr class="lk-dv-${p.t}"><td colspan="4" class="lk-dv-code">${esc(p.text)}</td></tr>`;

@@ -46,17 +46,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     _files(e)
     e.set_defaults(func=_env)
 
+    im = ss.add_parser("import", help="turn euca2ools .ini regions or a eucarc into profiles (dry run: diffs)")
+    im.add_argument("paths", nargs="+", help="euca2ools .ini files or directories, or eucarc files with --eucarc")
+    im.add_argument("--eucarc", action="store_true", help="the paths are eucarc files")
+    im.add_argument("--region", help="region for a eucarc profile (default: from the file, else eucalyptus)")
+    _files(im)
+    im.add_argument("--apply", action="store_true", help="write the files (default: dry run)")
+    im.add_argument("--force", action="store_true", help="replace same-named profiles labkit did not write")
+    add_format_option(im)
+    im.set_defaults(func=_import)
+
     pr = ss.add_parser("presets", help="list the known cloud layouts")
     add_format_option(pr)
     pr.set_defaults(func=_presets)
 
 
 def _files(parser: argparse.ArgumentParser) -> None:
+    """Add the --config-file and --credentials-file options."""
     parser.add_argument("--config-file", help="default: $AWS_CONFIG_FILE or ~/.aws/config")
     parser.add_argument("--credentials-file", help="default: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials")
 
 
 def _profile(args: argparse.Namespace):
+    """Build the CloudProfile the write options describe."""
     from labkit.aws import AwsError, CloudProfile, preset_profile
 
     fields = {"access_key_id": args.access_key_id, "secret_env": args.secret_env,
@@ -75,6 +87,7 @@ def _profile(args: argparse.Namespace):
 
 
 def _write(args: argparse.Namespace) -> int:
+    """Run ``labkit aws write``: the diff (dry run) or the table of written files."""
     from labkit.aws import write_profile
     from labkit.cli import print_rows
 
@@ -88,6 +101,7 @@ def _write(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """Run ``labkit aws verify``: the check table; exit 1 when a check failed."""
     from labkit.aws import verify
     from labkit.cli import print_rows
 
@@ -97,7 +111,27 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "fail" for r in rows) else 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    """Run ``labkit aws import``: write (or diff) one profile per euca2ools region or eucarc."""
+    from labkit.aws import from_euca2ools_ini, from_eucarc, write_profile
+    from labkit.cli import print_rows
+
+    profiles = ([from_eucarc(p, region=args.region) for p in args.paths] if args.eucarc
+                else from_euca2ools_ini(*args.paths))
+    rows = []
+    for profile in profiles:
+        result = write_profile(profile, args.config_file, args.credentials_file, dry_run=not args.apply,
+                               force=args.force)
+        if not args.apply and args.format == "table":
+            sys.stdout.write(result.diff or f"profile {result.profile}: nothing to change\n")
+        rows += result.rows()
+    if args.apply or args.format != "table":
+        print_rows(rows, args.format)
+    return 0
+
+
 def _env(args: argparse.Namespace) -> int:
+    """Run ``labkit aws env``: print the shell lines."""
     from labkit.aws import env
 
     sys.stdout.write(env(args.name, args.config_file, args.credentials_file).shell)
@@ -105,6 +139,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _presets(args: argparse.Namespace) -> int:
+    """Run ``labkit aws presets``: list the known layouts."""
     from labkit.aws import PRESETS
     from labkit.cli import print_rows
 

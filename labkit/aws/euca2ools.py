@@ -27,15 +27,18 @@ _TRUE = ("1", "yes", "true", "on")
 
 
 def _profile_name(text: str) -> str:
+    """Turn a euca2ools region or directory name into a usable profile name."""
     name = re.sub(r"[^A-Za-z0-9._@+-]+", "-", text.strip()).strip("-.") or "eucalyptus"
     return name[:64]
 
 
 def _region_name(text: str) -> str:
+    """Turn a euca2ools region name into a region name botocore accepts."""
     return re.sub(r"[^a-z0-9-]+", "-", text.strip().lower()).strip("-")[:50] or "eucalyptus"
 
 
 def _read_ini(paths: list[Path]) -> configparser.RawConfigParser:
+    """Read euca2ools .ini files into one parser (later files win)."""
     cp = configparser.RawConfigParser(strict=False)
     for path in paths:
         try:
@@ -93,6 +96,7 @@ def from_euca2ools_ini(*paths: str | Path) -> list[CloudProfile]:
 
 
 def _eucarc_vars(text: str) -> dict[str, str]:
+    """Return the plain ``VAR=value`` assignments of a eucarc (no command substitutions)."""
     found: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()

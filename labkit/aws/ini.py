@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MARKER_RE = re.compile(r"^[#;]\s*managed by labkit\b(?:\s*\(profile\s+(?P<owner>[^)\s]+)\))?", re.IGNORECASE)
@@ -79,11 +80,12 @@ class Section:
 
 
 def _is_trivia(line: str) -> bool:
+    """Tell whether a line is blank or a full-line comment."""
     s = line.strip()
     return not s or s.startswith(COMMENT_PREFIXES)
 
 
-def parse_sections(lines: list[str], keyfunc=config_key) -> list[Section]:
+def parse_sections(lines: list[str], keyfunc: Callable[[str], SectionKey] = config_key) -> list[Section]:
     """Find every section header in the lines (as configparser would) and the extent of its block."""
     headers: list[tuple[int, str]] = []
     in_value = False
@@ -126,7 +128,8 @@ class Conflict:
     owner: str | None  # another labkit profile, or None for a section the user wrote
 
 
-def merge(text: str, owner: str, blocks: dict[SectionKey, list[str]], *, keyfunc=config_key,
+def merge(text: str, owner: str, blocks: dict[SectionKey, list[str]], *,
+          keyfunc: Callable[[str], SectionKey] = config_key,
           force: bool = False) -> tuple[str, list[Conflict]]:
     """Return ``text`` with ``owner``'s sections replaced by ``blocks`` (key -> body lines), and conflicts.
 
@@ -158,6 +161,7 @@ def merge(text: str, owner: str, blocks: dict[SectionKey, list[str]], *, keyfunc
             drop.add(idx)
 
     def render(key: SectionKey) -> list[str]:
+        """Return the marker, header and body lines of one new block."""
         return [marker(owner) + nl, f"[{blocks[key][0]}]" + nl] + [b + nl for b in blocks[key][1:]]
 
     out: list[str] = []

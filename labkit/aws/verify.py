@@ -59,16 +59,19 @@ class Check:
 
 
 def _sts(api: Api, ctx: dict) -> str:
+    """Ask STS who the key belongs to."""
     r = api("sts", "GetCallerIdentity")
     return f"account {r.get('Account')}, {r.get('Arn')}"
 
 
 def _regions(api: Api, ctx: dict) -> str:
+    """List the EC2 regions."""
     names = [r["RegionName"] for r in api("ec2", "DescribeRegions").get("Regions", [])]
     return f"{len(names)} regions" + (f" (e.g. {', '.join(names[:3])})" if names else "")
 
 
 def _zones(api: Api, ctx: dict) -> str:
+    """List the availability zones and remember one for the volume check."""
     zones = [z["ZoneName"] for z in api("ec2", "DescribeAvailabilityZones").get("AvailabilityZones", [])]
     if zones:
         ctx["zone"] = zones[0]
@@ -77,10 +80,12 @@ def _zones(api: Api, ctx: dict) -> str:
 
 
 def _images(api: Api, ctx: dict) -> str:
+    """List the images."""
     return f"{len(api('ec2', 'DescribeImages').get('Images', []))} images"
 
 
 def _volume(api: Api, ctx: dict) -> str:
+    """Create a 1 GiB volume, find it with describe-volumes, delete it."""
     vol = api("ec2", "CreateVolume", Size=1, AvailabilityZone=ctx["zone"])["VolumeId"]
     try:
         found = api("ec2", "DescribeVolumes", VolumeIds=[vol]).get("Volumes", [])
@@ -95,10 +100,12 @@ def _volume(api: Api, ctx: dict) -> str:
 
 
 def _iam(api: Api, ctx: dict) -> str:
+    """List the IAM users."""
     return f"{len(api('iam', 'ListUsers').get('Users', []))} users"
 
 
 def _s3(api: Api, ctx: dict) -> str:
+    """Create a bucket, find it in list-buckets, delete it."""
     bucket = f"labkit-verify-{secrets.token_hex(4)}"
     region = ctx["region"]
     extra = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
@@ -176,6 +183,7 @@ def _skipped(settings: dict | None, services: dict) -> Callable[[str], str | Non
     from labkit.aws.services import snake_id
 
     def why(client: str) -> str | None:
+        """Return why a service's checks are skipped, or None to run them."""
         if settings is None:
             return None  # unknown profile or unreadable file: the tools say so without any network call
         if str(settings.get("ignore_configured_endpoint_urls", "")).lower() == "true":
@@ -205,6 +213,7 @@ class Boto3Tool:
 
     def __init__(self, profile: str, config_file: Path, credentials_file: Path, *, timeout: float = 5.0,
                  verify_tls: bool = True) -> None:
+        """Remember the profile, its files and the call settings."""
         self.profile, self.config_file, self.credentials_file = profile, config_file, credentials_file
         self.timeout, self.verify_tls = timeout, verify_tls
         self._session = None
@@ -254,6 +263,7 @@ class CliTool:
 
     def __init__(self, profile: str, config_file: Path, credentials_file: Path, *, timeout: float = 5.0,
                  verify_tls: bool = True, executable: str | None = None) -> None:
+        """Remember the profile, its files and the call settings."""
         self.profile, self.timeout, self.verify_tls = profile, timeout, verify_tls
         self.executable = executable or aws_executable()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -349,6 +359,7 @@ def verify(profile: CloudProfile | str, config_file: str | Path | None = None,
             boto_skip = skip
             if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
                 def boto_skip(_s: str) -> str:
+                    """Skip every boto3 check: the environment sends calls to AWS."""
                     return "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true: the call would go to AWS"
             rows += run_checks(tool, region, boto_skip, selected)
         else:

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def credentials_blocks(p: CloudProfile) -> dict[ini.SectionKey, list[str]]:
 
 
 def _read(path: Path) -> tuple[bytes, str]:
+    """Return a file's bytes and text ('' when it does not exist), or AwsError."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -144,7 +146,8 @@ def _expected(blocks: dict[ini.SectionKey, list[str]]) -> dict[str, dict]:
     return _botocore_parse(text, Path("<labkit block>"))
 
 
-def _plan_file(path: Path, owner: str, blocks: dict, keyfunc, force: bool, what: str) -> tuple[bytes, str, str]:
+def _plan_file(path: Path, owner: str, blocks: dict, keyfunc: Callable[[str], ini.SectionKey], force: bool) -> tuple[bytes, str, str]:
+    """Return (old bytes, old text, merged text) of one file, checked with botocore."""
     raw, text = _read(path)
     before = _botocore_parse(text, path) if text.strip() else {}
     merged, conflicts = ini.merge(text, owner, blocks, keyfunc=keyfunc, force=force)
@@ -175,6 +178,7 @@ def _plan_file(path: Path, owner: str, blocks: dict, keyfunc, force: bool, what:
 
 
 def _diff(path: Path, old: str, new: str, existed: bool) -> str:
+    """Return the unified diff of one file with secrets masked ('' when equal)."""
     if old == new:
         return ""
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
@@ -184,6 +188,7 @@ def _diff(path: Path, old: str, new: str, existed: bool) -> str:
 
 
 def _write_temp(path: Path, data: bytes, mode: int) -> Path:
+    """Write bytes to a fsynced temporary file next to ``path`` with ``mode``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".labkit-tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -218,7 +223,7 @@ def write_profile(profile: CloudProfile, config_file: str | Path | None = None,
     for path, blocks, keyfunc, what, mode in (
             (cfg, config_blocks(p), ini.config_key, "config", 0o600),
             (cred, credentials_blocks(p), ini.credentials_key, "credentials", 0o600)):
-        raw, old, new = _plan_file(path, p.name, blocks, keyfunc, force, what)
+        raw, old, new = _plan_file(path, p.name, blocks, keyfunc, force)
         existed = path.exists()
         if what == "config" and existed:
             mode = path.stat().st_mode & 0o777

@@ -32,6 +32,7 @@ class ProviderForm(widgets.VBox):
     def __init__(self, *, name: str = "partner01", preset: str = "eucalyptus", host: str = "",
                  url: str = "", region: str = "partner01", access_key_id: str = "",
                  config_file: str | Path = "", credentials_file: str | Path = "") -> None:
+        """Build the fields and buttons, pre-filled with the given values."""
         style = {"description_width": "150px"}
         layout = widgets.Layout(width="640px")
         self.name = widgets.Text(value=name, description="profile name", style=style, layout=layout)
@@ -81,9 +82,11 @@ class ProviderForm(widgets.VBox):
 
     # -- wiring -------------------------------------------------------------------------------
     def _changed(self, _change) -> None:
+        """Disable Write when a field changes after a preview."""
         self.write_button.disabled = True  # a new preview is needed before writing
 
     def _run(self, action) -> None:
+        """Run a button's action; a user mistake becomes a message, not a traceback."""
         self.output.clear_output()
         try:
             action()
@@ -91,6 +94,7 @@ class ProviderForm(widgets.VBox):
             self.status.value = f"<b>error</b>: {_escape(str(exc))}"
 
     def _files(self) -> tuple[str | None, str | None]:
+        """Return the config and credentials paths (None for awscli's defaults)."""
         return (self.config_file.value.strip() or None, self.credentials_file.value.strip() or None)
 
     def _keep_secret(self) -> None:
@@ -145,11 +149,13 @@ class ProviderForm(widgets.VBox):
         return base
 
     def _state(self) -> tuple:
+        """Return the field values a preview was made from."""
         return tuple(w.value for w in (self.name, self.preset, self.host, self.port, self.url, self.endpoints,
                                        self.region, self.key_id, self.config_file, self.credentials_file,
                                        self.force))
 
     def _preview(self) -> None:
+        """Show the dry-run diff and enable Write."""
         cfg, cred = self._files()
         result = write_profile(self.profile(), cfg, cred, dry_run=True, force=self.force.value)
         self.last_result = result
@@ -161,6 +167,7 @@ class ProviderForm(widgets.VBox):
             print(result.diff or "(no changes)")
 
     def _write(self) -> None:
+        """Write the previewed profile and show the files table."""
         if self._previewed != self._state():
             self.write_button.disabled = True
             self.status.value = "the fields changed since the preview: preview again first"
@@ -178,6 +185,7 @@ class ProviderForm(widgets.VBox):
             display(to_frame(result.rows()))
 
     def _verify(self) -> None:
+        """Verify the profile with both tools and show the check table."""
         cfg, cred = self._files()
         self.status.value = "verifying with boto3 and the aws CLI ..."
         rows = verify(self.name.value.strip(), cfg, cred)
@@ -193,6 +201,7 @@ class ProviderForm(widgets.VBox):
 
 
 def _escape(text: str) -> str:
+    """Escape text for an HTML widget."""
     import html
 
     return html.escape(text)

@@ -40,6 +40,7 @@ def state_path(db: str | os.PathLike[str]) -> Path:
 
 
 def _read_state(path: Path) -> dict[str, Any]:
+    """Read a mirror's sync state (empty when there is none)."""
     if not path.exists():
         return {}
     try:
@@ -49,6 +50,7 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a mirror's sync state atomically."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
     os.replace(tmp, path)  # atomic: an interrupted run never leaves half a state file
@@ -114,6 +116,7 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
 
 
 def _total(store: Any) -> int:
+    """Return how many issues a store holds (-1 if it cannot tell)."""
     try:
         return int(store.count(""))
     except Exception:  # noqa: BLE001 - a count is informative only
@@ -146,12 +149,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _client(args: argparse.Namespace) -> Any:
+    """Build the client of the chosen profile."""
     from labkit.jira.client import JiraClient
 
     return JiraClient.from_profile(getattr(args, "profile", None), progress=False)
 
 
 def _search(args: argparse.Namespace) -> int:
+    """Run ``labkit jira search``."""
     from labkit.cli import print_rows
 
     client = _client(args)
@@ -193,6 +198,7 @@ def _plain_rows(df: Any) -> list[dict[str, Any]]:
 
 
 def _mirror(args: argparse.Namespace) -> int:
+    """Run ``labkit jira mirror``."""
     from labkit.cli import print_rows
 
     client = _client(args)

@@ -13,8 +13,11 @@ Retry-After, clear errors).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +35,89 @@ BULKFETCH = 100         # Cloud bulkfetch batch
 RANK_BATCH = 50         # PUT /rest/agile/1.0/issue/rank limit
 PROGRESS_MIN = 5000     # show a progress bar from this many issues on
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+Parser = Callable[[bytes], dict[str, Any]]
+
+
+def _parse_json(content: bytes) -> dict[str, Any]:
+    """Decode a response body as plain JSON."""
+    return json.loads(content)
+
+
+@functools.lru_cache(maxsize=8)
+def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
+    """Return a parser that decodes a search/bulkfetch page straight into normalised rows (msgspec).
+
+    Only the fields the columns need are decoded (typed, in C); a page that does not fit the
+    expected shape falls back to plain JSON and :func:`normalise`. None when msgspec is missing.
+    """
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    from msgspec import defstruct, field
+
+    # defstruct, not class syntax: this module's postponed annotations cannot see local classes.
+    def struct(name: str, *fields: tuple[Any, ...]) -> Any:
+        return defstruct(name, [(f[0], f[1], f[2] if len(f) > 2 else None) for f in fields])
+
+    Named = struct("Named", ("name", Any), ("value", Any))
+    Category = struct("Category", ("name", Any))
+    Status = struct("Status", ("name", Any), ("statusCategory", Category | None))
+    User = struct("User", ("displayName", Any), ("name", Any), ("accountId", Any))
+    LinkType = struct("LinkType", ("name", Any), ("inward", Any))
+    Ref = struct("Ref", ("key", Any))
+    Link = struct("Link", ("type", LinkType | None), ("inwardIssue", Ref | None), ("outwardIssue", Ref | None))
+    Fields = struct("Fields", ("summary", Any), ("status", Status | None), ("issuetype", Named | None),
+                    ("priority", Named | None), ("assignee", User | None), ("reporter", User | None),
+                    ("created", Any), ("updated", Any), ("resolutiondate", Any), ("labels", list[Any] | None),
+                    ("components", list[Named] | None), ("issuelinks", list[Link] | None),
+                    ("rank", Any, field(default=None, name=rank_field)))
+    Issue = struct("Issue", ("id", Any), ("key", Any), ("fields", Fields | None))
+    Page = struct("Page", ("total", int | None), ("maxResults", int | None), ("issues", list[Issue], []))
+
+    decoder = msgspec.json.Decoder(Page)
+
+    def name(v: Any) -> Any:
+        return None if v is None else (v.name if v.name is not None else v.value)
+
+    def user(u: Any) -> Any:
+        return None if u is None else (u.displayName or u.name or u.accountId)
+
+    def row(i: Any) -> dict[str, Any]:
+        f = i.fields or Fields()
+        st = f.status
+        blocked_by: list[str] = []
+        blocks: list[str] = []
+        for lk in f.issuelinks or ():
+            t = lk.type
+            if t is None or (t.inward != "is blocked by" and t.name not in ("Blocks", "Blocker")):
+                continue
+            if lk.inwardIssue is not None:
+                blocked_by.append(lk.inwardIssue.key)
+            elif lk.outwardIssue is not None:
+                blocks.append(lk.outwardIssue.key)
+        return {
+            "id": i.id, "key": i.key, "summary": f.summary,
+            "status": st.name if st is not None else None,
+            "status_category": st.statusCategory.name if st is not None and st.statusCategory is not None else None,
+            "issuetype": name(f.issuetype), "priority": name(f.priority),
+            "assignee": user(f.assignee), "reporter": user(f.reporter),
+            "created": f.created, "updated": f.updated, "resolved": f.resolutiondate,
+            "labels": sorted(f.labels) if f.labels else [],
+            "components": sorted(name(c) for c in f.components) if f.components else [],
+            "rank": f.rank, "blocked_by": sorted(set(blocked_by)), "blocks": sorted(set(blocks)),
+        }
+
+    def parse(content: bytes) -> dict[str, Any]:
+        try:
+            page = decoder.decode(content)
+        except msgspec.ValidationError:
+            data = json.loads(content)
+            rows = [{"id": i.get("id"), **normalise(i, rank_field)} for i in data.get("issues", [])]
+            return {"total": data.get("total"), "maxResults": data.get("maxResults"), "issues": rows}
+        return {"total": page.total, "maxResults": page.maxResults, "issues": [row(i) for i in page.issues]}
+
+    return parse
 
 
 def base_fields(rank_field: str = DEFAULT_RANK_FIELD) -> list[str]:
@@ -41,12 +127,14 @@ def base_fields(rank_field: str = DEFAULT_RANK_FIELD) -> list[str]:
 
 
 def _name(value: Any) -> Any:
+    """Return an object's name (or value), or the value itself."""
     if isinstance(value, dict):
         return value.get("name") if value.get("name") is not None else value.get("value")
     return value
 
 
 def _user(value: Any) -> Any:
+    """Return a user's display name (or login, or account id)."""
     if isinstance(value, dict):
         return value.get("displayName") or value.get("name") or value.get("accountId")
     return value
@@ -117,6 +205,19 @@ def to_dataframe(rows: list[dict[str, Any]], extra: Sequence[str] = (), raw: lis
 def with_rank_order(jql: str) -> str:
     """Append ``ORDER BY Rank ASC`` to a JQL that has no ORDER BY."""
     return jql if _ORDER_BY.search(jql or "") else f"{jql.strip()} ORDER BY Rank ASC".strip()
+
+
+@contextlib.contextmanager
+def rejected_jql(jql: str) -> Iterator[None]:
+    """Turn the server's 400 for a search into a one-line JiraError quoting its reason."""
+    try:
+        yield
+    except HttpError as exc:
+        if exc.status != 400:
+            raise
+        reason = " ".join(exc.message.split("(", 1)[-1].rstrip(")").split())
+        raise JiraError(f"the server rejected the JQL {jql!r}: {reason}",
+                        hint="fix the query (labkit.jira.lint explains common traps) and run it again") from None
 
 
 @dataclass(frozen=True)
@@ -225,18 +326,26 @@ class JiraClient:
         extra = list(fields)
         rank = self.rank_field
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
+        fast = None if extra or raw else row_parser(rank)
+        if fast is not None:  # decode straight into rows: no full JSON tree per issue
+            rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
+            return to_dataframe(rows)
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
         rows = [normalise(i, rank, extra) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)
 
     def search_issues(self, jql: str, fields: Sequence[str] | None = None, *, limit: int | None = None,
-                      progress: bool | None = None) -> list[dict[str, Any]]:
-        """Return the raw REST issues of a search, complete, in order and without duplicates."""
+                      progress: bool | None = None, parse: Parser | None = None) -> list[dict[str, Any]]:
+        """Return the raw REST issues of a search, complete, in order and without duplicates.
+
+        ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON).
+        """
         fields = list(fields) if fields is not None else base_fields(self.rank_field)
-        if self.is_cloud:
-            issues = self._search_cloud(jql, fields, limit, progress)
-        else:
-            issues = self._search_server(jql, fields, limit, progress)
+        with rejected_jql(jql):
+            if self.is_cloud:
+                issues = self._search_cloud(jql, fields, limit, progress, parse)
+            else:
+                issues = self._search_server(jql, fields, limit, progress, parse)
         seen: set[str] = set()
         unique = []
         for i in issues:
@@ -251,14 +360,16 @@ class JiraClient:
 
     def count(self, jql: str) -> int:
         """Return how many issues a JQL finds (Cloud: the approximate count Atlassian offers)."""
-        if self.is_cloud:
-            r = self.session.post(f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True)
-            return int(r.json()["count"])
-        r = self.session.post("/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["key"]},
-                              idempotent=True)
-        return int(r.json()["total"])
+        with rejected_jql(jql):
+            if self.is_cloud:
+                r = self.session.post(f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True)
+                return int(r.json()["count"])
+            r = self.session.post("/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["key"]},
+                                  idempotent=True)
+            return int(r.json()["total"])
 
     def _bar(self, total: int | None, progress: bool | None) -> Any:
+        """Return a tqdm progress bar for long searches, or None."""
         show = progress if progress is not None else self.progress
         if show is None:
             show = bool(total and total >= PROGRESS_MIN)
@@ -268,14 +379,17 @@ class JiraClient:
 
         return tqdm(total=total, unit="issue", desc="jira search", leave=False)
 
-    def _page(self, jql: str, fields: Sequence[str], start: int, size: int) -> dict[str, Any]:
+    def _page(self, jql: str, fields: Sequence[str], start: int, size: int,
+              parse: Parser | None = None) -> dict[str, Any]:
+        """Fetch one classic search page (POST, retried as idempotent)."""
         body = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
-        return self.session.post("/rest/api/2/search", json=body, idempotent=True).json()
+        return (parse or _parse_json)(self.session.post("/rest/api/2/search", json=body, idempotent=True).content)
 
     def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
-                       progress: bool | None) -> list[dict[str, Any]]:
+                       progress: bool | None, parse: Parser | None = None) -> list[dict[str, Any]]:
+        """Server/DC: first page for the total, then the other pages concurrently."""
         want = self.page_size if limit is None else min(limit, self.page_size)
-        first = self._page(jql, fields, 0, want)
+        first = self._page(jql, fields, 0, want, parse)
         total = int(first.get("total", 0))
         if limit is not None:
             total = min(total, limit)
@@ -290,7 +404,7 @@ class JiraClient:
             got: list[dict[str, Any]] = []
             end = min(start + size, total)
             while start + len(got) < end:  # a server may return short pages: fill the window
-                page = self._page(jql, fields, start + len(got), end - start - len(got)).get("issues", [])
+                page = self._page(jql, fields, start + len(got), end - start - len(got), parse).get("issues", [])
                 if not page:
                     break
                 got.extend(page)
@@ -307,7 +421,8 @@ class JiraClient:
         return issues[:total] if limit is not None else issues
 
     def _search_cloud(self, jql: str, fields: Sequence[str], limit: int | None,
-                      progress: bool | None) -> list[dict[str, Any]]:
+                      progress: bool | None, parse: Parser | None = None) -> list[dict[str, Any]]:
+        """Cloud: ids by nextPageToken paging, then details by parallel bulkfetch."""
         ids: list[str] = []
         found: list[dict[str, Any]] = []
         token: str | None = None
@@ -331,8 +446,9 @@ class JiraClient:
         batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
 
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            r = self.session.post(f"{self.api}/issue/bulkfetch", json={"issueIdsOrKeys": batch, "fields": list(fields)},
-                                  idempotent=True).json()
+            r = (parse or _parse_json)(self.session.post(
+                f"{self.api}/issue/bulkfetch", json={"issueIdsOrKeys": batch, "fields": list(fields)},
+                idempotent=True).content)
             by_id = {str(i["id"]): i for i in r.get("issues", [])}
             if bar is not None:
                 bar.update(len(batch))
@@ -348,6 +464,7 @@ class JiraClient:
         return issues
 
     def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
+        """Map fn over items with the client's worker threads, keeping order."""
         if len(items) <= 1 or self.workers == 1:
             return (fn(i) for i in items)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jira-page")
@@ -360,14 +477,15 @@ class JiraClient:
                    page_size: int = 100) -> Iterable[tuple[list[dict[str, Any]], Any]]:
         """Yield ``(issues, next_cursor)`` page by page, sequentially; ``next_cursor`` resumes (None at the end).
 
-        The cursor is a ``startAt`` on Server/DC and a ``nextPageToken`` on Cloud.
+        The cursor is a ``startAt`` on Server/DC and a ``nextPageToken`` on Cloud, where REST v2 is used
+        so rich-text fields come as plain text (v3 sends Atlassian Document Format).
         """
         while True:
             if self.is_cloud:
                 body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
                 if cursor:
                     body["nextPageToken"] = cursor
-                page = self.session.post(f"{self.api}/search/jql", json=body, idempotent=True).json()
+                page = self.session.post("/rest/api/2/search/jql", json=body, idempotent=True).json()
                 issues = page.get("issues", [])
                 cursor = page.get("nextPageToken")
                 yield issues, cursor
@@ -438,13 +556,3 @@ def _pooled(workers: int) -> Any:
     from requests.adapters import HTTPAdapter
 
     return HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers * 2))
-
-
-def check_search(client: JiraClient, jql: str) -> int:
-    """Return the count of a JQL, turning a 400 into a JiraError that quotes the server."""
-    try:
-        return client.count(jql)
-    except HttpError as exc:
-        if exc.status == 400:
-            raise JiraError(f"the server rejected the JQL: {exc.message}", hint="fix the query and run it again") from None
-        raise

@@ -35,6 +35,7 @@ DEFAULT_SEED = 7
 
 
 def _argv(port: int, workdir: Path) -> list[str]:
+    """Build the sandbox command line (mode and size from LABKIT_JIRA_MODE / LABKIT_JIRA_SEED_ISSUES)."""
     mode = os.environ.get("LABKIT_JIRA_MODE", "server")
     seed = os.environ.get("LABKIT_JIRA_SEED_ISSUES", str(DEFAULT_SEED_ISSUES))
     return [sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", mode,
@@ -91,6 +92,7 @@ def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, 
 
 
 def _has_issues(store: Any) -> bool:
+    """Tell whether a store already holds issues (a reopened database is not re-seeded)."""
     try:
         return store.count("") > 0
     except Exception:  # noqa: BLE001 - an empty or fresh store may refuse the query

@@ -81,12 +81,10 @@ class StoreWorker:
 
 
 def jql_errors() -> tuple[type[BaseException], ...]:
-    """Return the exception types a bad JQL raises in the store (a 400 for the client)."""
-    try:
-        from labkit.jira.errors import JiraError
-    except ImportError:  # the JQL package has not landed: treat value errors as bad JQL
-        return (ValueError,)
-    return (JiraError, ValueError)
+    """Return the exception types the store raises for bad input (a 400 for the client)."""
+    from labkit.jira.errors import JiraError
+
+    return (JiraError,)
 
 
 def unbounded(jql: str) -> bool:
@@ -113,6 +111,7 @@ class JiraApp:
         self._cache: dict[str, dict[str, Any]] = {}   # key -> issue JSON (v2 shape, no "self")
         self._ids: dict[str, str] = {}                # id -> key
         self._rendered: dict[tuple[Any, ...], bytes] = {}
+        self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
         from labkit.jira.sandbox_soap import SoapService
@@ -231,25 +230,29 @@ class JiraApp:
     def invalidate(self) -> None:
         """Forget cached issue JSON (and rendered fragments) after any write."""
         with self._cache_lock:
+            self._generation += 1
             self._cache.clear()
             self._rendered.clear()
 
     def rendered(self, issues: list[dict[str, Any]], version: str, base: str, spec: list[str] | None,
-                 default: str) -> list[bytes]:
+                 default: str, expand: str | None = None) -> list[bytes]:
         """Return each issue's wire JSON as bytes, cached per field selection (pages are mostly re-reads)."""
-        tag = (version, base, tuple(spec) if spec else None, default)
+        tag = (version, base, tuple(spec) if spec else None, default, expand)
         out: list[bytes] = []
         with self._cache_lock:
+            generation = self._generation
             hits = [self._rendered.get((i["key"], tag)) for i in issues]
         fresh: dict[tuple[Any, ...], bytes] = {}
         for issue, hit in zip(issues, hits, strict=True):
             if hit is None:
-                hit = json.dumps(self.issue_json(issue, version, base, spec, default), separators=(",", ":"),
-                                 ensure_ascii=False).encode()
+                hit = json.dumps(self.issue_json(issue, version, base, spec, default, expand),
+                                 separators=(",", ":"), ensure_ascii=False).encode()
                 fresh[(issue["key"], tag)] = hit
             out.append(hit)
         if fresh:
             with self._cache_lock:
+                if generation != self._generation:  # a write happened meanwhile: do not cache stale JSON
+                    return out
                 if len(self._rendered) > RENDER_CACHE_MAX:
                     self._rendered.clear()
                 self._rendered.update(fresh)
@@ -269,21 +272,24 @@ class JiraApp:
     def issues(self, keys: list[str]) -> list[dict[str, Any]]:
         """Return the stored issue JSON for keys or ids (cached; unknown ones are left out)."""
         with self._cache_lock:
+            generation = self._generation
             found = {k: self._cache.get(self._ids.get(k, k)) for k in keys}
         missing = [k for k, v in found.items() if v is None]
         if missing:
             loaded = self.db(lambda s: {k: s.get_issue(k) for k in missing})
             with self._cache_lock:
+                keep = generation == self._generation
                 for k, issue in loaded.items():
                     if issue is not None:
-                        self._cache[issue["key"]] = issue
-                        self._ids[str(issue["id"])] = issue["key"]
+                        if keep:
+                            self._cache[issue["key"]] = issue
+                            self._ids[str(issue["id"])] = issue["key"]
                         found[k] = issue
         return [found[k] for k in keys if found.get(k) is not None]
 
     def issue_json(self, issue: dict[str, Any], version: str, base: str, spec: list[str] | None,
-                   default: str) -> dict[str, Any]:
-        """Render one issue for the wire: ``self`` link, field selection, v3 rich text."""
+                   default: str, expand: str | None = None) -> dict[str, Any]:
+        """Render one issue for the wire: ``self`` link, field selection, v3 rich text, ``expand=changelog``."""
         fields = select_fields(issue.get("fields", {}), spec, default)
         if version == "3":
             fields = to_v3(fields)
@@ -294,6 +300,10 @@ class JiraApp:
             out["fields"] = fields
         elif spec == ["key"]:
             out["fields"] = {}
+        if expand and "changelog" in expand.split(","):
+            histories = (issue.get("changelog") or {}).get("histories", [])
+            out["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
+                                "histories": histories}
         return out
 
     def one(self, key: str) -> dict[str, Any]:
@@ -305,12 +315,15 @@ class JiraApp:
 
     # ----------------------------------------------------------------- metadata
     def on_status(self, request: Request) -> Response:
+        """GET /status: the health check (no auth), like Jira DC's."""
         return self.json({"state": "RUNNING"})
 
     def on_stats(self, request: Request) -> Response:
+        """GET /_sandbox/stats: request count and cache size, for tests."""
         return self.json({"requests": self.requests, "mode": self.mode, "cached": len(self._cache)})
 
     def on_faults(self, request: Request) -> Response:
+        """GET/POST/DELETE /_sandbox/faults: read, replace or clear the fault-injection rules."""
         if request.method == "POST":
             try:
                 self.faults.set_rules(self.body(request).get("rules", []))
@@ -322,6 +335,7 @@ class JiraApp:
 
     def on_server_info(self, request: Request, version: str) -> Response:
         # v3 (the published spec) wants RFC 3339 offsets; v2 keeps Jira's own "+0000".
+        """GET serverInfo: version and deploymentType (Server or Cloud), anonymous like Jira."""
         offset = "+00:00" if version == "3" else "+0000"
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime()) + offset
         if self.mode == "cloud":
@@ -335,6 +349,7 @@ class JiraApp:
         return self.json(info)
 
     def on_myself(self, request: Request, version: str) -> Response:
+        """GET myself: the authenticated user (Cloud shape has accountId, Server has name/key)."""
         me = {"self": f"{self.base(request)}/rest/api/{version}/user?username={self.user}", "key": self.user,
               "name": self.user, "emailAddress": f"{self.user}@example.com", "displayName": "Administrator",
               "active": True, "timeZone": "UTC", "locale": "en_US"}
@@ -345,9 +360,11 @@ class JiraApp:
         return self.json(me)
 
     def on_field(self, request: Request, version: str) -> Response:
+        """GET field: every field, the LexoRank field included."""
         return self.json(self.db(lambda s: s.fields()))
 
     def on_link_types(self, request: Request, version: str) -> Response:
+        """GET issueLinkType: the link types (Blocks first)."""
         types = self.db(lambda s: s.link_types())
         base = self.base(request)
         out = [{**t, "id": str(t.get("id")), "self": f"{base}/rest/api/{version}/issueLinkType/{t.get('id')}"}
@@ -362,6 +379,7 @@ class JiraApp:
                 for p in self.db(lambda s: s.projects())]
 
     def on_projects(self, request: Request, version: str) -> Response:
+        """GET project: every project."""
         return self.json(self.project_list(request, version))
 
     def find_project(self, request: Request, version: str, key: str) -> dict[str, Any]:
@@ -372,9 +390,11 @@ class JiraApp:
         raise ApiError(404, f"No project could be found with key '{key}'.")
 
     def on_project(self, request: Request, version: str, key: str) -> Response:
+        """GET project/{key}: one project by key or id."""
         return self.json(self.find_project(request, version, key))
 
     def on_project_statuses(self, request: Request, version: str, key: str) -> Response:
+        """GET project/{key}/statuses: the statuses per issue type."""
         self.find_project(request, version, key)
         statuses = self.db(lambda s: s.statuses())
         return self.json([{**t, "statuses": statuses} for t in self.issue_type_list(request, version)])
@@ -385,17 +405,21 @@ class JiraApp:
         return [{**t, "self": f"{base}/rest/api/{version}/issuetype/{t['id']}"} for t in ISSUE_TYPES]
 
     def on_issue_types(self, request: Request, version: str) -> Response:
+        """GET issuetype: the issue types."""
         return self.json(self.issue_type_list(request, version))
 
     def on_priorities(self, request: Request, version: str) -> Response:
+        """GET priority: the priorities."""
         base = self.base(request)
         return self.json([{**p, "self": f"{base}/rest/api/{version}/priority/{p['id']}"} for p in PRIORITIES])
 
     def on_statuses(self, request: Request, version: str) -> Response:
+        """GET status: the statuses with their categories."""
         return self.json(self.db(lambda s: s.statuses()))
 
     # ----------------------------------------------------------------- issues
     def on_issue(self, request: Request, version: str, key: str) -> Response:
+        """GET issue/{key} (fields, expand) or PUT it (fields, update.set)."""
         if request.method == "PUT":
             data = self.body(request)
             fields = self.incoming_fields(data.get("fields") or {})
@@ -409,7 +433,7 @@ class JiraApp:
             return Response(status=204)
         issue = self.one(key)
         spec = field_spec(request.args.getlist("fields")) if "fields" in request.args else None
-        return self.json(self.issue_json(issue, version, self.base(request), spec, "*all"))
+        return self.json(self.issue_json(issue, version, self.base(request), spec, "*all", request.args.get("expand")))
 
     def incoming_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Normalise fields a client sends: ADF to text, issue type and project ids to names and keys."""
@@ -451,9 +475,11 @@ class JiraApp:
                 "self": f"{self.base(request)}/rest/api/{version}/issue/{made['id']}"}
 
     def on_create_issue(self, request: Request, version: str) -> Response:
+        """POST issue: create one issue, 201 with id, key and self."""
         return self.json(self.create_one(request, version, self.body(request)), 201)
 
     def on_create_bulk(self, request: Request, version: str) -> Response:
+        """POST issue/bulk: create up to 50 issues; failures listed by element number."""
         updates = self.body(request).get("issueUpdates") or []
         if len(updates) > BULK_MAX:
             raise ApiError(400, f"The number of issues to create is larger than the maximum of {BULK_MAX}.")
@@ -468,6 +494,7 @@ class JiraApp:
         return self.json({"issues": issues, "errors": errors}, 201)
 
     def on_comments(self, request: Request, version: str, key: str) -> Response:
+        """GET or POST issue/{key}/comment."""
         issue = self.one(key)
         base = self.base(request)
         if request.method == "POST":
@@ -487,6 +514,7 @@ class JiraApp:
         return self.json({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
 
     def on_create_link(self, request: Request, version: str) -> Response:
+        """POST issueLink: inwardIssue blocks outwardIssue for Blocks, as Jira does."""
         data = self.body(request)
         name = (data.get("type") or {}).get("name")
         inward = (data.get("inwardIssue") or {}).get("key") or (data.get("inwardIssue") or {}).get("id")
@@ -532,6 +560,7 @@ class JiraApp:
             raise ApiError(400, f"The value '{value}' is invalid for the '{name}' parameter.") from None
 
     def on_search(self, request: Request, version: str) -> Response:
+        """GET/POST search (Server/DC): startAt/maxResults/total paging; 410 in Cloud mode."""
         if self.mode == "cloud":
             return self.error(410, GONE_MESSAGE)
         p = self.search_params(request)
@@ -539,7 +568,7 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
         keys, total = self.db(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
-        issues = self.rendered(self.issues(keys), version, self.base(request), p["fields"], "*navigable")
+        issues = self.rendered(self.issues(keys), version, self.base(request), p["fields"], "*navigable", p["expand"])
         return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
                                       "total": total}, issues)
 
@@ -559,6 +588,7 @@ class JiraApp:
         return int(start)
 
     def on_search_jql(self, request: Request, version: str) -> Response:
+        """GET/POST search/jql (Cloud): nextPageToken paging, no total, 400 on unbounded JQL."""
         if self.mode != "cloud":
             raise NotFound()
         p = self.search_params(request)
@@ -572,7 +602,7 @@ class JiraApp:
         limit = cap if limit <= 0 or limit > cap else limit
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
         keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
-        issues = self.rendered(self.issues(keys), version, self.base(request), spec, "id")
+        issues = self.rendered(self.issues(keys), version, self.base(request), spec, "id", p["expand"])
         tail: dict[str, Any] = {}
         if start + len(keys) < total:
             tail["nextPageToken"] = self.token(jql, start + len(keys))
@@ -582,6 +612,7 @@ class JiraApp:
         return self.json_with_issues({}, issues, tail)
 
     def on_approximate_count(self, request: Request, version: str) -> Response:
+        """POST search/approximate-count (Cloud): the count of a bounded JQL."""
         if self.mode != "cloud":
             raise NotFound()
         jql = self.body(request).get("jql") or ""
@@ -590,6 +621,7 @@ class JiraApp:
         return self.json({"count": self.db(lambda s: s.count(jql))})
 
     def on_bulkfetch(self, request: Request, version: str) -> Response:
+        """POST issue/bulkfetch (Cloud): up to 100 issues by id or key."""
         if self.mode != "cloud":
             raise NotFound()
         data = self.body(request)
@@ -607,6 +639,7 @@ class JiraApp:
 
     # ----------------------------------------------------------------- agile
     def on_rank(self, request: Request) -> Response:
+        """PUT /rest/agile/1.0/issue/rank: move up to 50 issues before/after one; 204, or 207 with entries."""
         data = self.body(request)
         wanted = [str(x) for x in data.get("issues") or []]
         before, after = data.get("rankBeforeIssue"), data.get("rankAfterIssue")
@@ -650,12 +683,14 @@ class JiraApp:
                 for i, p in enumerate(projects, start=1)]
 
     def on_boards(self, request: Request) -> Response:
+        """GET /rest/agile/1.0/board: one board per project."""
         boards = self.boards()
         base = self.base(request)
         values = [{**b, "self": f"{base}/rest/agile/1.0/board/{b['id']}"} for b in boards]
         return self.json({"maxResults": 50, "startAt": 0, "total": len(values), "isLast": True, "values": values})
 
     def on_backlog(self, request: Request, board_id: int) -> Response:
+        """GET /rest/agile/1.0/board/{id}/backlog: the board's unfinished issues in rank order."""
         board = next((b for b in self.boards() if b["id"] == board_id), None)
         if board is None:
             raise ApiError(404, f"Board {board_id} does not exist or you do not have permission to see it.")
@@ -679,4 +714,5 @@ class JiraApp:
 
     # ----------------------------------------------------------------- SOAP
     def on_soap(self, request: Request) -> Response:
+        """GET ?wsdl or POST a SOAP call to the legacy endpoint."""
         return self.soap.handle(request)

@@ -117,6 +117,7 @@ def fault_response(rule: FaultRule, environ: dict[str, Any], start_response: Any
 
 
 def _shutdown(sock: socket.socket | None) -> None:
+    """Shut a client connection down in both directions (the client sees it dropped)."""
     if sock is None:
         return
     try:

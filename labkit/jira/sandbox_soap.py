@@ -12,6 +12,7 @@ checkout) when present; without it the endpoint still answers SOAP calls.
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import secrets
@@ -60,6 +61,7 @@ class SoapFault(Exception):
 
 
 def _text(value: Any) -> str:
+    """Escape text for XML, dropping characters XML 1.0 cannot carry."""
     return escape(_BAD_XML.sub("", str(value)))
 
 
@@ -278,8 +280,6 @@ class SoapService:
             return p[i] if i < len(p) else None
 
         if op == "login":
-            import hmac
-
             if arg(0) != self.app.user or not hmac.compare_digest((arg(1) or "").encode(), self.app.secret.encode()):
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemoteAuthenticationException",
                                 "Invalid username or password.")

@@ -25,6 +25,7 @@ LOCAL_SCHEMAS = {SOAP_ENCODING_NS: Path(__file__).with_name("soap_encoding.xsd")
 
 
 def _transport_class() -> type:
+    """Build the offline zeep transport class (zeep is imported only here)."""
     from zeep.transports import Transport
 
     class OfflineTransport(Transport):
@@ -89,6 +90,7 @@ class SoapClient:
         return self._service
 
     def _call(self, op: str, *args: Any) -> Any:
+        """Call one SOAP operation; a SOAP fault becomes a JiraError."""
         from zeep.exceptions import Fault
 
         try:
@@ -163,4 +165,5 @@ class SoapClient:
 
 
 def _iso(value: Any) -> Any:
+    """Return a datetime as ISO text (other values unchanged)."""
     return value.isoformat() if hasattr(value, "isoformat") else value

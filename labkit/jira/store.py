@@ -211,12 +211,24 @@ class Store:
     def _import_batch(self, batch: list[dict], next_rank: int) -> int:
         db = self.db
         keys = [b["key"] for b in batch]
+        bad = [b for b in batch if not isinstance(b, dict) or not b.get("key") or b.get("id") in (None, "")]
+        if bad:
+            raise JiraError(f"An issue to import has no id or key: {str(bad[0])[:80]}",
+                            hint="import Jira REST issue JSON: {id, key, fields}")
+        if len(set(keys)) != len(keys):
+            seen: dict[str, dict] = {}
+            for b in batch:
+                seen[b["key"]] = b  # the last copy of a key wins, as an upsert would
+            batch[:] = list(seen.values())
+            keys = [b["key"] for b in batch]
         # upsert: drop what an earlier import stored for these keys
         old: dict[str, int] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             q = ",".join("?" * len(chunk))
             old.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({q})", chunk)))
+            ids = [str(b["id"]) for b in batch[i:i + 500]]
+            old.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE id IN ({q})", ids)))  # a moved issue
         old_rank: dict[str, str] = {}
         if old:
             for key, rid in old.items():

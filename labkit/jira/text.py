@@ -302,6 +302,8 @@ class _TextParser:
             self.next()
             groups.append(self.and_expr())
         groups = [g for g in groups if g is not None]
+        if not groups:
+            return None
         if len(groups) == 1:
             return groups[0]
         return Bool(should=tuple(groups))

@@ -84,10 +84,23 @@ def load_journal(journal: str | os.PathLike[str] | Mapping[str, Any]) -> dict[st
     return data
 
 
+def failed_entries(entries: list[dict] | None) -> list[dict]:
+    """The entries of a 207 answer that failed (a real server also lists the issues it ranked, with status 200)."""
+    out = []
+    for e in entries or []:
+        try:
+            status = int(e.get("status", 500))
+        except (TypeError, ValueError):
+            status = 500
+        if not 200 <= status < 300:
+            out.append(e)
+    return out
+
+
 def _send(client: RankClient, call: RankCall, journal: dict[str, Any], path: Path, label: str) -> list[dict]:
     """Send one rank call, record it in the journal, return its failed entries."""
     try:
-        failed = list(client.rank(list(call.issues), before=call.before, after=call.after) or [])
+        failed = failed_entries(client.rank(list(call.issues), before=call.before, after=call.after))
     except LabkitError as exc:
         journal["status"] = "interrupted"
         journal["error"] = str(exc)
@@ -251,7 +264,7 @@ def undo(journal: str | os.PathLike[str] | Mapping[str, Any], client: RankClient
             break
         for call in calls:
             try:
-                failed = list(client.rank(list(call.issues), before=call.before, after=call.after) or [])
+                failed = failed_entries(client.rank(list(call.issues), before=call.before, after=call.after))
             except LabkitError as exc:
                 raise RankError(f"undo call '{call.describe()}' failed: {exc}",
                                 hint="fix the cause and run undo again; it starts from the current order") from exc

@@ -15,7 +15,7 @@ class RankClient(Protocol):
     """What apply() and undo() need from a Jira client: rank issues and read a backlog's order."""
 
     def rank(self, issues: list[str], *, before: str | None = None, after: str | None = None) -> list[dict]:
-        """``PUT /rest/agile/1.0/issue/rank``: [] on 204, else the 207 entries that failed."""
+        """``PUT /rest/agile/1.0/issue/rank``: [] on 204, else the 207 entries (those with a non-2xx status failed)."""
         ...
 
     def backlog_order(self, jql: str) -> list[str]:
@@ -30,10 +30,12 @@ class ListRankClient:
     does: 1..50 issues, exactly one of before/after, known keys, anchor not among the issues. The
     issues of a call land, in the order given, right before/after the anchor. ``fail`` maps a key
     to how many rank calls naming it should fail: those issues stay where they are and come back
-    as 207 entries while the rest of the batch is ranked, as on a real server.
+    with a failing status in the 207 entries (which, as on a real server, list every issue of the
+    call) while the rest of the batch is ranked.
     """
 
     def __init__(self, keys: Iterable[str], *, fail: Mapping[str, int] | None = None) -> None:
+        """Hold ``keys`` (top first) and the planned failures."""
         self.keys: list[str] = list(keys)
         if len(set(self.keys)) != len(self.keys):
             raise RankError("the in-memory backlog has a key twice", hint="give each issue key once")
@@ -41,7 +43,7 @@ class ListRankClient:
         self.log: list[dict] = []   # every rank call body received, for dry-run display and tests
 
     def rank(self, issues: list[str], *, before: str | None = None, after: str | None = None) -> list[dict]:
-        """Move ``issues`` just before ``before`` or just after ``after``; return the entries that failed."""
+        """Move ``issues`` just before ``before`` or just after ``after``; return [] or the 207 entries."""
         issues = list(issues)
         if not 1 <= len(issues) <= MAX_RANK_ISSUES:
             raise RankError(f"a rank call takes 1 to {MAX_RANK_ISSUES} issues, got {len(issues)}",
@@ -68,8 +70,11 @@ class ListRankClient:
             self.keys = [k for k in self.keys if k not in gone]
             at = self.keys.index(anchor) + (0 if before is not None else 1)
             self.keys[at:at] = moving
+        if not failed:
+            return []   # 204
+        # 207: like Jira, one entry per issue of the call; the failed ones carry a non-2xx status and errors
         return [{"issueKey": k, "status": 503, "errors": [f"rank of {k} failed (simulated partial failure)"]}
-                for k in failed]
+                if k in failed else {"issueKey": k, "status": 200} for k in issues]
 
     def backlog_order(self, jql: str) -> list[str]:
         """The backlog, highest ranked first (the JQL is not evaluated: there is one backlog)."""

@@ -140,6 +140,7 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
+        """Union-find root of x, with path compression."""
         root = x
         while parent.get(root, root) != root:
             root = parent[root]
@@ -207,7 +208,8 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
 
     cycles = [_cycle_path(sorted(c, key=lambda k: (pos.get(k, len(pos)), k)), adj)
               for c in reversed(sccs) if len(c) > 1]
-    cycles += [[k] for k in dict.fromkeys(self_loops)]
+    # an issue that blocks itself is a cycle of one, unless it is already named in a larger cycle
+    cycles += [[k] for k in dict.fromkeys(self_loops) if k not in scc_of or len(sccs[scc_of[k]]) == 1]
     cycles = [c for c in cycles if any(k in pos for k in c)]
     return Constraints(order=order, edges=edges, components=components, cycles=cycles, comp_of=comp_of,
                        scc_of=scc_of, sccs=sccs, scc_succ=scc_succ, scc_pred=scc_pred, direct=set(edges),

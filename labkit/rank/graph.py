@@ -56,9 +56,11 @@ class BlocksGraph:
         return [lk for lk in self.links if lk.cross_project]
 
     def __iter__(self):
+        """Iterate over the distinct (blocker, blocked) pairs."""
         return iter(self.edges)
 
     def __len__(self) -> int:
+        """Number of links (after deduplication)."""
         return len(self.links)
 
     def to_frame(self):  # -> pandas.DataFrame
@@ -74,6 +76,7 @@ def project_of(key: str) -> str:
 
 
 def _raw(issue: Any) -> Mapping[str, Any]:
+    """The JSON dict of an issue (a dict or a pycontribs Issue), checked to be one."""
     raw = getattr(issue, "raw", issue)  # pycontribs jira Issue objects carry the JSON in .raw
     if not isinstance(raw, Mapping) or "key" not in raw:
         raise RankError("an issue given to blocks_graph is not Jira REST issue JSON (no 'key')",
@@ -82,6 +85,7 @@ def _raw(issue: Any) -> Mapping[str, Any]:
 
 
 def _status(fields: Mapping[str, Any] | None) -> tuple[str | None, bool]:
+    """(status name, is done) from an issue's fields."""
     status = (fields or {}).get("status") or {}
     cat = (status.get("statusCategory") or {}).get("key")
     return status.get("name"), cat == "done"

@@ -23,7 +23,7 @@ class Move:
     issue: str
     from_pos: int
     to_pos: int
-    direction: str        # "up", "down", or "same" when only its neighbours changed
+    direction: str        # "up"/"down" past issues that stay put; "same" when only moved ones pass it
     blocker: str          # the pair (blocker, blocked) that was out of order; issue is one of them
     blocked: str
 
@@ -71,6 +71,7 @@ class Plan:
         return [m.issue for m in self.moves]
 
     def __len__(self) -> int:
+        """Number of moves."""
         return len(self.moves)
 
     def to_frame(self):  # -> pandas.DataFrame
@@ -108,6 +109,7 @@ def rank_calls(final_order: Sequence[str], moved: Collection[str], batch_size: i
     run: list[str] = []
 
     def flush(next_key: str | None) -> None:
+        """Turn the current run of moved issues into calls anchored on its neighbours."""
         if not run:
             return
         chunks = [run[i:i + batch_size] for i in range(0, len(run), batch_size)]
@@ -215,6 +217,7 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
         members.setdefault(cons.scc_of[n], []).append(n)
 
     def own(key: str, down: bool) -> int | None:
+        """A node's own gap bound: its clamped gap if moved, beside itself if it stays, none if outside."""
         if key in s0:
             return s0[key]
         if key in uidx:
@@ -251,6 +254,7 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
             indeg[t] += 1
 
     def key_of(sid: int) -> tuple[int, int]:
+        """Heap priority of an SCC: its most urgent moved member; SCCs without one go first."""
         ks = [(slot[k], pos[k]) for k in members[sid] if k in slot]
         return min(ks) if ks else (-1, -1)
 
@@ -305,6 +309,7 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
             seen += 1
     buckets: dict[int, list[tuple[int, int, int, str]]] = {}
     reasons: dict[str, tuple[int, int, int, dict[str, int]]] = {}
+    gaps: dict[str, int] = {}
     for ci, (comp, stay) in enumerate(zip(cons.components, stays, strict=True)):
         if stay == (1 << len(comp.keys)) - 1:
             continue
@@ -312,6 +317,7 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         local = {k: i for i, k in enumerate(comp.keys)}
         for i, key in enumerate(comp.keys):
             if key in slot:
+                gaps[key] = slot[key]
                 buckets.setdefault(slot[key], []).append((emit[cons.scc_of[key]], comp.positions[i], ci, key))
                 reasons[key] = (ci, i, stay, local)
     final: list[str] = []
@@ -326,9 +332,12 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         if key in moved:
             frm = old_pos[key]
             ci, i, stay, local = reasons[key]
-            blocker, blocked = _partner(cons.components[ci], i, stay, local, cons, to < frm)
-            moves.append(Move(issue=key, from_pos=frm + 1, to_pos=to + 1,
-                              direction="up" if to < frm else ("down" if to > frm else "same"), blocker=blocker, blocked=blocked))
+            # up/down relative to the issues that stay put (its number also shifts as others move)
+            g, g0 = gaps[key], gap0[key]
+            direction = "up" if g < g0 else "down" if g > g0 else ("up" if to < frm else "down" if to > frm else "same")
+            blocker, blocked = _partner(cons.components[ci], i, stay, local, cons, direction == "up")
+            moves.append(Move(issue=key, from_pos=frm + 1, to_pos=to + 1, direction=direction,
+                              blocker=blocker, blocked=blocked))
     moves.sort(key=lambda m: m.from_pos)
     return Plan(order=order, final_order=final, moves=moves, calls=rank_calls(final, moved, batch_size),
                 cycles=cycles_of(cons), blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))

@@ -38,9 +38,11 @@ class ViolationReport:
     cycles: list[Cycle] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """Number of violated pairs."""
         return len(self.violations)
 
     def __iter__(self) -> Iterator[Violation]:
+        """Iterate over the violated pairs."""
         return iter(self.violations)
 
     @property

@@ -100,7 +100,8 @@ def check_whitespace(c: Commit) -> CheckResult:
     if not problems:
         return CheckResult("whitespace", c.index, "pass", "no whitespace errors in added lines")
     more = "" if len(problems) < 20 else " (first 20)"
-    return CheckResult("whitespace", c.index, "warn", f"{len(problems)} problems{more}: " + "; ".join(problems[:5]))
+    noun = "problem" if len(problems) == 1 else "problems"
+    return CheckResult("whitespace", c.index, "warn", f"{len(problems)} {noun}{more}: " + "; ".join(problems[:5]))
 
 
 def check_size(c: Commit, max_lines: int = 2000, max_file_lines: int = 1000) -> CheckResult:

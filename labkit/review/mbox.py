@@ -279,9 +279,19 @@ def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> 
     i = 0
     n = len(lines)
 
+    hunk_end = 0  # line after the current file's last hunk line (the mail signature is not part of it)
+
     def close(end: int) -> None:
-        if cur is not None:
-            cur.diff = "\n".join(lines[start:end]) + "\n"
+        if cur is None:
+            return
+        if cur.hunks:
+            end = min(end, hunk_end)
+        else:
+            for k in range(start, end):
+                if lines[k] == "-- ":
+                    end = k
+                    break
+        cur.diff = "\n".join(lines[start:end]) + "\n"
 
     def where(idx: int) -> int:
         return first_line + idx if exact_lines else first_line
@@ -364,6 +374,9 @@ def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> 
                                   hint="the patch was edited by hand: regenerate it", line=where(i - 1))
             cur.added += added
             cur.removed += removed
+            hunk_end = i
+            if i < n and lines[i].startswith("\\"):  # "\ No newline at end of file" after the last line
+                hunk_end = i + 1
             continue
         if cur.hunks == 0 and not cur.binary:
             if line.startswith("new file mode "):

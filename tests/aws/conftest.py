@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "awscli"
+from tests.conftest import shared_data_dir
+
+DATA = shared_data_dir() / "awscli"
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
@@ -30,7 +32,7 @@ def free_port() -> int:
 def clean_env(monkeypatch, tmp_path):
     """No real AWS_* variable, a temporary HOME: boto3 in this process sees only the files we write."""
     for name in list(os.environ):
-        if name.startswith("AWS_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
+        if name.startswith("AWS_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()

@@ -54,3 +54,17 @@ def test_verify_unknown_profile_exits_1_with_a_table(tmp_path, capsys):
                  "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
     rows = json.loads(capsys.readouterr().out)
     assert code == 1 and rows and all(r["status"] == "fail" for r in rows if r["check"] != "environment")
+
+
+def test_import_eucarc_dry_run_then_apply(tmp_path, capsys):
+    rc = tmp_path / "partner03" / "eucarc"
+    rc.parent.mkdir()
+    rc.write_text("export EC2_URL=http://10.3.0.1:8773/services/compute\nexport EC2_ACCESS_KEY='AKIDRC'\n"
+                  "export EC2_SECRET_KEY='rc-secret-value'\n")
+    files = ["--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")]
+    assert main(["aws", "import", "--eucarc", str(rc), "--region", "partner03", *files]) == 0
+    out = capsys.readouterr().out
+    assert "+[profile partner03]" in out and "rc-secret-value" not in out and not (tmp_path / "c").exists()
+    assert main(["aws", "import", "--eucarc", str(rc), "--region", "partner03", "--apply", *files]) == 0
+    assert "endpoint_url = http://10.3.0.1:8773/services/compute" in (tmp_path / "c").read_text()
+    assert "rc-secret-value" in (tmp_path / "k").read_text()

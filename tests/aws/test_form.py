@@ -51,3 +51,22 @@ def test_form_shows_user_mistakes_as_a_message(tmp_path, clean_env):
                         config_file=tmp_path / "c", credentials_file=tmp_path / "k")
     form.preview_button.click()
     assert "no scheme" in form.status.value and not (tmp_path / "c").exists()
+
+
+def test_secret_to_a_keyring_that_fails_is_dropped_not_kept(tmp_path, clean_env, monkeypatch):
+    import keyring
+    from keyring.errors import PasswordSetError
+
+    from labkit.forms.aws import ProviderForm
+
+    def no_backend(*_args):
+        raise PasswordSetError("no recommended backend")
+
+    monkeypatch.setattr(keyring, "set_password", no_backend)
+    form = ProviderForm(name="kr", preset="moto", url="http://127.0.0.1:9", region="partner01",
+                        access_key_id="AKIDKR", config_file=tmp_path / "c", credentials_file=tmp_path / "k")
+    form.store.value = "keyring"
+    form.secret.value = SECRET
+    form.preview_button.click()
+    assert form.secret.value == "" and "keyring" in form.status.value and "error" in form.status.value
+    assert not (tmp_path / "c").exists()

@@ -28,17 +28,8 @@ def test_notebook_is_committed_clean():
     assert re.fullmatch(r"[A-Z0-9_]*", params["secret_env"])  # a variable's name, never a value
 
 
-@pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    import labkit.sandbox as sb
-
-    rd = tmp_path / "run"
-    monkeypatch.setenv("LABKIT_RUN_DIR", str(rd))
-    yield rd
-    sb.stop(rd=rd)
-
-
-def test_notebook_runs_and_keeps_the_secret_out(run_dir, tmp_path):
+def test_notebook_runs_and_keeps_the_secret_out(run_dir):
+    """``run_dir`` (tests/conftest.py) is a private sandbox run dir, stopped after the test."""
     import nbformat
     from nbclient import NotebookClient
 

@@ -31,10 +31,8 @@ def test_pr_review_diff_view_and_form(lab, tmp_path):
     page.locator(".jp-OutputArea-output .widget-button.labkit-review-merge").click()  # dry run by default
     page.wait_for_function("document.querySelector('.labkit-review-message').innerText.startsWith('planned')",
                            timeout=60_000)
-    # the last cell merged into release-1.x: its table shows the merge commit
-    last = page.locator(".jp-Cell").last.locator("table.dataframe tbody tr").first
-    last.wait_for(timeout=120_000)
-    assert "Merge 2 reviewed commits into release-1.x" in last.inner_text()
+    # (the merge of the last cell is asserted headless in tests/review/test_notebook.py: JupyterLab
+    # does not draw cells scrolled out of view)
     shot = tmp_path / "review.png"
     view.screenshot(path=str(shot))
     assert shot.stat().st_size > 5_000

@@ -64,11 +64,13 @@ def test_count_and_keys(sb):
     assert client.search_keys(jql + " ORDER BY key DESC") == truth(sb, jql + " ORDER BY key DESC")
 
 
-def test_bad_jql_is_a_clear_error(sb):
+def test_bad_jql_is_a_clear_one_line_error(sb):
     client = JiraClient(sb.url, sb.auth)
-    with pytest.raises(HttpError) as info:
+    with pytest.raises(JiraError) as info:
         client.search("summary ~ ")
-    assert info.value.status == 400 and "400" in str(info.value)
+    assert "rejected the JQL 'summary ~ '" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(JiraError):
+        client.count("project = = X")
 
 
 def test_wrong_password_is_a_clear_error(sb):
@@ -145,3 +147,17 @@ def test_normalise_and_blocking_units():
     assert blocking(issue["fields"]) == (["A-0"], ["A-2"])
     assert with_rank_order("project = A") == "project = A ORDER BY Rank ASC"
     assert with_rank_order("project = A order by key") == "project = A order by key"
+
+
+@pytest.mark.unit
+def test_progress_bar_only_for_long_searches():
+    client = JiraClient("http://127.0.0.1:9", ("admin", "x"))
+    assert client._bar(100, None) is None
+    bar = client._bar(6000, None)
+    try:
+        assert type(bar).__module__.startswith("tqdm") and bar.total == 6000
+    finally:
+        bar.close()
+    assert client._bar(6000, False) is None
+    quiet = JiraClient("http://127.0.0.1:9", ("admin", "x"), progress=False)
+    assert quiet._bar(6000, None) is None

@@ -75,3 +75,18 @@ def test_issue_create_link_and_rank(sb, peer):
     assert labkit.backlog_order("created is not EMPTY")[:2] == [made.key, top]
     peer.rank(by_name.key, prev_issue=made.key)
     assert labkit.backlog_order("created is not EMPTY")[:3] == [made.key, by_name.key, top]
+
+
+@pytest.mark.parametrize("mode", ["server", "cloud"])
+def test_real_archive_same_keys(shared_data, mode):
+    """Real issues (the Appcelerator archive's DAEMON project): pycontribs and labkit agree."""
+    dump = shared_data / "jira" / "appcelerator-jira-archive" / "DAEMON.jsonl.gz"
+    if not dump.is_file():
+        pytest.skip(f"{dump} not found")
+    with serve(mode=mode, data=str(dump), seed_issues=0) as real:
+        peer = JIRA(real.url, basic_auth=real.auth, options={"check_update": False})
+        ours = JiraClient(real.url, real.auth, page_size=100)
+        for jql in ["project = DAEMON ORDER BY key ASC", 'text ~ "crash" ORDER BY key ASC',
+                    "status = Closed ORDER BY created DESC", "issueLinkType = Blocks ORDER BY key ASC"]:
+            keys = list(ours.search(jql)["key"])
+            assert peer_keys(peer, mode == "cloud", jql) == keys and keys, jql

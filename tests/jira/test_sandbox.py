@@ -287,3 +287,16 @@ def test_module_refuses_to_run_without_a_secret():
     out = subprocess.run([sys.executable, "-m", "labkit.jira.sandbox", "--port", "1"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "LABKIT_SANDBOX_SECRET" in out.stderr
+
+
+def test_changelog_only_when_expanded(server_sb):
+    s = http(server_sb)
+    keys = all_keys(server_sb, "ORDER BY key ASC")
+    with_history = next(k for k in keys if server_sb.app.db(lambda st, k=k: st.get_issue(k)).get("changelog"))
+    plain = s.get(f"{server_sb.url}/rest/api/2/issue/{with_history}").json()
+    expanded = s.get(f"{server_sb.url}/rest/api/2/issue/{with_history}", params={"expand": "changelog"}).json()
+    assert "changelog" not in plain
+    assert expanded["changelog"]["total"] == len(expanded["changelog"]["histories"]) > 0
+    page = s.get(server_sb.url + "/rest/api/2/search",
+                 params={"jql": f"key = {with_history}", "expand": "changelog", "fields": "summary"}).json()
+    assert page["issues"][0]["changelog"]["histories"] == expanded["changelog"]["histories"]

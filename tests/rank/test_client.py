@@ -37,8 +37,8 @@ def test_bad_calls_are_refused_and_change_nothing(issues, kw, message):
 
 def test_a_failing_issue_comes_back_as_a_207_entry_and_the_rest_of_the_batch_is_ranked():
     c = ListRankClient(["A", "B", "C", "D"], fail={"C": 1})
-    failed = c.rank(["C", "D"], before="A")
-    assert [e["issueKey"] for e in failed] == ["C"] and failed[0]["errors"]
+    entries = c.rank(["C", "D"], before="A")
+    assert [(e["issueKey"], e["status"]) for e in entries] == [("C", 503), ("D", 200)] and entries[0]["errors"]
     assert c.keys == ["D", "A", "B", "C"]
     assert c.rank(["C"], before="A") == []          # it failed once only
     assert c.keys == ["D", "C", "A", "B"]

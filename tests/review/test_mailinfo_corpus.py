@@ -114,3 +114,26 @@ def test_quoted_cr_info():
 
 def test_skipped_cases_are_listed_with_reasons():
     assert all(reason for reason in SKIPPED.values())
+
+
+def test_git_apply_stat_corpus_counts():
+    """t/t4100: files, insertions, deletions and rename similarities match ``git apply --stat --summary``."""
+    import re
+
+    from labkit.review.mbox import parse_diff
+
+    d = data_dir("git-test-corpus") / "t" / "t4100"
+    patches = sorted(d.glob("t-apply-*.patch"))
+    assert len(patches) == 9
+    for p in patches:
+        expect = (d / p.name.replace(".patch", ".expect")).read_text()
+        files = parse_diff(to_text(p.read_bytes()))
+        per_file = {m.group(1).strip(): int(m.group(2)) for m in re.finditer(r"^ (.+?)\s+\|\s+(\d+)", expect, re.M)}
+        total = re.search(r"(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?", expect)
+        assert total, p.name
+        assert len(files) == int(total.group(1)), p.name
+        assert sum(f.added for f in files) == int(total.group(2) or 0), p.name
+        assert sum(f.removed for f in files) == int(total.group(3) or 0), p.name
+        assert sorted(f.added + f.removed for f in files) == sorted(per_file.values()), p.name
+        sims = sorted(int(s) for s in re.findall(r"^ (?:rename|copy) .+\((\d+)%\)$", expect, re.M))
+        assert sorted(f.similarity for f in files if f.status in ("renamed", "copied")) == sims, p.name

@@ -165,3 +165,13 @@ def test_diff_counts_agree_with_unidiff_on_its_own_samples():
                 assert o.path == t.path, p.name
         compared += 1
     assert compared == len(list(d.glob("*.diff")))
+
+
+def test_file_diffs_stop_before_the_mail_signature():
+    d, rows = euca_rows()
+    for r in rows:
+        for c in parse_mbox((d / f"{r['name']}.patch").read_bytes()):
+            for f in c.files:
+                assert "\n-- \n2.39.5" not in f.diff and not f.diff.endswith("-- \n"), (r["name"], f.path)
+                if not f.binary:
+                    assert f.diff.count("\n@@ ") == f.hunks, (r["name"], f.path)

@@ -1,0 +1,128 @@
+"""Offline JQL on the local store vs a pandas str.contains/regex scan of the same issues, side by side.
+
+Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--generated N]
+
+Datasets: the 29,057 real Appcelerator issues (/work/shared/data/jira/appcelerator-jira-archive)
+and a generated tracker (1,000,000 issues by default; --quick: 100,000). For each it prints the
+import time and, per query kind (phrase, proximity, wildcard, words, field), the median latency of
+``Store.count(jql)`` and of the equivalent pandas scan, their ratio and both match counts (the
+regex is the closest pandas equivalent; counts may differ where Jira semantics - stems, stop-word
+holes - differ from a regex). Goal: >= 20x for text queries, 29k import < 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from labkit.jira.demo import generate  # noqa: E402
+from labkit.jira.store import Store, field_texts  # noqa: E402
+
+APPC = Path("/work/shared/data/jira/appcelerator-jira-archive")
+TEXT = ["summary", "description", "environment", "comment"]
+
+
+def _rx(p: str) -> re.Pattern[str]:
+    return re.compile(p, re.I)
+
+
+# kind -> (JQL, pandas regexes that must all match in one field, or a callable on the frame)
+def queries(phrase: tuple[str, str], prefix: str, project: str, status: str) -> dict:
+    a, b = phrase
+    return {
+        "phrase": (f'text ~ "\\"{a} {b}\\""', [rf"(?<![^\W_]){a}[\W_]+{b}(?![^\W_])"]),
+        "proximity": (f'text ~ "\\"{a} {b}\\"~5"',
+                      [rf"(?<![^\W_]){a}\w*(?:[\W_]+[^\W_]+){{0,5}}[\W_]+{b}|(?<![^\W_]){b}\w*(?:[\W_]+[^\W_]+){{0,3}}[\W_]+{a}"]),
+        "wildcard": (f'text ~ "{prefix}*"', [rf"(?<![^\W_]){prefix}"]),
+        "words": (f'text ~ "{a} {b}"', [rf"(?<![^\W_]){a}", rf"(?<![^\W_]){b}"]),
+        "field": (f'project = {project} AND status = "{status}"',
+                  lambda df: ((df["project"] == project) & (df["status"].str.lower() == status.lower())).sum()),
+    }
+
+
+def pandas_count(df, spec) -> int:
+    """The scan: a regex str.contains over each text column (all patterns in the same field)."""
+    if callable(spec):
+        return int(spec(df))
+    hit = None
+    for col in TEXT:
+        m = None
+        for p in spec:
+            c = df[col].str.contains(_rx(p), regex=True)
+            m = c if m is None else (m & c)
+        hit = m if hit is None else (hit | m)
+    return int(hit.sum())
+
+
+def median_ms(fn, repeat: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), out
+
+
+def run(name: str, issues_iter, qs: dict, repeat: int) -> None:
+    import pandas as pd
+
+    rows: list[dict] = []
+
+    def tee():
+        for it in issues_iter:
+            f = it["fields"]
+            s, d, e, c = field_texts(f)
+            rows.append({"key": it["key"], "project": (f.get("project") or {}).get("key"),
+                         "status": (f.get("status") or {}).get("name"), "summary": s, "description": d,
+                         "environment": e, "comment": c})
+            yield it
+
+    store = Store()
+    t = time.perf_counter()
+    n = store.import_issues(tee())
+    import_s = time.perf_counter() - t
+    df = pd.DataFrame(rows)
+    del rows
+    print(f"\n== {name}: {n:,} issues; import (read + index) {import_s:.1f} s "
+          f"({n / import_s:,.0f} issues/s)")
+    print(f"{'query':10} {'store ms':>9} {'pandas ms':>10} {'ratio':>8} {'store n':>8} {'pandas n':>9}  jql")
+    for kind, (jql, spec) in qs.items():
+        store.count(jql)  # warm: the first wildcard query loads the word list
+        s_ms, s_n = median_ms(lambda jql=jql: store.count(jql), repeat)
+        p_ms, p_n = median_ms(lambda spec=spec: pandas_count(df, spec), max(1, repeat // 2))
+        print(f"{kind:10} {s_ms:9.1f} {p_ms:10.1f} {p_ms / max(s_ms, 1e-6):7.0f}x {s_n:8,} {p_n:9,}  {jql}")
+    store.close()
+
+
+def appc_issues():
+    for f in sorted(APPC.glob("*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and a 100,000-issue generated store")
+    ap.add_argument("--generated", type=int, default=None, help="size of the generated store")
+    args = ap.parse_args()
+    repeat = 3 if args.quick else 7
+    gen_n = args.generated or (100_000 if args.quick else 1_000_000)
+    if APPC.exists():
+        run("Appcelerator (real)", appc_issues(), queries(("disk", "space"), "sdcard", "TIMOB", "Open"), repeat)
+    else:
+        print(f"skipping the real issues: {APPC} is absent")
+    run("generated (seed 0)", generate(gen_n, seed=0),
+        queries(("disk", "space"), "snapsh", "OPS", "In Review"), repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Small builders shared by the JQL/store tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labkit.jira.store import Store
+
+APPC = Path("/work/shared/data/jira/appcelerator-jira-archive")
+JQL_DATA = Path("/work/shared/data/jql")
+
+
+def issue(key: str, summary: str = "", description: str | None = None, *, comments: tuple[str, ...] = (),
+          environment: str | None = None, status: str = "Open", category: str = "new", **extra) -> dict:
+    """A minimal REST-shaped issue."""
+    project, _, num = key.partition("-")
+    fields = {
+        "project": {"id": "1", "key": project, "name": project.title()},
+        "summary": summary, "description": description, "environment": environment,
+        "issuetype": {"id": "1", "name": "Bug"},
+        "status": {"id": "1" if status == "Open" else "6", "name": status,
+                   "statusCategory": {"id": 2 if category == "new" else 3, "key": category,
+                                      "name": "To Do" if category == "new" else "Done"}},
+        "priority": {"id": "3", "name": "Medium"},
+        "created": "2021-03-0%sT10:00:00.000+0000" % (int(num) % 9 + 1),
+        "updated": "2021-04-01T10:00:00.000+0000",
+        "labels": [], "components": [],
+        "comment": {"comments": [{"id": f"{num}{k}", "body": b, "author": {"name": "bob"}} for k, b in enumerate(comments)]},
+    }
+    fields.update(extra)
+    return {"id": str(1000 * (ord(project[0]) - 64) + int(num)), "key": key, "fields": fields}
+
+
+def small_store(docs: dict[str, str]) -> Store:
+    """A store whose issues T-1.. have the given summaries (key -> summary)."""
+    s = Store()
+    s.import_issues(issue(k, v) for k, v in docs.items())
+    return s
