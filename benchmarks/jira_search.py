@@ -85,7 +85,8 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise SystemExit(f"sandbox exited with {proc.returncode}")
+            tail = proc.stderr.read().decode(errors="replace").strip().splitlines()[-5:] if proc.stderr else []
+            raise SystemExit(f"sandbox exited with {proc.returncode}: " + " | ".join(tail))
         try:
             with urllib.request.urlopen(url + "/status", timeout=2):  # noqa: S310 - loopback
                 return

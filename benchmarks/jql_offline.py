@@ -90,7 +90,7 @@ def run(name: str, issues_iter, qs: dict, repeat: int) -> None:
     n = store.import_issues(tee())
     import_s = time.perf_counter() - t
     df = pd.DataFrame(rows)
-    del rows
+    rows.clear()
     print(f"\n== {name}: {n:,} issues; import (read + index) {import_s:.1f} s "
           f"({n / import_s:,.0f} issues/s)")
     print(f"{'query':10} {'store ms':>9} {'pandas ms':>10} {'ratio':>8} {'store n':>8} {'pandas n':>9}  jql")

@@ -57,7 +57,7 @@ _CONTEXTS = ["a reboot", "an upgrade", "a failover", "heavy load", "the nightly 
 _SENTENCES = [
     "Steps to reproduce: launch an instance and attach a volume.",
     "The log shows an error about {s} shortly before it happens.",
-    "We ran out of disk space on the node controller while {c}.",
+    "We ran out of space on the node controller while {c}.",
     "Expected the {s} to be available within a minute, it took ten.",
     "This looks related to the change in the storage driver.",
     "Workaround: restart the service and retry the request.",
@@ -70,6 +70,21 @@ _COMMENTS = ["Reproduced on the lab cloud.", "Cannot reproduce with the latest b
              "Fixed in the next release, please verify.", "Is this still a problem after {c}?",
              "Raising the priority: a customer hit it.", "Duplicate of an older report about {s}.",
              "The disk space check should catch this earlier.", "Verified, closing."]
+_FILLER = (
+    "agent alarm allocation api archive audit backend backup bandwidth batch benchmark binary boot bucket cache "
+    "capacity cert checksum cli client cluster config connection console container controller cpu cron daemon "
+    "database deadlock default deploy device dhcp disk dns driver endpoint error event export failover filesystem "
+    "firewall gateway guest handler hash header health host hypervisor image index inode install interface iptables "
+    "job journal kernel key latency lease library limit link listener load lock log loop mapping memory metadata "
+    "metric migration mirror module monitor mount network node nova offset package packet page parser partition "
+    "patch payload permission pipeline plugin policy pool port process profile protocol provider proxy queue quota "
+    "raid rate record region registry replica request resize resource restart retry role rollback route router "
+    "rule runtime sandbox scheduler schema script secret sector server service session shard shell signal snapshot "
+    "socket space stack storage stream subnet swap switch sync syslog table tenant thread throttle timeout token "
+    "topology trace tunnel upgrade uplink usage user vlan volume vswitch watchdog webhook worker zone"
+).split()
+_FILLER_WEIGHTS = [1.0 / (k + 1) for k in range(len(_FILLER))]
+
 _ENVS = ["Ubuntu 22.04, KVM", "RHEL 9, qemu 8.1", "CentOS 7, Xen", "Debian 12, libvirt 9.0", None, None, None]
 
 
@@ -111,7 +126,8 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
         updated = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 40))
         subj, prob, ctx = rng.choice(_SUBJECTS), rng.choice(_PROBLEMS), rng.choice(_CONTEXTS)
         fmt = {"s": subj, "c": ctx, "p": pkey.lower()}
-        desc = " ".join(rng.choice(_SENTENCES).format(**fmt) for _ in range(rng.randint(1, 4)))
+        desc = " ".join(rng.choice(_SENTENCES).format(**fmt) for _ in range(rng.randint(1, 3)))
+        desc += " Notes: " + " ".join(rng.choices(_FILLER, _FILLER_WEIGHTS, k=rng.randint(5, 30))) + "."
         assignee = rng.choice(_USERS) if rng.random() < 0.8 else None
         reporter = rng.choice(_USERS)
         fields: dict = {

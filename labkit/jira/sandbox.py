@@ -11,6 +11,10 @@ In-process, for tests and benchmarks::
         requests.get(sb.url + "/rest/api/2/serverInfo")
 
 Users: basic auth ``admin`` / ``$LABKIT_SANDBOX_SECRET``, or ``Authorization: Bearer <secret>``.
+Under ``labkit sandbox`` the store lives in ``<run dir>/jira/jira.sqlite`` (kept across restarts, seeded
+once); ``$LABKIT_JIRA_MODE`` (``server``/``cloud``) and ``$LABKIT_JIRA_SEED_ISSUES`` choose the
+behaviour and the demo size. Tests inject faults through ``/_sandbox/faults``
+(:mod:`labkit.jira.sandbox_faults`).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -43,8 +44,8 @@ CREATE TABLE IF NOT EXISTS issue(
   priority TEXT, priority_id TEXT, resolution TEXT, resolution_id TEXT,
   assignee TEXT, assignee_display TEXT, reporter TEXT, reporter_display TEXT,
   creator TEXT, creator_display TEXT, parent TEXT, parent_id TEXT,
-  created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT,
-  doc TEXT NOT NULL, changelog TEXT);
+  created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT);
+CREATE TABLE IF NOT EXISTS issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT);
 CREATE INDEX IF NOT EXISTS issue_pk ON issue(project, num);
 CREATE INDEX IF NOT EXISTS issue_rank ON issue(rank);
 CREATE INDEX IF NOT EXISTS issue_created ON issue(created);
@@ -235,7 +236,7 @@ class Store:
                 r = db.execute("SELECT rank FROM issue WHERE rid = ?", (rid,)).fetchone()
                 old_rank[key] = r[0]
                 self._delete_rid(rid)
-        rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
+        rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes, doc_rows = ([] for _ in range(10))
         for issue in batch:
             f = issue.get("fields") or {}
             rank = f.get(RANK_FIELD) or old_rank.get(issue["key"])
@@ -248,9 +249,9 @@ class Store:
             doc_fields = {k: v for k, v in f.items() if k not in ("issuelinks", RANK_FIELD)}
             doc = {k: v for k, v in issue.items() if k not in ("fields", "changelog")}
             doc["fields"] = doc_fields
-            row["doc"] = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
             ch = issue.get("changelog")
-            row["changelog"] = json.dumps(ch, ensure_ascii=False) if ch else None
+            doc_rows.append([json.dumps(doc, ensure_ascii=False, separators=(",", ":"), check_circular=False),
+                             json.dumps(ch, ensure_ascii=False) if ch else None])
             rows.append(row)
             cm = (f.get("comment") or {}).get("comments") or []
             fts_rows.append(list(field_texts(f)))
@@ -278,8 +279,9 @@ class Store:
             chunk = keys[i:i + 500]
             rid_of.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({','.join('?' * len(chunk))})",
                                           chunk)))
-        for (issue, _cm), ft in zip(docs, fts_rows, strict=True):
+        for (issue, _cm), ft, dr in zip(docs, fts_rows, doc_rows, strict=True):
             rid = rid_of[issue["key"]]
+            dr.insert(0, rid)
             f = issue.get("fields") or {}
             ft.insert(0, rid)
             labels.extend((rid, lb) for lb in f.get("labels") or [])
@@ -290,6 +292,7 @@ class Store:
                        fts_rows)
         db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
                        fts_rows)
+        db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", doc_rows)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
         db.executemany("INSERT INTO fixversion VALUES (?,?)", fixv)
@@ -301,13 +304,13 @@ class Store:
     def _delete_rid(self, rid: int) -> None:
         db = self.db
         row = db.execute("SELECT summary, key FROM issue WHERE rid = ?", (rid,)).fetchone()
-        doc = db.execute("SELECT doc FROM issue WHERE rid = ?", (rid,)).fetchone()
+        doc = db.execute("SELECT doc FROM issue_doc WHERE rid = ?", (rid,)).fetchone()
         if doc is not None:
             old = field_texts(json.loads(doc[0])["fields"])
             for table in ("fts", "fts_raw"):
                 db.execute(f"INSERT INTO {table} ({table}, rowid, summary, description, environment, comment) "
                            "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
-        for table in ("label", "component", "fixversion", "affectsversion"):
+        for table in ("label", "component", "fixversion", "affectsversion", "issue_doc"):
             db.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
         if row is not None:
             db.execute("DELETE FROM link WHERE src = ? OR dst = ?", (row[1], row[1]))
@@ -322,7 +325,8 @@ class Store:
     def get_issue(self, key_or_id: str) -> dict | None:
         """Return the REST-shaped issue ``{id, key, fields, changelog?}`` with current links, comments and rank, or None."""
         with self.lock:
-            row = self.db.execute("SELECT rid, key, doc, rank, changelog FROM issue WHERE key = ? OR id = ?",
+            row = self.db.execute("SELECT i.rid, i.key, d.doc, i.rank, d.changelog FROM issue i JOIN issue_doc d "
+                                  "ON d.rid = i.rid WHERE i.key = ? OR i.id = ?",
                                   (str(key_or_id).upper(), str(key_or_id))).fetchone()
             if row is None:
                 return None
@@ -338,7 +342,8 @@ class Store:
             return issue
 
     def _current_fields(self, key: str, stored: str, id_: str) -> tuple[str, dict]:
-        row = self.db.execute("SELECT id, doc FROM issue WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute("SELECT i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid WHERE i.key = ?",
+                              (key,)).fetchone()
         if row is None:
             return id_, json.loads(stored or "{}")
         return row[0], _link_fields(json.loads(row[1])["fields"])
@@ -485,18 +490,24 @@ class Store:
                     ref.get("name") and str(o.get("name", "")).lower() == str(ref["name"]).lower()):
                 return o
         if ref.get("name"):
-            return {"id": ref.get("id") or str(abs(hash(ref["name"])) % 100000 + 20000), "name": ref["name"]}
+            return {"id": ref.get("id") or str(zlib.crc32(ref["name"].encode()) % 100000 + 20000), "name": ref["name"]}
         raise JiraError(f"The {kind} {ref!r} does not exist in the local store",
                         hint="known: " + ", ".join(str(o.get("name")) for o in options))
 
     def _distinct_objects(self, field: str) -> list[dict]:
-        seen: dict[str, dict] = {}
-        for (obj,) in self.db.execute(
-                f"SELECT DISTINCT json_extract(doc, '$.fields.{field}') FROM issue WHERE json_extract(doc, '$.fields.{field}') IS NOT NULL"):
-            o = json.loads(obj)
-            if isinstance(o, dict):
-                seen.setdefault(str(o.get("id") or o.get("name")), o)
-        return sorted(seen.values(), key=lambda o: (len(str(o.get("id", ""))), str(o.get("id", ""))))
+        """The distinct REST objects of a field (status, priority, issuetype, resolution) in the store, by id."""
+        if field == "status":
+            rows = self.db.execute("SELECT status_id, status, status_category_id, status_category_key, status_category "
+                                   "FROM issue WHERE status IS NOT NULL GROUP BY status_id, status").fetchall()
+            out = [{"id": r[0], "name": r[1], "statusCategory": {
+                "id": r[2], "key": r[3], "name": r[4], "colorName": _CATEGORIES.get(r[3] or "", (0, "", "medium-gray"))[2]}}
+                for r in rows]
+        else:
+            col = {"issuetype": "issuetype", "priority": "priority", "resolution": "resolution"}[field]
+            rows = self.db.execute(f"SELECT {col}_id, {col} FROM issue WHERE {col} IS NOT NULL "
+                                   f"GROUP BY {col}_id, {col}").fetchall()
+            out = [{"id": r[0], "name": r[1]} for r in rows]
+        return sorted(out, key=lambda o: (len(str(o.get("id") or "")), str(o.get("id") or "")))
 
     def create_issue(self, fields: dict) -> dict:
         """Create an issue with REST create semantics and return ``{"id", "key"}``.
@@ -569,7 +580,8 @@ class Store:
 
     def _insert_link(self, lid: str, t: dict, src: str, dst: str) -> None:
         def side(k: str) -> tuple[str, str]:
-            row = self.db.execute("SELECT id, doc FROM issue WHERE key = ?", (k,)).fetchone()
+            row = self.db.execute("SELECT i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid WHERE i.key = ?",
+                                  (k,)).fetchone()
             if row is None:
                 return "", "{}"
             return row[0], json.dumps(_link_fields(json.loads(row[1])["fields"]), ensure_ascii=False)

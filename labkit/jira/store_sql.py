@@ -100,10 +100,13 @@ class SqlBuilder:
                 parts.append(f"i.{_DATES[f]}{d}")
             elif f in _ORDER_COLS:
                 parts.append(f"{_ORDER_COLS[f]}{d}")
+            elif f in _MULTI:  # by the first value; issues without one sort last
+                sub = f"(SELECT MIN(m.value COLLATE NOCASE) FROM {_MULTI[f]} m WHERE m.rid = i.rid)"
+                parts.append(f"{sub} IS NULL, {sub}{d}")
             else:
                 raise JqlError(f"Cannot order by {k.field!r} in the local store",
-                               hint="order by key, id, Rank, priority, a date, status, issuetype, project, "
-                                    "resolution, assignee, reporter or summary")
+                               hint="order by key, id, Rank, priority, a date, status, statusCategory, issuetype, "
+                                    "project, resolution, assignee, reporter, summary, labels, component or fixVersion")
         if not q.order_by:
             return "i.project DESC, i.num DESC"
         return ", ".join(parts + ["i.project ASC", "i.num ASC"])
@@ -335,7 +338,8 @@ class SqlBuilder:
     # ------------------------------------------------------------ text search
     def text_clause(self, c: Clause, cols: list[str]) -> str:
         if c.op in ("IS", "IS NOT"):
-            cond = "(" + " AND ".join(f"{_TEXT_SQL[col].replace('doc', 'i.doc')} = ''" for col in cols) + ")"
+            empty = " AND ".join(f"{_TEXT_SQL[col]} = ''" for col in cols)
+            cond = f"i.rid IN (SELECT rid FROM issue_doc WHERE {empty})"
             return cond if c.op == "IS" else f"(NOT {cond})"
         if c.op not in ("~", "!~"):
             raise self.fail(c, f"text fields support only ~, !~, IS EMPTY (not {c.op})",
@@ -380,22 +384,34 @@ class SqlBuilder:
 
     def _any_word(self, col: str) -> str:
         """Issues whose field has at least one searchable word (``field ~ "*"``)."""
-        rids = [rid for rid, text in self.db.execute(f"SELECT rid, {_TEXT_SQL[col]} FROM issue")
+        rids = [rid for rid, text in self.db.execute(f"SELECT rid, {_TEXT_SQL[col]} FROM issue_doc")
                 if T.FieldText.of(text)._rawset]
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
 
     def _checked(self, n: T.Term | T.Phrase, col: str) -> str:
-        """FTS5 narrows the issues down (NEAR for phrases), Python checks each exactly (slop, stop-word gaps)."""
+        """FTS5 narrows the issues down (NEAR for phrases), Python checks the doubtful ones exactly.
+
+        For a phrase of k words spanning L positions with slop s, any issue with the words within
+        NEAR distance s - L - k + 1 surely matches (Lucene's sloppy distance is at most the span plus L),
+        so only the issues between that and NEAR(s + gaps) are checked in Python.
+        """
+        sure: set[int] = set()
         if isinstance(n, T.Phrase):
-            narrow = "NEAR(" + " ".join(f'"{w}"' for w in n.words) + f", {n.slop + n.gaps})"
+            quoted = " ".join(f'"{w}"' for w in n.words)
+            narrow = f"NEAR({quoted}, {n.slop + n.gaps})"
+            sure_n = n.slop - n.places[-1] - len(n.words) + 1
+            if sure_n >= 0 and not any(T.stem(w) in T.stop_stems() for w in n.words):
+                sure = {r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
+                                                      ("{" + col + "} : " + f"NEAR({quoted}, {sure_n})",))}
         else:
             narrow = f'"{n.word}"'
-        cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", ("{" + col + "} : " + narrow,))]
-        rids = []
+        cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", ("{" + col + "} : " + narrow,))
+                if r[0] not in sure]
+        rids = list(sure)
         for k in range(0, len(cand), 500):
             chunk = cand[k:k + 500]
             for rid, text in self.db.execute(
-                    f"SELECT rid, {_TEXT_SQL[col]} FROM issue WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
+                    f"SELECT rid, {_TEXT_SQL[col]} FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
                 if T.matches(n, T.FieldText.of(text)):
                     rids.append(rid)
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"

@@ -36,7 +36,7 @@ class BaselinePlan:
                 "unresolved_links": self.unresolved_links}
 
 
-def baseline_plan(order: Sequence[str], blocks: Any, *, max_passes: int = 1000) -> BaselinePlan:
+def baseline_plan(order: Sequence[str], blocks: Any, *, max_passes: int = 1000, reread: bool = False) -> BaselinePlan:
     """Simulate the old script: query the backlog by rank, make one rank call per violated link, repeat until clean.
 
     Each pass reads the order once (the query) and, for every "is blocked by" link whose blocker
@@ -46,6 +46,8 @@ def baseline_plan(order: Sequence[str], blocks: Any, *, max_passes: int = 1000) 
     Only links with both ends in the backlog count (the script only knew those); links inside a
     blocking cycle are skipped, or it would never stop. Each component is simulated on its own,
     which gives the same calls as on the whole backlog because other issues never matter.
+    ``reread=True`` is a kinder script: it walks the query top down and re-reads the order before
+    every call, skipping links an earlier call already fixed (still one call per link it finds violated).
     """
     order = list(order)
     cons = build(order, edge_list(blocks))
@@ -62,11 +64,14 @@ def baseline_plan(order: Sequence[str], blocks: Any, *, max_passes: int = 1000) 
         seq = list(comp.keys)
         for n_pass in range(1, max_passes + 1):
             snap = {k: i for i, k in enumerate(seq)}
-            todo = [(b, a) for b in reversed(seq) for a in blockers.get(b, ()) if snap[a] > snap[b]]
+            walk = seq if reread else list(reversed(seq))   # the kinder script walks the query top down
+            todo = [(b, a) for b in walk for a in blockers.get(b, ()) if snap[a] > snap[b]]
             if not todo:
                 break
             result.passes = max(result.passes, n_pass)
             for issue, blocker in todo:
+                if reread and seq.index(blocker) < seq.index(issue):
+                    continue
                 seq.remove(blocker)
                 seq.insert(seq.index(issue), blocker)
                 result.calls.append(RankCall((blocker,), before=issue))

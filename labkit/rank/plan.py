@@ -271,6 +271,25 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
     return slot, {sid: emit[sid] for sid in sids}
 
 
+def _merge_gap(items: Collection[tuple[int, int, int, str]]) -> list[str]:
+    """Order the moved issues that share one gap: each component's in blocking order, interleaved by old position."""
+    if len(items) <= 1:
+        return [key for *_, key in items]
+    runs: dict[int, list[tuple[int, int, int, str]]] = {}
+    for item in items:
+        runs.setdefault(item[2], []).append(item)
+    seqs = [sorted(r) for r in runs.values()]   # (emission rank, old position) within a component
+    heap = [(seq[0][1], n, 0) for n, seq in enumerate(seqs)]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        _, n, at = heapq.heappop(heap)
+        out.append(seqs[n][at][3])
+        if at + 1 < len(seqs[n]):
+            heapq.heappush(heap, (seqs[n][at + 1][1], n, at + 1))
+    return out
+
+
 def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (), jql: str | None = None,
                batch_size: int = MAX_RANK_BATCH) -> Plan:
     """Plan the fewest issue moves that leave no issue ranked above something that (transitively) blocks it.
@@ -322,8 +341,7 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
                 reasons[key] = (ci, i, stay, local)
     final: list[str] = []
     for g in range(len(unmoved) + 1):
-        for *_, key in sorted(buckets.get(g, ())):
-            final.append(key)
+        final += _merge_gap(buckets.get(g, ()))
         if g < len(unmoved):
             final.append(unmoved[g])
     old_pos = {k: i for i, k in enumerate(order)}

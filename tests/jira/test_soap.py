@@ -116,3 +116,12 @@ def test_without_the_wsdl_soap_still_answers(tmp_path):
         assert r.status_code == 200 and "loginReturn" in r.text
         with pytest.raises(JiraError, match="WSDL"):
             SoapClient(bare.url, "admin", bare.secret).login()
+
+
+def test_the_encoding_schema_comes_from_labkit_not_the_internet(sb, loopback_only, monkeypatch):
+    import labkit.jira.soap as soap
+
+    assert soap.LOCAL_SCHEMAS[soap.SOAP_ENCODING_NS].is_file()
+    monkeypatch.setattr(soap, "LOCAL_SCHEMAS", {})
+    with pytest.raises(JiraError, match="does not fetch from the internet"):
+        SoapClient(sb.url, "admin", sb.secret).login()

@@ -82,6 +82,9 @@ def test_order_by(store):
     assert keys(store, "project = A ORDER BY priority DESC")[0] == "A-1"
     assert keys(store, "project = A ORDER BY created DESC, key ASC") == ["A-2", "A-1", "A-10"]
     assert keys(store, "")[0] == "B-1"  # default: key DESC
+    assert keys(store, "ORDER BY component, key")[:1] == ["A-1"]
+    assert keys(store, "ORDER BY labels DESC, key") == ["B-1", "A-1", "A-2", "A-10"]  # by first label: y, x
+    assert keys(store, "ORDER BY fixVersion, statusCategory, key")[0] == "A-2"
     rank_order = keys(store, "ORDER BY Rank")
     assert rank_order == ["A-1", "A-2", "A-10", "B-1"]  # import order
     with pytest.raises(JqlError, match="Cannot order by"):

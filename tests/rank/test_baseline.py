@@ -30,7 +30,7 @@ def test_a_reversed_chain_needs_several_passes():
     assert len(base.calls) > len(plan_moves(order, edges).calls) == 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(instances())
 def test_labkit_never_moves_more_than_a_baseline_that_fixed_everything(inst):
     order, edges = inst
