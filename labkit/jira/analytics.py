@@ -28,6 +28,14 @@ DEFAULT_CATEGORIES = {
 CATEGORY_ORDER = ("new", "indeterminate", "done")
 
 
+_FREQ_ALIASES = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE"}
+
+
+def _freq(freq: str) -> str:
+    """Accept the classic period names (M, Q, Y) that newer pandas renamed to month-end etc."""
+    return _FREQ_ALIASES.get(freq, freq)
+
+
 def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
 
@@ -87,6 +95,7 @@ class JiraAccessor:
     def created_vs_resolved(self, freq: str = "W") -> pd.DataFrame:
         """Count issues created and resolved per period, and the open backlog at each period's end."""
         df = self._frame()
+        freq = _freq(freq)
         created = df.set_index("created").resample(freq).size().rename("created")
         resolved = df.dropna(subset=["resolved"]).set_index("resolved").resample(freq).size().rename("resolved")
         out = pd.concat([created, resolved], axis=1).fillna(0).astype(int).sort_index()
@@ -139,7 +148,7 @@ class JiraAccessor:
         start, end = iv["start"].min().floor("D"), iv["end"].max().floor("D")
         current = iv.groupby("key").cumcount(ascending=False) == 0
         iv.loc[current, "end"] = pd.Timestamp("2200-01-01", tz="UTC")  # the status an issue is in now has no end
-        ticks = pd.date_range(start, end, freq=freq, tz="UTC")
+        ticks = pd.date_range(start, end, freq=_freq(freq), tz="UTC")
         data = {}
         for cat in CATEGORY_ORDER:
             part = iv[iv["category"] == cat]

@@ -35,7 +35,9 @@ DEFAULT_LINKS: dict[str, tuple[str, bool]] = {
     "MemberOf": ("Relates", False),
     "HasMember": ("Relates", True),
 }
-DEFAULT_STATUSES = {"new": "To Do", "open": "In Progress", "stalled": "To Do", "resolved": "Done", "rejected": "Done"}
+# RT status -> the classic Jira workflow's status names.
+DEFAULT_STATUSES = {"new": "Open", "open": "In Progress", "stalled": "Open", "resolved": "Resolved",
+                    "rejected": "Closed"}
 
 
 @dataclass(frozen=True)
@@ -196,9 +198,12 @@ class Journal:
             kind = e.get("event")
             if kind == "batch-start":
                 open_batches[e["batch"]] = e["sources"]
+                self.links_pending.update(e.get("links", ()))  # created with the issues, if they were
             elif kind == "batch-done":
                 open_batches.pop(e["batch"], None)
                 self.created.update(e["created"])
+                self.links_pending.difference_update(e.get("links", ()))
+                self.links_done.update(e.get("links", ()))
             elif kind == "found":
                 self.created.update(e["created"])
             elif kind == "link-start":
@@ -242,14 +247,35 @@ class ImportResult:
                               ("statuses set", self.statuses_set), ("errors", len(self.errors)))])
 
 
-def _bulk_create(client: Any, issue_fields: list[dict[str, Any]]) -> list[str]:
-    r = client.session.post(f"{client.api}/issue/bulk", json={"issueUpdates": [{"fields": f} for f in issue_fields]})
+def _bulk_create(client: Any, updates: list[dict[str, Any]]) -> list[str]:
+    """POST one ``issue/bulk`` of ``{"fields": ..., "update": ...}`` items; return the new keys in order."""
+    r = client.session.post(f"{client.api}/issue/bulk", json={"issueUpdates": updates})
     body = r.json()
     errors = body.get("errors") or []
     if errors:
-        raise JiraError(f"issue/bulk refused {len(errors)} of {len(issue_fields)} issues: "
+        raise JiraError(f"issue/bulk refused {len(errors)} of {len(updates)} issues: "
                         f"{json.dumps(errors[0])[:300]}", hint="fix the mapping (project, issue type, users)")
     return [i["key"] for i in body["issues"]]
+
+
+def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]],
+                j: Journal) -> tuple[list[dict[str, Any]], list[str]]:
+    """Build a batch's create payloads, embedding each link whose other side already exists (no extra call)."""
+    updates, embedded = [], []
+    for issue in batch:
+        ops = []
+        for ln in touching.get(issue.source_id, ()):
+            if ln.link_id in j.links_done or ln.link_id in j.links_pending or ln.link_id in embedded:
+                continue
+            mine_inward = ln.inward == issue.source_id
+            other = ln.outward if mine_inward else ln.inward
+            if other in j.created:
+                # seen from the new issue: it is the POST's inward side, so the other is its outwardIssue
+                side = "outwardIssue" if mine_inward else "inwardIssue"
+                ops.append({"add": {"type": {"name": ln.type}, side: {"key": j.created[other]}}})
+                embedded.append(ln.link_id)
+        updates.append({"fields": issue.fields, **({"update": {"issuelinks": ops}} if ops else {})})
+    return updates, embedded
 
 
 def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, str]:
@@ -302,15 +328,22 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
             todo = [i for i in todo if i.source_id not in found]
     bar = _progress(len(plan.issues), progress, initial=len(plan.issues) - len(todo))
     batch_no = sum(1 for _ in _lines(j.path))
+    touching: dict[str, list[PlannedLink]] = {}
+    for ln in plan.links:
+        touching.setdefault(ln.inward, []).append(ln)
+        touching.setdefault(ln.outward, []).append(ln)
     for start in range(0, len(todo), BULK_LIMIT):
         batch = todo[start:start + BULK_LIMIT]
         batch_no += 1
         sources = [i.source_id for i in batch]
-        j.write({"event": "batch-start", "batch": batch_no, "sources": sources})
-        keys = _bulk_create(client, [i.fields for i in batch])
+        updates, embedded = _with_links(batch, touching, j)
+        j.write({"event": "batch-start", "batch": batch_no, "sources": sources, "links": embedded})
+        keys = _bulk_create(client, updates)
         created = dict(zip(sources, keys, strict=True))
-        j.write({"event": "batch-done", "batch": batch_no, "created": created})
+        j.write({"event": "batch-done", "batch": batch_no, "created": created, "links": embedded})
         j.created.update(created)
+        j.links_done.update(embedded)
+        result.links_created += len(embedded)
         result.created += len(created)
         if bar is not None:
             bar.update(len(batch))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format_option(m)
     m.set_defaults(func=_mirror)
 
+    i = ss.add_parser("import", help="bulk-import another tracker's tickets (CSV/JSON); idempotent and resumable")
+    i.add_argument("export", help="the RT-style export: .csv, .json or .jsonl (id, subject, queue, status, ...)")
+    i.add_argument("--project", help="Jira project key (or give it in --mapping)")
+    i.add_argument("--mapping", help="mapping spec (JSON or TOML): project, issuetype, users, statuses, links")
+    i.add_argument("--journal", help="journal file that makes the run resumable (default: EXPORT.journal)")
+    i.add_argument("--apply", action="store_true", help="really import (default: a dry run that prints the plan)")
+    i.add_argument("--no-status", action="store_true", help="leave every issue in its initial status")
+    i.add_argument("--workers", type=int, default=4, help="parallel link and status calls")
+    add_format_option(i)
+    i.set_defaults(func=_import)
+
 
 def _client(args: argparse.Namespace) -> Any:
     """Build the client of the chosen profile."""
@@ -207,4 +219,34 @@ def _mirror(args: argparse.Namespace) -> int:
     finally:
         client.close()
     print_rows([result], args.format)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Run ``labkit jira import``: the plan as a dry run, or the resumable import with ``--apply``."""
+    from labkit.cli import print_rows
+    from labkit.jira.bulk_import import Mapping, plan_import, run_import
+    from labkit.jira.rt import read_tickets
+
+    if args.mapping:
+        mapping = Mapping.from_file(args.mapping, project=args.project)
+    elif args.project:
+        mapping = Mapping(project=args.project)
+    else:
+        raise JiraError("no target project", hint="pass --project KEY or a --mapping file that names one")
+    plan = plan_import(read_tickets(args.export), mapping)
+    if not args.apply:
+        rows = [{"source_id": i.source_id, "summary": i.summary, "type": i.issuetype, "status": i.status,
+                 "labels": list(i.labels)} for i in plan.issues]
+        print_rows(rows, args.format)
+        print(f"dry run: {len(plan.issues)} issues and {len(plan.links)} links into {mapping.project}; "
+              f"{len(plan.skipped_links)} links skipped; add --apply to import", file=sys.stderr)
+        return 0
+    client = _client(args)
+    try:
+        result = run_import(plan, client, args.journal or f"{args.export}.journal", workers=args.workers,
+                            set_status=not args.no_status, progress=None if sys.stderr.isatty() else False)
+    finally:
+        client.close()
+    print_rows(result.to_frame(), args.format)
     return 0

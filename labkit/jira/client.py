@@ -335,17 +335,19 @@ class JiraClient:
         return to_dataframe(rows, extra, issues if raw else None)
 
     def search_issues(self, jql: str, fields: Sequence[str] | None = None, *, limit: int | None = None,
-                      progress: bool | None = None, parse: Parser | None = None) -> list[dict[str, Any]]:
+                      progress: bool | None = None, parse: Parser | None = None,
+                      expand: str | None = None) -> list[dict[str, Any]]:
         """Return the raw REST issues of a search, complete, in order and without duplicates.
 
-        ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON).
+        ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON);
+        ``expand="changelog"`` adds each issue's status history.
         """
         fields = list(fields) if fields is not None else base_fields(self.rank_field)
         with rejected_jql(jql):
             if self.is_cloud:
-                issues = self._search_cloud(jql, fields, limit, progress, parse)
+                issues = self._search_cloud(jql, fields, limit, progress, parse, expand)
             else:
-                issues = self._search_server(jql, fields, limit, progress, parse)
+                issues = self._search_server(jql, fields, limit, progress, parse, expand)
         seen: set[str] = set()
         unique = []
         for i in issues:
@@ -380,16 +382,19 @@ class JiraClient:
         return tqdm(total=total, unit="issue", desc="jira search", leave=False)
 
     def _page(self, jql: str, fields: Sequence[str], start: int, size: int,
-              parse: Parser | None = None) -> dict[str, Any]:
+              parse: Parser | None = None, expand: str | None = None) -> dict[str, Any]:
         """Fetch one classic search page (POST, retried as idempotent)."""
-        body = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
+        body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
+        if expand:
+            body["expand"] = expand.split(",")
         return (parse or _parse_json)(self.session.post("/rest/api/2/search", json=body, idempotent=True).content)
 
     def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
-                       progress: bool | None, parse: Parser | None = None) -> list[dict[str, Any]]:
+                       progress: bool | None, parse: Parser | None = None,
+                       expand: str | None = None) -> list[dict[str, Any]]:
         """Server/DC: first page for the total, then the other pages concurrently."""
         want = self.page_size if limit is None else min(limit, self.page_size)
-        first = self._page(jql, fields, 0, want, parse)
+        first = self._page(jql, fields, 0, want, parse, expand)
         total = int(first.get("total", 0))
         if limit is not None:
             total = min(total, limit)
@@ -404,7 +409,8 @@ class JiraClient:
             got: list[dict[str, Any]] = []
             end = min(start + size, total)
             while start + len(got) < end:  # a server may return short pages: fill the window
-                page = self._page(jql, fields, start + len(got), end - start - len(got), parse).get("issues", [])
+                page = self._page(jql, fields, start + len(got), end - start - len(got), parse,
+                                  expand).get("issues", [])
                 if not page:
                     break
                 got.extend(page)
@@ -421,12 +427,13 @@ class JiraClient:
         return issues[:total] if limit is not None else issues
 
     def _search_cloud(self, jql: str, fields: Sequence[str], limit: int | None,
-                      progress: bool | None, parse: Parser | None = None) -> list[dict[str, Any]]:
+                      progress: bool | None, parse: Parser | None = None,
+                      expand: str | None = None) -> list[dict[str, Any]]:
         """Cloud: ids by nextPageToken paging, then details by parallel bulkfetch."""
         ids: list[str] = []
         found: list[dict[str, Any]] = []
         token: str | None = None
-        light = all(f in ("id", "key") for f in fields)
+        light = all(f in ("id", "key") for f in fields) and not expand
         while True:
             body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
                                     "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
@@ -446,9 +453,11 @@ class JiraClient:
         batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
 
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            r = (parse or _parse_json)(self.session.post(
-                f"{self.api}/issue/bulkfetch", json={"issueIdsOrKeys": batch, "fields": list(fields)},
-                idempotent=True).content)
+            body: dict[str, Any] = {"issueIdsOrKeys": batch, "fields": list(fields)}
+            if expand:
+                body["expand"] = expand.split(",")
+            r = (parse or _parse_json)(self.session.post(f"{self.api}/issue/bulkfetch", json=body,
+                                                         idempotent=True).content)
             by_id = {str(i["id"]): i for i in r.get("issues", [])}
             if bar is not None:
                 bar.update(len(batch))

@@ -69,7 +69,7 @@ _SENTENCES = [
 _COMMENTS = ["Reproduced on the lab cloud.", "Cannot reproduce with the latest build.",
              "Fixed in the next release, please verify.", "Is this still a problem after {c}?",
              "Raising the priority: a customer hit it.", "Duplicate of an older report about {s}.",
-             "The disk space check should catch this earlier.", "Verified, closing."]
+             "The free space check should catch this earlier.", "Verified, closing."]
 _FILLER = (
     "agent alarm allocation api archive audit backend backup bandwidth batch benchmark binary boot bucket cache "
     "capacity cert checksum cli client cluster config connection console container controller cpu cron daemon "

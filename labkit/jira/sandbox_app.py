@@ -143,6 +143,7 @@ class JiraApp:
             "issue/bulkfetch": ("bulkfetch", ["POST"]),
             "issue/<key>": ("issue", ["GET", "PUT"]),
             "issue/<key>/comment": ("comments", ["GET", "POST"]),
+            "issue/<key>/transitions": ("transitions", ["GET", "POST"]),
             "issueLink": ("create_link", ["POST"]),
             "search": ("search", ["GET", "POST"]),
             "search/jql": ("search_jql", ["GET", "POST"]),
@@ -466,13 +467,50 @@ class JiraApp:
             errors["issuetype"] = "issue type is required"
         if errors:
             raise ApiError(400, [], errors)
+        links = self.create_links_spec((data.get("update") or {}).get("issuelinks") or [])
         try:
-            made = self.db(lambda s: s.create_issue(fields))
+            made = self.db(lambda s: self._create_with_links(s, fields, links))
         except (KeyError, ValueError) as exc:
             raise ApiError(400, str(exc)) from None
         self.invalidate()
         return {"id": str(made["id"]), "key": made["key"],
                 "self": f"{self.base(request)}/rest/api/{version}/issue/{made['id']}"}
+
+    @staticmethod
+    def create_links_spec(ops: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        """Read ``update.issuelinks`` of a create: [(type, "inward"|"outward", other key)], from the new issue's view.
+
+        ``{"add": {"type": {"name": "Blocks"}, "outwardIssue": {"key": "X"}}}`` makes the new issue block X;
+        with ``inwardIssue`` X blocks the new issue, as Jira's create-with-links does.
+        """
+        out = []
+        for op in ops:
+            add = op.get("add") if isinstance(op, dict) else None
+            if not isinstance(add, dict):
+                raise ApiError(400, [], {"issuelinks": "Only the add operation is supported for issue links."})
+            t = (add.get("type") or {}).get("name") or (add.get("type") or {}).get("id")
+            for side in ("outwardIssue", "inwardIssue"):
+                other = add.get(side)
+                if other:
+                    out.append((str(t), side, str(other.get("key") or other.get("id"))))
+                    break
+            else:
+                raise ApiError(400, [], {"issuelinks": "A link needs an inwardIssue or an outwardIssue."})
+        return out
+
+    @staticmethod
+    def _create_with_links(store: Any, fields: dict[str, Any], links: list[tuple[str, str, str]]) -> dict[str, Any]:
+        """Create an issue and its links in the store's thread, so the two happen together."""
+        for _t, _side, other in links:
+            if store.get_issue(other) is None:
+                raise ValueError(f"Issue {other} does not exist (in update.issuelinks)")
+        made = store.create_issue(fields)
+        for t, side, other in links:
+            if side == "outwardIssue":
+                store.add_link(t, made["key"], other)
+            else:
+                store.add_link(t, other, made["key"])
+        return made
 
     def on_create_issue(self, request: Request, version: str) -> Response:
         """POST issue: create one issue, 201 with id, key and self."""
@@ -512,6 +550,28 @@ class JiraApp:
             comment = to_v3({"comment": comment})["comment"]
         comments = comment.get("comments", [])
         return self.json({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
+
+    def on_transitions(self, request: Request, version: str, key: str) -> Response:
+        """GET or POST issue/{key}/transitions: a simplified workflow where every status is reachable."""
+        issue = self.one(key)
+        current = ((issue.get("fields") or {}).get("status") or {}).get("name")
+        targets = [st for st in self.db(lambda s: s.statuses()) if st.get("name") != current]
+        transitions = [{"id": str(st.get("id")), "name": st.get("name"), "to": st, "hasScreen": False,
+                        "isGlobal": True, "isInitial": False, "isConditional": False} for st in targets]
+        if request.method == "GET":
+            return self.json({"expand": "transitions", "transitions": transitions})
+        wanted = str((self.body(request).get("transition") or {}).get("id", ""))
+        chosen = next((t for t in transitions if t["id"] == wanted), None)
+        if chosen is None:
+            raise ApiError(400, f"Transition id '{wanted}' is not valid for this issue.")
+        done = ((chosen["to"].get("statusCategory") or {}).get("key")) == "done"
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        fields: dict[str, Any] = {"status": chosen["to"],
+                                  "resolution": {"id": "10000", "name": "Done"} if done else None,
+                                  "resolutiondate": now if done else None}
+        self.db(lambda s: s.update_issue(issue["key"], fields))
+        self.invalidate()
+        return Response(status=204)
 
     def on_create_link(self, request: Request, version: str) -> Response:
         """POST issueLink: inwardIssue blocks outwardIssue for Blocks, as Jira does."""
@@ -631,7 +691,10 @@ class JiraApp:
         fields = data.get("fields")
         spec = field_spec(fields) if isinstance(fields, list) else None
         found = {w: i for w, i in zip(wanted, [self.issues([w]) for w in wanted], strict=True)}
-        issues = self.rendered([v[0] for v in found.values() if v], version, self.base(request), spec, "*navigable")
+        expand = data.get("expand")
+        expand = ",".join(expand) if isinstance(expand, list) else expand
+        issues = self.rendered([v[0] for v in found.values() if v], version, self.base(request), spec, "*navigable",
+                               expand)
         errors = [w for w, v in found.items() if not v]
         tail = {"issueErrors": [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
                                  "errors": {}} for w in errors]}

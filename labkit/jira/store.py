@@ -153,8 +153,10 @@ class Store:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
 
     # ------------------------------------------------------------ import
-    def import_issues(self, issues: Iterable[dict]) -> int:
+    def import_issues(self, issues: Iterable[dict | str | bytes]) -> int:
         """Insert or replace (by key) Jira REST issues, with their links, comments, rank and changelog; return the count.
+
+        Items may be dicts or JSON text (a line of a ``.jsonl`` file; its text is stored as is).
 
         Each issue is ``{id, key, fields: {...}}`` as ``GET /rest/api/2/issue/KEY`` returns it
         (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
@@ -167,14 +169,19 @@ class Store:
                 next_rank = self._meta("rank_next", 0)
                 batch: list[dict] = []
                 for issue in issues:
+                    if isinstance(issue, str | bytes):  # a JSON line: keep its text as the stored document
+                        text = issue.decode("utf-8") if isinstance(issue, bytes) else issue
+                        issue = json.loads(text)
+                        if isinstance(issue, dict):
+                            issue["\0json"] = text
                     batch.append(issue)
                     if len(batch) >= 2000:
-                        next_rank = self._import_batch(batch, next_rank)
                         n += len(batch)
+                        next_rank = self._import_batch(batch, next_rank)
                         batch = []
                 if batch:
-                    next_rank = self._import_batch(batch, next_rank)
                     n += len(batch)
+                    next_rank = self._import_batch(batch, next_rank)
                 self._set_meta("rank_next", next_rank)
                 self.db.execute("COMMIT")
             except BaseException:
@@ -246,12 +253,10 @@ class Store:
             else:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             row = self._row(issue, rank)
-            doc_fields = {k: v for k, v in f.items() if k not in ("issuelinks", RANK_FIELD)}
-            doc = {k: v for k, v in issue.items() if k not in ("fields", "changelog")}
-            doc["fields"] = doc_fields
-            ch = issue.get("changelog")
-            doc_rows.append([json.dumps(doc, ensure_ascii=False, separators=(",", ":"), check_circular=False),
-                             json.dumps(ch, ensure_ascii=False) if ch else None])
+            # the document as given (links and rank are served from their tables, the rest from here)
+            text = issue.pop("\0json", None) or json.dumps(issue, ensure_ascii=False, separators=(",", ":"),
+                                                            check_circular=False)
+            doc_rows.append([text, None])
             rows.append(row)
             cm = (f.get("comment") or {}).get("comments") or []
             fts_rows.append(list(field_texts(f)))
@@ -337,8 +342,6 @@ class Store:
             cm = (f.get("comment") or {}).get("comments") or []
             f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
             f["issuelinks"] = self._links_of(key)
-            if changelog:
-                issue["changelog"] = json.loads(changelog)
             return issue
 
     def _current_fields(self, key: str, stored: str, id_: str) -> tuple[str, dict]:

@@ -99,15 +99,16 @@ class RankBoard(anywidget.AnyWidget):
                 "move": {"to": m.to_pos, "direction": m.direction, "blocker": m.blocker, "blocked": m.blocked}
                 if m else None,
             })
-        self.total = len(order)
-        self.violations = [{"issue": v.issue, "position": v.position, "blocker": v.blocker,
-                            "blocker_position": v.blocker_position, "direct": v.direct} for v in self.report]
-        self.moves = [{"issue": m.issue, "from_pos": m.from_pos, "to_pos": m.to_pos, "direction": m.direction,
-                       "blocker": m.blocker, "blocked": m.blocked} for m in self.plan.moves]
-        self.calls = [c.describe() for c in self.plan.calls]
-        self.cycles = [{"name": c.name, "members": list(c.members)} for c in self.report.cycles]
-        self.rows = rows
-        self.can_undo = self._undo_pending()
+        with self.hold_sync():   # one update message, so the browser never draws half a refresh
+            self.total = len(order)
+            self.violations = [{"issue": v.issue, "position": v.position, "blocker": v.blocker,
+                                "blocker_position": v.blocker_position, "direct": v.direct} for v in self.report]
+            self.moves = [{"issue": m.issue, "from_pos": m.from_pos, "to_pos": m.to_pos, "direction": m.direction,
+                           "blocker": m.blocker, "blocked": m.blocked} for m in self.plan.moves]
+            self.calls = [c.describe() for c in self.plan.calls]
+            self.cycles = [{"name": c.name, "members": list(c.members)} for c in self.report.cycles]
+            self.rows = rows
+            self.can_undo = self._undo_pending()
 
     def _undo_pending(self) -> bool:
         """True when the current journal holds an apply not undone yet."""

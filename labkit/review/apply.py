@@ -140,7 +140,9 @@ def _checked_out_in(repo: Path, branch: str) -> Path | None:
 
 
 def _remove_worktree(repo: Path, wt: Path) -> None:
-    run_git(repo, "worktree", "remove", "--force", "--force", str(wt), check=False)
+    removed = run_git(repo, "worktree", "remove", "--force", "--force", str(wt), check=False).ok
+    if removed and not wt.exists():
+        return
     if wt.exists():
         shutil.rmtree(wt, ignore_errors=True)
     admin = Path(run_git(repo, "rev-parse", "--git-common-dir").stdout.strip())
@@ -255,7 +257,7 @@ def apply_series(repo: str | Path, series: PatchSeries | bytes | str, *, onto: s
         log = run_git(wt, "log", "--reverse", "--format=%H%x00%s", f"{onto_sha}..HEAD").stdout
         result.commits = [AppliedCommit(i, *line.split("\x00", 1))
                           for i, line in enumerate(log.splitlines(), 1)]
-        result.head = run_git(wt, "rev-parse", "HEAD").stdout.strip()
+        result.head = result.commits[-1].sha if result.commits else onto_sha
         result.status = "applied"
         if test_cmd:
             result.test = run_tests(wt, test_cmd, test_timeout)

@@ -81,6 +81,8 @@ def resolve_commit(repo: Path, ref: str) -> str:
 
 def committer_env(repo: Path) -> dict[str, str]:
     """Return env vars giving git a committer identity when the repository has none configured."""
+    if os.environ.get("GIT_COMMITTER_NAME") and os.environ.get("GIT_COMMITTER_EMAIL"):
+        return {}
     r = run_git(repo, "var", "GIT_COMMITTER_IDENT", check=False)
     if r.ok:
         return {}

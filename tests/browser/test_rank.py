@@ -54,21 +54,26 @@ def test_rank_board_apply_undo_and_drag(lab, board_notebook, tmp_path):
     page.screenshot(path=str(tmp_path / "before.png"), full_page=True)
 
     page.locator(".lk-rankboard button.labkit-rank-apply").click()
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 0", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 0 && "
+                           "document.querySelectorAll('.lk-rb-item.lk-rb-violation').length === 0", timeout=30_000)
     assert page.locator(".lk-rb-violations .lk-rb-empty").is_visible()
-    assert "no violation left" in page.locator(".lk-rb-message").inner_text()
+    page.wait_for_function("document.querySelector('.lk-rb-message')?.innerText.includes('no violation left')",
+                           timeout=30_000)
     applied = keys(page)
     assert applied.index("LAB-8") < applied.index("LAB-2") and applied.index("LAB-7") < applied.index("LAB-1")
 
     page.locator(".lk-rankboard button.labkit-rank-undo").click()
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 4", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 4 && "
+                           "document.querySelectorAll('.lk-rb-item.lk-rb-violation').length === 4", timeout=30_000)
     assert keys(page) == [f"LAB-{i}" for i in range(1, 9)]
 
     # drag LAB-6 onto the upper half of LAB-5: one manual rank call, that violation goes away
     source = page.locator('.lk-rb-item[data-key="LAB-6"]')
     target = page.locator('.lk-rb-item[data-key="LAB-5"]')
     source.drag_to(target, target_position={"x": 20, "y": 2})
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 3", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 3 && "
+                           "document.querySelector('.lk-rb-list [data-key=\"LAB-6\"] + [data-key=\"LAB-5\"]')",
+                           timeout=30_000)
     after = keys(page)
     assert after.index("LAB-6") == after.index("LAB-5") - 1
     assert not page.errors, page.errors

@@ -199,3 +199,14 @@ def test_file_store_persists(tmp_path):
         s.import_issues(generate(50, seed=1))
     with Store(path) as s:
         assert len(s) == 50 and s.count("project = DEMO") == 17
+
+
+def test_import_json_lines_keeps_the_document():
+    import json
+
+    s = Store()
+    line = json.dumps(issue("J-1", "from a jsonl line", labels=["l"]))
+    assert s.import_issues([line, line.encode()]) == 2 and len(s) == 1
+    got = s.get_issue("J-1")
+    assert got["fields"]["summary"] == "from a jsonl line" and got["fields"]["customfield_10019"].startswith("0|")
+    assert s.search_keys("labels = l")[0] == ["J-1"]
