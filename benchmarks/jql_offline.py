@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labkit.jira.demo import generate  # noqa: E402
 from labkit.jira.store import Store, field_texts  # noqa: E402
 
-APPC = Path("/work/shared/data/jira/appcelerator-jira-archive")
+APPC = Path(os.environ.get("LABKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "jira" / "appcelerator-jira-archive"
 TEXT = ["summary", "description", "environment", "comment"]
 
 

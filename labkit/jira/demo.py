@@ -89,10 +89,12 @@ _ENVS = ["Ubuntu 22.04, KVM", "RHEL 9, qemu 8.1", "CentOS 7, Xen", "Debian 12, l
 
 
 def _ts(dt: datetime) -> str:
+    """Format a datetime as a Jira REST timestamp."""
     return dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def _user(name: str) -> dict:
+    """A REST user object for a login name."""
     return {"name": name, "key": name, "displayName": name.capitalize(), "active": True}
 
 

@@ -44,12 +44,14 @@ _MAX_DEPTH = 100
 
 @dataclass(frozen=True)
 class _Tok:
+    """One JQL token: kind, decoded text and position."""
     kind: str  # WORD, STRING, OP, LP, RP, COMMA, AMP, BAR, BANG, EOF
     text: str
     pos: int
 
 
 def _lex(q: str) -> list[_Tok]:
+    """Split JQL text into tokens, decoding quoted strings and escapes."""
     toks: list[_Tok] = []
     i, n = 0, len(q)
     while i < n:
@@ -124,6 +126,7 @@ def _lex(q: str) -> list[_Tok]:
 
 
 class _Parser:
+    """Recursive-descent JQL parser (one instance per query)."""
     def __init__(self, q: str) -> None:
         self.q = q
         self.toks = _lex(q)
@@ -133,28 +136,34 @@ class _Parser:
     # -- helpers
     @property
     def tok(self) -> _Tok:
+        """The current token."""
         return self.toks[self.i]
 
     def peek(self, k: int = 1) -> _Tok:
+        """The token k places ahead."""
         return self.toks[min(self.i + k, len(self.toks) - 1)]
 
     def next(self) -> _Tok:
+        """Consume and return the current token."""
         t = self.toks[self.i]
         if t.kind != "EOF":
             self.i += 1
         return t
 
     def is_kw(self, word: str, tok: _Tok | None = None) -> bool:
+        """Whether a token is the unquoted keyword ``word``."""
         t = tok or self.tok
         return t.kind == "WORD" and t.text.upper() == word
 
     def fail(self, msg: str, tok: _Tok | None = None, hint: str | None = None) -> JqlSyntaxError:
+        """A syntax error at a token, saying what was found."""
         t = tok or self.tok
         found = "the end of the query" if t.kind == "EOF" else repr(t.text if t.kind != "STRING" else '"' + t.text + '"')
         return JqlSyntaxError(f"{msg}, found {found}", self.q, t.pos, hint=hint)
 
     # -- grammar
     def query(self) -> Query:
+        """query := [or_expr] [ORDER BY key (, key)*]"""
         where = None
         if self.tok.kind != "EOF" and not (self.is_kw("ORDER") and self.is_kw("BY", self.peek())):
             where = self.or_expr()
@@ -180,6 +189,7 @@ class _Parser:
         return Query(where, tuple(order))
 
     def or_expr(self) -> Node:
+        """or_expr := and_expr (OR and_expr)*"""
         items = [self.and_expr()]
         while self.tok.kind == "BAR" or self.is_kw("OR"):
             self.next()
@@ -192,6 +202,7 @@ class _Parser:
         return Or(tuple(flat))
 
     def and_expr(self) -> Node:
+        """and_expr := not_expr (AND not_expr)*"""
         items = [self.not_expr()]
         while self.tok.kind == "AMP" or self.is_kw("AND"):
             self.next()
@@ -204,6 +215,7 @@ class _Parser:
         return And(tuple(flat))
 
     def not_expr(self) -> Node:
+        """not_expr := NOT not_expr | ( or_expr ) | clause"""
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise self.fail("Query is nested too deeply")
@@ -223,6 +235,7 @@ class _Parser:
             self.depth -= 1
 
     def field_name(self, msg: str) -> str:
+        """A field name: a word that is not a keyword, or a quoted string."""
         t = self.tok
         if t.kind == "STRING" or (t.kind == "WORD" and t.text.upper() not in _GRAMMAR_WORDS):
             self.next()
@@ -230,6 +243,7 @@ class _Parser:
         raise self.fail(msg, hint="quote a field name that is a JQL keyword or has spaces")
 
     def clause(self) -> Clause:
+        """clause := field operator operand [predicates]"""
         field = self.field_name("Expected a field name")
         t = self.tok
         if t.kind == "OP":
@@ -274,6 +288,7 @@ class _Parser:
                         hint="use one of = != > >= < <= ~ !~ IN, NOT IN, IS, IS NOT, WAS, CHANGED")
 
     def predicates(self) -> tuple[Predicate, ...]:
+        """History predicates after WAS or CHANGED."""
         preds: list[Predicate] = []
         while self.tok.kind == "WORD" and self.tok.text.upper() in _PREDICATES:
             name = self.next().text.upper()
@@ -287,6 +302,7 @@ class _Parser:
         return tuple(preds)
 
     def list_operand(self) -> Operand:
+        """The operand of IN: a list or a function call."""
         if self.tok.kind == "LP":
             return self.operand(allow_list=True)
         if self.tok.kind == "WORD" and self.peek().kind == "LP":
@@ -294,6 +310,7 @@ class _Parser:
         raise self.fail("Expected a list like (a, b) or a function")
 
     def operand(self, *, allow_list: bool) -> Operand:
+        """A value, EMPTY, a function call or (if allowed) a list."""
         t = self.tok
         if t.kind == "STRING":
             self.next()
@@ -394,12 +411,14 @@ def render_operand(op: Operand) -> str:
 
 
 def _func_name(name: str) -> str:
+    """A function name as JQL text (it must be a plain word)."""
     if _SAFE_WORD.match(name) and name.upper() not in _GRAMMAR_WORDS:
         return name
     raise ValueError(f"cannot render function name {name!r}")
 
 
 def _render_clause(c: Clause) -> str:
+    """Render one clause with its operand and predicates."""
     parts = [_word(c.field), c.op]
     if c.operand is not None:
         parts.append(render_operand(c.operand))
@@ -412,6 +431,7 @@ def _render_clause(c: Clause) -> str:
 
 
 def _render_node(n: Node, parent: str = "") -> str:
+    """Render a condition, adding parentheses where precedence needs them."""
     if isinstance(n, Clause):
         return _render_clause(n)
     if isinstance(n, Not):

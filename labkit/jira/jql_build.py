@@ -35,6 +35,7 @@ __all__ = ["Expr", "Field", "Ordered", "field", "fn", "phrase", "text"]
 
 
 def _operand(v: object) -> Operand:
+    """Turn a Python value into a JQL operand (None is EMPTY)."""
     if isinstance(v, Value | Empty | Function | ListValue):
         return v
     if v is None:
@@ -93,6 +94,7 @@ class Expr:
 
 
 def _sort_keys(keys: Iterable[str | tuple[str, str]]) -> tuple[SortKey, ...]:
+    """ORDER BY keys from names or (name, direction) pairs."""
     out = []
     for k in keys:
         if isinstance(k, tuple):
@@ -123,6 +125,7 @@ class Field:
     name: str
 
     def _c(self, op: str, operand: Operand | None, preds: tuple[Predicate, ...] = ()) -> Expr:
+        """A clause on this field."""
         return Expr(Clause(self.name, op, operand, preds))
 
     def __eq__(self, v: object) -> Expr:  # type: ignore[override]
@@ -187,6 +190,7 @@ class Field:
 
 
 def _predicates(kw: dict[str, object]) -> tuple[Predicate, ...]:
+    """History predicates from keyword arguments (by=, after=, during=(a, b), ...)."""
     out = []
     for name, v in kw.items():
         up = name.rstrip("_").upper()

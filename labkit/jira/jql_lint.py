@@ -28,6 +28,7 @@ class JqlWarning:
 
 
 def _clauses_with_sign(n: Node | None, negated: bool = False):
+    """Yield each clause with whether it sits under an odd number of NOTs."""
     if n is None:
         return
     if isinstance(n, Clause):
@@ -40,6 +41,7 @@ def _clauses_with_sign(n: Node | None, negated: bool = False):
 
 
 def _text_warnings(c: Clause, cloud: bool) -> list[JqlWarning]:
+    """The traps in one text-search clause."""
     out: list[JqlWarning] = []
     where = render(c)
     if not isinstance(c.operand, Value):

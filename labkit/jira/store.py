@@ -85,10 +85,12 @@ _CATEGORIES = {"new": (2, "To Do", "blue-gray"), "indeterminate": (4, "In Progre
 
 
 def _name(obj: Any, attr: str = "name") -> str | None:
+    """The name of a REST object, or None."""
     return obj.get(attr) if isinstance(obj, dict) else None
 
 
 def _user(obj: Any) -> tuple[str | None, str | None]:
+    """(login, display name) of a REST user object."""
     if not isinstance(obj, dict):
         return None, None
     login = obj.get("name") or obj.get("accountId") or obj.get("key")
@@ -103,6 +105,7 @@ def field_texts(fields: dict) -> tuple[str, str, str, str]:
 
 
 def _link_fields(issue_fields: dict) -> dict:
+    """The few fields Jira embeds for the other issue of a link."""
     return {k: issue_fields.get(k) for k in ("summary", "status", "priority", "issuetype") if k in issue_fields}
 
 
@@ -146,10 +149,12 @@ class Store:
 
     # ------------------------------------------------------------ meta
     def _meta(self, name: str, default: int = 0) -> int:
+        """Read an integer from the meta table."""
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else default
 
     def _set_meta(self, name: str, value: int) -> None:
+        """Write an integer to the meta table."""
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
 
     # ------------------------------------------------------------ import
@@ -191,6 +196,7 @@ class Store:
         return n
 
     def _row(self, issue: dict, rank: str | None) -> dict:
+        """The issue table row of one REST issue."""
         f = issue.get("fields") or {}
         key = issue["key"]
         project, _, num = key.rpartition("-")
@@ -217,6 +223,7 @@ class Store:
         }
 
     def _import_batch(self, batch: list[dict], next_rank: int) -> int:
+        """Upsert a batch of issues with their texts, labels, links; return the next rank number."""
         db = self.db
         keys = [b["key"] for b in batch]
         bad = [b for b in batch if not isinstance(b, dict) or not b.get("key") or b.get("id") in (None, "")]
@@ -307,6 +314,7 @@ class Store:
         return next_rank
 
     def _delete_rid(self, rid: int) -> None:
+        """Remove an issue and everything indexed for it."""
         db = self.db
         row = db.execute("SELECT summary, key FROM issue WHERE rid = ?", (rid,)).fetchone()
         doc = db.execute("SELECT doc FROM issue_doc WHERE rid = ?", (rid,)).fetchone()
@@ -323,6 +331,7 @@ class Store:
 
     # ------------------------------------------------------------ read
     def _rid(self, key_or_id: str) -> int | None:
+        """The internal row id of an issue key or id."""
         s = str(key_or_id)
         row = self.db.execute("SELECT rid FROM issue WHERE key = ? OR id = ?", (s.upper(), s)).fetchone()
         return row[0] if row else None
@@ -345,6 +354,7 @@ class Store:
             return issue
 
     def _current_fields(self, key: str, stored: str, id_: str) -> tuple[str, dict]:
+        """The id and link fields of the other issue of a link (stored snapshot if it is not in the store)."""
         row = self.db.execute("SELECT i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid WHERE i.key = ?",
                               (key,)).fetchone()
         if row is None:
@@ -352,6 +362,7 @@ class Store:
         return row[0], _link_fields(json.loads(row[1])["fields"])
 
     def _links_of(self, key: str) -> list[dict]:
+        """The issue's links REST-shaped (outwardIssue: this issue [outward] it; inwardIssue: it [outward] this issue)."""
         out = []
         for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in self.db.execute(
                 "SELECT * FROM link WHERE src = ? OR dst = ? ORDER BY CAST(id AS INTEGER), id", (key, key)):
@@ -366,12 +377,14 @@ class Store:
         return out
 
     def _builder(self) -> SqlBuilder:
+        """A SQL builder for this store, reusing the cached word list."""
         b = SqlBuilder(self.db, self.now or datetime.now(UTC).replace(tzinfo=None), self.current_user)
         if self._vocab is not None and self._vocab_version == self._version:
             b._vocab = self._vocab
         return b
 
     def _keep_vocab(self, b: SqlBuilder) -> None:
+        """Keep the word list a builder loaded for later queries."""
         if b._vocab is not None:
             self._vocab, self._vocab_version = b._vocab, self._version
 
@@ -387,6 +400,7 @@ class Store:
             return keys, total
 
     def _keys_of(self, rids: list[int]) -> list[str]:
+        """Keys of internal row ids, in the same order."""
         if not rids:
             return []
         got: dict[int, str] = {}
@@ -396,6 +410,7 @@ class Store:
         return [got[r] for r in rids]
 
     def _search_rids(self, jql: str, start: int, limit: int | None, with_total: bool) -> tuple[list[int], int]:
+        """Internal row ids of a page of matches, and the total."""
         q = parse(jql)
         b = self._builder()
         where = b.where(q)
@@ -476,6 +491,7 @@ class Store:
 
     # ------------------------------------------------------------ write
     def _project_of(self, ref: dict) -> dict:
+        """The REST project for a {key} or {id} reference."""
         key, pid = ref.get("key"), ref.get("id")
         for p in self.projects():
             if (key and p["key"].upper() == str(key).upper()) or (pid and str(p["id"]) == str(pid)):
@@ -484,6 +500,7 @@ class Store:
                         hint="create issues in one of: " + ", ".join(p["key"] for p in self.projects()))
 
     def _named(self, kind: str, ref: Any, options: list[dict]) -> dict:
+        """A REST object (status, priority, issue type) matched by id or name."""
         if isinstance(ref, str):
             ref = {"name": ref}
         if not isinstance(ref, dict):
@@ -574,6 +591,7 @@ class Store:
             self._restore_links(links, issue["key"])
 
     def _restore_links(self, links: list[dict], key: str) -> None:
+        """Put links back after an issue is re-imported."""
         for lk in links:
             t = lk["type"]
             if "outwardIssue" in lk:
@@ -582,7 +600,9 @@ class Store:
                 self._insert_link(lk["id"], t, lk["inwardIssue"]["key"], key)
 
     def _insert_link(self, lid: str, t: dict, src: str, dst: str) -> None:
+        """Insert one link row, snapshotting both issues' fields."""
         def side(k: str) -> tuple[str, str]:
+            """The id and link-field snapshot of one end."""
             row = self.db.execute("SELECT i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid WHERE i.key = ?",
                                   (k,)).fetchone()
             if row is None:
@@ -718,6 +738,7 @@ class Store:
         """Return the fields the store knows, REST-shaped like ``GET /rest/api/2/field``."""
         def fd(fid: str, name: str, typ: str, *, custom: bool = False, items: str | None = None,
                searchable: bool = True, orderable: bool = True, clause: list[str] | None = None) -> dict:
+            """One REST field description."""
             schema: dict[str, Any] = {"type": typ, "system": fid} if not custom else {"type": typ}
             if items:
                 schema["items"] = items

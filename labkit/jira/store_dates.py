@@ -38,6 +38,7 @@ def normalise(value: str | None) -> str | None:
 
 
 def _add_months(dt: datetime, months: int) -> datetime:
+    """Add months, clamping the day to the month's length."""
     y, m = divmod(dt.month - 1 + months, 12)
     year, month = dt.year + y, m + 1
     import calendar
@@ -64,6 +65,7 @@ def shift(dt: datetime, text: str, clause: str = "") -> datetime:
 
 
 def _start(dt: datetime, unit: str) -> datetime:
+    """The start of the day, week (Sunday), month or year."""
     day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
     if unit == "Day":
         return day
@@ -75,6 +77,7 @@ def _start(dt: datetime, unit: str) -> datetime:
 
 
 def _next(dt: datetime, unit: str) -> datetime:
+    """The same point one unit later."""
     if unit == "Day":
         return dt + timedelta(days=1)
     if unit == "Week":

@@ -16,6 +16,7 @@ MAX_RANK = BUCKET + "zzzzzz:"
 
 
 def _b36(n: int, width: int) -> str:
+    """A non-negative integer in base 36, zero-padded."""
     out = []
     while n:
         n, r = divmod(n, 36)
@@ -29,6 +30,7 @@ def rank_of(n: int) -> str:
 
 
 def _split(rank: str) -> tuple[str, str]:
+    """The integer and fraction digits of a rank string."""
     body = rank.split("|", 1)[-1]
     whole, _, frac = body.partition(":")
     return whole.rjust(INT_WIDTH, "0")[:INT_WIDTH].lower(), frac.lower()

@@ -123,14 +123,17 @@ class SqlBuilder:
         return self.clause(n)
 
     def p(self, v: Any) -> str:
+        """Add a parameter and return its placeholder."""
         self.params.append(v)
         return "?"
 
     def fail(self, c: Clause, why: str, hint: str | None = None) -> JqlError:
+        """A JqlError naming the clause and why."""
         return JqlError(f"Cannot evaluate `{render(c)}` in the local store: {why}", hint=hint)
 
     # ------------------------------------------------------------ clauses
     def clause(self, c: Clause) -> str:
+        """SQL for one clause, by field kind."""
         f = field_key(c.field)
         if c.op.startswith("WAS") or c.op == "CHANGED":
             raise self.fail(c, f"{c.op} needs the issue history, which the local store does not search",
@@ -175,6 +178,7 @@ class SqlBuilder:
         return vals, empty
 
     def _eq_any(self, cols: tuple[str, ...], vals: list[str], f: str) -> str:
+        """Equality against any of the values in any of the columns."""
         ors = []
         for v in vals:
             if f == "resolution" and v.lower() == "unresolved":
@@ -184,6 +188,7 @@ class SqlBuilder:
         return "(" + " OR ".join(ors) + ")" if ors else "0"
 
     def simple_clause(self, c: Clause, cols: tuple[str, ...], f: str, user: bool = False) -> str:
+        """SQL for single-valued fields (status, project, assignee, ...)."""
         main = f"i.{cols[0]}"
         if c.op in ("IS", "IS NOT"):
             return f"({main} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
@@ -210,6 +215,7 @@ class SqlBuilder:
         raise self.fail(c, f"the operator {c.op} is not supported for {c.field}")
 
     def multi_clause(self, c: Clause, table: str) -> str:
+        """SQL for multi-valued fields (labels, components, versions)."""
         has_any = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid)"
         if c.op in ("IS", "IS NOT"):
             return has_any if c.op == "IS NOT" else f"NOT {has_any}"
@@ -228,6 +234,7 @@ class SqlBuilder:
         return f"({has_any} AND NOT {hit})"
 
     def _date(self, c: Clause, op: Operand) -> str:
+        """A date operand as store text."""
         if isinstance(op, Value):
             return iso(value_date(op.text, self.now, render(c)))
         if isinstance(op, Function):
@@ -235,6 +242,7 @@ class SqlBuilder:
         raise self.fail(c, "a date comparison needs one date")
 
     def date_clause(self, c: Clause, col: str) -> str:
+        """SQL for date fields."""
         if c.op in ("IS", "IS NOT"):
             return f"(i.{col} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
         if c.op in ("=", "!=", ">", ">=", "<", "<="):
@@ -249,6 +257,7 @@ class SqlBuilder:
         raise self.fail(c, f"the operator {c.op} is not supported for dates")
 
     def key_clause(self, c: Clause, f: str) -> str:
+        """SQL for key, id and issue (lists, ranges, linkedIssues())."""
         op = c.operand
         if c.op in ("IS", "IS NOT"):
             return "0" if c.op == "IS" else "1"
@@ -283,6 +292,7 @@ class SqlBuilder:
         raise self.fail(c, f"the operator {c.op} is not supported for {c.field}")
 
     def linked_issues(self, c: Clause, fn: Function) -> str:
+        """SQL for linkedIssues(key[, link description or type name])."""
         if fn.name.lower() != "linkedissues":
             raise self.fail(c, f"the function {fn.name}() is not supported by the local store",
                             hint="the local store knows linkedIssues(key[, link description])")
@@ -323,6 +333,7 @@ class SqlBuilder:
                 f"i.key IN (SELECT {where_dst or 'dst'} WHERE {in_c})"]
 
     def linktype_clause(self, c: Clause) -> str:
+        """SQL for issueLinkType."""
         if c.op in ("IS", "IS NOT"):
             has = "(i.key IN (SELECT src FROM link) OR i.key IN (SELECT dst FROM link))"
             return has if c.op == "IS NOT" else f"(NOT {has})"
@@ -337,6 +348,7 @@ class SqlBuilder:
 
     # ------------------------------------------------------------ text search
     def text_clause(self, c: Clause, cols: list[str]) -> str:
+        """SQL for ~, !~ and IS [NOT] EMPTY on text fields."""
         if c.op in ("IS", "IS NOT"):
             empty = " AND ".join(f"{_TEXT_SQL[col]} = ''" for col in cols)
             cond = f"i.rid IN (SELECT rid FROM issue_doc WHERE {empty})"

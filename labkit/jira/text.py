@@ -147,6 +147,7 @@ _TERM_STOP = set(' \t\r\n\f\v()"^~')
 
 @dataclass
 class _T:
+    """One token of a text-search value."""
     kind: str  # TERM PHRASE LP RP AND OR NOT PLUS MINUS EOF
     text: str
     pos: int
@@ -157,6 +158,7 @@ class _T:
 
 
 def _lex(v: str) -> list[_T]:
+    """Split a text-search value into tokens (phrases, words, operators)."""
     out: list[_T] = []
     i, n = 0, len(v)
     while i < n:
@@ -230,6 +232,7 @@ _NUM = re.compile(r"\d+(\.\d*)?|\.\d+")
 
 
 def _suffixes(v: str, i: int, tok: _T) -> int:
+    """Read ~N (slop or fuzzy) and ^N (boost) after a word or phrase."""
     while i < len(v) and v[i] in "~^":
         c = v[i]
         m = _NUM.match(v, i + 1)
@@ -266,6 +269,7 @@ def _unescape(text: str) -> tuple[str, bool]:
 
 
 class _TextParser:
+    """Parser of the Lucene-style text-search value."""
     def __init__(self, v: str) -> None:
         self.v = v
         self.toks = _lex(v)
@@ -276,15 +280,18 @@ class _TextParser:
 
     @property
     def tok(self) -> _T:
+        """The current token."""
         return self.toks[self.i]
 
     def next(self) -> _T:
+        """Consume and return the current token."""
         t = self.toks[self.i]
         if t.kind != "EOF":
             self.i += 1
         return t
 
     def parse(self) -> TextNode:
+        """The whole value; a leading '(' is an error, as documented."""
         if self.tok.kind == "LP":
             raise JqlSyntaxError("A text search may not start with '(' (grouping)", self.v, self.tok.pos,
                                  hint="start with a word, e.g. bugs AND (atlassian OR Jira)")
@@ -296,6 +303,7 @@ class _TextParser:
         return node
 
     def or_expr(self) -> TextNode:
+        """Groups joined by OR."""
         groups = [self.and_expr()]
         while self.tok.kind == "OR":
             self.features.add("or")
@@ -309,6 +317,7 @@ class _TextParser:
         return Bool(should=tuple(groups))
 
     def and_expr(self) -> TextNode | None:
+        """Clauses side by side or joined by AND, with + and - / NOT modifiers."""
         clauses: list[tuple[str, TextNode | None, bool]] = []  # (modifier, node, joined by AND)
         joined_next = False
         while self.tok.kind not in ("EOF", "RP", "OR"):
@@ -349,6 +358,7 @@ class _TextParser:
         return Bool(tuple(must), tuple(should), tuple(must_not))
 
     def primary(self) -> TextNode | None:
+        """A word, wildcard, fuzzy word, phrase or parenthesised group."""
         t = self.next()
         if t.kind == "LP":
             self.depth += 1
@@ -408,6 +418,7 @@ class _TextParser:
         raise JqlSyntaxError(f"Expected a word or a phrase, found {t.text or 'the end'!r}", self.v, t.pos)
 
     def _note_dropped(self, text: str) -> None:
+        """Remember the stop words a part of the value loses."""
         for w in words(text):
             if w in STOP_WORDS:
                 self.dropped.append(w)

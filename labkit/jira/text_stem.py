@@ -10,6 +10,7 @@ _VOWELS = "aeiou"
 
 
 def _is_vowel(c: str, y_is_vowel: bool) -> bool:
+    """Porter's vowel test (y is a vowel after a consonant)."""
     return c in _VOWELS or (y_is_vowel and c == "y")
 
 
@@ -33,20 +34,24 @@ def _gobble_vc(s: str, start: int, prev_cons: bool) -> int:
 
 
 def _m_gt0(s: str) -> bool:
+    """Porter measure m > 0."""
     return _gobble_vc(s, 0, False) != 0
 
 
 def _m_gt1(s: str) -> bool:
+    """Porter measure m > 1."""
     n = _gobble_vc(s, 0, False)
     return bool(n) and _gobble_vc(s, n, True) != 0
 
 
 def _m_eq1(s: str) -> bool:
+    """Porter measure m == 1."""
     n = _gobble_vc(s, 0, False)
     return bool(n) and _gobble_vc(s, n, True) == 0
 
 
 def _ostar(s: str) -> bool:
+    """Porter *o: ends consonant-vowel-consonant, the last not w, x or y."""
     if not s or s[-1] in "wxy":
         return False
     mask = 0
@@ -58,10 +63,12 @@ def _ostar(s: str) -> bool:
 
 
 def _has_vowel(s: str) -> bool:
+    """Porter *v*: contains a vowel."""
     return any(_is_vowel(c, i > 0) for i, c in enumerate(s))
 
 
 def _mgt1_s_or_t(s: str) -> bool:
+    """Porter (m > 1 and (*S or *T))."""
     return bool(s) and s[-1] in "st" and _m_gt1(s)
 
 
@@ -79,6 +86,7 @@ _STEP4 = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "men
 
 
 def _longest(word: str, table: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The longest suffix rule that applies."""
     best = None
     for suf, rep in table:
         if word.endswith(suf) and (best is None or len(suf) > len(best[0])):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from labkit.jira.store import Store
+from tests.conftest import shared_data_dir
 
-APPC = Path("/work/shared/data/jira/appcelerator-jira-archive")
-JQL_DATA = Path("/work/shared/data/jql")
+APPC = shared_data_dir() / "jira" / "appcelerator-jira-archive"
+JQL_DATA = shared_data_dir() / "jql"
 
 
 def issue(key: str, summary: str = "", description: str | None = None, *, comments: tuple[str, ...] = (),
