@@ -61,6 +61,11 @@ _TEXT_SQL = {
 }
 
 
+_HISTORY_COLUMNS = {"status": ("status", "status_id"), "assignee": ("assignee", "assignee_display"),
+                    "priority": ("priority", "priority_id"), "resolution": ("resolution", "resolution_id"),
+                    "reporter": ("reporter", "reporter_display")}
+
+
 def field_key(name: str) -> str:
     """Normalise a JQL field name for lookup (case-insensitive, spaces dropped)."""
     return name.lower().replace(" ", "")
@@ -136,8 +141,16 @@ class SqlBuilder:
         """SQL for one clause, by field kind."""
         f = field_key(c.field)
         if c.op.startswith("WAS") or c.op == "CHANGED":
-            raise self.fail(c, f"{c.op} needs the issue history, which the local store does not search",
-                            hint="run this query against the Jira server")
+            from labkit.jira.store_history import HistoryEvaluator
+
+            cols = _HISTORY_COLUMNS.get(f)
+            if cols is None:
+                raise self.fail(c, f"history is kept for {', '.join(sorted(_HISTORY_COLUMNS))}, not {c.field}")
+            n = len(cols)
+            rids = HistoryEvaluator(self.db, self.now, self.current_user, c).rids(
+                lambda row: {str(v).lower() for v in row[2:2 + n] if v not in (None, "")},
+                ", ".join(f"i.{x}" for x in cols))
+            return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
         if f in TEXT_COLUMNS:
             return self.text_clause(c, TEXT_COLUMNS[f])
         if c.op in ("~", "!~"):

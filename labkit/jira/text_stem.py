@@ -96,6 +96,16 @@ def _longest(word: str, table: list[tuple[str, str]]) -> tuple[str, str] | None:
 
 def porter(word: str) -> str:
     """Return the Porter stem of one lowercase token, as SQLite FTS5 ``porter`` computes it."""
+    if not word.isascii():  # FTS5 stems UTF-8 bytes: each byte of a non-ASCII letter counts as a consonant
+        try:
+            return _porter(word.encode("utf-8").decode("latin-1")).encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return word
+    return _porter(word)
+
+
+def _porter(word: str) -> str:
+    """The Porter steps on a word of single-byte characters."""
     if len(word) < 3 or len(word) > 64:
         return word
     w = word

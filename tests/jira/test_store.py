@@ -210,3 +210,31 @@ def test_import_json_lines_keeps_the_document():
     got = s.get_issue("J-1")
     assert got["fields"]["summary"] == "from a jsonl line" and got["fields"]["customfield_10019"].startswith("0|")
     assert s.search_keys("labels = l")[0] == ["J-1"]
+
+
+def _hist(when, author, field, old, new):
+    return {"id": when, "author": {"name": author}, "created": f"{when}T12:00:00.000+0000",
+            "items": [{"field": field, "fromString": old, "toString": new}]}
+
+
+def test_history_clauses_on_changelogs():
+    s = Store()
+    s.now = datetime(2021, 6, 1)
+    a = issue("H-1", "moved along", status="Closed", category="done")
+    a["changelog"] = {"histories": [_hist("2021-03-05", "ann", "status", "Open", "In Progress"),
+                                    _hist("2021-03-20", "bob", "status", "In Progress", "Closed")]}
+    b = issue("H-2", "never moved")
+    b["changelog"] = {"histories": []}
+    s.import_issues([a, b])
+    assert sorted(keys(s, "status WAS Open")) == ["H-1", "H-2"]
+    assert keys(s, 'status WAS "In Progress"') == ["H-1"]
+    assert keys(s, 'status WAS "In Progress" BEFORE 2021-03-04') == []
+    assert keys(s, 'status WAS "In Progress" DURING (2021-03-10, 2021-03-12)') == ["H-1"]
+    assert keys(s, "status WAS NOT Closed") == ["H-2"]
+    assert keys(s, "status WAS IN (Closed, Resolved) BY bob") == ["H-1"]
+    assert keys(s, "status CHANGED FROM Open TO \"In Progress\" ON 2021-03-05") == ["H-1"]
+    assert keys(s, "status CHANGED BY ann AFTER 2021-03-10") == []
+    assert keys(s, "status CHANGED") == ["H-1"]
+    s.import_issues([issue("H-3", "no changelog")])
+    with pytest.raises(JqlError, match="no changelog"):
+        s.count("status WAS Open")
