@@ -359,10 +359,10 @@ class _Parser:
 
 def parse(query: str) -> Query:
     """Parse JQL text into a ``Query`` tree; raise ``JqlSyntaxError`` (with a caret line) if malformed."""
-    if not isinstance(query, str):
-        raise TypeError("parse() needs the JQL as a str")
-    if isinstance(query, str) and isinstance(query, Query):  # pragma: no cover
+    if isinstance(query, Query):
         return query
+    if not isinstance(query, str):
+        raise TypeError(f"parse() needs the JQL as a str, not {type(query).__name__}")
     return _Parser(query).query()
 
 

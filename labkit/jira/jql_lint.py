@@ -102,8 +102,13 @@ def render_value(v: str) -> str:
     return quote(v)
 
 
-def lint(query: str | Query, *, cloud: bool = False) -> list[JqlWarning]:
-    """Return the traps in a query (syntax errors raise ``JqlSyntaxError``); ``cloud=True`` adds Cloud-only ones."""
+def lint(query: str | Query, *, cloud: bool | None = None) -> list[JqlWarning]:
+    """Return the traps in a query (syntax errors raise ``JqlSyntaxError``).
+
+    Features Jira Cloud ignores (fuzzy, proximity, boost, ``?``, inner wildcards) are reported
+    unless ``cloud=False`` (you search Server/Data Center, where they work).
+    """
+    cloud = cloud is not False
     q = parse(query) if isinstance(query, str) else query
     out: list[JqlWarning] = []
     clauses = list(_clauses_with_sign(q.where))

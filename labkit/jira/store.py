@@ -9,6 +9,8 @@ Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words 
 ``fts_raw`` (words as written, for wildcards and fuzzy terms). What FTS5 cannot answer exactly
 (proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.text``).
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
+``WAS``/``CHANGED`` are answered from ``changelog.histories`` when every issue has one; any clause
+the store cannot answer raises ``JqlError`` naming it.
 """
 
 from __future__ import annotations

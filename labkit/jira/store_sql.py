@@ -98,7 +98,7 @@ class SqlBuilder:
             elif f == "id":
                 parts.append(f"CAST(i.id AS INTEGER){d}")
             elif f in _RANK_NAMES:
-                parts.append(f"i.rank IS NULL, i.rank{d}")
+                parts.append(f"i.rank{d}")  # every issue has a rank, and ranks are distinct
             elif f == "priority":  # lower id = higher priority; DESC shows the highest first
                 parts.append(f"CAST(i.priority_id AS INTEGER){' ASC' if desc else ' DESC'}")
             elif f in _DATES:
@@ -114,6 +114,9 @@ class SqlBuilder:
                                     "project, resolution, assignee, reporter, summary, labels, component or fixVersion")
         if not q.order_by:
             return "i.project DESC, i.num DESC"
+        last = field_key(q.order_by[-1].field)
+        if last in _KEYS:  # already a total order
+            return ", ".join(parts)
         return ", ".join(parts + ["i.project ASC", "i.num ASC"])
 
     # ------------------------------------------------------------ boolean structure
@@ -376,7 +379,12 @@ class SqlBuilder:
         except JqlSyntaxError as e:
             raise self.fail(c, f"the text search is not valid: {e.reason} at position {e.position}",
                             hint=e.hint) from None
-        cond = "(" + " OR ".join(self.text_node(tq.node, col) for col in cols) + ")"
+        expr = self.fts_expr(tq.node)
+        if expr is not None:  # one FTS5 query; each column must match the whole expression on its own
+            match = " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
+            cond = f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p(match)})"
+        else:
+            cond = "(" + " OR ".join(self.text_node(tq.node, col) for col in cols) + ")"
         return cond if c.op == "~" else f"(NOT {cond})"
 
     def text_node(self, n: T.TextNode, col: str) -> str:
@@ -420,25 +428,30 @@ class SqlBuilder:
         NEAR distance s - L - k + 1 surely matches (Lucene's sloppy distance is at most the span plus L),
         so only the issues between that and NEAR(s + gaps) are checked in Python.
         """
-        sure: set[int] = set()
+        sure_match = None
         if isinstance(n, T.Phrase):
             quoted = " ".join(f'"{w}"' for w in n.words)
             narrow = f"NEAR({quoted}, {n.slop + n.gaps})"
             sure_n = n.slop - n.places[-1] - len(n.words) + 1
             if sure_n >= 0 and not any(T.stem(w) in T.stop_stems() for w in n.words):
-                sure = {r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
-                                                      ("{" + col + "} : " + f"NEAR({quoted}, {sure_n})",))}
+                sure_match = "{" + col + "} : " + f"NEAR({quoted}, {sure_n})"
         else:
             narrow = f'"{n.word}"'
-        cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", ("{" + col + "} : " + narrow,))
-                if r[0] not in sure]
-        rids = list(sure)
+        sql, args = "SELECT rowid FROM fts WHERE fts MATCH ?", ["{" + col + "} : " + narrow]
+        if sure_match:
+            sql += " EXCEPT SELECT rowid FROM fts WHERE fts MATCH ?"
+            args.append(sure_match)
+        cand = [r[0] for r in self.db.execute(sql, args)]
+        rids = []
         for k in range(0, len(cand), 500):
             chunk = cand[k:k + 500]
             for rid, text in self.db.execute(
                     f"SELECT rid, {_TEXT_SQL[col]} FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
                 if T.matches(n, T.FieldText.of(text)):
                     rids.append(rid)
+        if sure_match:  # one IN on the rowid lets SQLite look the issues up instead of scanning them
+            sure_sql = f"SELECT rowid FROM fts WHERE fts MATCH {self.p(sure_match)}"
+            return f"i.rid IN ({sure_sql} UNION ALL SELECT value FROM json_each({self.p(json.dumps(rids))}))"
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
 
     def fts_expr(self, n: T.TextNode) -> str | None:

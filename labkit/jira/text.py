@@ -44,14 +44,14 @@ def words(text: str | None) -> list[str]:
 
 
 def index_words(text: str | None) -> list[str]:
-    """Return the indexed words of a text: lower-case, split at non-letters, stop words dropped."""
+    """Return the searchable words of a text: lower-case, split at non-letters, stop words dropped."""
     if not text:
         return []
     return [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
 
 
 def index_text(text: str | None) -> str:
-    """Return the indexed words of a text joined by spaces (what the store puts in FTS5)."""
+    """Return the searchable words of a text joined by spaces."""
     return " ".join(index_words(text))
 
 

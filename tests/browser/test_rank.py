@@ -1,79 +1,86 @@
-"""The rank board in a real browser: it renders in JupyterLab, Apply empties the violations list, Undo and drag work.
+"""The rank board in a real browser, on the Jira sandbox: notebook 03 renders it, Apply empties the violations list.
 
-Runs on an OFFLINE in-memory backlog (labkit.rank.ListRankClient) written as a scratch notebook;
-the sandbox version (notebooks/03-rank-analysis.ipynb against the Jira sandbox) comes with issue 4.
+JupyterLab + Debian chromium (the ``lab`` fixture) run notebooks/03-rank-analysis.ipynb, which starts
+the Jira sandbox in the lab's private run dir and adds Blocks links against the rank. The test reads
+the same sandbox over REST to know what the board must show, clicks Apply, checks the board and the
+server, then Undo (the original order, issue by issue) and one drag-to-rank.
 """
 
 from __future__ import annotations
 
-import nbformat
 import pytest
+
+from labkit.rank import blocks_graph, count_violations, violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-BOARD_CELL = '''\
-# OFFLINE rehearsal: an in-memory backlog (ListRankClient), not a Jira server.
-from labkit.rank import ListRankClient
-from labkit.rank.widget import RankBoard
-
-order = [f"LAB-{i}" for i in range(1, 9)]
-blocks = [("LAB-8", "LAB-2"), ("LAB-7", "LAB-1"), ("LAB-1", "LAB-3"), ("LAB-6", "LAB-5")]
-client = ListRankClient(order)
-board = RankBoard(client, "project = LAB ORDER BY Rank ASC", blocks, "rank-board-undo.json",
-                  summaries={k: f"issue {k}" for k in order})
-board
-'''
+NOTEBOOK = "03-rank-analysis.ipynb"
+JQL = "project = DEMO ORDER BY Rank ASC"    # the notebook's default parameter
+VROWS = ".lk-rankboard .lk-rb-violations .lk-rb-vrow"
 
 
-@pytest.fixture
-def board_notebook(lab):
-    name = "zz-rank-board-offline.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(BOARD_CELL)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = lab.root / name
-    nbformat.write(nb, path)
-    yield name
-    path.unlink(missing_ok=True)
-    (lab.root / "rank-board-undo.json").unlink(missing_ok=True)
+def server_state(client):
+    order = client.backlog_order(JQL)
+    graph = blocks_graph(client.search_issues(JQL, ["issuelinks", "status", "summary"], progress=False))
+    return order, graph
 
 
-def keys(page):
-    return page.locator(".lk-rb-item .lk-rb-key").all_inner_texts()
+def wait_count(page, selector: str, n: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll({selector!r}).length === {n}", timeout=60_000)
 
 
-def test_rank_board_apply_undo_and_drag(lab, board_notebook, tmp_path):
-    page = lab.open(board_notebook)
+def test_rank_board_on_the_sandbox_apply_undo_and_drag(lab, tmp_path):
+    page = lab.open(NOTEBOOK)
     lab.run_all(page)
-    vrows = page.locator(".lk-rankboard .lk-rb-violations .lk-rb-vrow")
-    vrows.first.wait_for(timeout=120_000)
-    assert vrows.count() == 4            # 3 direct, and LAB-3 above LAB-7 which blocks it through LAB-1
-    assert page.locator(".lk-rb-item.lk-rb-violation").count() == 4
-    assert page.locator(".lk-rb-blocker.lk-rb-blocker-late").count() == 3
-    assert page.locator(".lk-rb-badge-move").count() == page.locator(".lk-rb-moves tr").count() - 1 >= 3
-    page.screenshot(path=str(tmp_path / "before.png"), full_page=True)
+    page.locator(VROWS).first.wait_for(timeout=120_000)
+    # the whole notebook has run (its own apply + undo included) when its last cell shows the final table
+    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-OutputArea-output table").wait_for(timeout=120_000)
+    lab.wait_kernel_idle(NOTEBOOK)
+    import labkit.sandbox as sandbox
+    from labkit.jira.client import JiraClient
 
-    page.locator(".lk-rankboard button.labkit-rank-apply").click()
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 0 && "
-                           "document.querySelectorAll('.lk-rb-item.lk-rb-violation').length === 0", timeout=30_000)
-    assert page.locator(".lk-rb-violations .lk-rb-empty").is_visible()
-    page.wait_for_function("document.querySelector('.lk-rb-message')?.innerText.includes('no violation left')",
-                           timeout=30_000)
-    applied = keys(page)
-    assert applied.index("LAB-8") < applied.index("LAB-2") and applied.index("LAB-7") < applied.index("LAB-1")
+    rd = lab.root.parent / "run"
+    jira = JiraClient(sandbox.url("jira", rd=rd), ("admin", sandbox.secret("jira", rd=rd)), progress=False)
+    try:
+        original, graph = server_state(jira)
+        report = violations(original, graph)
+        assert len(report) >= 7, "the notebook's seeded links should give the board violations to fix"
+        wait_count(page, VROWS, len(report))
+        assert page.locator(".lk-rb-item").count() == len(original)
+        assert page.locator(".lk-rb-item.lk-rb-violation").count() == len(report.issues)
+        assert page.locator(".lk-rb-badge-move").count() == page.locator(".lk-rb-moves tr").count() - 1 >= 1
+        page.locator(".lk-rankboard").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "before.png"))
 
-    page.locator(".lk-rankboard button.labkit-rank-undo").click()
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 4 && "
-                           "document.querySelectorAll('.lk-rb-item.lk-rb-violation').length === 4", timeout=30_000)
-    assert keys(page) == [f"LAB-{i}" for i in range(1, 9)]
+        page.locator(".lk-rankboard button.labkit-rank-apply").click()
+        wait_count(page, VROWS, 0)
+        wait_count(page, ".lk-rb-item.lk-rb-violation", 0)
+        assert page.locator(".lk-rb-violations .lk-rb-empty").is_visible()
+        page.wait_for_function("document.querySelector('.lk-rb-message')?.innerText.includes('no violation left')",
+                               timeout=30_000)
+        applied, graph = server_state(jira)
+        assert applied != original and count_violations(applied, graph) == 0      # on the server, not just drawn
+        page.screenshot(path=str(tmp_path / "applied.png"))
 
-    # drag LAB-6 onto the upper half of LAB-5: one manual rank call, that violation goes away
-    source = page.locator('.lk-rb-item[data-key="LAB-6"]')
-    target = page.locator('.lk-rb-item[data-key="LAB-5"]')
-    source.drag_to(target, target_position={"x": 20, "y": 2})
-    page.wait_for_function("document.querySelectorAll('.lk-rankboard .lk-rb-vrow').length === 3 && "
-                           "document.querySelector('.lk-rb-list [data-key=\"LAB-6\"] + [data-key=\"LAB-5\"]')",
-                           timeout=30_000)
-    after = keys(page)
-    assert after.index("LAB-6") == after.index("LAB-5") - 1
+        page.locator(".lk-rankboard button.labkit-rank-undo").click()
+        wait_count(page, VROWS, len(report))
+        page.wait_for_function("document.querySelector('.lk-rb-message')?.innerText.includes('original order')",
+                               timeout=30_000)
+        assert jira.backlog_order(JQL) == original                                 # issue by issue
+        assert page.locator(".lk-rb-item .lk-rb-key").all_inner_texts() == original
+
+        # drag the nearest late blocker onto the upper half of the issue it blocks: one manual rank call
+        v = min((v for v in report if v.direct), key=lambda v: v.blocker_position - v.position)
+        source = page.locator(f'.lk-rb-item[data-key="{v.blocker}"]')
+        target = page.locator(f'.lk-rb-item[data-key="{v.issue}"]')
+        target.scroll_into_view_if_needed()
+        source.drag_to(target, target_position={"x": 20, "y": 2})
+        page.wait_for_function(
+            f"document.querySelector('.lk-rb-list [data-key=\"{v.blocker}\"] + [data-key=\"{v.issue}\"]')",
+            timeout=30_000)
+        dragged = jira.backlog_order(JQL)
+        assert dragged.index(v.blocker) == dragged.index(v.issue) - 1
+        assert page.locator(VROWS).count() < len(report)
+    finally:
+        jira.close()
     assert not page.errors, page.errors

@@ -9,7 +9,7 @@ from labkit.jira.jql_build import field, fn, text
 from labkit.jira.jql_lint import lint
 from labkit.jira.store import Store
 
-from .helpers_jira import issue
+from .test_store_helpers import issue
 
 pytestmark = pytest.mark.unit
 
@@ -58,5 +58,6 @@ def test_lint_traps(q, code):
 def test_lint_cloud_only_and_clean_queries():
     cloud = [w.code for w in lint('project = X AND text ~ "roam~ \\"a b\\"~3 te?t wi*95 x^2"', cloud=True)]
     assert {"cloud-fuzzy", "cloud-proximity", "cloud-question", "cloud-boost", "cloud-inner-wildcard"} <= set(cloud)
-    assert lint('project = X AND text ~ "roam~"') == []
+    assert lint('project = X AND text ~ "roam~"', cloud=False) == []
+    assert [w.code for w in lint('project = X AND text ~ "roam~"')] == ["cloud-fuzzy"]
     assert lint('project = X AND text ~ "\\"disk space\\""') == []

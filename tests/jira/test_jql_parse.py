@@ -10,7 +10,7 @@ from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
 from labkit.jira.jql_ast import And, Clause, Empty, Function, ListValue, Not, Or, Predicate, SortKey, Value
 
-from .helpers_jira import JQL_DATA
+from .test_store_helpers import JQL_DATA, as_jql
 
 pytestmark = pytest.mark.unit
 
@@ -76,21 +76,6 @@ def test_errors_point_at_the_problem(q, pos):
 def _tsv(name):
     with open(JQL_DATA / name, encoding="utf-8") as f:
         return [r for r in csv.reader((line for line in f if not line.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE)]
-
-
-def as_jql(query: str, kind: str) -> str:
-    """A TSV example as JQL: lucene/basic-search examples are the value of text ~ (see test_text_search)."""
-    if kind == "jql":
-        return query
-    from labkit.jira.jql import quote
-
-    if kind == "lucene":
-        try:  # an example that is itself one JQL string literal is that value
-            t = parse(f"text ~ {query}")
-            return render(t)
-        except JqlSyntaxError:
-            pass
-    return "text ~ " + quote(query)
 
 
 @pytest.mark.skipif(not (JQL_DATA / "atlassian-text-search-examples.tsv").exists(), reason="shared JQL data absent")

@@ -11,7 +11,7 @@ from labkit.jira.errors import JiraError, JqlError, JqlSyntaxError
 from labkit.jira.store import SEARCH_COLUMNS, Store
 from labkit.jira.store_rank import between
 
-from .helpers_jira import issue
+from .test_store_helpers import issue
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 from labkit.jira.store import Store, field_texts
 from labkit.jira.text import parse_text, text_matches
 
-from .helpers_jira import APPC
+from .test_store_helpers import APPC
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -14,8 +14,7 @@ from labkit.jira.jql_lint import lint
 from labkit.jira.store import Store, field_texts
 from labkit.jira.text import Phrase, Term, parse_text, text_matches
 
-from .helpers_jira import JQL_DATA, issue
-from .test_jql_parse import as_jql
+from .test_store_helpers import JQL_DATA, as_jql, issue
 
 pytestmark = pytest.mark.unit
 

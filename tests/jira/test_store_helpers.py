@@ -1,8 +1,9 @@
-"""Small builders shared by the JQL/store tests."""
+"""Builders shared by the JQL and store tests (this module has no tests of its own)."""
 
 from __future__ import annotations
 
-from labkit.jira.store import Store
+from labkit.jira.errors import JqlSyntaxError
+from labkit.jira.jql import parse, quote, render
 from tests.conftest import shared_data_dir
 
 APPC = shared_data_dir() / "jira" / "appcelerator-jira-archive"
@@ -30,8 +31,17 @@ def issue(key: str, summary: str = "", description: str | None = None, *, commen
     return {"id": str(1000 * (ord(project[0]) - 64) + int(num)), "key": key, "fields": fields}
 
 
-def small_store(docs: dict[str, str]) -> Store:
-    """A store whose issues T-1.. have the given summaries (key -> summary)."""
-    s = Store()
-    s.import_issues(issue(k, v) for k, v in docs.items())
-    return s
+def as_jql(query: str, kind: str) -> str:
+    """An example of the Atlassian TSV as JQL: lucene/basic-search examples become the value of ``text ~``.
+
+    A lucene example that is itself one JQL string literal (``"Jira+Software"``) is that value;
+    any other is quoted whole (``"atlassian Jira"~10`` -> ``text ~ "\\"atlassian Jira\\"~10"``).
+    """
+    if kind == "jql":
+        return query
+    if kind == "lucene":
+        try:
+            return render(parse(f"text ~ {query}"))
+        except JqlSyntaxError:
+            pass
+    return "text ~ " + quote(query)
