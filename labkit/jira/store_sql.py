@@ -383,6 +383,8 @@ class SqlBuilder:
         if expr is not None:  # one FTS5 query; each column must match the whole expression on its own
             match = " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
             cond = f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p(match)})"
+        elif isinstance(tq.node, T.Term | T.Phrase):  # one word or phrase: any field, checked in one pass
+            cond = self._checked(tq.node, cols)
         else:
             cond = "(" + " OR ".join(self.text_node(tq.node, col) for col in cols) + ")"
         return cond if c.op == "~" else f"(NOT {cond})"
@@ -401,7 +403,7 @@ class SqlBuilder:
             expr = " OR ".join(f'"{t}"' for t in terms)
             return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p('{' + col + '} : (' + expr + ')')})"
         if isinstance(n, T.Term | T.Phrase):
-            return self._checked(n, col)
+            return self._checked(n, [col])
         if isinstance(n, T.Bool):
             if not n.must and not n.should:
                 return "0"
@@ -421,37 +423,36 @@ class SqlBuilder:
                 if T.FieldText.of(text)._rawset]
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
 
-    def _checked(self, n: T.Term | T.Phrase, col: str) -> str:
-        """FTS5 narrows the issues down (NEAR for phrases), Python checks the doubtful ones exactly.
+    def _checked(self, n: T.Term | T.Phrase, cols: list[str]) -> str:
+        """Issues where ``n`` matches in one of ``cols``: FTS5 narrows them down, Python checks the doubtful ones.
 
         For a phrase of k words spanning L positions with slop s, any issue with the words within
         NEAR distance s - L - k + 1 surely matches (Lucene's sloppy distance is at most the span plus L),
-        so only the issues between that and NEAR(s + gaps) are checked in Python.
+        so only the issues between that and NEAR(s + gaps) are read and checked in Python.
         """
-        sure_match = None
+        def match(expr: str) -> str:
+            return " OR ".join("{" + col + "} : " + expr for col in cols)
+
+        sure: set[int] = set()
         if isinstance(n, T.Phrase):
             quoted = " ".join(f'"{w}"' for w in n.words)
             narrow = f"NEAR({quoted}, {n.slop + n.gaps})"
             sure_n = n.slop - n.places[-1] - len(n.words) + 1
             if sure_n >= 0 and not any(T.stem(w) in T.stop_stems() for w in n.words):
-                sure_match = "{" + col + "} : " + f"NEAR({quoted}, {sure_n})"
+                sure = {r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
+                                                      (match(f"NEAR({quoted}, {sure_n})"),))}
         else:
             narrow = f'"{n.word}"'
-        sql, args = "SELECT rowid FROM fts WHERE fts MATCH ?", ["{" + col + "} : " + narrow]
-        if sure_match:
-            sql += " EXCEPT SELECT rowid FROM fts WHERE fts MATCH ?"
-            args.append(sure_match)
-        cand = [r[0] for r in self.db.execute(sql, args)]
-        rids = []
+        cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", (match(narrow),))
+                if r[0] not in sure]
+        rids = list(sure)
+        texts = ", ".join(_TEXT_SQL[col] for col in cols)
         for k in range(0, len(cand), 500):
             chunk = cand[k:k + 500]
-            for rid, text in self.db.execute(
-                    f"SELECT rid, {_TEXT_SQL[col]} FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
-                if T.matches(n, T.FieldText.of(text)):
-                    rids.append(rid)
-        if sure_match:  # one IN on the rowid lets SQLite look the issues up instead of scanning them
-            sure_sql = f"SELECT rowid FROM fts WHERE fts MATCH {self.p(sure_match)}"
-            return f"i.rid IN ({sure_sql} UNION ALL SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+            for row in self.db.execute(
+                    f"SELECT rid, {texts} FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
+                if any(T.matches(n, T.FieldText.of(t)) for t in row[1:]):
+                    rids.append(row[0])
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
 
     def fts_expr(self, n: T.TextNode) -> str | None:

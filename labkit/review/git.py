@@ -80,10 +80,11 @@ def resolve_commit(repo: Path, ref: str) -> str:
 
 
 def committer_env(repo: Path) -> dict[str, str]:
-    """Return env vars giving git a committer identity when the repository has none configured."""
-    if os.environ.get("GIT_COMMITTER_NAME") and os.environ.get("GIT_COMMITTER_EMAIL"):
-        return {}
-    r = run_git(repo, "var", "GIT_COMMITTER_IDENT", check=False)
-    if r.ok:
-        return {}
-    return {"GIT_COMMITTER_NAME": "labkit", "GIT_COMMITTER_EMAIL": "labkit@localhost"}
+    """Return env vars giving git a committer (and merge author) identity when none is configured."""
+    env: dict[str, str] = {}
+    for role in ("COMMITTER", "AUTHOR"):
+        if os.environ.get(f"GIT_{role}_NAME") and os.environ.get(f"GIT_{role}_EMAIL"):
+            continue
+        if not run_git(repo, "var", f"GIT_{role}_IDENT", check=False).ok:
+            env.update({f"GIT_{role}_NAME": "labkit", f"GIT_{role}_EMAIL": "labkit@localhost"})
+    return env
