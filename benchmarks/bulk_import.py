@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bulk_import.py --quick    # 300 tickets, smoke run
 
 Each side imports the same generated tickets into a fresh Jira sandbox running in its own
-process: labkit with ``issue/bulk`` batches of 50 and parallel link calls; the peer as a
+process: labkit with ``issue/bulk`` batches of 50 whose creates carry the links; the peer as a
 hand-written script would, with pycontribs ``create_issue`` and ``create_issue_link``.
 Printed: wall time of each phase and the ratio peer / labkit (goal: >= 10x).
 """
@@ -51,7 +51,7 @@ def run_labkit(url: str, secret: str, tickets, journal: Path) -> dict[str, float
     result = run_import(plan, client, journal, set_status=False, progress=False)
     total = time.perf_counter() - t0
     assert result.created == len(tickets), result
-    return {"total": total, "issues": len(tickets), "links": result.links_created}
+    return {"total": total, "issues": len(tickets), "links": result.links_created, "batches": result.batches}
 
 
 def run_peer(url: str, secret: str, tickets) -> dict[str, float]:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bulk import: {n:,} RT-style tickets, {lk['links']:,} links, Jira sandbox in its own process")
     print(f"  pycontribs  create_issue x{pc['issues']:,} + create_issue_link x{pc['links']:,}: "
           f"{pc['total']:.2f}s (issues {pc['issues_time']:.2f}s)")
-    print(f"  labkit      issue/bulk x{-(-n // 50)} + parallel links, journalled:          {lk['total']:.2f}s")
+    print(f"  labkit      issue/bulk x{lk['batches']} (links ride in the creates), journalled: {lk['total']:.2f}s")
     ratio = pc["total"] / lk["total"]
     print(f"  wall ratio pycontribs / labkit: {ratio:.1f}x  (goal >= {GOAL:.0f}x: {'meets' if ratio >= GOAL else 'misses'})")
     return 0

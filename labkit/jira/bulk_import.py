@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -234,6 +235,7 @@ class ImportResult:
     links_created: int = 0
     links_found: int = 0
     statuses_set: int = 0
+    batches: int = 0
     keys: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -256,6 +258,35 @@ def _bulk_create(client: Any, updates: list[dict[str, Any]]) -> list[str]:
         raise JiraError(f"issue/bulk refused {len(errors)} of {len(updates)} issues: "
                         f"{json.dumps(errors[0])[:300]}", hint="fix the mapping (project, issue type, users)")
     return [i["key"] for i in body["issues"]]
+
+
+def _batches(todo: list[PlannedIssue], touching: dict[str, list[PlannedLink]]) -> Iterable[list[PlannedIssue]]:
+    """Cut the issues into bulk batches, deferring an issue linked to one already in the batch.
+
+    Then every link joins an issue to one created in an earlier batch, so it rides along in the
+    later issue's create call; the order stays close to the source order.
+    """
+    rest = deque(todo)
+    carry: list[PlannedIssue] = []
+    while carry or rest:
+        batch: list[PlannedIssue] = []
+        ids: set[str] = set()
+        deferred: list[PlannedIssue] = []
+        queue = iter(carry)
+        while True:
+            issue = next(queue, None)
+            if issue is None:
+                if not rest or len(batch) >= BULK_LIMIT:
+                    break
+                issue = rest.popleft()
+            partners = {x for ln in touching.get(issue.source_id, ()) for x in (ln.inward, ln.outward)}
+            if len(batch) >= BULK_LIMIT or partners & ids:
+                deferred.append(issue)
+            else:
+                batch.append(issue)
+                ids.add(issue.source_id)
+        carry = deferred
+        yield batch
 
 
 def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]],
@@ -332,8 +363,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     for ln in plan.links:
         touching.setdefault(ln.inward, []).append(ln)
         touching.setdefault(ln.outward, []).append(ln)
-    for start in range(0, len(todo), BULK_LIMIT):
-        batch = todo[start:start + BULK_LIMIT]
+    for batch in _batches(todo, touching):
         batch_no += 1
         sources = [i.source_id for i in batch]
         updates, embedded = _with_links(batch, touching, j)
@@ -344,6 +374,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
         j.created.update(created)
         j.links_done.update(embedded)
         result.links_created += len(embedded)
+        result.batches += 1
         result.created += len(created)
         if bar is not None:
             bar.update(len(batch))

@@ -455,8 +455,8 @@ class JiraApp:
                 raise ApiError(400, [], {"project": "project is required"})
         return out
 
-    def create_one(self, request: Request, version: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Create one issue from ``{"fields": ...}`` and return ``{id, key, self}``."""
+    def prepare_create(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+        """Check one ``{"fields", "update"}`` create request; return its fields and links, or a 400."""
         fields = self.incoming_fields(data.get("fields") or {})
         errors = {}
         if not fields.get("project"):
@@ -467,14 +467,29 @@ class JiraApp:
             errors["issuetype"] = "issue type is required"
         if errors:
             raise ApiError(400, [], errors)
-        links = self.create_links_spec((data.get("update") or {}).get("issuelinks") or [])
-        try:
-            made = self.db(lambda s: self._create_with_links(s, fields, links))
-        except (KeyError, ValueError) as exc:
-            raise ApiError(400, str(exc)) from None
+        return fields, self.create_links_spec((data.get("update") or {}).get("issuelinks") or [])
+
+    def create_many(self, request: Request, version: str, datas: list[dict[str, Any]]) -> list[dict[str, Any] | ApiError]:
+        """Create issues (with their ``update.issuelinks``) in one store transaction; errors stay in place."""
+        prepared: list[tuple[dict[str, Any], list[tuple[str, str, str]]] | ApiError] = []
+        for data in datas:
+            try:
+                prepared.append(self.prepare_create(data))
+            except ApiError as exc:
+                prepared.append(exc)
+        made = self.db(lambda s: self._create_with_links(s, prepared))
         self.invalidate()
-        return {"id": str(made["id"]), "key": made["key"],
-                "self": f"{self.base(request)}/rest/api/{version}/issue/{made['id']}"}
+        base = self.base(request)
+        return [m if isinstance(m, ApiError) else
+                {"id": str(m["id"]), "key": m["key"], "self": f"{base}/rest/api/{version}/issue/{m['id']}"}
+                for m in made]
+
+    def create_one(self, request: Request, version: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Create one issue from ``{"fields": ...}`` and return ``{id, key, self}``."""
+        made = self.create_many(request, version, [data])[0]
+        if isinstance(made, ApiError):
+            raise made
+        return made
 
     @staticmethod
     def create_links_spec(ops: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -499,18 +514,30 @@ class JiraApp:
         return out
 
     @staticmethod
-    def _create_with_links(store: Any, fields: dict[str, Any], links: list[tuple[str, str, str]]) -> dict[str, Any]:
-        """Create an issue and its links in the store's thread, so the two happen together."""
-        for _t, _side, other in links:
-            if store.get_issue(other) is None:
-                raise ValueError(f"Issue {other} does not exist (in update.issuelinks)")
-        made = store.create_issue(fields)
-        for t, side, other in links:
-            if side == "outwardIssue":
-                store.add_link(t, made["key"], other)
+    def _create_with_links(store: Any, prepared: list[Any]) -> list[dict[str, Any] | ApiError]:
+        """Create the prepared issues and their links in the store's thread, so each issue and its links go together."""
+        out: list[Any] = list(prepared)
+        todo = []
+        for i, item in enumerate(prepared):
+            if isinstance(item, ApiError):
+                continue
+            missing = [other for _t, _side, other in item[1] if store.get_issue(other) is None]
+            if missing:
+                out[i] = ApiError(400, [], {"issuelinks": f"Issue {missing[0]} does not exist."})
             else:
-                store.add_link(t, other, made["key"])
-        return made
+                todo.append(i)
+        made = store.create_issues([prepared[i][0] for i in todo]) if todo else []
+        for i, m in zip(todo, made, strict=True):
+            if isinstance(m, Exception):
+                out[i] = ApiError(400, str(m))
+                continue
+            for t, side, other in prepared[i][1]:
+                if side == "outwardIssue":
+                    store.add_link(t, m["key"], other)
+                else:
+                    store.add_link(t, other, m["key"])
+            out[i] = m
+        return out
 
     def on_create_issue(self, request: Request, version: str) -> Response:
         """POST issue: create one issue, 201 with id, key and self."""
@@ -522,13 +549,13 @@ class JiraApp:
         if len(updates) > BULK_MAX:
             raise ApiError(400, f"The number of issues to create is larger than the maximum of {BULK_MAX}.")
         issues, errors = [], []
-        for i, data in enumerate(updates):
-            try:
-                issues.append(self.create_one(request, version, data))
-            except ApiError as exc:
-                errors.append({"status": exc.status, "elementErrors": {"errorMessages": exc.messages,
-                                                                       "errors": exc.errors},
+        for i, made in enumerate(self.create_many(request, version, updates)):
+            if isinstance(made, ApiError):
+                errors.append({"status": made.status, "elementErrors": {"errorMessages": made.messages,
+                                                                        "errors": made.errors},
                                "failedElementNumber": i})
+            else:
+                issues.append(made)
         return self.json({"issues": issues, "errors": errors}, 201)
 
     def on_comments(self, request: Request, version: str, key: str) -> Response:

@@ -492,10 +492,10 @@ class Store:
         return out
 
     # ------------------------------------------------------------ write
-    def _project_of(self, ref: dict) -> dict:
-        """The REST project for a {key} or {id} reference."""
+    def _project_of(self, ref: dict, projects: list[dict] | None = None) -> dict:
+        """The REST project for a {key} or {id} reference (``projects``: a list already read, in a batch)."""
         key, pid = ref.get("key"), ref.get("id")
-        for p in self.projects():
+        for p in projects if projects is not None else self.projects():
             if (key and p["key"].upper() == str(key).upper()) or (pid and str(p["id"]) == str(pid)):
                 return {"id": p["id"], "key": p["key"], "name": p["name"]}
         raise JiraError(f"Project {key or pid!r} does not exist in the local store",
@@ -538,38 +538,76 @@ class Store:
         the key is the project's next number, the status is the first "To Do" status known (else "Open"),
         and the rank puts it at the bottom of the backlog.
         """
+        made = self.create_issues([fields])[0]
+        if isinstance(made, JiraError):
+            raise made
+        return made
+
+    def create_issues(self, many: list[dict]) -> list[dict | JiraError]:
+        """Create several issues in one transaction (``POST /issue/bulk``); a bad one is its error, in place.
+
+        Each result is ``{"id", "key"}`` or the :class:`JiraError` that refused that element; the others
+        are created all the same, as Jira's bulk create does.
+        """
+        with self.lock:
+            ctx: dict[str, Any] = {"nums": {}}
+            out: list[dict | JiraError] = []
+            docs = []
+            for fields in many:
+                try:
+                    issue = self._new_issue(fields, ctx)
+                except JiraError as exc:
+                    out.append(exc)
+                    continue
+                docs.append(issue)
+                out.append({"id": issue["id"], "key": issue["key"]})
+            if docs:
+                self._set_meta("id_next", ctx["id_next"])
+                self.import_issues(docs)
+            return out
+
+    def _new_issue(self, fields: dict, ctx: dict[str, Any]) -> dict:
+        """Build the stored document of a new issue; ``ctx`` caches look-ups and counters across a batch."""
         if not isinstance(fields, dict):
             raise JiraError("fields must be a dict")
         missing = [k for k in ("project", "summary", "issuetype") if not fields.get(k)]
         if missing:
             raise JiraError(f"Cannot create an issue without {', '.join(missing)}",
                             hint="give fields.project {key}, fields.summary and fields.issuetype {name}")
-        with self.lock:
-            proj = self._project_of(fields["project"] if isinstance(fields["project"], dict) else {"key": fields["project"]})
-            itype = self._named("issue type", fields["issuetype"], self._distinct_objects("issuetype"))
-            num = (self.db.execute("SELECT MAX(num) FROM issue WHERE project = ?", (proj["key"],)).fetchone()[0] or 0) + 1
-            new_id = max(self._meta("id_next", 0),
-                         (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM issue").fetchone()[0] or 10000) + 1)
-            self._set_meta("id_next", new_id + 1)
-            now = iso(self.now or datetime.now(UTC)) + ".000+0000"
-            todo = next((s for s in self.statuses() if (s.get("statusCategory") or {}).get("key") == "new"),
-                        {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do",
-                                                                       "colorName": "blue-gray"}})
-            f = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
-            f.update({"project": proj, "issuetype": itype, "status": todo, "created": now, "updated": now,
-                      "resolution": None, "resolutiondate": None})
-            if isinstance(f.get("priority"), dict | str):
-                f["priority"] = self._named("priority", f["priority"], self._distinct_objects("priority"))
-            for u in ("assignee", "reporter"):
-                if isinstance(f.get(u), dict):
-                    f[u] = {"name": f[u].get("name") or f[u].get("accountId"),
-                            "displayName": f[u].get("displayName") or f[u].get("name") or f[u].get("accountId")}
-            f.setdefault("reporter", {"name": self.current_user, "displayName": self.current_user})
-            f.setdefault("labels", [])
-            f.setdefault("components", [])
-            issue = {"id": str(new_id), "key": f"{proj['key']}-{num}", "fields": f}
-            self.import_issues([issue])
-            return {"id": issue["id"], "key": issue["key"]}
+        if "types" not in ctx:
+            ctx["types"] = self._distinct_objects("issuetype")
+            ctx["priorities"] = self._distinct_objects("priority")
+            ctx["todo"] = next((s for s in self.statuses() if (s.get("statusCategory") or {}).get("key") == "new"),
+                               {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do",
+                                                                              "colorName": "blue-gray"}})
+            ctx["id_next"] = max(self._meta("id_next", 0),
+                                 (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM issue").fetchone()[0] or 10000) + 1)
+            ctx["now"] = iso(self.now or datetime.now(UTC)) + ".000+0000"
+            ctx["projects"] = self.projects()
+        ref = fields["project"] if isinstance(fields["project"], dict) else {"key": fields["project"]}
+        proj = self._project_of(ref, ctx["projects"])
+        itype = self._named("issue type", fields["issuetype"], ctx["types"])
+        nums = ctx["nums"]
+        if proj["key"] not in nums:
+            nums[proj["key"]] = self.db.execute("SELECT MAX(num) FROM issue WHERE project = ?",
+                                                (proj["key"],)).fetchone()[0] or 0
+        nums[proj["key"]] += 1
+        new_id = ctx["id_next"]
+        ctx["id_next"] = new_id + 1
+        now = ctx["now"]
+        f = {k: v for k, v in fields.items() if k not in ("project", "issuetype")}
+        f.update({"project": proj, "issuetype": itype, "status": ctx["todo"], "created": now, "updated": now,
+                  "resolution": None, "resolutiondate": None})
+        if isinstance(f.get("priority"), dict | str):
+            f["priority"] = self._named("priority", f["priority"], ctx["priorities"])
+        for u in ("assignee", "reporter"):
+            if isinstance(f.get(u), dict):
+                f[u] = {"name": f[u].get("name") or f[u].get("accountId"),
+                        "displayName": f[u].get("displayName") or f[u].get("name") or f[u].get("accountId")}
+        f.setdefault("reporter", {"name": self.current_user, "displayName": self.current_user})
+        f.setdefault("labels", [])
+        f.setdefault("components", [])
+        return {"id": str(new_id), "key": f"{proj['key']}-{nums[proj['key']]}", "fields": f}
 
     def update_issue(self, key_or_id: str, fields: dict) -> None:
         """Set fields of an issue (REST ``PUT /issue`` ``fields`` semantics: given fields replace the old values)."""

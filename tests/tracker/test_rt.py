@@ -45,3 +45,21 @@ def test_plan_maps_depends_on_to_a_blocks_link_with_the_right_direction():
     assert any("99" in s and "not in this import" in s for s in plan.skipped_links)
     frame = plan.to_frame()
     assert list(frame["source_id"]) == ["1", "2", "3"] and frame.loc[1, "links"] == ["DependsOn 1"]
+
+
+def test_batches_never_hold_both_ends_of_a_link_so_links_ride_in_the_creates():
+    from labkit.jira.bulk_import import BULK_LIMIT, _batches
+
+    tickets = list(rt.generate_tickets(1500, seed=4, link_ratio=0.9))
+    plan = plan_import(tickets, Mapping(project="OPS"))
+    touching: dict = {}
+    for ln in plan.links:
+        touching.setdefault(ln.inward, []).append(ln)
+        touching.setdefault(ln.outward, []).append(ln)
+    batches = list(_batches(plan.issues, touching))
+    seen = [i.source_id for b in batches for i in b]
+    assert sorted(seen, key=int) == [t.id for t in tickets] and len(seen) == len(set(seen))
+    assert all(0 < len(b) <= BULK_LIMIT for b in batches)
+    where = {i.source_id: n for n, b in enumerate(batches) for i in b}
+    assert all(where[ln.inward] != where[ln.outward] for ln in plan.links)
+    assert len(batches) <= len(tickets) // BULK_LIMIT + 5  # deferral costs only a few extra calls
