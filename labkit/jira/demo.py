@@ -108,6 +108,7 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
     differs from key order and some blockers rank below what they block.
     """
     rng = random.Random(seed)
+    hrng = random.Random(f"{seed}/history")  # its own stream: histories do not shift the other fields
     counters = [0] * len(projects)
     pending: dict[str, list[dict]] = {}
     link_id = 20000
@@ -181,11 +182,38 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
                 o_num = int(side["key"].rsplit("-", 1)[1])
                 side["id"] = str(100000 + (o_num - 1) * len(projects) + pi)
         if changelog:
-            hist = [{"id": str(500000 + i * 2), "author": _user(reporter), "created": _ts(created + timedelta(hours=1)),
-                     "items": [{"field": "status", "fieldtype": "jira", "from": "1", "fromString": "Open",
-                                "to": status["id"], "toString": status["name"]}]}] if status["name"] != "Open" else []
+            hist = _history(hrng, i, reporter, assignee, created, updated, status["name"])
             issue["changelog"] = {"startAt": 0, "maxResults": len(hist), "total": len(hist), "histories": hist}
         yield issue
+
+
+_BY_NAME = {s["name"]: s for s in STATUSES}
+# the classic workflow's way to each final status (after Open)
+_PATHS = {"Open": [], "To Do": ["To Do"], "In Progress": ["In Progress"], "In Review": ["In Progress", "In Review"],
+          "Resolved": ["In Progress", "In Review", "Resolved"], "Closed": ["In Progress", "In Review", "Resolved", "Closed"]}
+
+
+def _history(rng: random.Random, i: int, reporter: str, assignee: str | None, created: datetime,
+             updated: datetime, final: str) -> list[dict]:
+    """Status transitions from Open to ``final`` between creation and the last update, as a REST changelog."""
+    path = list(_PATHS[final])
+    if "In Review" in path and rng.random() < 0.4:
+        path.remove("In Review")  # not every change is reviewed
+    if final == "Closed" and rng.random() < 0.2:
+        path = ["Closed"]  # closed straight from Open (won't fix, duplicate)
+    if not path:
+        return []
+    span = (updated - created).total_seconds()
+    cuts = sorted(rng.uniform(0.05, 0.95) for _ in range(len(path) - 1)) + [1.0]
+    hist, prev = [], _BY_NAME["Open"]
+    for k, (name, cut) in enumerate(zip(path, cuts, strict=True)):
+        to = _BY_NAME[name]
+        who = _user(assignee or reporter)
+        hist.append({"id": str(500000 + i * 8 + k), "author": who, "created": _ts(created + timedelta(seconds=span * cut)),
+                     "items": [{"field": "status", "fieldtype": "jira", "from": prev["id"], "fromString": prev["name"],
+                                "to": to["id"], "toString": to["name"]}]})
+        prev = to
+    return hist
 
 
 def seed_store(store, n: int, seed: int = 0, **kwargs) -> int:  # store: labkit.jira.store.Store
