@@ -19,6 +19,8 @@ _LAZY = {
     "lint": "labkit.jira.jql_lint",
     "JqlWarning": "labkit.jira.jql_lint",
     "Store": "labkit.jira.store",
+    "JiraClient": "labkit.jira.client",
+    "SoapClient": "labkit.jira.soap",
 }
 
 __all__ = sorted(_LAZY)

@@ -100,10 +100,15 @@ def _user(obj: Any) -> tuple[str | None, str | None]:
 
 
 def field_texts(fields: dict) -> tuple[str, str, str, str]:
-    """The four searchable texts of an issue: summary, description, environment, comments joined."""
+    """The four searchable texts of an issue: summary, description, environment, comments joined.
+
+    REST v3 (Cloud) sends rich text as Atlassian Document Format; it is flattened to its words.
+    """
+    from labkit.jira.sandbox_fields import adf_text
+
     cm = (fields.get("comment") or {}).get("comments") or []
-    return (fields.get("summary") or "", fields.get("description") or "", fields.get("environment") or "",
-            "\n".join(c.get("body") or "" for c in cm))
+    return (adf_text(fields.get("summary")) or "", adf_text(fields.get("description")) or "",
+            adf_text(fields.get("environment")) or "", "\n".join(adf_text(c.get("body")) or "" for c in cm))
 
 
 def _link_fields(issue_fields: dict) -> dict:

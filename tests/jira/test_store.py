@@ -238,3 +238,21 @@ def test_history_clauses_on_changelogs():
     s.import_issues([issue("H-3", "no changelog")])
     with pytest.raises(JqlError, match="no changelog"):
         s.count("status WAS Open")
+
+
+def test_rest_v3_rich_text_is_searchable():
+    """Cloud's v3 answers carry Atlassian Document Format; the store indexes its words."""
+    from labkit.jira.store import Store
+
+    def adf(text):
+        return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+
+    s = Store()
+    s.import_issues([{"id": "1", "key": "V3-1", "fields": {
+        "summary": "rich text", "project": {"key": "V3"}, "description": adf("the volume snapshot failed"),
+        "comment": {"comments": [{"id": "9", "body": adf("bridge timeout again")}]}}}])
+    assert s.search_keys('description ~ "\\"volume snapshot\\""')[0] == ["V3-1"]
+    assert s.search_keys('comment ~ "timeout"')[0] == ["V3-1"]
+    import labkit.jira
+
+    assert labkit.jira.JiraClient.__name__ == "JiraClient"
