@@ -100,17 +100,20 @@ def _user(name: str) -> dict:
 
 def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]] = PROJECTS,
              start: datetime = datetime(2020, 1, 1), block_rate: float = 0.06,
-             comments: bool = True, changelog: bool = True) -> Iterator[dict]:
+             comments: bool = True, changelog: bool = True, extra_block_rate: float = 0.12) -> Iterator[dict]:
     """Yield ``n_issues`` REST-shaped issues, deterministic by ``seed``, spread round-robin over ``projects``.
 
     About ``block_rate`` of the issues are blocked by a later issue of the same project (the
     Blocks link is on both issues); ranks are shuffled within blocks of 100 so the backlog order
-    differs from key order and some blockers rank below what they block.
+    differs from key order and some blockers rank below what they block. The first project also
+    gets about ``extra_block_rate`` more open blocked issues and one blocking cycle (its issues 2, 3, 4),
+    so a fresh sandbox has rank violations and a cycle to show.
     """
     rng = random.Random(seed)
     hrng = random.Random(f"{seed}/history")  # its own stream: histories do not shift the other fields
     counters = [0] * len(projects)
     pending: dict[str, list[dict]] = {}
+    open_blockers: set[str] = set()
     link_id = 20000
     perm: list[int] = []
     step = max(1, int(60 * 60 * 24 * 365 * 3 / max(n_issues, 1)))  # spread over about three years
@@ -125,6 +128,11 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
             rng.shuffle(perm)
         created = start + timedelta(seconds=i * step + rng.randrange(step))
         status = rng.choices(STATUSES, _STATUS_WEIGHTS)[0]
+        in_cycle = pi == 0 and num in _CYCLE and _CYCLE[-1] * len(projects) <= n_issues
+        if in_cycle:
+            status = _BY_NAME["In Progress"]  # a blocking cycle among open issues, for the rank runbook
+        elif key in open_blockers:
+            status = _BY_NAME["To Do"]  # an extra blocker stays open, so its link counts
         done = status["statusCategory"]["key"] == "done"
         updated = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 40))
         subj, prob, ctx = rng.choice(_SUBJECTS), rng.choice(_PROBLEMS), rng.choice(_CONTEXTS)
@@ -174,6 +182,20 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
                     {"id": str(link_id), "type": BLOCKS,
                      "outwardIssue": {"id": str(100000 + i), "key": key,
                                       "fields": {"summary": fields["summary"], "status": status}}})
+        # extra blocking links from their own random stream: work ranked above its (later) blocker
+        if pi == 0 and not done and hrng.random() < extra_block_rate:
+            later = num + hrng.randint(1, 12)
+            if (later - 1) * len(projects) + pi < n_issues and all(
+                    (lk.get("inwardIssue") or {}).get("key") != f"{pkey}-{later}" for lk in links):
+                link_id += 1
+                _block(links, pending, link_id, blocked=(key, i, fields, status), blocker=f"{pkey}-{later}")
+                open_blockers.add(f"{pkey}-{later}")
+        if in_cycle and num != _CYCLE[-1]:  # DEMO-2 is blocked by DEMO-3, DEMO-3 by DEMO-4 ...
+            link_id += 1
+            _block(links, pending, link_id, blocked=(key, i, fields, status), blocker=f"{pkey}-{num + 1}")
+        if in_cycle and num == _CYCLE[0]:  # ... and DEMO-4 by DEMO-2, which closes the cycle
+            link_id += 1
+            _blocks_later(links, pending, link_id, blocker=(key, i, fields, status), blocked=f"{pkey}-{_CYCLE[-1]}")
         fields["issuelinks"] = links
         issue: dict = {"id": str(100000 + i), "key": key, "fields": fields}
         for lk in links:  # fill in the ids of later issues now that they are known
@@ -185,6 +207,26 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
             hist = _history(hrng, i, reporter, assignee, created, updated, status["name"])
             issue["changelog"] = {"startAt": 0, "maxResults": len(hist), "total": len(hist), "histories": hist}
         yield issue
+
+
+_CYCLE = (2, 3, 4)
+
+
+def _side(key: str, i: int, fields: dict, status: dict) -> dict:
+    """The other-issue stub Jira embeds in a link."""
+    return {"id": str(100000 + i), "key": key, "fields": {"summary": fields["summary"], "status": status}}
+
+
+def _block(links: list, pending: dict, link_id: int, *, blocked: tuple, blocker: str) -> None:
+    """Record that the current issue (``blocked``) is blocked by a later one, on both issues."""
+    links.append({"id": str(link_id), "type": BLOCKS, "inwardIssue": {"id": "", "key": blocker, "fields": {}}})
+    pending.setdefault(blocker, []).append({"id": str(link_id), "type": BLOCKS, "outwardIssue": _side(*blocked)})
+
+
+def _blocks_later(links: list, pending: dict, link_id: int, *, blocker: tuple, blocked: str) -> None:
+    """Record that the current issue (``blocker``) blocks a later one, on both issues."""
+    links.append({"id": str(link_id), "type": BLOCKS, "outwardIssue": {"id": "", "key": blocked, "fields": {}}})
+    pending.setdefault(blocked, []).append({"id": str(link_id), "type": BLOCKS, "inwardIssue": _side(*blocker)})
 
 
 _BY_NAME = {s["name"]: s for s in STATUSES}
