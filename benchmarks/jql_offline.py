@@ -32,11 +32,13 @@ TEXT = ["summary", "description", "environment", "comment"]
 
 
 def _rx(p: str) -> re.Pattern[str]:
+    """Compile a case-insensitive regex."""
     return re.compile(p, re.I)
 
 
 # kind -> (JQL, pandas regexes that must all match in one field, or a callable on the frame)
 def queries(phrase: tuple[str, str], prefix: str, project: str, status: str) -> dict:
+    """Return the benchmark's JQL queries with the regexes of the equivalent pandas scan."""
     a, b = phrase
     return {
         "phrase": (f'text ~ "\\"{a} {b}\\""', [rf"(?<![^\W_]){a}[\W_]+{b}(?![^\W_])"]),
@@ -64,6 +66,7 @@ def pandas_count(df, spec) -> int:
 
 
 def median_ms(fn, repeat: int) -> tuple[float, object]:
+    """Run ``fn`` ``repeat`` times; return the median time in ms and its last result."""
     out, times = None, []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -73,6 +76,7 @@ def median_ms(fn, repeat: int) -> tuple[float, object]:
 
 
 def _row(it: dict) -> dict:
+    """Turn a REST issue into a flat row of the DataFrame the pandas scan searches."""
     f = it["fields"]
     s, d, e, c = field_texts(f)
     return {"key": it["key"], "project": (f.get("project") or {}).get("key"),
@@ -92,6 +96,7 @@ def run(name: str, make_issues, qs: dict, repeat: int, *, stream: bool) -> None:
         read_s = time.perf_counter() - t
 
         def tee():
+            """Yield the issues to the store while keeping their flat rows for pandas."""
             for it in make_issues():
                 rows.append(_row(it))
                 yield it
@@ -128,12 +133,14 @@ def run(name: str, make_issues, qs: dict, repeat: int, *, stream: bool) -> None:
 
 
 def appc_issues():
+    """Yield the real Appcelerator issues' JSON lines."""
     for f in sorted(APPC.glob("*.jsonl.gz")):
         with gzip.open(f, "rt", encoding="utf-8") as fh:
             yield from fh
 
 
 def main() -> None:
+    """Run the benchmark on the real issues and a generated store and print the ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and a 100,000-issue generated store")
     ap.add_argument("--generated", type=int, default=None, help="size of the generated store")

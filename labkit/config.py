@@ -46,6 +46,7 @@ class Secret:
     __slots__ = ("_value", "source")
 
     def __init__(self, value: str, source: str) -> None:
+        """Hold a secret value and where it came from."""
         self._value = value
         self.source = source
 
@@ -54,17 +55,21 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
+        """Show where the secret came from, never the value."""
         return f"Secret(from {self.source}, ******)"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
+        """Compare two secrets by value without revealing either."""
         return isinstance(other, Secret) and other._value == self._value
 
     def __hash__(self) -> int:
+        """Hash by value so secrets can be dict keys."""
         return hash(self._value)
 
     def __bool__(self) -> bool:
+        """Tell whether the secret is non-empty."""
         return bool(self._value)
 
 
@@ -116,6 +121,7 @@ class Profile:
 
     @property
     def is_sandbox(self) -> bool:
+        """Tell whether this is the built-in sandbox profile."""
         return self.name == SANDBOX
 
     def section(self, name: str) -> dict[str, Any]:
@@ -130,6 +136,7 @@ class Profile:
 
 
 def _sandbox_profile() -> Profile:
+    """Return the built-in profile that points every job at the local sandbox."""
     return Profile(SANDBOX, {
         "libvirt": {"uri": "test:///default"},
         "jira": {"sandbox": True, "user": "admin"},
@@ -138,15 +145,16 @@ def _sandbox_profile() -> Profile:
     })
 
 
-def _check_no_secrets(where: str, table: dict[str, Any]) -> None:
+def _check_no_secrets(path: Path, where: str, table: dict[str, Any]) -> None:
+    """Raise ConfigError if a table of the profiles file ``path`` holds a secret-looking key."""
     for key, value in table.items():
         if isinstance(value, dict):
-            _check_no_secrets(f"{where}.{key}", value)
+            _check_no_secrets(path, f"{where}.{key}", value)
             continue
         low = key.lower()
         if any(w in low for w in _SECRET_WORDS) and not low.endswith(_SECRET_REF_SUFFIXES):
             raise ConfigError(
-                f"{config_path()}: {where}.{key} holds a secret; labkit never reads secrets from files",
+                f"{path}: {where}.{key} holds a secret; labkit never reads secrets from files",
                 hint=f"remove it, export it as an environment variable and write {key}_env = \"VAR\" instead",
             )
 
@@ -161,10 +169,14 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc})", hint="fix the line it names") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the profiles file {path} ({why})",
+                          hint="point LABKIT_CONFIG at a TOML file (default ~/.config/labkit/config.toml)") from None
     for name, sections in (data.get("profiles") or {}).items():
         if not isinstance(sections, dict):
             raise ConfigError(f"{path}: profiles.{name} must be a table", hint=f"write [profiles.{name}.jira] ...")
-        _check_no_secrets(f"profiles.{name}", sections)
+        _check_no_secrets(path, f"profiles.{name}", sections)
         profiles[name] = Profile(name, {k: dict(v) for k, v in sections.items() if isinstance(v, dict)})
     return profiles
 

@@ -39,6 +39,7 @@ _TOOLS = (
 
 def _tool_path(name: str) -> str | None:
     # Tools installed in the venv (aws) sit beside the interpreter, which may not be on PATH.
+    """Return the path of a command-line tool, looking beside the interpreter first."""
     return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
 
@@ -59,6 +60,7 @@ def environment_checks() -> list[Check]:
 
 
 def _libvirt_test_driver() -> Check:
+    """Check that libvirt-python imports and its test driver answers."""
     if importlib.util.find_spec("libvirt") is None:
         return Check("libvirt: test:///default", "missing", "libvirt-python not installed", "make setup")
     import libvirt

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -37,6 +37,14 @@ _HINTS = {
     404: "not found: check the base URL, the API path and the key or id",
     410: "this API was removed by the server: use its replacement",
 }
+
+
+def shown_url(url: str) -> str:
+    """Return a URL fit for messages and logs: a user name and password written into it are masked."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="******@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -84,7 +92,7 @@ def raise_for_status(response: requests.Response) -> requests.Response:
     req = response.request
     method = req.method if req is not None else "GET"
     detail = error_detail(response)
-    msg = f"{method} {response.url} answered {status} {response.reason or ''}".rstrip()
+    msg = f"{method} {shown_url(response.url)} answered {status} {response.reason or ''}".rstrip()
     if detail:
         msg += f" ({detail})"
     hint = _HINTS.get(status)
@@ -94,7 +102,7 @@ def raise_for_status(response: requests.Response) -> requests.Response:
         hint = "the server failed: try again later or check its logs"
     elif hint is None:
         hint = "check the request's parameters against the server's API"
-    raise HttpError(msg, hint=hint, status=status, url=response.url)
+    raise HttpError(msg, hint=hint, status=status, url=shown_url(response.url))
 
 
 class Session(requests.Session):
@@ -104,6 +112,7 @@ class Session(requests.Session):
                  retries: int = 4, backoff: float = 0.25, max_wait: float = 30.0,
                  retry_statuses: frozenset[int] = RETRY_STATUSES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """Make a session with timeouts, retry policy and an optional base URL."""
         super().__init__()
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
         self.timeout = timeout
@@ -122,6 +131,7 @@ class Session(requests.Session):
         return path
 
     def _wait(self, attempt: int, response: requests.Response | None) -> float:
+        """Return how long to wait before retry ``attempt``: Retry-After when given, else jittered backoff."""
         ra = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
         if ra is None:
             ra = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
@@ -143,22 +153,27 @@ class Session(requests.Session):
             self.attempts += 1
             try:
                 response = super().request(method, full, *args, **kwargs)
+            except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                    requests.exceptions.InvalidURL) as exc:
+                raise HttpError(f"{shown_url(full)!r} is not a usable URL ({type(exc).__name__})",
+                                hint="write the whole base URL, e.g. https://jira.example.com or http://127.0.0.1:8080",
+                                url=shown_url(full)) from None
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 if can_retry and attempt < self.retries:
                     wait = self._wait(attempt, None)
-                    log.info("retrying %s %s after %s (%.2fs)", method, full, type(exc).__name__, wait)
+                    log.info("retrying %s %s after %s (%.2fs)", method, shown_url(full), type(exc).__name__, wait)
                     self.sleep(wait)
                     attempt += 1
                     continue
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
-                raise HttpError(f"{method} {full} {kind} ({type(exc).__name__})",
+                raise HttpError(f"{method} {shown_url(full)} {kind} ({type(exc).__name__})",
                                 hint="check that the server runs and the URL and port are right "
-                                     "(for the sandbox: labkit sandbox status)", url=full) from None
+                                     "(for the sandbox: labkit sandbox status)", url=shown_url(full)) from None
             status = response.status_code
             # 429 is always safe to retry: the server did not act on the request.
             if status in self.retry_statuses and attempt < self.retries and (can_retry or status == 429):
                 wait = self._wait(attempt, response)
-                log.info("retrying %s %s after %s (%.2fs)", method, full, status, wait)
+                log.info("retrying %s %s after %s (%.2fs)", method, shown_url(full), status, wait)
                 response.close()
                 self.sleep(wait)
                 attempt += 1

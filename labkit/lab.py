@@ -31,6 +31,8 @@ def run_lab(port: int = 8888, notebooks: Path | None = None, start_sandbox: bool
     """Start the sandbox, then JupyterLab in the foreground until Ctrl-C; stop nothing the user still needs."""
     import labkit.sandbox as sb
 
+    if not 1 <= port <= 65535:
+        raise LabkitError(f"port {port} is not a TCP port", hint="give a number from 1 to 65535, e.g. --port 8888")
     root = notebooks or notebooks_dir()
     if not root.is_dir():
         raise LabkitError(f"no notebooks folder at {root}", hint="run labkit lab from the labkit checkout or pass --notebooks")

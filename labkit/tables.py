@@ -36,6 +36,7 @@ def to_frame(rows: Iterable[Any], columns: Sequence[str] | None = None):  # -> p
 
 
 def _cell(v: Any) -> str:
+    """Render one value as table text (lists joined, None empty)."""
     if v is None:
         return ""
     if isinstance(v, (list, tuple, set)):
@@ -46,13 +47,13 @@ def _cell(v: Any) -> str:
 def format_rows(rows: Iterable[Any], fmt: str = "table", columns: Sequence[str] | None = None) -> str:
     """Render rows as an aligned text table, CSV or JSON (no pandas needed)."""
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a DataFrame
-        dicts = rows.to_dict(orient="records")
+        dicts = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")  # NaN/NA/NaT: empty
         columns = columns or list(rows.columns)
     else:
         dicts = as_dicts(rows)
     cols = list(columns) if columns else (list(dicts[0]) if dicts else [])
     if fmt == "json":
-        return json.dumps([{c: d.get(c) for c in cols} for d in dicts], indent=2, default=str)
+        return json.dumps([{c: d.get(c) for c in cols} for d in dicts], indent=2, default=str) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -61,7 +62,9 @@ def format_rows(rows: Iterable[Any], fmt: str = "table", columns: Sequence[str] 
             w.writerow([_cell(d.get(c)) for c in cols])
         return buf.getvalue()
     if fmt != "table":
-        raise ValueError(f"unknown table format {fmt!r}: use table, csv or json")
+        from labkit.errors import LabkitError
+
+        raise LabkitError(f"unknown table format {fmt!r}", hint="use table, csv or json")
     cells = [[_cell(d.get(c)) for c in cols] for d in dicts]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]

@@ -58,6 +58,21 @@ def env(profile: CloudProfile | str, config_file: str | Path | None = None,
         raise AwsError(f"profile name {name!r} is not usable", hint="use letters, digits and . _ @ + -")
     cfg = Path(config_file).expanduser() if config_file else default_config_file()
     cred = Path(credentials_file).expanduser() if credentials_file else default_credentials_file()
+    if not isinstance(profile, CloudProfile):
+        _require_profile(name, cfg)
     present = tuple(sorted(n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")))
     return EnvSwitch(name, {"AWS_PROFILE": name, "AWS_CONFIG_FILE": str(cfg.absolute()),
                             "AWS_SHARED_CREDENTIALS_FILE": str(cred.absolute())}, CLEARED + present)
+
+
+def _require_profile(name: str, config_file: Path) -> None:
+    """Raise AwsError unless the config file has a section for the named profile."""
+    from labkit.aws import ini
+    from labkit.aws.errors import AwsError
+    from labkit.aws.write import _read
+
+    _, text = _read(config_file)
+    keys = {s.key for s in ini.parse_sections(text.splitlines(keepends=True))}
+    if ("profile", name) not in keys:
+        raise AwsError(f"no profile {name!r} in {config_file}",
+                       hint=f"write it first (labkit aws write {name} ... --apply) or give its --config-file")

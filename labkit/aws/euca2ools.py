@@ -44,8 +44,22 @@ def _read_ini(paths: list[Path]) -> configparser.RawConfigParser:
         try:
             cp.read_string(path.read_text(encoding="utf-8"), source=str(path))
         except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-            raise AwsError(f"cannot read euca2ools file {path} ({exc})", hint="check that it is an .ini file") from None
+            raise AwsError(f"cannot read euca2ools file {path} ({_why(exc)})",
+                           hint="give euca2ools .ini files (e.g. /etc/euca2ools/conf.d/*.ini) or a directory of them") from None
     return cp
+
+
+def _why(exc: Exception) -> str:
+    """Say in one line why a file could not be read, naming line numbers but never a line's text (it may hold a key)."""
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"line {exc.lineno} comes before any [section] header"
+    if isinstance(exc, configparser.ParsingError):
+        return f"not INI syntax on line {', '.join(str(n) for n, _ in exc.errors)}"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc).splitlines()[0]
 
 
 def from_euca2ools_ini(*paths: str | Path) -> list[CloudProfile]:
@@ -57,6 +71,9 @@ def from_euca2ools_ini(*paths: str | Path) -> list[CloudProfile]:
     files: list[Path] = []
     for p in map(Path, paths):
         p = p.expanduser()
+        if p.is_dir() and not any(p.glob("*.ini")):
+            raise AwsError(f"directory {p} holds no .ini file",
+                           hint="euca2ools keeps them in /etc/euca2ools/conf.d/*.ini or ~/.euca/*.ini")
         files += sorted(p.glob("*.ini")) if p.is_dir() else [p]
     cp = _read_ini(files)
     profiles = []

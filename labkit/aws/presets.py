@@ -59,6 +59,9 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
     host = (host or "").strip()
     if not url and not host:
         raise AwsError(f"preset {preset} needs a {p.host_label}", hint="give host=... or url=...")
+    if not url and ("/" in host or any(c.isspace() for c in host)):
+        raise AwsError(f"{p.host_label} {host!r} is not a host name",
+                       hint="give the host alone (e.g. 10.0.0.5 or clc.example.com), or a whole base URL as url=...")
     base = (url or f"{scheme}://{host}:{port or p.port}").rstrip("/")
     if p.layout == "gateway":
         return CloudProfile(name=name, region=region, endpoint_url=base, preset=preset, **fields)

@@ -340,6 +340,8 @@ def verify(profile: CloudProfile | str, config_file: str | Path | None = None,
     unknown = [t for t in tools if t not in TOOLS]
     if unknown:
         raise AwsError(f"unknown tool {unknown[0]!r}", hint=f"use {' or '.join(TOOLS)}")
+    if not timeout > 0:
+        raise AwsError(f"a timeout of {timeout} s lets no call through", hint="give seconds above 0, e.g. 5")
     wanted = list(checks) if checks is not None else None
     selected = [c for c in CHECKS if wanted is None or c.name in wanted or c.service in wanted]
     if wanted is not None and not selected:

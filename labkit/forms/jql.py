@@ -78,6 +78,7 @@ class JqlSearchForm(widgets.VBox):
 
     def __init__(self, query: str = "", *, profile: str | None = None, client: Any = None,
                  max_rows: int = 500, connect: bool = True) -> None:
+        """Build the form with ``query``, on ``client`` or the chosen profile's Jira."""
         from labkit.config import get_profile, load_profiles
 
         self._client = client

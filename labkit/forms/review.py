@@ -60,6 +60,7 @@ class ReviewForm(widgets.VBox):
 
     def __init__(self, source: str = "", repo: str = ".", onto: str = "", issue_pattern: str = DEFAULT_ISSUE_PATTERN,
                  issue_id: str = "", test_cmd: str = "", base_url: str | None = None) -> None:
+        """Build the form's widgets and wire its buttons."""
         self.base_url = base_url
         self.source = widgets.Text(value=source, description="Pull request", placeholder="URL or owner/repo#N",
                                    layout=widgets.Layout(width="60%"))
@@ -94,18 +95,21 @@ class ReviewForm(widgets.VBox):
         self.add_class("labkit-review")
 
     def _run(self, action: str) -> None:
+        """Run a button's action and show a LabkitError as a message, not a traceback."""
         try:
             getattr(self, action)()
         except LabkitError as exc:
             self._say(str(exc), error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
+        """Show a status line (red for an error)."""
         import html
 
         color = "#b00" if error else "#222"
         self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
 
     def _show(self, frame: Any) -> None:
+        """Replace the output table with a DataFrame."""
         from IPython.display import display
 
         self.table.clear_output(wait=True)
@@ -113,6 +117,7 @@ class ReviewForm(widgets.VBox):
             display(frame)
 
     def _need_series(self) -> PatchSeries:
+        """Return the loaded series, loading it first if needed."""
         if self.series is None:
             self.load()
         assert self.series is not None
@@ -163,6 +168,7 @@ class ReviewForm(widgets.VBox):
         return frame
 
     def _apply(self, merge: str | None, test: bool) -> ApplyResult:
+        """Apply the series (dry run unless asked) and show the step table."""
         from labkit.tables import to_frame
 
         series = self._need_series()

@@ -11,6 +11,7 @@ class StatusForm(widgets.VBox):
     """Show the environment and the sandbox as tables; Refresh re-reads both, Start starts the sandbox."""
 
     def __init__(self, start_sandbox: bool = False) -> None:
+        """Build the status form, optionally starting the sandbox first."""
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.refresh_button.add_class("labkit-status-refresh")
         self.start_button = widgets.Button(description="Start sandbox", icon="play")

@@ -94,6 +94,7 @@ class VmLabForm:
                                                           self.destroy_button]), self.status, tabs])
 
     def _ipython_display_(self) -> None:
+        """Show the form when it is a cell's result."""
         from IPython.display import display
 
         display(self.widget)

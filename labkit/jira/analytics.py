@@ -37,6 +37,7 @@ def _freq(freq: str) -> str:
 
 
 def _utc(series: pd.Series) -> pd.Series:
+    """Parse a column of Jira timestamps as UTC datetimes (unparseable ones become NaT)."""
     return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
 
 
@@ -55,6 +56,7 @@ def changelog_frame(issues: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _status_transitions(changelog: pd.DataFrame) -> pd.DataFrame:
+    """Return the status rows of a changelog frame, or say that the metric needs a changelog."""
     if changelog is None or changelog.empty:
         raise JiraError("this metric needs the changelog (status transitions), and none was given",
                         hint="fetch issues with expand=changelog and pass changelog_frame(issues)")
@@ -70,6 +72,7 @@ class JiraAccessor:
     REQUIRED = ("key", "created")
 
     def __init__(self, df: pd.DataFrame) -> None:
+        """Wrap an issue table; refuse a frame that lacks the issue columns."""
         missing = [c for c in self.REQUIRED if c not in df.columns]
         if missing:
             raise JiraError(f"not an issue table: columns {missing} are missing",
@@ -78,6 +81,7 @@ class JiraAccessor:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
+        """Return a copy of the issue table with created/resolved as UTC datetimes."""
         df = self._df.copy()
         df["created"] = _utc(df["created"])
         df["resolved"] = _utc(df["resolved"]) if "resolved" in df else pd.NaT
@@ -235,6 +239,7 @@ class JiraAccessor:
 
 
 def _category_key(value: Any) -> str:
+    """Map a status category name or key to its key (new, indeterminate, done)."""
     v = str(value).lower()
     if v in CATEGORY_ORDER:
         return v

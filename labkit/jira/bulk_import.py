@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.jira.errors import JiraError
-from labkit.jira.rt import Ticket
+from labkit.jira.rt import RT_LINK_KINDS, Ticket
 
 BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's own limit
 
@@ -64,20 +64,55 @@ class Mapping:
             data = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise JiraError(f"cannot read mapping spec {path} ({exc})", hint="give a JSON or TOML file") from None
+        if not isinstance(data, dict):
+            raise JiraError(f"{path}: a mapping spec is a table of keys, not {type(data).__name__}",
+                            hint=f"known keys: {', '.join(cls.__dataclass_fields__)}")
         data.update({k: v for k, v in overrides.items() if v is not None})
-        if "links" in data:
-            data["links"] = {k: (v[0], bool(v[1])) if isinstance(v, list) else (v, False) for k, v in data["links"].items()}
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise JiraError(f"{path}: unknown mapping keys {sorted(unknown)}",
                             hint=f"known keys: {', '.join(cls.__dataclass_fields__)}")
         if "project" not in data:
             raise JiraError(f"{path}: the mapping names no project", hint='add project = "KEY"')
+        _check_mapping(path, data)
+        if "links" in data:
+            data["links"] = {k: (v[0], bool(v[1])) if isinstance(v, list) else (v, False) for k, v in data["links"].items()}
+        if "extra_labels" in data:
+            data["extra_labels"] = tuple(data["extra_labels"])
         return cls(**data)
 
     def label(self, source_id: str) -> str:
         """Return the label that records a ticket's source id on its Jira issue."""
         return f"{self.label_prefix}-{source_id}"
+
+
+def _check_mapping(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a mapping spec whose values have the wrong shape, naming the key and the shape it needs."""
+    def bad(key: str, shape: str) -> JiraError:
+        """Return the error for a key whose value is not of ``shape``."""
+        return JiraError(f"{path}: mapping key {key!r} has the wrong shape ({data[key]!r})", hint=f"write {key} as {shape}")
+
+    for key in ("project", "issuetype", "label_prefix"):
+        if key in data and not (isinstance(data[key], str) and data[key].strip()):
+            raise bad(key, "a non-empty string")
+    for key in ("users", "statuses"):
+        if key in data and not (isinstance(data[key], dict)
+                                and all(isinstance(v, str) for v in data[key].values())):
+            raise bad(key, "a table of source name = Jira name")
+    if "links" in data:
+        links = data["links"]
+        ok = isinstance(links, dict) and all(
+            kind in RT_LINK_KINDS and (isinstance(v, str) or (isinstance(v, list) and len(v) == 2
+                                                              and isinstance(v[0], str) and isinstance(v[1], bool)))
+            for kind, v in links.items())
+        if not ok:
+            raise bad("links", f"a table of RT kind ({', '.join(RT_LINK_KINDS)}) = \"Jira link type\" "
+                               "or [\"Jira link type\", other_side_is_inward]")
+    if "queue_as_component" in data and not isinstance(data["queue_as_component"], bool):
+        raise bad("queue_as_component", "true or false")
+    if "extra_labels" in data and not (isinstance(data["extra_labels"], list)
+                                       and all(isinstance(v, str) for v in data["extra_labels"])):
+        raise bad("extra_labels", "a list of strings")
 
 
 @dataclass(frozen=True)
@@ -175,7 +210,12 @@ class Journal:
     """An append-only JSON-lines log of what an import has done, fsynced line by line."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open the journal at ``path`` (replaying it if it exists); refuse a path it could not append to."""
         self.path = Path(path)
+        target = self.path if self.path.exists() else self.path.parent
+        if self.path.is_dir() or not target.exists() or not os.access(target, os.W_OK):
+            raise JiraError(f"cannot write the import journal {self.path}",
+                            hint="pass --journal with a file path in a directory you can write")
         self.created: dict[str, str] = {}          # source id -> Jira key
         self.pending_batches: list[list[str]] = []  # sent, not confirmed
         self.links_done: set[str] = set()
@@ -186,16 +226,25 @@ class Journal:
             self._replay()
 
     def _replay(self) -> None:
+        """Rebuild what earlier runs did from the journal's events."""
         open_batches: dict[int, list[str]] = {}
-        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise JiraError(f"{self.path} is not an import journal (not UTF-8 text)",
+                            hint="pass --journal with the journal an earlier import wrote, or a new path") from None
+        for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 e = json.loads(line)
             except ValueError:
-                if n == len(self.path.read_text().splitlines()):
+                if n == len(lines):
                     break  # a line torn by the kill: the step it describes is re-checked
                 raise JiraError(f"{self.path}:{n} is corrupt", hint="move the journal aside to start over") from None
+            if not isinstance(e, dict):
+                raise JiraError(f"{self.path}:{n} is not a journal event",
+                                hint="pass --journal with the journal an earlier import wrote, or a new path")
             kind = e.get("event")
             if kind == "batch-start":
                 open_batches[e["batch"]] = e["sources"]
@@ -325,6 +374,7 @@ def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, st
 
 
 def _has_link(client: Any, link: PlannedLink, keys: dict[str, str]) -> bool:
+    """Tell whether the planned link already exists on the server (checked on its inward issue)."""
     inward, outward = keys[link.inward], keys[link.outward]
     issue = client.issue(inward, ["issuelinks"])
     for ln in issue["fields"].get("issuelinks") or []:
@@ -385,6 +435,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     result.keys = dict(j.created)
     # 2. links, in parallel; a link sent but not confirmed is checked on the server first
     def make_link(link: PlannedLink) -> str:
+        """Create one planned link, journalled, unless a crashed run already made it."""
         if link.link_id in j.links_pending and _has_link(client, link, j.created):
             j.write({"event": "link-done", "link": link.link_id})
             return "found"
@@ -403,6 +454,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     # 3. statuses through workflow transitions
     if set_status:
         def move(issue: PlannedIssue) -> bool:
+            """Move one imported issue to its mapped status and journal it."""
             moved = transition_to(client, j.created[issue.source_id], issue.status)
             j.write({"event": "status-done", "source": issue.source_id})
             return moved
@@ -430,11 +482,13 @@ def transition_to(client: Any, key: str, status: str) -> bool:
 
 
 def _lines(path: Path) -> Iterable[str]:
+    """Yield the journal's batch-start lines (to number new batches after them)."""
     if path.exists():
         yield from (ln for ln in path.read_text().splitlines() if '"batch-start"' in ln)
 
 
 def _progress(total: int, progress: bool | None, initial: int = 0):
+    """Return a tqdm progress bar for long imports, or None when it is off or the import is short."""
     if progress is False or (progress is None and total < 200):
         return None
     from tqdm.auto import tqdm

@@ -45,9 +45,12 @@ def _read_state(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise JiraError(f"{path} is not valid JSON", hint="delete it to mirror everything again") from None
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if not isinstance(state, dict):
+        raise JiraError(f"{path} is not a mirror's sync state", hint="delete it to mirror everything again")
+    return state
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
@@ -84,6 +87,10 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
     """
     from labkit.jira.store import Store
 
+    if page_size < 1:
+        raise JiraError(f"the page size {page_size} is less than 1", hint="give --page-size 1 or more")
+    if _has_order_by(jql):
+        raise JiraError(f"the mirror's JQL {jql!r} has an ORDER BY", hint="leave ORDER BY out: the mirror pages in key order")
     sp = state_path(db)
     state = _read_state(sp)
     if state.get("url") not in (None, client.url) or state.get("jql", jql) != jql:
@@ -94,6 +101,7 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
     if not run:
         run = {"since": state.get("synced_at"), "started": time.time() - 60, "cursor": None, "pulled": 0}
     query = mirror_query(jql, run["since"])
+    new_db = not Path(db).exists()
     store = Store(str(db))
     pages = 0
     try:
@@ -112,8 +120,25 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
         state.update({"url": client.url, "jql": jql, "synced_at": synced_at, "run": None})
         _write_state(sp, state)
         return MirrorResult(str(db), query, run["since"], run["pulled"], resumed, _total(store), synced_at)
+    except BaseException:
+        if new_db and pages == 0:  # nothing pulled into a file this run made: leave no empty store behind
+            store.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+        raise
     finally:
         store.close()
+
+
+def _has_order_by(jql: str) -> bool:
+    """Tell whether a JQL ends with ORDER BY (a JQL the local parser cannot read is left to the server)."""
+    from labkit.jira.errors import JqlSyntaxError
+    from labkit.jira.jql import parse
+
+    try:
+        return bool(jql.strip()) and bool(parse(jql).order_by)
+    except JqlSyntaxError:
+        return False
 
 
 def _total(store: Any) -> int:
@@ -181,7 +206,7 @@ def _search(args: argparse.Namespace) -> int:
             from labkit.jira.soap import SoapClient
 
             user, password = client.session.auth or ("admin", "")
-            df = SoapClient(client.url, user, password).search(args.jql, args.limit or 1000)
+            df = SoapClient(client.url, user, password).search(args.jql, 1000 if args.limit is None else args.limit)
         else:
             df = client.search(args.jql, extra, limit=args.limit)
     finally:
@@ -225,7 +250,7 @@ def _mirror(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     """Run ``labkit jira import``: the plan as a dry run, or the resumable import with ``--apply``."""
     from labkit.cli import print_rows
-    from labkit.jira.bulk_import import Mapping, plan_import, run_import
+    from labkit.jira.bulk_import import Journal, Mapping, plan_import, run_import
     from labkit.jira.rt import read_tickets
 
     if args.mapping:
@@ -242,9 +267,11 @@ def _import(args: argparse.Namespace) -> int:
         print(f"dry run: {len(plan.issues)} issues and {len(plan.links)} links into {mapping.project}; "
               f"{len(plan.skipped_links)} links skipped; add --apply to import", file=sys.stderr)
         return 0
+    journal = args.journal or f"{args.export}.journal"
+    Journal(journal)  # a journal it cannot write or read is refused before any call
     client = _client(args)
     try:
-        result = run_import(plan, client, args.journal or f"{args.export}.journal", workers=args.workers,
+        result = run_import(plan, client, journal, workers=args.workers,
                             set_status=not args.no_status, progress=None if sys.stderr.isatty() else False)
     finally:
         client.close()

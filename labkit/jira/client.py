@@ -58,6 +58,7 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
 
     # defstruct, not class syntax: this module's postponed annotations cannot see local classes.
     def struct(name: str, *fields: tuple[Any, ...]) -> Any:
+        """Define a msgspec Struct with the given (name, type[, default]) fields."""
         return defstruct(name, [(f[0], f[1], f[2] if len(f) > 2 else None) for f in fields])
 
     Named = struct("Named", ("name", Any), ("value", Any))
@@ -78,12 +79,15 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
     decoder = msgspec.json.Decoder(Page)
 
     def name(v: Any) -> Any:
+        """Return a named value's name (or its value, e.g. a custom field option)."""
         return None if v is None else (v.name if v.name is not None else v.value)
 
     def user(u: Any) -> Any:
+        """Return the best name of a user object (display name, name or account id)."""
         return None if u is None else (u.displayName or u.name or u.accountId)
 
     def row(i: Any) -> dict[str, Any]:
+        """Turn one decoded issue into a row of the normalised columns."""
         f = i.fields or Fields()
         st = f.status
         blocked_by: list[str] = []
@@ -109,6 +113,7 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
         }
 
     def parse(content: bytes) -> dict[str, Any]:
+        """Decode a search page into rows (falling back to plain JSON for unexpected shapes)."""
         try:
             page = decoder.decode(content)
         except msgspec.ValidationError:
@@ -230,6 +235,7 @@ class ServerInfo:
 
     @property
     def is_cloud(self) -> bool:
+        """Tell whether the server is Jira Cloud."""
         return self.deployment == "Cloud"
 
 
@@ -238,10 +244,16 @@ class JiraClient:
 
     def __init__(self, url: str, auth: Any = None, *, token: Any = None, workers: int = 4,
                  page_size: int = SERVER_PAGE, progress: bool | None = None, **session_options: Any) -> None:
+        """Connect to the Jira at ``url`` with basic auth (user, secret) or a bearer token."""
+        from urllib.parse import urlsplit
+
         from labkit.http import session
 
         if auth is not None and not isinstance(auth, tuple):  # a bare token: PAT / bearer
             token, auth = auth, None
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise JiraError(f"{url!r} is not a Jira URL", hint='give the base URL, e.g. url = "https://jira.example.com"')
         self.url = url.rstrip("/")
         self.session = session(self.url, auth=auth, token=token, **session_options)
         self.workers = max(1, workers)
@@ -271,6 +283,7 @@ class JiraClient:
         return cls(section["url"], token=secret, **options)
 
     def __repr__(self) -> str:
+        """Show the URL only (never the credentials)."""
         return f"JiraClient({self.url!r})"
 
     def close(self) -> None:
@@ -278,9 +291,11 @@ class JiraClient:
         self.session.close()
 
     def __enter__(self) -> JiraClient:
+        """Use the client as a context manager that closes its connections."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the HTTP connections."""
         self.close()
 
     # ------------------------------------------------------------------ server facts
@@ -342,6 +357,8 @@ class JiraClient:
         ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON);
         ``expand="changelog"`` adds each issue's status history.
         """
+        if limit is not None and limit < 0:
+            raise JiraError(f"the search limit {limit} is negative", hint="give a limit of 0 or more, or none for all")
         fields = list(fields) if fields is not None else base_fields(self.rank_field)
         with rejected_jql(jql):
             if self.is_cloud:
@@ -406,6 +423,7 @@ class JiraClient:
         starts = list(range(len(issues), total, size)) if issues else []
 
         def fetch(start: int) -> list[dict[str, Any]]:
+            """Fetch one window of the result, filling short pages."""
             got: list[dict[str, Any]] = []
             end = min(start + size, total)
             while start + len(got) < end:  # a server may return short pages: fill the window
@@ -453,6 +471,7 @@ class JiraClient:
         batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
 
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
+            """Fetch the details of one batch of issue ids."""
             body: dict[str, Any] = {"issueIdsOrKeys": batch, "fields": list(fields)}
             if expand:
                 body["expand"] = expand.split(",")
@@ -494,7 +513,8 @@ class JiraClient:
                 body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
                 if cursor:
                     body["nextPageToken"] = cursor
-                page = self.session.post("/rest/api/2/search/jql", json=body, idempotent=True).json()
+                with rejected_jql(jql):
+                    page = self.session.post("/rest/api/2/search/jql", json=body, idempotent=True).json()
                 issues = page.get("issues", [])
                 cursor = page.get("nextPageToken")
                 yield issues, cursor
@@ -502,7 +522,8 @@ class JiraClient:
                     return
             else:
                 start = int(cursor or 0)
-                page = self._page(jql, fields, start, page_size)
+                with rejected_jql(jql):
+                    page = self._page(jql, fields, start, page_size)
                 issues = page.get("issues", [])
                 nxt = start + len(issues)
                 cursor = nxt if issues and nxt < int(page.get("total", 0)) else None

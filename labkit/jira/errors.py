@@ -17,6 +17,7 @@ class JqlSyntaxError(JiraError):
     """
 
     def __init__(self, message: str, query: str = "", position: int = 0, *, hint: str | None = None) -> None:
+        """Build the message with the position and a caret line under the query."""
         self.query = query
         self.position = max(0, min(position, len(query)))
         self.reason = message
@@ -27,6 +28,7 @@ class JqlSyntaxError(JiraError):
         super().__init__(text, hint=hint)
 
     def __str__(self) -> str:
+        """Return the message with the caret lines, and the hint on a line of its own."""
         if self.hint:
             return f"{self.message}\n{self.hint}"
         return self.message

@@ -128,6 +128,7 @@ def _lex(q: str) -> list[_Tok]:
 class _Parser:
     """Recursive-descent JQL parser (one instance per query)."""
     def __init__(self, q: str) -> None:
+        """Tokenise the query and start at its first token."""
         self.q = q
         self.toks = _lex(q)
         self.i = 0

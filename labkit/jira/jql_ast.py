@@ -94,6 +94,7 @@ class Query:
     order_by: tuple[SortKey, ...] = ()
 
     def __str__(self) -> str:
+        """Return the query as canonical JQL text."""
         from labkit.jira.jql import render
 
         return render(self)

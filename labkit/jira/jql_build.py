@@ -68,16 +68,19 @@ class Expr:
     node: Node
 
     def __and__(self, other: Expr) -> Expr:
+        """Combine two expressions with AND (flattening nested ANDs)."""
         a = self.node.items if isinstance(self.node, And) else (self.node,)
         b = other.node.items if isinstance(other.node, And) else (other.node,)
         return Expr(And(a + b))
 
     def __or__(self, other: Expr) -> Expr:
+        """Combine two expressions with OR (flattening nested ORs)."""
         a = self.node.items if isinstance(self.node, Or) else (self.node,)
         b = other.node.items if isinstance(other.node, Or) else (other.node,)
         return Expr(Or(a + b))
 
     def __invert__(self) -> Expr:
+        """Negate the expression with NOT."""
         return Expr(Not(self.node))
 
     def order_by(self, *keys: str | tuple[str, str]) -> Ordered:
@@ -90,6 +93,7 @@ class Expr:
         return Query(self.node)
 
     def __str__(self) -> str:
+        """Return the expression as JQL text."""
         return render(self.node)
 
 
@@ -115,6 +119,7 @@ class Ordered:
     query: Query
 
     def __str__(self) -> str:
+        """Return the query with its ORDER BY as JQL text."""
         return render(self.query)
 
 
@@ -129,21 +134,27 @@ class Field:
         return Expr(Clause(self.name, op, operand, preds))
 
     def __eq__(self, v: object) -> Expr:  # type: ignore[override]
+        """Build ``field = value`` (``field IS EMPTY`` for None)."""
         return self._c("IS" if v is None else "=", _operand(v))
 
     def __ne__(self, v: object) -> Expr:  # type: ignore[override]
+        """Build ``field != value`` (``field IS NOT EMPTY`` for None)."""
         return self._c("IS NOT" if v is None else "!=", _operand(v))
 
     def __gt__(self, v: object) -> Expr:
+        """Build ``field > value``."""
         return self._c(">", _operand(v))
 
     def __ge__(self, v: object) -> Expr:
+        """Build ``field >= value``."""
         return self._c(">=", _operand(v))
 
     def __lt__(self, v: object) -> Expr:
+        """Build ``field < value``."""
         return self._c("<", _operand(v))
 
     def __le__(self, v: object) -> Expr:
+        """Build ``field <= value``."""
         return self._c("<=", _operand(v))
 
     __hash__ = object.__hash__

@@ -42,8 +42,10 @@ def parse_links(value: str | list | None, *, where: str = "") -> tuple[tuple[str
             kind, _, other = item.partition(":")
         elif isinstance(item, dict):
             kind, other = item.get("kind", item.get("type", "")), str(item.get("id", item.get("target", "")))
-        else:
+        elif isinstance(item, list | tuple) and len(item) == 2:
             kind, other = item[0], str(item[1])
+        else:
+            kind, other = "", ""
         if kind not in RT_LINK_KINDS or not other:
             raise JiraError(f"{where}bad link {item!r}",
                             hint=f"write links as KIND:ID with KIND one of {', '.join(RT_LINK_KINDS)}")
@@ -52,6 +54,7 @@ def parse_links(value: str | list | None, *, where: str = "") -> tuple[tuple[str
 
 
 def _ticket(row: dict, where: str) -> Ticket:
+    """Build a Ticket from one export row, naming the row when id or subject is missing."""
     missing = [c for c in ("id", "subject") if not str(row.get(c) or "").strip()]
     if missing:
         raise JiraError(f"{where}ticket without {' and '.join(missing)}", hint="every ticket needs an id and a subject")
@@ -64,9 +67,13 @@ def _ticket(row: dict, where: str) -> Ticket:
 def read_tickets(path: str | Path) -> list[Ticket]:
     """Read an RT-style export: CSV with a header row, JSON (a list of objects) or JSON lines."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise JiraError(f"no export file at {path}", hint="give the path of a .csv, .json or .jsonl export")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JiraError(f"cannot read {path} as UTF-8 text ({exc})",
+                        hint="export the tickets as a UTF-8 .csv, .json or .jsonl file") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
         missing = {"id", "subject"} - set(reader.fieldnames or ())
@@ -83,8 +90,12 @@ def read_tickets(path: str | Path) -> list[Ticket]:
         except json.JSONDecodeError as exc:
             raise JiraError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})",
                             hint="export a JSON list of tickets, or JSON lines") from None
-        if isinstance(rows, dict):
-            rows = rows.get("tickets", [])
+        if isinstance(rows, dict) and "tickets" in rows:
+            rows = rows["tickets"]
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise JiraError(f"{path} does not hold a list of ticket objects",
+                            hint='export a JSON list of {"id": ..., "subject": ...} objects '
+                                 '(or {"tickets": [...]}), or JSON lines of such objects')
         tickets = [_ticket(row, f"{path}: ticket #{n + 1}: ") for n, row in enumerate(rows)]
     ids = [t.id for t in tickets]
     if len(set(ids)) != len(ids):

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ class RunningSandbox:
     """A sandbox served from a thread of this process (tests, benchmarks, notebooks)."""
 
     url: str
-    secret: str
+    secret: str = field(repr=False)  # the admin password and token: never shown
     app: Any
     server: Any
     thread: threading.Thread

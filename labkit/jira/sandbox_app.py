@@ -55,6 +55,7 @@ class ApiError(Exception):
     """A Jira-style error answer: status plus ``errorMessages``/``errors``."""
 
     def __init__(self, status: int, messages: list[str] | str, errors: dict[str, str] | None = None) -> None:
+        """Record the HTTP status and Jira's errorMessages/errors for the answer."""
         self.status = status
         self.messages = [messages] if isinstance(messages, str) else messages
         self.errors = errors or {}
@@ -65,6 +66,7 @@ class StoreWorker:
     """Run every Store call on one dedicated thread (SQLite connections belong to their thread)."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
+        """Open the store on the single worker thread that will run every store call."""
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="jira-store")
         self.store = self._pool.submit(factory).result()
 
@@ -99,6 +101,7 @@ class JiraApp:
 
     def __init__(self, store_factory: Callable[[], Any], *, secret: str, mode: str = "server",
                  user: str = "admin", wsdl_dir: str | None = None) -> None:
+        """Serve the store made by ``store_factory`` as a Server/DC or Cloud Jira with this admin secret."""
         if mode not in ("server", "cloud"):
             raise ValueError(f"mode must be server or cloud, not {mode!r}")
         self.mode = mode
@@ -155,6 +158,7 @@ class JiraApp:
 
     # ----------------------------------------------------------------- plumbing
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Answer one WSGI request (authenticated, with fault injection applied)."""
         request = Request(environ)
         with self._count_lock:
             self.requests += 1

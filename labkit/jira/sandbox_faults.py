@@ -49,6 +49,7 @@ class FaultInjector:
     """Thread-safe list of fault rules, consulted once per request."""
 
     def __init__(self) -> None:
+        """Start with no fault rules."""
         self._lock = threading.Lock()
         self.rules: list[FaultRule] = []
         self.fired: list[dict[str, Any]] = []
@@ -100,6 +101,7 @@ def fault_response(rule: FaultRule, environ: dict[str, Any], start_response: Any
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
 
         def half() -> Any:
+            """Send half the body, then drop the connection."""
             yield body[: len(body) // 2]
             _shutdown(sock)
 

@@ -106,6 +106,7 @@ def adf_text(value: Any) -> Any:
     parts: list[str] = []
 
     def walk(node: dict[str, Any]) -> str:
+        """Collect the text of an ADF node and its children."""
         if node.get("type") == "text":
             return str(node.get("text", ""))
         return "".join(walk(c) for c in node.get("content", []) or [])

@@ -56,6 +56,7 @@ class SoapFault(Exception):
     """A SOAP fault in Axis' shape: exception class name and message."""
 
     def __init__(self, exception: str, message: str) -> None:
+        """Record the Java exception class the fault names and its message."""
         self.exception = exception
         super().__init__(message)
 
@@ -90,6 +91,7 @@ class Encoder:
     """Build one Axis-style response: a body element plus the multiRef elements it references."""
 
     def __init__(self) -> None:
+        """Start with no multiRef elements."""
         self.refs: list[str] = []
 
     def scalar(self, name: str, xsd: str, value: Any) -> str:
@@ -145,10 +147,12 @@ class Encoder:
         f = issue.get("fields") or {}
 
         def ident(name: str, attr: str = "id") -> Any:
+            """Return a field's id (or another attribute) whether it is an object or a bare value."""
             v = f.get(name)
             return v.get(attr) if isinstance(v, dict) else v
 
         def user(name: str) -> Any:
+            """Return a user field's login name whether it is an object or a bare value."""
             v = f.get(name)
             if isinstance(v, dict):
                 return v.get("name") or v.get("key") or v.get("accountId") or v.get("displayName")
@@ -193,6 +197,7 @@ class SoapService:
     """The SOAP endpoint: WSDL serving (when the WSDL is present) and the call dispatcher."""
 
     def __init__(self, app: JiraApp, wsdl_dir: str | os.PathLike[str] | None = None) -> None:
+        """Serve SOAP over the app's store, with the WSDL from ``wsdl_dir`` when it is there."""
         self.app = app
         found = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
         self.wsdl_path = found / WSDL_NAME if found and (found / WSDL_NAME).is_file() else None
@@ -277,6 +282,7 @@ class SoapService:
         enc = Encoder()
 
         def arg(i: int) -> str | None:
+            """Return the i-th SOAP parameter, or None when it was not given."""
             return p[i] if i < len(p) else None
 
         if op == "login":

@@ -32,10 +32,12 @@ def _transport_class() -> type:
         """A zeep transport over a labkit session that serves known schemas locally and refuses other hosts."""
 
         def __init__(self, server_url: str, session: Any) -> None:
+            """Send through labkit's session, to ``server_url``'s host only."""
             super().__init__(session=session, timeout=30, operation_timeout=120)
             self.server = urlparse(server_url).netloc
 
         def load(self, url: str) -> bytes:
+            """Load a schema from labkit's local copies or the Jira server, never from elsewhere."""
             for ns, path in LOCAL_SCHEMAS.items():
                 if url.rstrip("/") == ns.rstrip("/"):
                     return path.read_bytes()
@@ -47,6 +49,7 @@ def _transport_class() -> type:
 
         def post(self, address: str, message: Any, headers: dict[str, str]) -> Any:
             # SOAP faults arrive as HTTP 500 with a body zeep must read: do not raise on them.
+            """POST a SOAP envelope and return the answer, faults included."""
             return self.session.request("POST", address, data=message, headers=headers,
                                         timeout=self.operation_timeout, check=False)
 
@@ -57,6 +60,7 @@ class SoapClient:
     """A Jira SOAP (``jirasoapservice-v2``) client: login, getIssue, JQL search into a DataFrame."""
 
     def __init__(self, url: str, user: str, password: Any, *, wsdl_url: str | None = None) -> None:
+        """Prepare a client for the SOAP service at ``url``; nothing is fetched until the first call."""
         from labkit.http import session
 
         self.url = url.rstrip("/")
@@ -69,6 +73,7 @@ class SoapClient:
         self._names: dict[str, dict[str, str]] = {}
 
     def __repr__(self) -> str:
+        """Show the URL and user only (never the password)."""
         return f"SoapClient({self.url!r}, user={self.user!r})"
 
     @property
@@ -96,7 +101,8 @@ class SoapClient:
         try:
             return getattr(self.service, op)(*args)
         except Fault as exc:
-            raise JiraError(f"SOAP {op} failed: {exc.message}", hint="check the user, password and JQL") from None
+            reason = " ".join(str(exc.message).split())  # one line: a JQL error's caret line would split it
+            raise JiraError(f"SOAP {op} failed: {reason}", hint="check the user, password and JQL") from None
 
     def login(self) -> str:
         """Log in and keep the session token."""
@@ -119,6 +125,10 @@ class SoapClient:
         """Return RemoteIssues for a JQL as dicts (``getIssuesFromJqlSearch``)."""
         from zeep.helpers import serialize_object
 
+        if max_results < 0:
+            raise JiraError(f"the search limit {max_results} is negative", hint="give a limit of 0 or more")
+        if max_results == 0:
+            return []  # as on REST; SOAP servers read a maxNumResults of 0 as "no limit"
         found = self._call("getIssuesFromJqlSearch", self.token, jql, max_results) or []
         items = getattr(found, "_value_1", found)
         return [dict(serialize_object(i)) for i in items]

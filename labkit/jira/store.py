@@ -127,11 +127,16 @@ class Store:
     def __init__(self, path: str | os.PathLike = ":memory:") -> None:
         """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory."""
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
-        self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("PRAGMA cache_size=-200000")
-        self.db.executescript(_SCHEMA)
+        try:
+            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+            self.db.execute("PRAGMA synchronous=OFF")
+            self.db.execute("PRAGMA cache_size=-200000")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JiraError(f"cannot open {self.path} as a labkit store ({exc})",
+                            hint="give the path of a new file in an existing directory, or of a store "
+                                 "labkit made before") from None
         self.lock = threading.RLock()
         self.now: datetime | None = None
         self.current_user = "admin"
@@ -146,12 +151,15 @@ class Store:
         self.db.close()
 
     def __enter__(self) -> Store:
+        """Use the store as a context manager that closes it."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the database connection."""
         self.close()
 
     def __len__(self) -> int:
+        """Return how many issues the store holds."""
         return self.db.execute("SELECT COUNT(*) FROM issue").fetchone()[0]
 
     # ------------------------------------------------------------ meta
@@ -174,6 +182,9 @@ class Store:
         (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
         when present). Issues without a rank (``customfield_10019``) go to the bottom of the backlog.
         """
+        if isinstance(issues, str | bytes | dict):
+            raise JiraError(f"import_issues() takes many issues, not one {type(issues).__name__}",
+                            hint="pass a list (or any iterable) of issue dicts or JSON lines")
         n = 0
         with self.lock:
             self.db.execute("BEGIN")
@@ -182,8 +193,12 @@ class Store:
                 batch: list[dict] = []
                 for issue in issues:
                     if isinstance(issue, str | bytes):  # a JSON line: keep its text as the stored document
-                        text = issue.decode("utf-8") if isinstance(issue, bytes) else issue
-                        issue = json.loads(text)
+                        try:
+                            text = issue.decode("utf-8") if isinstance(issue, bytes) else issue
+                            issue = json.loads(text)
+                        except ValueError as exc:
+                            raise JiraError(f"an issue to import is not JSON ({exc}): {str(issue)[:80]}",
+                                            hint="import Jira REST issue JSON: {id, key, fields}") from None
                         if isinstance(issue, dict):
                             issue["\0json"] = text
                     batch.append(issue)
@@ -232,11 +247,11 @@ class Store:
     def _import_batch(self, batch: list[dict], next_rank: int) -> int:
         """Upsert a batch of issues with their texts, labels, links; return the next rank number."""
         db = self.db
-        keys = [b["key"] for b in batch]
         bad = [b for b in batch if not isinstance(b, dict) or not b.get("key") or b.get("id") in (None, "")]
         if bad:
             raise JiraError(f"An issue to import has no id or key: {str(bad[0])[:80]}",
                             hint="import Jira REST issue JSON: {id, key, fields}")
+        keys = [b["key"] for b in batch]
         if len(set(keys)) != len(keys):
             seen: dict[str, dict] = {}
             for b in batch:
@@ -337,12 +352,6 @@ class Store:
         db.execute("DELETE FROM issue WHERE rid = ?", (rid,))
 
     # ------------------------------------------------------------ read
-    def _rid(self, key_or_id: str) -> int | None:
-        """The internal row id of an issue key or id."""
-        s = str(key_or_id)
-        row = self.db.execute("SELECT rid FROM issue WHERE key = ? OR id = ?", (s.upper(), s)).fetchone()
-        return row[0] if row else None
-
     def get_issue(self, key_or_id: str) -> dict | None:
         """Return the REST-shaped issue ``{id, key, fields, changelog?}`` with current links, comments and rank, or None."""
         with self.lock:

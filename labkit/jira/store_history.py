@@ -24,6 +24,7 @@ HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "prior
 
 @dataclass
 class _Change:
+    """One change of a field in an issue's changelog: when, by whom, from and to which values."""
     when: str
     by: set[str]
     old: set[str]
@@ -31,6 +32,7 @@ class _Change:
 
 
 def _names(*vals: object) -> set[str]:
+    """Return the non-empty values, lower-cased, as a set."""
     return {str(v).lower() for v in vals if v not in (None, "")}
 
 
@@ -59,6 +61,7 @@ class HistoryEvaluator:
     """Evaluates one history clause over every issue of a store connection."""
 
     def __init__(self, db: sqlite3.Connection, now: datetime, current_user: str, clause: Clause) -> None:
+        """Prepare to evaluate one history clause (WAS/CHANGED) at time ``now``."""
         self.db, self.now, self.user, self.c = db, now, current_user, clause
         self.where = render(clause)
 

@@ -75,6 +75,7 @@ class SqlBuilder:
     """Builds the WHERE and ORDER BY of one query for a store connection."""
 
     def __init__(self, db: sqlite3.Connection, now: datetime, current_user: str) -> None:
+        """Prepare to translate clauses to SQL on ``db`` at time ``now`` for ``current_user``."""
         self.db = db
         self.now = now
         self.current_user = current_user
@@ -431,6 +432,7 @@ class SqlBuilder:
         so only the issues between that and NEAR(s + gaps) are read and checked in Python.
         """
         def match(expr: str) -> str:
+            """Return an FTS5 MATCH expression of ``expr`` over every column of the field."""
             return " OR ".join("{" + col + "} : " + expr for col in cols)
 
         sure: set[int] = set()

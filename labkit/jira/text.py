@@ -31,7 +31,6 @@ STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then "
     "there these they this to was will with".split()
 )
-SPECIAL_CHARS = set('+-&|!(){}[]^~*?\\:/"')
 TEXT_FIELDS = ("summary", "description", "environment", "comment")
 
 _WORD = re.compile(r"[^\W_]+")
@@ -48,11 +47,6 @@ def index_words(text: str | None) -> list[str]:
     if not text:
         return []
     return [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
-
-
-def index_text(text: str | None) -> str:
-    """Return the searchable words of a text joined by spaces."""
-    return " ".join(index_words(text))
 
 
 def stop_stems() -> frozenset[str]:
@@ -271,6 +265,7 @@ def _unescape(text: str) -> tuple[str, bool]:
 class _TextParser:
     """Parser of the Lucene-style text-search value."""
     def __init__(self, v: str) -> None:
+        """Tokenise a text-search value and start at its first token."""
         self.v = v
         self.toks = _lex(v)
         self.i = 0
@@ -471,6 +466,7 @@ class FieldText:
     __slots__ = ("raw", "stems", "_stemset", "_rawset")
 
     def __init__(self, all_words: Sequence[str]) -> None:
+        """Index a field's words by raw form and English stem (stop words kept in place)."""
         self.raw = list(all_words)
         self.stems: list[str | None] = [None if w in STOP_WORDS else stem(w) for w in self.raw]
         self._stemset = {s for s in self.stems if s is not None}

@@ -52,16 +52,23 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON atomically (temp file + rename) so a journal is never half written."""
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RankError(f"cannot write the undo journal {path} ({exc.strerror})",
+                        hint="pass a journal path in a folder you can write") from None
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RankError(f"cannot write the undo journal {path} ({exc.strerror})",
+                            hint="pass a journal path that is not a folder, in a folder you can write") from None
         raise
 
 
@@ -71,14 +78,18 @@ def load_journal(journal: str | os.PathLike[str] | Mapping[str, Any]) -> dict[st
         data = dict(journal)
     else:
         try:
-            data = json.loads(Path(journal).read_text())
+            data = json.loads(Path(journal).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RankError(f"undo journal {journal} does not exist",
                             hint="pass the journal path that apply() was given") from None
         except json.JSONDecodeError as exc:
             raise RankError(f"undo journal {journal} is not valid JSON ({exc.msg})",
                             hint="restore it from a backup; apply() writes it atomically") from None
-    if data.get("labkit_rank_journal") != JOURNAL_VERSION or not isinstance(data.get("original_order"), list):
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise RankError(f"cannot read the undo journal {journal} ({reason})",
+                            hint="pass the journal path that apply() was given") from None
+    if not isinstance(data, dict) or data.get("labkit_rank_journal") != JOURNAL_VERSION or not isinstance(data.get("original_order"), list):
         raise RankError("this file is not a labkit rank undo journal",
                         hint="pass the journal path that apply() was given")
     return data
@@ -126,6 +137,8 @@ def apply(plan: Plan, client: RankClient, journal_path: str | os.PathLike[str], 
         raise RankError("apply() needs the backlog's JQL to re-read the ranks",
                         hint="pass jql='project = X ORDER BY Rank ASC' or plan_moves(..., jql=...)")
     path = Path(journal_path)
+    if path.is_dir():
+        raise RankError(f"cannot write the undo journal {path} (it is a folder)", hint="pass a file path")
     if path.exists():
         old = load_journal(path)
         if old.get("status") != "undone":

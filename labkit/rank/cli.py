@@ -72,9 +72,19 @@ def _order(args: argparse.Namespace, keys: list[str]) -> list[str]:
         return keys
     try:
         lines = Path(args.order).read_text(encoding="utf-8").split()
-    except OSError as exc:
-        raise RankError(f"cannot read the order file {args.order} ({exc.strerror})",
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise RankError(f"cannot read the order file {args.order} ({reason})",
                         hint="one issue key per line, top of the backlog first") from None
+    if not lines:
+        raise RankError(f"the order file {args.order} names no issue keys",
+                        hint="one issue key per line, top of the backlog first")
+    known = set(keys)
+    unknown = [k for k in dict.fromkeys(lines) if k not in known]
+    if unknown:
+        raise RankError(f"the order file {args.order} names {len(unknown)} issue(s) not in {args.issues} "
+                        f"(first: {unknown[0]})",
+                        hint="list only keys of the issues given with --issues, top of the backlog first")
     return list(dict.fromkeys(lines))
 
 
@@ -228,11 +238,11 @@ def _apply(args: argparse.Namespace) -> int:
     from labkit.rank import apply, load_journal, plan_moves
 
     journal = Path(args.journal)
+    if journal.is_dir() or not journal.resolve().parent.is_dir():
+        raise RankError(f"cannot write the undo journal {journal}", hint="pass a file path in an existing folder")
     if journal.exists() and load_journal(journal).get("status") != "undone":
         raise RankError(f"undo journal {journal} already holds an apply that was not undone",
                         hint=f"run 'labkit rank undo --journal {journal}' first, or pass a new --journal")
-    if journal.is_dir() or not journal.resolve().parent.is_dir():
-        raise RankError(f"cannot write the undo journal {journal}", hint="pass a file path in an existing folder")
     jql = backlog_jql(args.jql)
     client = _jira(args)
     try:
@@ -292,17 +302,21 @@ def _rehearse(args: argparse.Namespace) -> int:
     from labkit.cli import print_rows
     from labkit.rank import ListRankClient, apply, plan_moves, undo, violations
 
+    if args.journal and (Path(args.journal).is_dir() or not Path(args.journal).resolve().parent.is_dir()):
+        raise RankError(f"cannot write the undo journal {args.journal}", hint="pass a file path in an existing folder")
     order, graph, _, _ = _source(args)
     plan = plan_moves(order, graph, jql="(offline)")
-    journal = args.journal or str(Path(tempfile.mkdtemp(prefix="labkit-rank-")) / "rank-undo.json")
     print("OFFLINE rehearsal on an in-memory backlog (ListRankClient): no server is contacted", file=sys.stderr)
     client = ListRankClient(order)
-    result = apply(plan, client, journal, jql="(offline)")
-    left = len(violations(client.backlog_order("(offline)"), graph))
-    back = undo(journal, client)
+    with tempfile.TemporaryDirectory(prefix="labkit-rank-") as scratch:  # no --journal: nothing is left behind
+        journal = args.journal or str(Path(scratch) / "rank-undo.json")
+        result = apply(plan, client, journal, jql="(offline)")
+        left = len(violations(client.backlog_order("(offline)"), graph))
+        back = undo(journal, client)
     print_rows([{"step": "apply", "rank_calls": result.calls_sent, "violations_left": left, "ok": result.ok},
                 {"step": "undo", "rank_calls": back.calls_sent, "violations_left": len(violations(client.keys, graph)),
                  "ok": back.restored and client.keys == order}],
                args.format, ["step", "rank_calls", "violations_left", "ok"])
-    print(f"undo journal: {journal}", file=sys.stderr)
+    if args.journal:
+        print(f"undo journal: {journal}", file=sys.stderr)
     return 0 if result.ok and back.restored else 1

@@ -29,6 +29,7 @@ __all__ = ["ReviewError", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
+    """Import the module behind a public name on first use (keeps ``import labkit.review`` cheap)."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'labkit.review' has no attribute {name!r}")

@@ -28,6 +28,15 @@ from labkit.review.git import committer_env, repo_root, resolve_commit, run_git
 from labkit.review.mbox import PatchSeries, parse_mbox
 
 DEFAULT_ISSUE_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
+
+
+def issue_regex(pattern: str) -> re.Pattern[str]:
+    """Compile an issue-ID pattern, or raise ReviewError saying why it is not a regular expression."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ReviewError(f"issue pattern {pattern!r} is not a regular expression ({exc})",
+                          hint=r"write e.g. EUCA-\d+ (escape ( [ + * ? with a backslash to match them literally)") from None
 MERGE_MODES = (None, "ff", "merge")
 
 
@@ -105,6 +114,7 @@ def amend_subject(raw: bytes, issue: str) -> bytes:
 
 
 def _issue_for(amend_issue: str | Mapping[int, str] | None, n: int) -> str | None:
+    """Return the issue ID to add to commit ``n`` (None when it gets none)."""
     if amend_issue is None:
         return None
     if isinstance(amend_issue, str):
@@ -115,7 +125,7 @@ def _issue_for(amend_issue: str | Mapping[int, str] | None, n: int) -> str | Non
 def prepare_mbox(series: PatchSeries, amend_issue: str | Mapping[int, str] | None = None,
                  issue_pattern: str = DEFAULT_ISSUE_PATTERN) -> tuple[bytes, list[int]]:
     """Return the mbox to feed ``git am`` and the numbers of the commits whose subject gains an issue ID."""
-    pattern = re.compile(issue_pattern)
+    pattern = issue_regex(issue_pattern)
     parts: list[bytes] = []
     amended: list[int] = []
     for c in series.commits:
@@ -129,6 +139,7 @@ def prepare_mbox(series: PatchSeries, amend_issue: str | Mapping[int, str] | Non
 
 
 def _checked_out_in(repo: Path, branch: str) -> Path | None:
+    """Return the worktree where ``branch`` is checked out, if any."""
     r = run_git(repo, "worktree", "list", "--porcelain")
     path: str | None = None
     for line in r.stdout.splitlines():
@@ -140,6 +151,7 @@ def _checked_out_in(repo: Path, branch: str) -> Path | None:
 
 
 def _remove_worktree(repo: Path, wt: Path) -> None:
+    """Remove a scratch worktree and its administrative files, whatever state it is in."""
     removed = run_git(repo, "worktree", "remove", "--force", "--force", str(wt), check=False).ok
     if removed and not wt.exists():
         return
@@ -170,6 +182,7 @@ def run_tests(cwd: Path, test_cmd: str | Sequence[str], timeout: float = 1800) -
 
 
 def _validate(repo: Path, onto: str, merge: str | None, branch: str | None) -> str:
+    """Check the merge mode, target and new branch before anything changes; return the target's sha."""
     if merge not in MERGE_MODES:
         raise ReviewError(f"merge={merge!r} is not a merge mode", hint="use None, 'ff' or 'merge'")
     onto_sha = resolve_commit(repo, onto)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.review.apply import DEFAULT_ISSUE_PATTERN, apply_series
+from labkit.review.apply import DEFAULT_ISSUE_PATTERN, apply_series, issue_regex
 from labkit.review.git import repo_root, resolve_commit, run_git
 from labkit.review.mbox import Commit, PatchSeries
 
@@ -36,7 +36,7 @@ class CheckResult:
 
 def check_issue_id(c: Commit, pattern: str = DEFAULT_ISSUE_PATTERN) -> CheckResult:
     """Pass when the subject or body names an issue matching ``pattern``."""
-    m = re.search(pattern, c.subject + "\n" + c.message)
+    m = issue_regex(pattern).search(c.subject + "\n" + c.message)
     if m:
         return CheckResult("issue-id", c.index, "pass", f"mentions {m.group(0)}")
     return CheckResult("issue-id", c.index, "fail",

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ps = p.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
 
     def common(a: argparse.ArgumentParser) -> None:
+        """Add the options ``review`` and ``apply`` share."""
         a.add_argument("source", help="PR URL, OWNER/REPO#N, a .patch/mbox file, or - for stdin")
         a.add_argument("--base-url", help="forge web base for OWNER/REPO#N (GitHub Enterprise, Gitea, Forgejo)")
         a.add_argument("--api-url", help="API base when it is not the usual one")
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_series(args: argparse.Namespace):
     """Read the series from a file, stdin or a pull request."""
+    from labkit.review.errors import ReviewError
     from labkit.review.mbox import parse_mbox
     from labkit.review.pullrequest import PullRequest
 
@@ -50,11 +52,17 @@ def load_series(args: argparse.Namespace):
     path = Path(args.source).expanduser()
     if path.is_file():
         return parse_mbox(path.read_bytes(), source=str(path))
+    if path.is_dir():
+        raise ReviewError(f"{path} is a directory", hint="give a .patch or mbox file, a PR URL or OWNER/REPO#N")
+    if "://" not in args.source and "#" not in args.source:
+        raise ReviewError(f"no file {path} (and it is not a PR URL or OWNER/REPO#N)",
+                          hint="check the path, or give https://HOST/OWNER/REPO/pull/N or OWNER/REPO#N")
     pr = PullRequest.from_url(args.source, base_url=args.base_url, api_url=args.api_url, flavor=args.flavor)
     return pr.fetch_series(args.via)
 
 
 def _review(args: argparse.Namespace) -> int:
+    """Run ``labkit pr review``: the series table and the check table; exit 1 when a check failed."""
     from labkit.cli import print_rows
     from labkit.review.checks import check_series
 
@@ -76,6 +84,7 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    """Run ``labkit pr apply``: the step table; exit 1 when the series did not apply or its tests failed."""
     from labkit.cli import print_rows
     from labkit.review.apply import apply_series
     from labkit.review.errors import ReviewError

@@ -9,5 +9,6 @@ class ReviewError(LabkitError):
     """A pull request could not be fetched, parsed, checked or applied."""
 
     def __init__(self, message: str, *, hint: str | None = None, line: int | None = None) -> None:
+        """Make the error, with the input line it points at when known."""
         self.line = line
         super().__init__(message, hint=hint)

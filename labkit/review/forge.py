@@ -39,6 +39,7 @@ _DATE = "2024-03-0{day}T10:00:00+00:00"
 
 
 def _argv(port: int, workdir: Path) -> list[str]:
+    """Return the command that runs the forge on ``port`` with its repositories in ``workdir``."""
     return [sys.executable, "-m", "labkit.review.forge", "--port", str(port), "--workdir", str(workdir)]
 
 
@@ -96,6 +97,7 @@ if __name__ == "__main__":
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in ``cwd`` with no system config and return its output."""
     e = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", **(env or {})}
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         e.pop(var, None)
@@ -104,6 +106,7 @@ def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 def _commit(work: Path, files: dict[str, str], message: str, author: tuple[str, str], day: int) -> None:
+    """Write files and commit them in the demo repository as ``author`` on a fixed day."""
     for name, text in files.items():
         (work / name).write_text(text)
     _git(work, "add", *files)
@@ -165,6 +168,7 @@ class Forge:
 
     def __init__(self, workdir: Path, secret: str, anon_limit: int = 60, window: float = 3600.0,
                  per_page_default: int = 30) -> None:
+        """Create the demo repositories in ``workdir`` and the forge's rate-limit state."""
         self.workdir = workdir
         self.bare = create_demo(workdir)
         self.secret = secret
@@ -244,6 +248,7 @@ class Forge:
 
 
 def _page(items: list[Any], query: dict[str, list[str]], default: int) -> tuple[list[Any], int, int, int]:
+    """Cut a list into the requested page; return (items, page, per_page, last page)."""
     try:
         per_page = max(1, min(100, int(query.get("per_page", [default])[0])))
         page = max(1, int(query.get("page", ["1"])[0]))
@@ -254,6 +259,7 @@ def _page(items: list[Any], query: dict[str, list[str]], default: int) -> tuple[
 
 
 def _link_header(base: str, path: str, page: int, per_page: int, last: int) -> str:
+    """Return a GitHub-style Link header for a paginated list."""
     links = []
     for rel, n in (("prev", page - 1), ("next", page + 1), ("first", 1), ("last", last)):
         if (rel == "prev" and page > 1) or (rel == "next" and page < last) or (rel in ("first", "last") and last > 1):
@@ -274,12 +280,15 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
     """Build the request handler class bound to one forge."""
 
     class Handler(BaseHTTPRequestHandler):
+        """Answer the forge's web pages, patches and API calls."""
         server_version = "labkit-forge/1"
 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet: one line per request to stderr
+            """Log one line per request to stderr (the sandbox log)."""
             sys.stderr.write("forge: " + (fmt % args) + "\n")
 
         def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+            """Send a whole response with its content type and extra headers."""
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -290,16 +299,20 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+            """Send a JSON response."""
             self._send(status, json.dumps(data, indent=1).encode(), "application/json; charset=utf-8", headers)
 
         def _base(self) -> str:
+            """Return the base URL the client used to reach the forge."""
             host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
             return f"http://{host}"
 
         def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            """Answer HEAD like GET (http.server drops the body)."""
             self.do_GET()
 
         def do_GET(self) -> None:  # noqa: N802
+            """Route a GET to the PR page, its patch or the API."""
             url = urlsplit(self.path)
             path, query = url.path.rstrip("/") or "/", parse_qs(url.query)
             if path == "/":
@@ -325,12 +338,14 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
             return self._json(404, {"message": "Not Found"})
 
         def _patch(self, owner: str, repo: str, n: int, kind: str) -> None:
+            """Serve a pull request as an mbox patch series."""
             p = forge.pull(owner, repo, n)
             if p is None:
                 return self._send(404, b"Not Found\n", "text/plain")
             return self._send(200, forge.patch(p, kind), "text/plain; charset=utf-8")
 
         def _api(self, handler) -> None:
+            """Check the API token and the rate limit, then run the API handler."""
             auth = self.headers.get("Authorization")
             who = self.client_address[0]
             if auth is not None:
@@ -345,6 +360,7 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
             handler()
 
         def _v3(self, rest: str, query: dict[str, list[str]]) -> None:
+            """Answer the GitHub v3 API calls the forge knows."""
             rate = self._rate
             base = self._base()
             if rest == "rate_limit":
@@ -394,6 +410,7 @@ def serve(port: int, workdir: Path, *, anon_limit: int = 60, window: float = 360
 
 
 def _stop(*_: Any) -> None:
+    """Turn SIGTERM into a clean shutdown of the server loop."""
     raise KeyboardInterrupt
 
 

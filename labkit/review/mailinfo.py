@@ -96,6 +96,7 @@ def split_mbox(data: bytes, *, mboxrd: bool = False) -> list[RawMessage]:
 
 
 def _charset_codec(charset: str) -> str:
+    """Return the Python codec for a MIME charset (utf-8 when unknown or plain ASCII)."""
     cs = (charset or "").strip().strip('"').lower().split("*", 1)[0]
     if not cs or cs in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
         return "utf-8"
@@ -117,6 +118,7 @@ def to_text(data: bytes, charset: str = "") -> str:
 
 
 def _q_decode(text: str) -> bytes:
+    """Decode the Q encoding of an RFC 2047 encoded word to bytes."""
     raw = text.replace("_", " ").encode("latin-1", errors="replace")
     return quopri.decodestring(raw, header=True)
 
@@ -222,6 +224,7 @@ def _unquote_quoted_pair(value: str) -> str:
 
 
 def _sane_name(name: str, email: str) -> str:
+    """Return the author name, or the email when the name is empty or unusable (as git does)."""
     if not name or len(name) > 60 or any(ch in name for ch in "@<>"):
         return email
     return name
@@ -337,12 +340,14 @@ def _split_header_block(data: bytes) -> tuple[list[str], bytes, int]:
 
 
 def _header_value(line: str, name: str) -> str | None:
+    """Return the value of header ``name`` if ``line`` is that header, else None."""
     if len(line) > len(name) and line[len(name)] == ":" and line[: len(name)].lower() == name.lower():
         return line[len(name) + 1:].lstrip(_SPACE)
     return None
 
 
 def _content_params(value: str) -> dict[str, str]:
+    """Return the parameters (charset, boundary...) of a Content-Type value."""
     params: dict[str, str] = {}
     for m in re.finditer(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', value):
         v = m.group(2)
@@ -353,6 +358,7 @@ def _content_params(value: str) -> dict[str, str]:
 
 
 def _transfer_decode(body: bytes, encoding: str) -> bytes:
+    """Undo a Content-Transfer-Encoding (base64, quoted-printable) of a body."""
     enc = encoding.strip().lower()
     if enc == "base64":
         try:
@@ -368,6 +374,7 @@ class _Collector:
     """Feeds body lines through git mailinfo's two stages: commit message, then patch."""
 
     def __init__(self, info: MailInfo, *, inbody: bool, scissors: bool) -> None:
+        """Start collecting a message's body into ``info``."""
         self.info = info
         self.use_inbody = inbody
         self.scissors = scissors
@@ -379,6 +386,7 @@ class _Collector:
         self.in_patch = False
 
     def _flush_accum(self) -> None:
+        """Apply a folded in-body header line once it is complete."""
         if not self.accum:
             return
         line = self.accum
@@ -390,6 +398,7 @@ class _Collector:
                 return
 
     def _check_inbody(self, line: str) -> bool:
+        """Take in-body headers (From:, Date:, Subject:) at the top of the body; tell whether the line was one."""
         if self.accum and line[:1] in (" ", "\t"):
             if self.scissors and is_scissors_line(line):
                 self._flush_accum()
@@ -464,6 +473,7 @@ def _iter_parts(body: bytes, boundary: str, first_line: int):
 
 
 def _body_lines(text: str) -> list[str]:
+    """Split text into lines that keep their newline (the last one may have none)."""
     lines = text.split("\n")
     out = [ln + "\n" for ln in lines[:-1]]
     if lines[-1]:
@@ -472,6 +482,7 @@ def _body_lines(text: str) -> list[str]:
 
 
 def _feed_part(col: _Collector, headers: list[str], body: bytes, first_line: int, depth: int = 0) -> None:
+    """Feed one MIME part to the collector, descending into multipart bodies."""
     ctype = cte = ""
     for h in headers:
         v = _header_value(h, "Content-Type")

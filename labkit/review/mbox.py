@@ -134,12 +134,15 @@ class PatchSeries:
     source: str = ""
 
     def __len__(self) -> int:
+        """Return how many commits the series holds."""
         return len(self.commits)
 
     def __iter__(self):
+        """Iterate over the commits in order."""
         return iter(self.commits)
 
     def __getitem__(self, i: int) -> Commit:
+        """Return commit ``i`` of the series."""
         return self.commits[i]
 
     @property
@@ -238,6 +241,7 @@ def c_unquote(path: str) -> str:
 
 
 def _strip_prefix(path: str) -> str:
+    """Return a diff path without its quoting, trailing tab part and a/ or b/ prefix."""
     path = c_unquote(path.split("\t", 1)[0].rstrip())
     if path.startswith(("a/", "b/")):
         return path[2:]
@@ -282,6 +286,7 @@ def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> 
     hunk_end = 0  # line after the current file's last hunk line (the mail signature is not part of it)
 
     def close(end: int) -> None:
+        """Finish the file being read at line ``end``."""
         if cur is None:
             return
         if cur.hunks:
@@ -294,6 +299,7 @@ def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> 
         cur.diff = "\n".join(lines[start:end]) + "\n"
 
     def where(idx: int) -> int:
+        """Return the input line number for the diff line at ``idx``."""
         return first_line + idx if exact_lines else first_line
 
     while i < n:
@@ -430,6 +436,7 @@ def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> 
 
 
 def _commit_from(info: MailInfo, raw: RawMessage, index: int) -> Commit:
+    """Build a Commit from a parsed message and its raw text."""
     number = total = version = None
     tag = _PATCH_TAG.search(info.raw_subject or "")
     if tag:

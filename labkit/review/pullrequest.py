@@ -63,10 +63,12 @@ class _AlternateLinks(HTMLParser):
     """Collect ``<link rel="alternate" type=... href=...>`` of an HTML page."""
 
     def __init__(self) -> None:
+        """Start with no links found."""
         super().__init__()
         self.links: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record each ``<link rel=alternate>`` with its type and href."""
         if tag.lower() != "link":
             return
         a = {k.lower(): (v or "") for k, v in attrs}
@@ -131,6 +133,11 @@ class PullRequest:
                 owner, repo, n, kind = m.group("owner"), m.group("repo"), int(m.group("n")), m.group("kind")
                 web = base_url.rstrip("/") if base_url else m.group("base").rstrip("/")
                 api_given = None
+        for label, given in (("base URL", base_url), ("API URL", api_url)):
+            parts = urlsplit(given) if given else None
+            if parts and (parts.scheme not in ("http", "https") or not parts.netloc):
+                raise ReviewError(f"{label} {given!r} is not an http(s) URL",
+                                  hint="write it whole, e.g. https://git.example.com or https://git.example.com/api/v3")
         fl = flavor or ("gitea" if kind == "pulls" else "github")
         if fl not in ("github", "gitea"):
             raise ReviewError(f"unknown forge flavor {fl!r}", hint="use 'github' (also GHE) or 'gitea' (also Forgejo)")
@@ -168,6 +175,7 @@ class PullRequest:
         return f"{self.api_url}/repos/{self.owner}/{self.repo}/pulls/{self.number}"
 
     def _session(self, api: bool):
+        """Return an HTTP session for the web pages or (with the token) the API."""
         from labkit.http import session
 
         s = session(token=self.token if api else None, max_wait=min(self.max_wait, 30.0))
@@ -229,14 +237,17 @@ class PullRequest:
                           hint="check the URL, the base URL of your forge (base_url=/api_url=) and the token")
 
     def _via_patch(self) -> bytes:
+        """Fetch the series from the ``.patch`` URL next to the PR page."""
         return self._get(self.patch_url, api=False).content
 
     def _via_api(self) -> bytes:
+        """Fetch the series from the API in the patch media type."""
         if self.flavor == "gitea":
             return self._get(self.api_pull_url + ".patch", api=True).content
         return self._get(self.api_pull_url, api=True, accept=PATCH_MEDIA_TYPE).content
 
     def _via_page(self) -> bytes:
+        """Fetch the PR page and follow its alternate patch link."""
         page = self._get(self.html_url, api=False, accept="text/html")
         link = alternate_patch_link(page.text, page.url or self.html_url)
         if not link:

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Run ``labkit sandbox start|stop|status`` and print the status table."""
     import labkit.sandbox as sb
     from labkit.cli import print_rows
 

@@ -32,6 +32,7 @@ class ServiceSpec:
 
 
 def _moto_argv(port: int, workdir: Path) -> list[str]:
+    """Return the command that runs moto's server on 127.0.0.1:``port``."""
     return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
 

@@ -41,7 +41,8 @@ class ServiceState:
     argv: list[str]
     secret: str = ""
 
-    def __repr__(self) -> str:  # never show the secret
+    def __repr__(self) -> str:
+        """Show the service without its secret."""
         return f"ServiceState(name={self.name!r}, pid={self.pid}, url={self.url!r})"
 
 
@@ -92,19 +93,30 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def _make_run_dir(rd: Path) -> None:
+    """Create the run directory, or raise SandboxError saying why it cannot be one."""
+    try:
+        rd.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "not a directory" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise SandboxError(f"cannot use {rd} as the sandbox run directory ({why})",
+                           hint="point LABKIT_RUN_DIR at a directory you can write, e.g. /tmp/labkit-run") from None
+
+
 def _load(rd: Path) -> dict[str, ServiceState]:
+    """Read the services recorded in the run directory (none when it has no record)."""
     path = rd / STATE_FILE
-    if not path.exists():
+    if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
-    except ValueError:
+        return {name: ServiceState(**entry) for name, entry in json.loads(path.read_text()).items()}
+    except (ValueError, TypeError, AttributeError):
         raise SandboxError(f"{path} is corrupt", hint="stop the processes it names by hand, then delete it") from None
-    return {name: ServiceState(**entry) for name, entry in data.items()}
 
 
 def _save(rd: Path, states: dict[str, ServiceState]) -> None:
-    rd.mkdir(parents=True, exist_ok=True)
+    """Record the started services atomically, readable only by their owner (it holds their secrets)."""
+    _make_run_dir(rd)
     tmp = rd / (STATE_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds service secrets
     with os.fdopen(fd, "w") as f:
@@ -113,6 +125,7 @@ def _save(rd: Path, states: dict[str, ServiceState]) -> None:
 
 
 def _healthy(spec: ServiceSpec, state: ServiceState) -> bool:
+    """Tell whether a recorded service's process lives and its health URL answers."""
     import urllib.request
 
     if not pid_alive(state.pid):
@@ -125,6 +138,7 @@ def _healthy(spec: ServiceSpec, state: ServiceState) -> bool:
 
 
 def _resolve(names: list[str] | None) -> dict[str, ServiceSpec]:
+    """Return the specs of the named services (all when none are named), or SandboxError for an unknown name."""
     specs = available_services()
     if not names:
         return specs
@@ -135,7 +149,18 @@ def _resolve(names: list[str] | None) -> dict[str, ServiceSpec]:
     return {n: specs[n] for n in names}
 
 
+def _started_by_us(state: ServiceState) -> bool:
+    """Tell whether the recorded pid still runs the command the sandbox started (not a reused pid)."""
+    try:
+        with open(f"/proc/{state.pid}/cmdline", "rb") as f:
+            cmdline = f.read().split(b"\0")
+    except OSError:
+        return False
+    return [a.decode(errors="surrogateescape") for a in cmdline if a] == [str(a) for a in state.argv]
+
+
 def _kill_group(pid: int, timeout: float = 10.0) -> None:
+    """Stop a service's whole process group: SIGTERM, then SIGKILL if it lingers."""
     try:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
@@ -147,15 +172,26 @@ def _kill_group(pid: int, timeout: float = 10.0) -> None:
             return
         end = time.monotonic() + wait
         while time.monotonic() < end:
-            if not pid_alive(pid):
+            if not pid_alive(pid) and not _group_alive(pgid):
                 return
             time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Tell whether any process of a process group still runs (zombies included)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start(names: list[str] | None = None, *, rd: Path | None = None) -> list[ServiceState]:
     """Start the named services (default: all) unless already running; return their states."""
     rd = rd or run_dir()
-    rd.mkdir(parents=True, exist_ok=True)
+    _make_run_dir(rd)
     states = _load(rd)
     started: list[ServiceState] = []
     for name, spec in _resolve(names).items():
@@ -163,7 +199,7 @@ def start(names: list[str] | None = None, *, rd: Path | None = None) -> list[Ser
         if old and _healthy(spec, old):
             started.append(old)
             continue
-        if old:
+        if old and _started_by_us(old):
             _kill_group(old.pid)
         state = _spawn(spec, rd)
         states[name] = state
@@ -173,6 +209,7 @@ def start(names: list[str] | None = None, *, rd: Path | None = None) -> list[Ser
 
 
 def _spawn(spec: ServiceSpec, rd: Path) -> ServiceState:
+    """Start one service on a free loopback port and wait until it answers; SandboxError if it never does."""
     workdir = rd / spec.name
     workdir.mkdir(parents=True, exist_ok=True)
     last_error = ""
@@ -205,18 +242,24 @@ def stop(names: list[str] | None = None, *, rd: Path | None = None) -> list[str]
     """Stop exactly the services this run directory started; return their names."""
     rd = rd or run_dir()
     states = _load(rd)
+    unknown = [n for n in names or [] if n not in states and n not in available_services()]
+    if unknown:
+        raise SandboxError(f"no sandbox service named {', '.join(unknown)}",
+                           hint=f"choose from: {', '.join({**available_services(), **states}) or 'none installed'}")
     wanted = names or list(states)
     stopped = []
     for name in wanted:
         state = states.pop(name, None)
         if state is None:
             continue
-        _kill_group(state.pid)
+        if _started_by_us(state):
+            _kill_group(state.pid)
         end = time.monotonic() + 10
         while port_open(state.port) and time.monotonic() < end:
             time.sleep(0.05)
         stopped.append(name)
-    _save(rd, states) if states or (rd / STATE_FILE).exists() else None
+    if states or (rd / STATE_FILE).exists():
+        _save(rd, states)
     return stopped
 
 

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.vm.inventory import cpu_vendor
+from labkit.vm.errors import VmError
+from labkit.vm.inventory import cpu_vendor, host_root
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
 
@@ -66,7 +67,7 @@ def check_bridge(root: Path, bridge: str) -> CheckRow:
         return CheckRow(f"bridge {bridge} present", FAIL, f"{bridge} exists but is not a bridge",
                         f"rename the interface, or choose another bridge name than {bridge}")
     return CheckRow(f"bridge {bridge} present", FAIL, f"no interface {bridge}",
-                    f"write the host files (labkit vm plan --files) or: ip link add {bridge} type bridge && "
+                    f"write the host files (labkit vm plan CLOUD --show files) or: ip link add {bridge} type bridge && "
                     f"ip link set eth0 master {bridge} && ip link set {bridge} up")
 
 
@@ -152,7 +153,9 @@ def check_vg_space(vg: str, need_gb: int, *, uri: str | None = None, root: Path 
 def host_checks(root: str | Path = "/", *, bridge: str = "br0", vg: str = "vg01", need_gb: int = 0,
                 uri: str | None = None, vendor: str | None = None) -> list[CheckRow]:
     """Run every host check against ``root`` (a fake /sys, /proc, /etc tree in tests) and return the rows."""
-    root = Path(root)
+    root = host_root(root)
+    if need_gb < 0:
+        raise VmError(f"need_gb={need_gb} is not a size", hint="give the GB the planned disks need, 0 or more")
     vendor = vendor or cpu_vendor(root)
     return [
         check_nested(root, vendor),

@@ -269,9 +269,19 @@ def host_routes(root: str | Path = "/") -> list[tuple[ipaddress.IPv4Network, str
     return out
 
 
+def host_root(root: str | Path) -> Path:
+    """Return the directory that stands for the host's / (a fake tree in tests), or VmError if it is not one."""
+    path = Path(root)
+    if not path.is_dir():
+        raise VmError(f"root {root} is not a directory", hint="give / for this host, or a folder holding proc/, sys/ and etc/")
+    return path
+
+
 def inventory_from_host(uri: str = "test:///default", *, name: str = "local", root: str | Path = "/",
                         probe_host: bool = True) -> HostInventory:
     """Read a host through libvirt and, when ``probe_host``, its listening ports, routes and CPU vendor from ``root``."""
+    if probe_host:
+        root = host_root(root)
     inv = inventory_from_libvirt(uri, name=name)
     if probe_host:
         for port, who in listening_ports(root).items():

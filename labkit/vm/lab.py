@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from labkit.vm.allocate import Draft, HostState, RangeSet, as_range, ip_str
@@ -23,6 +24,10 @@ from labkit.vm.spec import (
 )
 
 PRIVATE_POOLS = (ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("10.0.0.0/8"))
+# What the kernel takes as an interface name (IFNAMSIZ - 1 characters, no blanks, '/' or ':').
+_BRIDGE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+# What lvcreate and vgcreate take as a volume group name.
+_LVM_NAME = re.compile(r"[A-Za-z0-9+_.][A-Za-z0-9+_.-]*")
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,15 @@ class Lab:
                           hint="set nodes=1 or more, or use topology='ciab'")
         if req.disk_kind not in ("lvm", "qcow2", "raw"):
             raise VmError(f"unknown disk kind {req.disk_kind!r}", hint="use lvm, qcow2 or raw")
+        if req.disk_gb < 1:
+            raise VmError(f"cloud '{req.name}': a {req.disk_gb} GB disk cannot hold an installed cloud",
+                          hint="give disk_gb=1 or more (the blog's VMs use 100)")
+        if req.bridge and not _BRIDGE_NAME.fullmatch(req.bridge):
+            raise VmError(f"bridge name {req.bridge!r} is not a Linux interface name",
+                          hint="use 1 to 15 letters, digits, '-', '_' or '.', e.g. br0")
+        if req.disk_kind == "lvm" and not _LVM_NAME.fullmatch(req.vg):
+            raise VmError(f"volume group name {req.vg!r} is not an LVM name",
+                          hint="use letters, digits, '+', '_', '.' or '-' (not first), e.g. vg01")
         hosts = list(req.hosts) or [next(iter(self.hosts))]
         for h in hosts:
             if h not in self.hosts:

@@ -49,6 +49,7 @@ class PacketPath:
         return path_svg(self)
 
     def _repr_svg_(self) -> str:
+        """Render the diagram as SVG in a notebook."""
         return self.svg()
 
 

@@ -109,6 +109,7 @@ class VmSpec:
     host: str = "local"
 
     def __post_init__(self) -> None:
+        """Refuse a VM that could not boot: too little memory or no vCPU."""
         if self.memory_mb < 64:
             raise VmError(f"VM {self.name}: {self.memory_mb} MB of memory is too little", hint="give at least 64 MB")
         if self.vcpus < 1:
@@ -123,6 +124,7 @@ class IpRange:
     last: str
 
     def __str__(self) -> str:
+        """Write the range as ``first-last``."""
         return f"{self.first}-{self.last}"
 
     @property

@@ -39,6 +39,7 @@ def test_user_mistakes_exit_1_with_one_line(tmp_path, capsys):
 
 
 def test_env_and_presets(tmp_path, capsys):
+    (tmp_path / "c").write_text("[profile partner01]\nregion = partner01\n")
     assert main(["aws", "env", "partner01", "--config-file", str(tmp_path / "c"),
                  "--credentials-file", str(tmp_path / "k")]) == 0
     out = capsys.readouterr().out
@@ -46,6 +47,17 @@ def test_env_and_presets(tmp_path, capsys):
     assert out.startswith("unset AWS_ACCESS_KEY_ID")
     assert main(["aws", "presets", "--format", "csv"]) == 0
     assert "eucalyptus-dns,8773" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config", [None, "[profile other]\nregion = x\n"])
+def test_env_of_a_profile_the_config_file_lacks_is_one_line_and_exit_1(tmp_path, capsys, config):
+    if config is not None:
+        (tmp_path / "c").write_text(config)
+    code = main(["aws", "env", "partner01", "--config-file", str(tmp_path / "c"),
+                 "--credentials-file", str(tmp_path / "k")])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "no profile 'partner01'" in err and "labkit aws write partner01" in err
 
 
 def test_verify_unknown_profile_exits_1_with_a_table(tmp_path, capsys):
@@ -68,3 +80,12 @@ def test_import_eucarc_dry_run_then_apply(tmp_path, capsys):
     assert main(["aws", "import", "--eucarc", str(rc), "--region", "partner03", "--apply", *files]) == 0
     assert "endpoint_url = http://10.3.0.1:8773/services/compute" in (tmp_path / "c").read_text()
     assert "rc-secret-value" in (tmp_path / "k").read_text()
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_verify_with_a_timeout_that_lets_nothing_through_is_one_line(tmp_path, capsys, timeout):
+    (tmp_path / "c").write_text("[profile p]\nregion = r\nendpoint_url = http://127.0.0.1:9\n")
+    code = main(["aws", "verify", "p", "--tool", "boto3", "--timeout", timeout,
+                 "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.count("\n") == 1 and "lets no call through" in err

@@ -103,3 +103,22 @@ def test_files_without_clouds_say_so(tmp_path):
         from_eucarc(tmp_path / "rc")
     with pytest.raises(AwsError):
         from_eucarc(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("text, where", [
+    ("secret-key = euca-secret-1234\n[region r]\nec2-url = http://h:8773/\n", "line 1 comes before any [section]"),
+    ("[user admin]\nkey-id = AKID\n  secret-key euca-secret-1234\n=euca-secret-1234\n", "line 4"),
+])
+def test_a_broken_ini_is_one_line_naming_the_line_but_never_its_text(tmp_path, text, where):
+    (tmp_path / "bad.ini").write_text(text)
+    with pytest.raises(AwsError) as err:
+        from_euca2ools_ini(tmp_path / "bad.ini")
+    message = f"{err.value}"
+    assert where in message and "\n" not in message and "euca-secret-1234" not in message
+
+
+def test_a_directory_without_ini_files_is_named(tmp_path):
+    (tmp_path / "eucarc").write_text("export EC2_URL=http://h:8773/services/compute\n")
+    with pytest.raises(AwsError) as err:
+        from_euca2ools_ini(tmp_path)
+    assert f"directory {tmp_path} holds no .ini file" in str(err.value)

@@ -105,6 +105,9 @@ def test_gateway_and_per_service_presets():
     assert set(ceph.endpoints) == {"s3", "iam", "sts"} and ceph.endpoints["iam"] == "https://h:8080"
     with pytest.raises(AwsError):
         preset_profile("openstack", "o", region="r", host="h")
+    for host in ("http://127.0.0.1", "h/services", "h 2"):
+        with pytest.raises(AwsError, match="is not a host name"):
+            preset_profile("moto", "m", region="r", host=host)
     assert set(PRESETS) == {"eucalyptus", "eucalyptus-dns", "minio", "ceph-rgw", "localstack", "moto"}
 
 

@@ -55,6 +55,23 @@ def test_bad_toml_is_a_clear_error(cfg):
         load_profiles()
 
 
+def test_an_unreadable_profiles_file_is_a_clear_error(cfg, tmp_path):
+    cfg.mkdir()
+    with pytest.raises(ConfigError, match=f"cannot read the profiles file {cfg} .*LABKIT_CONFIG"):
+        load_profiles()
+    (tmp_path / "latin1.toml").write_bytes(b'[profiles.caf\xe9.jira]\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_profiles(tmp_path / "latin1.toml")
+
+
+def test_a_secret_in_another_file_names_that_file(cfg, tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text('[profiles.prod.jira]\ntoken = "hunter2"\n')
+    with pytest.raises(ConfigError) as err:
+        load_profiles(other)
+    assert str(err.value).startswith(f"{other}: profiles.prod.jira.token holds a secret")
+
+
 def test_missing_secret_says_how_to_provide_it(monkeypatch):
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")

@@ -145,3 +145,20 @@ def test_link_header_pagination(server):
 def test_retry_after_http_date():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
     assert retry_after_seconds("garbage") is None
+
+
+@pytest.mark.parametrize("base", ["jira.example.com", "ftp://127.0.0.1:1", "http://"])
+def test_an_unusable_url_is_a_clear_error(base):
+    with pytest.raises(HttpError, match="is not a usable URL.*write the whole base URL"):
+        session(base, sleep=lambda _s: None).get("/rest/api/2/serverInfo")
+
+
+def test_a_password_written_into_the_url_never_shows(server, caplog):
+    with_password = server.url.replace("http://", "http://admin:pw-in-url-123@")
+    server.plans["/h"] = [(503, {}, {}), (401, {}, {"message": "Bad credentials"})]
+    with caplog.at_level("INFO", logger="labkit.http"), pytest.raises(HttpError) as err:
+        session(with_password, sleep=lambda _s: None, retries=1).get("/h")
+    assert server.hits["/h"] == 2 and "retrying GET" in caplog.text
+    shown = server.url.replace("http://", "http://******@") + "/h"
+    assert shown in str(err.value) and err.value.url == shown
+    assert "pw-in-url-123" not in str(err.value) + caplog.text

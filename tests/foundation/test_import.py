@@ -10,14 +10,15 @@ pytestmark = pytest.mark.unit
 HEAVY = ["pandas", "ipywidgets", "zeep", "libvirt", "boto3", "botocore", "IPython", "tqdm", "numpy", "requests"]
 
 
-@pytest.mark.parametrize("module", ["labkit", "labkit.config", "labkit.sandbox", "labkit.cli",
-                                    "labkit.jira", "labkit.rank", "labkit.vm", "labkit.aws", "labkit.review"])
+@pytest.mark.parametrize("module", ["labkit", "labkit.config", "labkit.sandbox", "labkit.cli", "labkit.tables",
+                                    "labkit.doctor", "labkit.lab", "labkit.assets",
+                                    "labkit.jira", "labkit.rank", "labkit.vm", "labkit.aws", "labkit.review",
+                                    "labkit.vm.cli", "labkit.aws.cli", "labkit.review.cli", "labkit.sandbox.cli"])
 def test_import_pulls_in_no_heavy_library(module):
     code = (f"import sys, {module}; heavy = {HEAVY!r}; "
             "print(','.join(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    allowed = {"requests"} if module in ("labkit.sandbox",) else set()
-    leaked = set(filter(None, out.split(","))) - allowed
+    leaked = set(filter(None, out.split(",")))
     assert not leaked, f"import {module} imported {sorted(leaked)}"
 
 

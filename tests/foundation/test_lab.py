@@ -64,3 +64,17 @@ def listening_addresses(port: int) -> set[str]:
                 else:
                     found.add("::" if set(addr) == {"0"} else addr)
     return found
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--port", "70000"], "port 70000 is not a TCP port"),
+    (["--port", "0"], "port 0 is not a TCP port"),
+    (["--notebooks", "{tmp}/none"], "no notebooks folder at {tmp}/none"),
+])
+def test_bad_options_are_one_line_and_start_nothing(run_dir, tmp_path, argv, words):
+    env = {**os.environ, "LABKIT_RUN_DIR": str(run_dir)}
+    r = subprocess.run([sys.executable, "-m", "labkit.cli", "lab", *[a.format(tmp=tmp_path) for a in argv]],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert words.format(tmp=tmp_path) in r.stderr
+    assert not (run_dir / "services.json").exists()

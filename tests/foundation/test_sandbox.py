@@ -53,7 +53,6 @@ def test_stop_kills_the_whole_process_group(run_dir):
     (state,) = sb.start(["aws"])
     pgid = os.getpgid(state.pid)
     sb.stop()
-    time.sleep(0.1)
     out = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout.split()
     assert str(pgid) not in out
 
@@ -61,7 +60,10 @@ def test_stop_kills_the_whole_process_group(run_dir):
 def test_dead_service_is_reported_and_restarted(run_dir):
     (state,) = sb.start(["aws"])
     os.killpg(os.getpgid(state.pid), 9)
-    time.sleep(0.2)
+    for _ in range(200):  # the kill is asynchronous: wait (bounded) until the process is gone
+        if not sb.runner.pid_alive(state.pid):
+            break
+        time.sleep(0.05)
     assert {r.service: r.state for r in sb.status()}["aws"] == "dead"
     (new,) = sb.start(["aws"])
     assert new.pid != state.pid and {r.service: r.state for r in sb.status()}["aws"] == "running"
@@ -84,3 +86,35 @@ def test_secrets_are_private_to_the_run_dir(run_dir):
     secret = sb.secret("aws")
     assert secret.reveal() and secret.reveal() not in repr(secret)
     assert secret.reveal() not in repr(sb.service("aws"))
+
+
+def test_stop_of_an_unknown_service_is_a_clear_error(run_dir):
+    with pytest.raises(SandboxError, match="no sandbox service named nope"):
+        sb.stop(["nope"])
+    r = labkit_cli("sandbox", "stop", "nope")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("labkit: error: no sandbox service named nope")
+
+
+def test_an_unusable_run_dir_is_one_line_and_exit_1(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    env = {**os.environ, "LABKIT_RUN_DIR": str(blocker / "run")}
+    r = labkit_cli("sandbox", "start", "aws", env=env)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "LABKIT_RUN_DIR" in r.stderr
+    assert blocker.read_text() == "not a directory\n"
+
+
+def test_stop_never_kills_a_process_that_reused_a_recorded_pid(run_dir):
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        record = {"aws": {"name": "aws", "pid": other.pid, "port": sb.free_port(), "url": "http://127.0.0.1:1",
+                          "log": "", "started": 0.0, "argv": [sys.executable, "-m", "moto.server"]}}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "services.json").write_text(json.dumps(record))
+        assert sb.stop() == ["aws"]
+        assert other.poll() is None
+        assert {r.service: r.state for r in sb.status()}["aws"] == "stopped"
+    finally:
+        other.kill()
+        other.wait()

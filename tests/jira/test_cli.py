@@ -53,6 +53,21 @@ def test_search_errors_are_one_line(jira, capsys):
     assert len(err) == 1 and err[0].startswith("labkit: error: the server rejected the JQL")
     assert main(["jira", "search", "created is not EMPTY", "--columns", "nope"]) == 1
     assert "no column nope" in capsys.readouterr().err
+    assert main(["jira", "search", "created is not EMPTY", "--limit", "-1"]) == 1
+    assert "the search limit -1 is negative" in capsys.readouterr().err
+
+
+def test_mirror_errors_are_one_line_and_leave_no_store(jira, tmp_path, capsys):
+    db = tmp_path / "m.sqlite"
+    assert main(["jira", "mirror", "--db", str(db), "--jql", "project ="]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("labkit: error: the server rejected the JQL '(project =)"), err
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("m.sqlite")]  # no store, no sync state
+    (tmp_path / "notes.txt").write_text("not a database")
+    assert main(["jira", "mirror", "--db", str(tmp_path / "notes.txt")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "as a labkit store" in err[0]
+    assert (tmp_path / "notes.txt").read_text() == "not a database"
 
 
 def test_mirror_is_incremental_and_resumable(jira, tmp_path, capsys):
@@ -82,7 +97,7 @@ def test_mirror_refuses_another_server_for_the_same_db(jira, tmp_path):
 
     db = tmp_path / "m.sqlite"
     state_path(db).write_text(json.dumps({"url": "http://elsewhere", "jql": ""}))
-    with pytest.raises(JiraError, match="another --db|not"):
+    with pytest.raises(JiraError, match="mirrors http://elsewhere .*use another --db"):
         mirror(jira, db)
     assert not db.exists()
 

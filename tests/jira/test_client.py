@@ -20,6 +20,7 @@ def sb(request):
 
 
 def truth(sb, jql: str) -> list[str]:
+    """The keys the sandbox's own store returns for a JQL (ground truth)."""
     return sb.app.db(lambda s: s.search_keys(jql)[0])
 
 

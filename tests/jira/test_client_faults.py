@@ -16,6 +16,7 @@ PAGE = 100  # 20 pages
 
 @pytest.fixture(scope="module", params=["server", "cloud"])
 def sb(request):
+    """A sandbox in each mode with N issues, for fault injection."""
     with serve(mode=request.param, seed_issues=N, seed=5) as running:
         yield running
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def client():
+    """A client on a Server/DC sandbox with 400 demo issues."""
     with serve(seed_issues=400, seed=21) as sb:
         yield JiraClient(sb.url, sb.auth)
 

@@ -57,8 +57,8 @@ def test_parse_raises_only_syntax_errors_on_jql_like_text(s):
 def test_text_value_parser_raises_only_syntax_errors(s):
     try:
         parse_text(s)
-    except JqlSyntaxError:
-        pass
+    except JqlSyntaxError as e:
+        assert 0 <= e.position <= len(s)       # the caret points inside the value
 
 
 names = st.one_of(st.sampled_from(["project", "status", "text", "cf[10010]", "Story Points", "order", "a b"]),
@@ -76,6 +76,7 @@ preds = st.one_of(
 
 
 def clause_strategy():
+    """Hypothesis strategy for any JQL clause: comparisons, IN lists, IS EMPTY, WAS and CHANGED."""
     simple = st.builds(Clause, names, st.sampled_from(["=", "!=", ">", ">=", "<", "<=", "~", "!~"]), scalars)
     inlist = st.builds(Clause, names, st.sampled_from(["IN", "NOT IN"]), st.one_of(lists, functions))
     isempty = st.builds(Clause, names, st.sampled_from(["IS", "IS NOT"]), st.just(Empty()))
@@ -88,6 +89,7 @@ def clause_strategy():
 
 
 def _flat(cls, items):
+    """Build an And/Or of the items, flattening nested ones of the same kind as the parser does."""
     out = []
     for i in items:
         out.extend(i.items if isinstance(i, cls) else (i,))

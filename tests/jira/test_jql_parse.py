@@ -74,6 +74,7 @@ def test_errors_point_at_the_problem(q, pos):
 
 
 def _tsv(name):
+    """Read a TSV of the shared JQL data (comment lines skipped)."""
     with open(JQL_DATA / name, encoding="utf-8") as f:
         return [r for r in csv.reader((line for line in f if not line.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE)]
 

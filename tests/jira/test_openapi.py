@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def load_api(path, url: str):
+    """Load a published OpenAPI spec aimed at the sandbox's URL."""
     from openapi_core import Config, OpenAPI
 
     spec = json.loads(path.read_text(encoding="utf-8"))
@@ -25,6 +26,7 @@ def load_api(path, url: str):
 
 @pytest.fixture(scope="module")
 def specs(shared_data):
+    """The folder of published Jira OpenAPI specs (skip when the shared data is absent)."""
     folder = shared_data / "jira" / "openapi"
     if not (folder / "jira-platform.v3.json").is_file():
         pytest.skip(f"published Jira OpenAPI specs not found in {folder}")
@@ -33,6 +35,7 @@ def specs(shared_data):
 
 @pytest.fixture(scope="module")
 def cloud(specs):
+    """A Cloud-mode sandbox with the platform and software OpenAPI validators aimed at it."""
     with serve(mode="cloud", seed_issues=120, seed=2) as sb:
         yield sb, load_api(specs / "jira-platform.v3.json", sb.url), load_api(specs / "jira-software.v3.json", sb.url)
 

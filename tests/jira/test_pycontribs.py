@@ -20,16 +20,19 @@ JQLS = [
 
 @pytest.fixture(scope="module", params=["server", "cloud"])
 def sb(request):
+    """A sandbox in each mode with 450 demo issues."""
     with serve(mode=request.param, seed_issues=450, seed=9) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def peer(sb):
+    """The pycontribs jira client on the sandbox."""
     return JIRA(sb.url, basic_auth=sb.auth, options={"check_update": False})
 
 
 def peer_keys(peer: JIRA, cloud: bool, jql: str) -> list[str]:
+    """The keys pycontribs finds for a JQL (enhanced search on Cloud, classic on Server/DC)."""
     if cloud:
         return [i.key for i in peer.enhanced_search_issues(jql, maxResults=False, fields="summary")]
     return [i.key for i in peer.search_issues(jql, maxResults=False, fields="summary")]

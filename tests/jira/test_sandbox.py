@@ -53,6 +53,12 @@ def test_auth_basic_bearer_and_refusal(server_sb):
     assert requests.get(url).status_code == 401
 
 
+def test_the_secret_never_shows_in_a_repr(server_sb):
+    """The running sandbox's repr (shown by notebooks and logs) names its URL but not its admin secret."""
+    assert server_sb.url in repr(server_sb) and server_sb.secret not in repr(server_sb)
+    assert server_sb.secret not in str(server_sb)
+
+
 def test_server_info_tells_the_deployment(server_sb, cloud_sb):
     assert requests.get(server_sb.url + "/rest/api/2/serverInfo").json()["deploymentType"] == "Server"
     info = requests.get(cloud_sb.url + "/rest/api/3/serverInfo").json()

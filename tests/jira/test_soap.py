@@ -22,6 +22,7 @@ ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
 
 @pytest.fixture(scope="module")
 def wsdl_dir(request):
+    """The folder of the real Jira WSDL (skip when the shared data is absent)."""
     from tests.conftest import shared_data_dir
 
     path = shared_data_dir() / "jira" / "soap"
@@ -32,6 +33,7 @@ def wsdl_dir(request):
 
 @pytest.fixture(scope="module")
 def sb(wsdl_dir):
+    """A Server/DC sandbox serving SOAP with the real WSDL."""
     with serve(mode="server", seed_issues=150, seed=4, wsdl_dir=str(wsdl_dir)) as running:
         yield running
 
@@ -42,6 +44,7 @@ def loopback_only(monkeypatch):
     real = socket.create_connection
 
     def guarded(address, *args, **kwargs):
+        """Refuse any connection that is not to loopback."""
         assert address[0] in ("127.0.0.1", "localhost"), f"tried to reach {address}"
         return real(address, *args, **kwargs)
 
@@ -49,6 +52,7 @@ def loopback_only(monkeypatch):
 
 
 def post(sb, body: str) -> requests.Response:
+    """POST a raw SOAP body to the sandbox (no client in between)."""
     return requests.post(sb.url + "/rpc/soap/jirasoapservice-v2", data=ENVELOPE.format(body).encode(),
                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
 
@@ -107,6 +111,12 @@ def test_faults(sb, loopback_only):
     soap = SoapClient(sb.url, "admin", sb.secret)
     with pytest.raises(JiraError, match="does not exist"):
         soap.issue("NOPE-1")
+    with pytest.raises(JiraError, match=r"at position 10 project = \^") as bad_jql:
+        soap.search("project = ")
+    assert "\n" not in str(bad_jql.value)        # the CLI prints it as one line
+    with pytest.raises(JiraError, match="the search limit -1 is negative"):
+        soap.search("created is not EMPTY", -1)
+    assert soap.keys("created is not EMPTY", 0) == [] and len(soap.keys("created is not EMPTY", 3)) == 3
 
 
 def test_without_the_wsdl_soap_still_answers(tmp_path):

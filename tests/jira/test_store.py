@@ -18,6 +18,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture()
 def store():
+    """A small store with known issues, links and a fixed 'now' for date clauses."""
     s = Store()
     s.now = datetime(2021, 3, 10, 12, 0, 0)
     s.import_issues([
@@ -33,6 +34,7 @@ def store():
 
 
 def keys(s, q):
+    """The keys a store finds for a JQL."""
     return s.search_keys(q)[0]
 
 
@@ -213,6 +215,7 @@ def test_import_json_lines_keeps_the_document():
 
 
 def _hist(when, author, field, old, new):
+    """One changelog history entry that changed one field."""
     return {"id": when, "author": {"name": author}, "created": f"{when}T12:00:00.000+0000",
             "items": [{"field": field, "fromString": old, "toString": new}]}
 
@@ -245,6 +248,7 @@ def test_rest_v3_rich_text_is_searchable():
     from labkit.jira.store import Store
 
     def adf(text):
+        """Wrap text as an Atlassian Document Format paragraph."""
         return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
 
     s = Store()

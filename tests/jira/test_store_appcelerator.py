@@ -19,6 +19,7 @@ FILES = sorted(APPC.glob("*.jsonl.gz"))
 
 
 def _issues():
+    """Yield the real Appcelerator issues from the shared archive."""
     for f in FILES:
         with gzip.open(f, "rt", encoding="utf-8") as fh:
             for line in fh:
@@ -27,6 +28,7 @@ def _issues():
 
 @pytest.fixture(scope="module")
 def appc():
+    """A store of all 29,057 real Appcelerator issues (skip when the archive is absent)."""
     if not FILES:
         pytest.skip(f"the Appcelerator archive is absent ({APPC})")
     issues = list(_issues())

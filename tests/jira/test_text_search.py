@@ -86,6 +86,7 @@ DOCUMENTED = {
 
 @pytest.fixture(scope="module")
 def store():
+    """A store of the small corpus the documented text-search examples are checked on."""
     s = Store()
     s.import_issues(issue(k, v) for k, v in CORPUS.items())
     yield s
@@ -93,6 +94,7 @@ def store():
 
 
 def _rows():
+    """Read the Atlassian text-search examples TSV (skip when the shared data is absent)."""
     path = JQL_DATA / "atlassian-text-search-examples.tsv"
     if not path.exists():
         pytest.skip("shared JQL data absent: /work/shared/data/jql")
@@ -173,6 +175,7 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def gen_store():
+    """A store of the generated documents, text in summary, description and comments."""
     s = Store()
     s.import_issues(issue(f"G-{k + 1}", d, DOCS[(k * 5) % len(DOCS)], comments=(DOCS[(k * 7) % len(DOCS)],))
                     for k, d in enumerate(DOCS))

@@ -28,11 +28,13 @@ class JournalCheckingClient(ListRankClient):
     """A ListRankClient that records whether the journal existed when each rank call arrived."""
 
     def __init__(self, keys, journal, **kw):
+        """Remember the journal path, to check it is written before each rank call."""
         super().__init__(keys, **kw)
         self.journal = journal
         self.journal_seen: list[bool] = []
 
     def rank(self, issues, *, before=None, after=None):
+        """Note whether the journal held the original order, then rank."""
         self.journal_seen.append(self.journal.exists() and bool(load_journal(self.journal)["original_order"]))
         return super().rank(issues, before=before, after=after)
 
@@ -95,7 +97,9 @@ def test_an_apply_cut_short_can_be_undone_from_its_journal(tmp_path):
     order, edges = seeded_backlog(seed=11)
 
     class Breaks(ListRankClient):
+        """A backlog whose fourth rank call fails, as a dropped connection would."""
         def rank(self, issues, *, before=None, after=None):
+            """Fail the fourth call; rank as usual otherwise."""
             if len(self.log) == 3:
                 raise RankError("connection reset")
             return super().rank(issues, before=before, after=after)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
 from labkit.rank import baseline_plan, count_violations, plan_moves
 
@@ -35,5 +35,5 @@ def test_a_reversed_chain_needs_several_passes():
 def test_labkit_never_moves_more_than_a_baseline_that_fixed_everything(inst):
     order, edges = inst
     base = baseline_plan(order, edges)
-    if count_violations(base.final_order(), edges) == 0:
-        assert len(plan_moves(order, edges).moves) <= base.moves
+    assume(count_violations(base.final_order(), edges) == 0)
+    assert len(plan_moves(order, edges).moves) <= base.moves

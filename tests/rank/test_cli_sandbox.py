@@ -23,6 +23,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def graph_of(client):
+    """The blocks graph of the backlog as the client reads it now."""
     return blocks_graph(client.search_issues(JQL, ["issuelinks", "status", "summary"], progress=False))
 
 

@@ -18,10 +18,12 @@ OPEN = {"name": "Open", "statusCategory": {"key": "new"}}
 
 
 def issue(key, links=(), status=OPEN):
+    """A REST-shaped issue with a status and issue links."""
     return {"key": key, "fields": {"status": status, "issuelinks": list(links)}}
 
 
 def link(link_id, side, other, link_type=BLOCKS, status=OPEN):
+    """One issue link of a type, with the other issue on the given side."""
     return {"id": link_id, "type": link_type, side: {"key": other, "fields": {"status": status}}}
 
 

@@ -39,6 +39,7 @@ def brute_force_min_moves(order, edges):
 
 @st.composite
 def instances(draw, max_n=8):
+    """Hypothesis strategy: a backlog order of up to max_n issues and blocks edges, cyclic or not."""
     n = draw(st.integers(1, max_n))
     order = draw(st.permutations([f"K-{i}" for i in range(n)]))
     outside = ["X-1", "X-2"]

@@ -1,13 +1,14 @@
 """End to end on the Jira sandbox: seeded violations → plan → apply (a 207 on one batch) → none left → undo.
 
-Uses the issue-4 pieces (labkit.jira.sandbox.serve, labkit.jira.client.JiraClient) through the
-RankClient protocol; skipped while they are not installed.
+Uses labkit.jira.sandbox.serve and labkit.jira.client.JiraClient through the RankClient protocol.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from labkit.jira.client import JiraClient
+from labkit.jira.sandbox import serve
 from labkit.rank import apply, blocks_graph, count_violations, load_journal, plan_moves, undo, violations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -17,15 +18,15 @@ JQL = "project = DEMO"
 
 @pytest.fixture
 def jira():
-    sandbox = pytest.importorskip("labkit.jira.sandbox")
-    client_mod = pytest.importorskip("labkit.jira.client")
-    with sandbox.serve(mode="server", seed_issues=200) as sb:
-        client = client_mod.JiraClient(sb.url, auth=sb.auth)
+    """A Server/DC sandbox with 200 demo issues (seeded violations) and a client for it."""
+    with serve(mode="server", seed_issues=200) as sb:
+        client = JiraClient(sb.url, auth=sb.auth)
         yield sb, client
         client.close()
 
 
 def fetch(client):
+    """The backlog's issues with their links and status."""
     return client.search_issues(JQL, fields=["issuelinks", "status", "summary"])
 
 

@@ -48,3 +48,20 @@ def test_apply_dry_run_then_real(make_repo, capsys, tmp_path):
     assert git(repo, "log", "-1", "--format=%s", "main").strip() == "CALC-1: add neg"
     assert main(["pr", "apply", str(patch), "--repo", str(repo)]) == 1
     assert "apply needs --onto" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["{tmp}/missing.patch"], "no file {tmp}/missing.patch"),
+    (["{tmp}"], "{tmp} is a directory"),
+    (["o/r#1", "--base-url", "git.example.com"], "base URL 'git.example.com' is not an http(s) URL"),
+    (["o/r#1", "--api-url", "/api/v3"], "API URL '/api/v3' is not an http(s) URL"),
+    (["{patch}", "--issue-pattern", "EUCA-("], "issue pattern 'EUCA-(' is not a regular expression"),
+])
+@pytest.mark.parametrize("command", ["review", "apply"])
+def test_a_user_mistake_is_one_line_and_exit_1(capsys, tmp_path, make_repo, command, argv, words):
+    patch = data_dir("eucalyptus") / "pr26-dkavanagh.patch"
+    fill = {"tmp": str(tmp_path), "patch": str(patch)}
+    onto = ["--onto", "main", "--repo", str(make_repo()), "--amend-issue", "EUCA-1"] if command == "apply" else []
+    code = main(["pr", command, *[a.format(**fill) for a in argv], *onto])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.count("\n") == 1 and words.format(**fill) in err

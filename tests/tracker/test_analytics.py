@@ -38,6 +38,7 @@ ISSUES = [
 
 @pytest.fixture
 def frame():
+    """The issue table of ISSUES, as JiraClient.search would give it."""
     resolved = {"A-1": "2024-01-05T09:00:00.000+0000", "A-2": "2024-01-10T10:00:00.000+0000"}
     cats = {"Done": "done", "In Progress": "indeterminate", "To Do": "new"}
     return pd.DataFrame([{"key": i["key"], "created": i["fields"]["created"], "status": i["fields"]["status"]["name"],
@@ -47,6 +48,7 @@ def frame():
 
 @pytest.fixture
 def log():
+    """The changelog frame of ISSUES."""
     return analytics.changelog_frame(ISSUES)
 
 

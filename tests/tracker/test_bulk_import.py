@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def jira(run_dir):
+    """The sandbox jira service in a private run dir, and a client for it."""
     sb.start(["jira"])
     client = JiraClient(sb.url("jira"), ("admin", sb.secret("jira")), progress=False)
     yield client

@@ -22,6 +22,7 @@ JQLS = ['project = DEMO ORDER BY Rank ASC', 'text ~ "disk" ORDER BY key ASC',
 
 @pytest.fixture(scope="module")
 def jira(tmp_path_factory):
+    """The sandbox jira service in a module-wide run dir: (run dir, client); stopped at the end."""
     rd = tmp_path_factory.mktemp("run")
     old = os.environ.get("LABKIT_RUN_DIR")
     os.environ["LABKIT_RUN_DIR"] = str(rd)

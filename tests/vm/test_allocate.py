@@ -170,6 +170,12 @@ def test_removing_a_cloud_frees_what_it_held():
     (dict(macs={"ciab": "01:00:5e:00:00:01"}), "52:54:00"),
     (dict(macs={"nc9": "52:54:00:00:00:01"}), "ciab"),
     (dict(public_range="10.0.0.9-10.0.0.1"), "lower address first"),
+    (dict(disk_gb=0), "disk_gb=1 or more"),
+    (dict(disk_gb=-4), "disk_gb=1 or more"),
+    (dict(bridge="br 0"), "e.g. br0"),
+    (dict(bridge="a-bridge-name-too-long"), "e.g. br0"),
+    (dict(vg="/dev/vg01"), "e.g. vg01"),
+    (dict(vg=""), "e.g. vg01"),
 ])
 def test_bad_input_is_a_vm_error_with_a_hint(bad, hint):
     lab = Lab()

@@ -75,3 +75,25 @@ def test_check_exits_1_when_a_check_fails(capsys, tmp_path):
     rows = json.loads(out)
     assert code == 1 and {r["check"] for r in rows} >= {"ip_forward", "qemu bridge.conf"}
     assert all(r["fix"] for r in rows if r["status"] == "fail")
+
+
+def test_the_missing_bridge_fix_names_a_command_that_runs(capsys, tmp_path):
+    root = str(tmp_path / "root")
+    _, out, _ = run(capsys, "vm", "check", "--root", root, "--format", "json")
+    fix = next(r["fix"] for r in json.loads(out) if r["check"] == "bridge br0 present")
+    command = fix[fix.index("labkit "):fix.index(")")].replace("CLOUD", "alpha").split()[1:]
+    code, out, err = run(capsys, *command, "--root", root)
+    assert code == 0 and err == "" and "allow br0" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["vm", "plan", "alpha", "--root", "{tmp}/no-such-root"], "root {tmp}/no-such-root is not a directory"),
+    (["vm", "check", "--root", "{tmp}/no-such-root"], "root {tmp}/no-such-root is not a directory"),
+    (["vm", "check", "--root", "{tmp}/root", "--need-gb", "-1"], "need_gb=-1 is not a size"),
+    (["vm", "plan", "alpha", "--root", "{tmp}/root", "--disk-gb", "0"], "a 0 GB disk"),
+    (["vm", "plan", "alpha", "--root", "{tmp}/root", "--bridge", "br 0"], "'br 0' is not a Linux interface name"),
+    (["vm", "launch", "alpha", "--root", "{tmp}/root", "--vg", "/dev/vg01"], "'/dev/vg01' is not an LVM name"),
+])
+def test_bad_options_are_one_line_and_exit_1(capsys, tmp_path, argv, words):
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 1 and out == "" and err.count("\n") == 1 and words.format(tmp=tmp_path) in err

@@ -134,15 +134,15 @@ def test_a_failure_midway_removes_what_this_launch_created(host_uri):
     assert _snapshot(host_uri) == before  # alpha-fe and both volumes were taken back
 
 
-def test_volume_group_space_comes_from_the_libvirt_pool():
+def test_volume_group_space_comes_from_the_libvirt_pool(tmp_path):
     uri = "test:///default"
     try:
         sandbox_pool(uri, "vg01")
-        row = host_checks("/nonexistent-root", vg="vg01", need_gb=50, uri=uri)[-1]
+        row = host_checks(tmp_path, vg="vg01", need_gb=50, uri=uri)[-1]
         assert row.status == "ok" and "libvirt pool 'vg01'" in row.detail
-        row = host_checks("/nonexistent-root", vg="vg01", need_gb=500, uri=uri)[-1]
+        row = host_checks(tmp_path, vg="vg01", need_gb=500, uri=uri)[-1]
         assert row.status == "fail" and "vgextend vg01" in row.fix
-        row = host_checks("/nonexistent-root", vg="vg99", need_gb=5, uri=uri)[-1]
+        row = host_checks(tmp_path, vg="vg99", need_gb=5, uri=uri)[-1]
         assert row.status == "unknown" and "vgcreate vg99" in row.fix
     finally:
         disconnect(uri)
