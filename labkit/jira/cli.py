@@ -153,7 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``jira`` command group."""
     from labkit.cli import add_format_option
 
-    p = sub.add_parser("jira", help="search Jira with JQL and mirror it into a local store")
+    p = sub.add_parser("jira", help="search Jira with JQL, mirror it into a local store, bulk-import another tracker")
     ss = p.add_subparsers(dest="jira_command", metavar="ACTION", required=True)
 
     s = ss.add_parser("search", help="run a JQL search and print the issues")
