@@ -332,8 +332,9 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
                 p = forge.pull(owner, repo, n)
                 if p is None:
                     return self._send(404, b"Not Found\n", "text/plain")
-                page = PAGE.format(title=html.escape(p.title), n=n, o=owner, r=repo, user=p.user, base=p.base,
-                                   head=p.head, body=html.escape(p.body))
+                e = html.escape
+                page = PAGE.format(title=e(p.title), n=n, o=e(owner), r=e(repo), user=e(p.user), base=e(p.base),
+                                   head=e(p.head), body=e(p.body))
                 return self._send(200, page.encode(), "text/html; charset=utf-8")
             return self._json(404, {"message": "Not Found"})
 
