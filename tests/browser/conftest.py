@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.lab import write_lab_config
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,11 +41,25 @@ class Lab:
             body = r.read()
         return json.loads(body) if body else None
 
-    def open(self, notebook: str):
-        """Open a notebook in a fresh workspace and wait until its kernel is connected and idle."""
+    def open(self, notebook: str, offline: bool = False):
+        """Open a notebook in a fresh workspace and wait until its kernel is connected and idle.
+
+        ``offline``: every request that does not go to this JupyterLab is refused and recorded
+        in ``page.requests_refused``.
+        """
         page = self.browser.new_page(viewport={"width": 1400, "height": 1000})
         page.errors = []
+        page.requests_refused = []
         page.on("pageerror", lambda e: page.errors.append(str(e)))
+        if offline:
+            def guard(route):
+                if route.request.url.startswith((self.base, self.base.replace("http", "ws"))):
+                    route.continue_()
+                else:
+                    page.requests_refused.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", guard)
         ws = "t" + secrets.token_hex(4)
         page.goto(f"{self.base}/lab/workspaces/{ws}/tree/{notebook}?token={self.token}")
         page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current", timeout=60_000)
@@ -93,9 +108,9 @@ def lab(tmp_path_factory):
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     home = root / "home"
     cfg = home / ".jupyter"
-    (cfg / "labconfig").mkdir(parents=True)
-    (cfg / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    cfg.mkdir(parents=True)
+    port, token = _free_port(), secrets.token_hex(16)
+    write_lab_config(cfg, token)  # the settings labkit lab gives JupyterLab: token file, widget state, no news
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_", "JUPYTER_"))}
     env.update({"HOME": str(home), "JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_DATA_DIR": str(home / "data"),
                 "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / ".ipython"),
@@ -104,9 +119,8 @@ def lab(tmp_path_factory):
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"})
     if (shared := REPO.parent / "shared" / "data").is_dir():
         env["LABKIT_SHARED_DATA"] = str(shared)
-    port, token = _free_port(), secrets.token_hex(16)
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}",
+            f"--ServerApp.root_dir={root / 'notebooks'}",
             f"--LabApp.workspaces_dir={root / 'ws'}"]
     if os.geteuid() == 0:
         argv.append("--allow-root")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.notebooks.conftest import NOTEBOOKS
+from tests.notebooks.conftest import NOTEBOOKS, labkit_temp_entries
 
 pytestmark = [pytest.mark.notebook, pytest.mark.integration, pytest.mark.slow]
 
@@ -39,3 +39,17 @@ def test_no_secret_in_executed_runbooks_or_logs(notebook_run):
     assert any("executed-" in k for k in texts)
     leaks = [(name, s[:6] + "…") for name, text in texts.items() for s in notebook_run.secrets if s in text]
     assert not leaks, f"secrets found in outputs or logs: {leaks}"
+
+
+def test_runbooks_leave_nothing_in_tmp(notebook_run):
+    """Runs last: every runbook has run; with the sandbox stopped, their temp dir is empty and /tmp has no new labkit-*."""
+    import labkit.sandbox as sb
+
+    for path in NOTEBOOKS:
+        if path.name not in notebook_run.executed:
+            notebook_run.execute(path)
+    sb.stop(rd=notebook_run.run_dir)
+    left = sorted(str(p.relative_to(notebook_run.tmp)) for p in notebook_run.tmp.rglob("*"))
+    assert not left, f"the runbooks left these in their TMPDIR: {left[:20]}"
+    new = labkit_temp_entries() - notebook_run.tmp_before
+    assert not new, f"new labkit entries in /tmp: {sorted(new)}"
