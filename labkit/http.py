@@ -359,6 +359,9 @@ class Session(requests.Session):
             _active.watch = watch
             try:
                 response = super().request(method, full, *args, **kwargs)
+                if watch.fired:  # a shut socket can look like a short, complete answer
+                    response.close()
+                    raise self._too_late(method, full, limit)
             except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
                     requests.exceptions.InvalidURL) as exc:
                 raise HttpError(f"{mask_url(full)!r} is not a usable URL ({type(exc).__name__})",
