@@ -99,11 +99,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A JupyterLab on 127.0.0.1 over a copy of notebooks/, with its own home, run dir and token."""
+def chromium():
+    """Debian chromium through playwright, one for the whole session (playwright's sync API allows one)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make setup does)")
     pw = pytest.importorskip("playwright.sync_api")
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, chromium):
+    """A JupyterLab on 127.0.0.1 over a copy of notebooks/, with its own home, run dir and token."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     home = root / "home"
@@ -136,14 +147,11 @@ def lab(tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > end:
                     raise RuntimeError((root / "jupyter.log").read_text()[-2000:]) from None
                 time.sleep(0.3)
-        with pw.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            the_lab = Lab(root / "notebooks", port, token, browser)
-            try:
-                yield the_lab
-            finally:
-                the_lab.close()
-                browser.close()
+        the_lab = Lab(root / "notebooks", port, token, chromium)
+        try:
+            yield the_lab
+        finally:
+            the_lab.close()
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)

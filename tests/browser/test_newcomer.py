@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 import labkit.sandbox as sb
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_welcome import NEWS
 from tests.conftest import REPO
 from tests.lab_process import LabProcess, isolated_env
@@ -26,10 +25,9 @@ from tests.security.servers import wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 
-def test_fresh_clone_make_lab_welcome_then_ctrl_c_leaves_nothing(tmp_path):
-    if not Path(CHROMIUM).exists() or not shutil.which("make") or not (REPO / ".git").exists():
-        pytest.skip("needs chromium, make and a git checkout")
-    pw = pytest.importorskip("playwright.sync_api")
+def test_fresh_clone_make_lab_welcome_then_ctrl_c_leaves_nothing(tmp_path, chromium):
+    if not shutil.which("make") or not (REPO / ".git").exists():
+        pytest.skip("needs make and a git checkout")
     clone = tmp_path / "labkit"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
     port, token = sb.free_port(), "newcomer" + sb.runner.secrets.token_hex(8)
@@ -39,16 +37,16 @@ def test_fresh_clone_make_lab_welcome_then_ctrl_c_leaves_nothing(tmp_path):
     try:
         lab.wait_ready(timeout=300)
         assert "pip install" not in lab.output()
-        with pw.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        try:
             page.goto(f"http://127.0.0.1:{port}/lab/workspaces/newcomer/tree/00-welcome.ipynb?token={token}")
             page.wait_for_function("document.querySelector('.jp-Notebook')?.innerText.includes('labkit: welcome')",
                                    timeout=90_000)
             page.wait_for_timeout(3000)  # the news question, when it comes, comes within a second or two
             assert NEWS not in page.locator("body").inner_text()
             page.screenshot(path=str(tmp_path / "newcomer-welcome.png"))
-            browser.close()
+        finally:
+            page.close()
         assert processes_under(rd), "make lab started the sandbox in the run directory"
         code = lab.stop(signal.SIGINT)  # Ctrl-C: SIGINT to the terminal's foreground group (make and labkit)
     except BaseException:

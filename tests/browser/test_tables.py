@@ -3,11 +3,8 @@ and long tables page and search with no network at all (itables' bundle comes in
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.tables_dom import assert_tables_readable, table_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -15,21 +12,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 LONG_FIX = "virsh net-define /etc/libvirt/qemu/networks/labkit-br0.xml && virsh net-autostart labkit-br0 " * 3
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make setup does)")
-    pw = pytest.importorskip("playwright.sync_api")
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def offline_page(browser):
+def offline_page(chromium):
     """A 1400 px wide page that can reach nothing: every request is refused and recorded."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.requests_tried = []
 
     def refuse(route):

@@ -42,6 +42,7 @@ class NotebookRun:
         self.executed: dict[str, object] = {}
         self.errors: dict[str, str] = {}
         self.secrets: set[str] = set()
+        self.left: dict[str, list[str]] = {}  # notebook -> what it left in TMPDIR or /tmp
 
     def env(self) -> dict[str, str]:
         """Environment for the kernels: a fresh home, the private run dir, a canary secret."""
@@ -69,6 +70,8 @@ class NotebookRun:
 
         nb = nbformat.read(self.workdir / path.name, as_version=4)
         env = self.env()
+        tmp_before = set(os.listdir(self.tmp)) if self.tmp.is_dir() else set()
+        system_before = labkit_temp_entries()
         old = dict(os.environ)
         os.environ.clear()
         os.environ.update(env)
@@ -82,6 +85,8 @@ class NotebookRun:
             self.secrets |= secret_values(os.environ, run_dir=self.run_dir)
             os.environ.clear()
             os.environ.update(old)
+        self.left[path.name] = sorted(set(os.listdir(self.tmp)) - tmp_before) + [
+            f"/tmp/{n}" for n in sorted(labkit_temp_entries() - system_before)]
         nbformat.write(nb, self.workdir / f"executed-{path.name}")
         self.executed[path.name] = nb
         return nb
