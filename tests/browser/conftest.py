@@ -63,12 +63,15 @@ class Lab:
         ws = "t" + secrets.token_hex(4)
         page.goto(f"{self.base}/lab/workspaces/{ws}/tree/{notebook}?token={self.token}")
         page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current", timeout=60_000)
-        self.wait_kernel_idle(notebook)
+        self.wait_kernel_idle(notebook, page)
         self.pages.append(page)
         return page
 
-    def wait_kernel_idle(self, notebook: str, timeout: float = 90) -> None:
-        """Poll /api/sessions until the notebook's kernel has a connection and is idle."""
+    def wait_kernel_idle(self, notebook: str, page=None, timeout: float = 90) -> None:
+        """Poll /api/sessions until the notebook's kernel has a connection and is idle.
+
+        With a page, it waits through playwright, which keeps serving the page's route handlers.
+        """
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for s in self.api("/api/sessions") or []:
@@ -76,7 +79,10 @@ class Lab:
                 if s.get("path", "").endswith(notebook) and k.get("connections", 0) >= 1 \
                         and k.get("execution_state") == "idle":
                     return
-            time.sleep(0.3)
+            if page is not None:
+                page.wait_for_timeout(300)
+            else:
+                time.sleep(0.3)
         raise TimeoutError(f"kernel for {notebook} never became idle")
 
     def run_all(self, page) -> None:

@@ -29,7 +29,7 @@ def test_welcome_status_form_refreshes(lab, tmp_path):
     assert any("aws" in r and "running" in r for r in rows), rows
     env_rows = page.locator(".labkit-status table.dataframe tbody tr").all_inner_texts()
     assert any("libvirt: test:///default" in r for r in env_rows)
-    assert "re-run this cell" in page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea").inner_text()
+    assert "re-run this cell" in page.locator(".jp-Cell").nth(3).locator(".jp-Cell-outputArea").inner_text()
     assert_tables_readable(page, ".jp-Notebook", at_least=3)
     assert NEWS not in page.locator("body").inner_text()
     assert page.requests_refused == [], page.requests_refused
