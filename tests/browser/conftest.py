@@ -160,7 +160,11 @@ def lab(tmp_path_factory, chromium):
             the_lab.close()
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=90)  # a loaded machine can take a while to shut the kernels down
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
         log.close()
         import labkit.sandbox as sb
 
