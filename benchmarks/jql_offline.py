@@ -24,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labkit.jira.demo import generate  # noqa: E402
-from labkit.jira.store import Store, field_texts  # noqa: E402
+from labkit.jira.model import field_texts
+from labkit.jira.sandbox.demo import generate  # noqa: E402
+from labkit.jira.store import Store  # noqa: E402
 
 APPC = Path(os.environ.get("LABKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "jira" / "appcelerator-jira-archive"
 TEXT = ["summary", "description", "environment", "comment"]

@@ -16,11 +16,11 @@ _LAZY = {
     "parse": "labkit.jira.jql",
     "render": "labkit.jira.jql",
     "Query": "labkit.jira.jql",
-    "lint": "labkit.jira.jql_lint",
-    "JqlWarning": "labkit.jira.jql_lint",
+    "lint": "labkit.jira.jql.lint",
+    "JqlWarning": "labkit.jira.jql.lint",
     "Store": "labkit.jira.store",
     "JiraClient": "labkit.jira.client",
-    "SoapClient": "labkit.jira.soap",
+    "SoapClient": "labkit.jira.client.soap",
 }
 
 __all__ = sorted(_LAZY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import HttpError
-from labkit.jira.client import COLUMNS, JiraClient, blocking, normalise, with_rank_order
+from labkit.jira.client.rest import COLUMNS, JiraClient, blocking, normalise, with_rank_order
 from labkit.jira.errors import JiraError
 from labkit.jira.sandbox import serve
 

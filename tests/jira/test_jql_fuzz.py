@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
-from labkit.jira.jql_ast import (
+from labkit.jira.jql.ast import (
     And,
     Clause,
     Empty,
@@ -21,7 +21,7 @@ from labkit.jira.jql_ast import (
     SortKey,
     Value,
 )
-from labkit.jira.text import parse_text
+from labkit.jira.jql.text import parse_text
 
 pytestmark = pytest.mark.unit
 

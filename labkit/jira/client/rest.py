@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,17 +23,15 @@ from typing import Any
 
 from labkit.errors import HttpError
 from labkit.jira.errors import JiraError
+from labkit.jira.model import LEXO_RANK, RANK_FIELD, SEARCH_COLUMNS
 
-COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee", "reporter",
-           "created", "updated", "resolved", "labels", "components", "rank", "blocked_by", "blocks"]
-DEFAULT_RANK_FIELD = "customfield_10019"
-LEXO_RANK = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+COLUMNS = SEARCH_COLUMNS
+DEFAULT_RANK_FIELD = RANK_FIELD
 SERVER_PAGE = 1000      # Server/DC page size asked for (the server may cap it lower)
 CLOUD_ID_PAGE = 5000    # Cloud search/jql page when asking for ids only
 BULKFETCH = 100         # Cloud bulkfetch batch
 RANK_BATCH = 50         # PUT /rest/agile/1.0/issue/rank limit
 PROGRESS_MIN = 5000     # show a progress bar from this many issues on
-_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 Parser = Callable[[bytes], dict[str, Any]]
 
 
@@ -208,8 +205,10 @@ def to_dataframe(rows: list[dict[str, Any]], extra: Sequence[str] = (), raw: lis
 
 
 def with_rank_order(jql: str) -> str:
-    """Append ``ORDER BY Rank ASC`` to a JQL that has no ORDER BY."""
-    return jql if _ORDER_BY.search(jql or "") else f"{jql.strip()} ORDER BY Rank ASC".strip()
+    """Return the JQL ordered by ``Rank ASC`` when it has no ORDER BY of its own."""
+    from labkit.jira.jql.edit import with_default_order
+
+    return with_default_order(jql or "", "Rank")
 
 
 @contextlib.contextmanager

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-RANK_FIELD = "customfield_10019"
+from labkit.jira.model import RANK_FIELD, adf_text
+
+__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_spec",
+           "rfc3339", "select_fields", "to_v3", "v3_comment"]
+
 ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
 # Not "navigable" in Jira's sense: left out of a search's default field set.
 NOT_NAVIGABLE = frozenset({"comment", "attachment", "worklog", "timetracking"})
@@ -97,20 +101,3 @@ def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
         if k in out:
             out[k] = rfc3339(out[k])
     return out
-
-
-def adf_text(value: Any) -> Any:
-    """Flatten an ADF document sent by a v3 client back to plain text (other values pass through)."""
-    if not isinstance(value, dict) or value.get("type") != "doc":
-        return value
-    parts: list[str] = []
-
-    def walk(node: dict[str, Any]) -> str:
-        """Collect the text of an ADF node and its children."""
-        if node.get("type") == "text":
-            return str(node.get("text", ""))
-        return "".join(walk(c) for c in node.get("content", []) or [])
-
-    for block in value.get("content", []) or []:
-        parts.append(walk(block))
-    return "\n\n".join(parts)

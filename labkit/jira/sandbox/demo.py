@@ -11,9 +11,8 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from labkit.jira.store_rank import rank_of
-
-RANK_FIELD = "customfield_10019"
+from labkit.jira.model import RANK_FIELD
+from labkit.jira.store.rank import rank_of
 
 PROJECTS: tuple[tuple[str, str], ...] = (("DEMO", "Demo Cloud"), ("OPS", "Operations"), ("NET", "Networking"))
 _CAT = {

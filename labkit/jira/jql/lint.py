@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labkit.jira import text as T
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
-from labkit.jira.jql_ast import Clause, Node, Not, Query, Value
-from labkit.jira.jql_build import phrase as _phrase
+from labkit.jira.jql import text as T
+from labkit.jira.jql.ast import Clause, Node, Not, Query, Value
+from labkit.jira.jql.build import phrase as _phrase
 
 __all__ = ["JqlWarning", "lint"]
 

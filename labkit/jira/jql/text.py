@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from labkit.jira.errors import JqlSyntaxError
-from labkit.jira.text_stem import porter
+from labkit.jira.jql.stem import porter
 
 STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then "

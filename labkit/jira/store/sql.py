@@ -12,13 +12,13 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-import labkit.jira.text as T
+import labkit.jira.jql.text as T
 from labkit.jira.errors import JqlError, JqlSyntaxError
 from labkit.jira.jql import render
-from labkit.jira.jql_ast import And, Clause, Empty, Function, ListValue, Node, Not, Operand, Or, Query, Value
-from labkit.jira.store_dates import function_date, iso, value_date
+from labkit.jira.jql.ast import And, Clause, Empty, Function, ListValue, Node, Not, Operand, Or, Query, Value
+from labkit.jira.model import RANK_NAMES
+from labkit.jira.store.dates import function_date, iso, value_date
 
-RANK_FIELD = "customfield_10019"
 TEXT_COLUMNS = {"summary": ["summary"], "description": ["description"], "environment": ["environment"],
                 "comment": ["comment"], "text": ["summary", "description", "environment", "comment"]}
 
@@ -41,7 +41,7 @@ _MULTI = {"labels": "label", "label": "label", "component": "component", "compon
 _DATES = {"created": "created", "createddate": "created", "updated": "updated", "updateddate": "updated",
           "resolved": "resolved", "resolutiondate": "resolved", "due": "due", "duedate": "due"}
 _KEYS = {"key", "issuekey", "issue", "id"}
-_RANK_NAMES = {"rank", RANK_FIELD, "cf[10019]"}
+_RANK_NAMES = RANK_NAMES
 _ORDER_COLS = {
     "project": "i.project COLLATE NOCASE", "issuetype": "i.issuetype COLLATE NOCASE", "type": "i.issuetype COLLATE NOCASE",
     "status": "i.status COLLATE NOCASE", "statuscategory": "i.status_category_id",
@@ -145,7 +145,7 @@ class SqlBuilder:
         """SQL for one clause, by field kind."""
         f = field_key(c.field)
         if c.op.startswith("WAS") or c.op == "CHANGED":
-            from labkit.jira.store_history import HistoryEvaluator
+            from labkit.jira.store.history import HistoryEvaluator
 
             cols = _HISTORY_COLUMNS.get(f)
             if cols is None:

@@ -7,7 +7,7 @@
 
 Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words and phrases) and
 ``fts_raw`` (words as written, for wildcards and fuzzy terms). What FTS5 cannot answer exactly
-(proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.text``).
+(proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.jql.text``).
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
 ``WAS``/``CHANGED`` are answered from ``changelog.histories`` when every issue has one; any clause
 the store cannot answer raises ``JqlError`` naming it.
@@ -26,16 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labkit.jira.errors import JiraError, JqlError
-from labkit.jira.jql import parse
-from labkit.jira.store_dates import iso, normalise
-from labkit.jira.store_rank import RANK_START, RANK_STEP, between, rank_int, rank_of
-from labkit.jira.store_sql import RANK_FIELD, SqlBuilder
+from labkit.jira.jql.parser import parse
+from labkit.jira.model import LEXO_RANK, RANK_FIELD, RANK_FIELD_NUMBER, SEARCH_COLUMNS, field_texts
+from labkit.jira.store.dates import iso, normalise
+from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
+from labkit.jira.store.sql import SqlBuilder
 
-__all__ = ["RANK_FIELD", "SEARCH_COLUMNS", "Store"]
-
-SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee",
-                  "reporter", "created", "updated", "resolved", "labels", "components", "rank",
-                  "blocked_by", "blocks"]
+__all__ = ["Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issue(
@@ -97,18 +94,6 @@ def _user(obj: Any) -> tuple[str | None, str | None]:
         return None, None
     login = obj.get("name") or obj.get("accountId") or obj.get("key")
     return login, obj.get("displayName") or login
-
-
-def field_texts(fields: dict) -> tuple[str, str, str, str]:
-    """The four searchable texts of an issue: summary, description, environment, comments joined.
-
-    REST v3 (Cloud) sends rich text as Atlassian Document Format; it is flattened to its words.
-    """
-    from labkit.jira.sandbox_fields import adf_text
-
-    cm = (fields.get("comment") or {}).get("comments") or []
-    return (adf_text(fields.get("summary")) or "", adf_text(fields.get("description")) or "",
-            adf_text(fields.get("environment")) or "", "\n".join(adf_text(c.get("body")) or "" for c in cm))
 
 
 def _link_fields(issue_fields: dict) -> dict:
@@ -180,7 +165,7 @@ class Store:
 
         Each issue is ``{id, key, fields: {...}}`` as ``GET /rest/api/2/issue/KEY`` returns it
         (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
-        when present). Issues without a rank (``customfield_10019``) go to the bottom of the backlog.
+        when present). Issues without a rank (:data:`labkit.jira.model.RANK_FIELD`) go to the bottom of the backlog.
         """
         if isinstance(issues, str | bytes | dict):
             raise JiraError(f"import_issues() takes many issues, not one {type(issues).__name__}",
@@ -817,8 +802,8 @@ class Store:
             fd("issuelinks", "Linked Issues", "array", items="issuelinks", clause=["issueLinkType"]),
             fd("issuekey", "Key", "string", clause=["id", "issue", "issuekey", "key"]),
         ]
-        rank = fd(RANK_FIELD, "Rank", "any", custom=True, clause=["cf[10019]", "Rank"])
-        rank["schema"] = {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank", "customId": 10019}
+        rank = fd(RANK_FIELD, "Rank", "any", custom=True, clause=[f"cf[{RANK_FIELD_NUMBER}]", "Rank"])
+        rank["schema"] = {"type": "any", "custom": LEXO_RANK, "customId": RANK_FIELD_NUMBER}
         out.append(rank)
         return out
 
