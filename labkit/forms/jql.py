@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
 import ipywidgets as widgets
@@ -32,7 +31,7 @@ def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -
     if mode == "near":
         return str(text(words, phrase=True, within=int(near), field=field))
     if mode == "wildcard":
-        if not re.search(r"[*?]", words):
+        if not any(ch in words for ch in "*?"):
             words += "*"
         return str(jql_field(field).contains(words))
     raise ValueError(f"unknown text mode {mode!r}: use one of {', '.join(MODES)}")
@@ -62,11 +61,13 @@ def first_text_words(query: str) -> tuple[str, str] | None:
     """Return (field, plain words) of the query's first text clause, quotes and operators removed."""
     from labkit.jira.jql import clauses, parse
     from labkit.jira.jql.ast import Value
+    from labkit.jira.jql.text import tokens
 
     for c in clauses(parse(query)):
         if c.op == "~" and isinstance(c.operand, Value):
-            plain = re.sub(r'\\?"|~\d+$|[*?]', " ", c.operand.text)
-            return c.field, " ".join(plain.split())
+            parts = [t.text.replace("*", " ").replace("?", " ") for t in tokens(c.operand.text)
+                     if t.kind in ("TERM", "PHRASE")]
+            return c.field, " ".join(" ".join(parts).split())
     return None
 
 

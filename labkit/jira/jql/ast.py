@@ -228,3 +228,47 @@ def clauses(node: Node | Query | None):
     else:
         for i in node.items:
             yield from clauses(i)
+
+
+# ---------------------------------------------------------------- NOT, as Jira means it
+
+# Atlassian, "JQL operators": "field != value" is the same as "NOT field = value". Jira pushes a NOT
+# down to the clauses (De Morgan) and flips each operator; a clause with no opposite keeps its NOT.
+OPPOSITE = {"=": "!=", "!=": "=", "IN": "NOT IN", "NOT IN": "IN", "IS": "IS NOT", "IS NOT": "IS",
+            "~": "!~", "!~": "~", ">": "<=", "<=": ">", "<": ">=", ">=": "<",
+            "WAS": "WAS NOT", "WAS NOT": "WAS", "WAS IN": "WAS NOT IN", "WAS NOT IN": "WAS IN"}
+
+
+def negated(node: Node) -> Node:
+    """Return ``NOT node`` with the NOT pushed down to the clauses and their operators flipped."""
+    if isinstance(node, Clause):
+        flip = OPPOSITE.get(node.op)
+        return Not(node) if flip is None else Clause(node.field, flip, node.operand, node.predicates)
+    if isinstance(node, Not):
+        return without_not(node.item)
+    if isinstance(node, And):
+        return _joined(Or, [negated(i) for i in node.items])
+    if isinstance(node, Or):
+        return _joined(And, [negated(i) for i in node.items])
+    raise TypeError(f"not a JQL node: {node!r}")
+
+
+def without_not(node: Node) -> Node:
+    """Return the condition with every NOT pushed down to the clauses (only un-flippable clauses keep one)."""
+    if isinstance(node, Clause):
+        return node
+    if isinstance(node, Not):
+        return negated(node.item)
+    if isinstance(node, And):
+        return _joined(And, [without_not(i) for i in node.items])
+    if isinstance(node, Or):
+        return _joined(Or, [without_not(i) for i in node.items])
+    raise TypeError(f"not a JQL node: {node!r}")
+
+
+def _joined(cls: type[And] | type[Or], items: list[Node]) -> Node:
+    """An And/Or of the items, flattening nested ones of the same kind."""
+    flat: list[Node] = []
+    for i in items:
+        flat.extend(i.items if isinstance(i, cls) else (i,))
+    return flat[0] if len(flat) == 1 else cls(tuple(flat))

@@ -49,6 +49,13 @@ def index_words(text: str | None) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
 
 
+def has_index_word(text: str | None) -> bool:
+    """Tell whether a text has at least one searchable word (not a stop word); stops at the first one."""
+    if not text:
+        return False
+    return any(m.group().lower() not in STOP_WORDS for m in _WORD.finditer(text))
+
+
 def stop_stems() -> frozenset[str]:
     """The stems of the stop words: a query word with one of these needs checking beyond FTS5."""
     return _STOP_STEMS
@@ -220,6 +227,11 @@ def _lex(v: str) -> list[_T]:
         out.append(tok)
     out.append(_T("EOF", "", n))
     return out
+
+
+def tokens(value: str) -> list[_T]:
+    """Return the tokens of a text-search value (words with their ~ and ^ suffixes, phrases, operators)."""
+    return [t for t in _lex(value) if t.kind != "EOF"]
 
 
 _NUM = re.compile(r"\d+(\.\d*)?|\.\d+")

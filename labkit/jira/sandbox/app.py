@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from labkit.jira.errors import JiraError, JqlSyntaxError
 from labkit.jira.model import RANK_FIELD_NUMBER
 from labkit.jira.sandbox.faults import FaultInjector, fault_response
 from labkit.jira.sandbox.fields import (
@@ -83,9 +84,14 @@ class StoreWorker:
 
 def jql_errors() -> tuple[type[BaseException], ...]:
     """Return the exception types the store raises for bad input (a 400 for the client)."""
-    from labkit.jira.errors import JiraError
-
     return (JiraError,)
+
+
+def error_messages(exc: JiraError) -> list[str]:
+    """Jira's ``errorMessages`` for a store error: the message alone (a syntax error in Jira's words)."""
+    if isinstance(exc, JqlSyntaxError):
+        return [f"Error in the JQL Query: {exc.reason} (line 1, character {exc.position + 1})"]
+    return [exc.message]
 
 
 def unbounded(jql: str) -> bool:
@@ -190,7 +196,7 @@ class JiraApp:
         except HTTPException as exc:
             return self.error(exc.code or 500, exc.description or "error")
         except self._jql_errors as exc:
-            return self.error(400, str(exc))
+            return self.error(400, error_messages(exc))
 
     def authorised(self, request: Request) -> bool:
         """Accept basic auth ``admin:<secret>`` or ``Bearer <secret>`` (a personal access token)."""

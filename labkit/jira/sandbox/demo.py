@@ -11,15 +11,11 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from labkit.jira.model import RANK_FIELD
+from labkit.jira.model import RANK_FIELD, status_category
 from labkit.jira.store.rank import rank_of
 
 PROJECTS: tuple[tuple[str, str], ...] = (("DEMO", "Demo Cloud"), ("OPS", "Operations"), ("NET", "Networking"))
-_CAT = {
-    "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
-    "indeterminate": {"id": 4, "key": "indeterminate", "colorName": "yellow", "name": "In Progress"},
-    "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
-}
+_CAT = {key: status_category(key) for key in ("new", "indeterminate", "done")}
 STATUSES = [
     {"id": "1", "name": "Open", "statusCategory": _CAT["new"]},
     {"id": "10000", "name": "To Do", "statusCategory": _CAT["new"]},
