@@ -1,5 +1,7 @@
 """``labkit jira search|mirror``: JQL search into a table, and an incremental local mirror.
 
+(``labkit jira import`` is added to this group by :mod:`labkit.tracker.cli`: bulk import is a tracker job.)
+
     labkit jira search 'project = DEMO AND text ~ "\\"disk space\\""' --format csv
     labkit jira mirror --db demo.sqlite                # first run: everything; then only what changed
     labkit --profile prod jira mirror --db prod.sqlite --jql "project = OPS"
@@ -8,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from labkit.jira.errors import JiraError
@@ -40,17 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--page-size", type=int, default=MIRROR_PAGE)
     add_format_option(m)
     m.set_defaults(func=_mirror)
-
-    i = ss.add_parser("import", help="bulk-import another tracker's tickets (CSV/JSON); idempotent and resumable")
-    i.add_argument("export", help="the RT-style export: .csv, .json or .jsonl (id, subject, queue, status, ...)")
-    i.add_argument("--project", help="Jira project key (or give it in --mapping)")
-    i.add_argument("--mapping", help="mapping spec (JSON or TOML): project, issuetype, users, statuses, links")
-    i.add_argument("--journal", help="journal file that makes the run resumable (default: EXPORT.journal)")
-    i.add_argument("--apply", action="store_true", help="really import (default: a dry run that prints the plan)")
-    i.add_argument("--no-status", action="store_true", help="leave every issue in its initial status")
-    i.add_argument("--workers", type=int, default=4, help="parallel link and status calls")
-    add_format_option(i)
-    i.set_defaults(func=_import)
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -102,33 +92,4 @@ def _mirror(args: argparse.Namespace) -> int:
     finally:
         client.close()
     print_rows([result], args.format)
-    return 0
-
-
-def _import(args: argparse.Namespace) -> int:
-    """Run ``labkit jira import``: the plan as a dry run, or the resumable import with ``--apply``."""
-    from labkit.cli import print_rows
-    from labkit.tracker.bulk_import import Journal, Mapping, plan_import, run_import
-    from labkit.tracker.rt import read_tickets
-
-    if args.mapping:
-        mapping = Mapping.from_file(args.mapping, project=args.project)
-    elif args.project:
-        mapping = Mapping(project=args.project)
-    else:
-        raise JiraError("no target project", hint="pass --project KEY or a --mapping file that names one")
-    plan = plan_import(read_tickets(args.export), mapping)
-    if not args.apply:
-        print_rows(plan.rows(), args.format, ["source_id", "summary", "type", "status", "labels"])
-        print(plan.summary(), file=sys.stderr)
-        return 0
-    journal = args.journal or f"{args.export}.journal"
-    Journal(journal)  # a journal it cannot write or read is refused before any call
-    client = _client(args)
-    try:
-        result = run_import(plan, client, journal, workers=args.workers,
-                            set_status=not args.no_status, progress=None if sys.stderr.isatty() else False)
-    finally:
-        client.close()
-    print_rows(result.to_frame(), args.format)
     return 0
