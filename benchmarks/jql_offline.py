@@ -7,7 +7,9 @@ and a generated tracker (1,000,000 issues by default; --quick: 100,000). For eac
 import time and, per query kind (phrase, proximity, wildcard, words, field), the median latency of
 ``Store.count(jql)`` and of the equivalent pandas scan, their ratio and both match counts (the
 regex is the closest pandas equivalent; counts may differ where Jira semantics - stems, stop-word
-holes - differ from a regex). Goal: >= 20x for text queries, 29k import < 10 s.
+holes - differ from a regex). Goals: >= 20x for text queries, >= 10x for field queries (the store
+answers them from the (project, status) index without reading a row), 29k import < 10 s; each
+dataset ends with a line per goal saying whether it was met.
 """
 
 from __future__ import annotations
@@ -125,12 +127,21 @@ def run(name: str, make_issues, qs: dict, repeat: int, *, stream: bool) -> None:
           f"{import_cpu:.1f} s CPU ({n / max(import_s, 1e-9):,.0f} issues/s); load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs")
     print(f"{'query':10} {'store ms':>9} {'pandas ms':>10} {'ratio':>8} {'store n':>8} {'pandas n':>9}  jql")
+    ratios = {}
     for kind, (jql, spec) in qs.items():
         store.count(jql)  # warm: the first wildcard query loads the word list
         s_ms, s_n = median_ms(lambda jql=jql: store.count(jql), repeat)
         p_ms, p_n = median_ms(lambda spec=spec: pandas_count(df, spec), max(1, repeat // 2))
-        print(f"{kind:10} {s_ms:9.1f} {p_ms:10.1f} {p_ms / max(s_ms, 1e-6):7.0f}x {s_n:8,} {p_n:9,}  {jql}")
+        ratios[kind] = p_ms / max(s_ms, 1e-6)
+        print(f"{kind:10} {s_ms:9.1f} {p_ms:10.1f} {ratios[kind]:7.0f}x {s_n:8,} {p_n:9,}  {jql}")
     store.close()
+    text_min = min(v for k, v in ratios.items() if k != "field")
+    print(f"goal text >= 20x the pandas scan: {'met' if text_min >= 20 else 'NOT met'} (lowest {text_min:.0f}x)")
+    print(f"goal field >= 10x the pandas scan: {'met' if ratios['field'] >= 10 else 'NOT met'} "
+          f"({ratios['field']:.0f}x)")
+    if not stream:
+        print(f"goal import < 10 s: {'met' if import_s < 10 else 'NOT met'} ({import_s:.1f} s wall, "
+              f"{import_cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f})")
 
 
 def appc_issues():

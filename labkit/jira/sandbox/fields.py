@@ -15,19 +15,18 @@ ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedF
 NOT_NAVIGABLE = frozenset({"comment", "attachment", "worklog", "timetracking"})
 RICH_TEXT = ("description", "environment")
 
+# The sandbox's configured issue types and priorities: what GET /issuetype and /priority list, what
+# JQL may name, and what the demo data uses (Jira's own default ids).
 ISSUE_TYPES = [
-    {"id": "10001", "name": "Bug", "subtask": False, "description": "A problem which impairs or prevents the functions of the product."},
-    {"id": "10002", "name": "Task", "subtask": False, "description": "A task that needs to be done."},
-    {"id": "10003", "name": "Story", "subtask": False, "description": "A user story."},
-    {"id": "10004", "name": "Epic", "subtask": False, "description": "A big user story that needs to be broken down."},
-    {"id": "10005", "name": "Improvement", "subtask": False, "description": "An improvement or enhancement to an existing feature."},
-    {"id": "10006", "name": "New Feature", "subtask": False, "description": "A new feature of the product."},
-    {"id": "10007", "name": "Sub-task", "subtask": True, "description": "The sub-task of the issue."},
+    {"id": "1", "name": "Bug", "subtask": False, "description": "A problem which impairs or prevents the functions of the product."},
+    {"id": "3", "name": "Task", "subtask": False, "description": "A task that needs to be done."},
+    {"id": "10001", "name": "Story", "subtask": False, "description": "A user story."},
+    {"id": "4", "name": "Improvement", "subtask": False, "description": "An improvement or enhancement to an existing feature."},
+    {"id": "10000", "name": "Epic", "subtask": False, "description": "A big user story that needs to be broken down."},
+    {"id": "2", "name": "New Feature", "subtask": False, "description": "A new feature of the product."},
+    {"id": "5", "name": "Sub-task", "subtask": True, "description": "The sub-task of the issue."},
 ]
-PRIORITIES = [
-    {"id": str(i), "name": n} for i, n in enumerate(["Blocker", "Critical", "Major", "Minor", "Trivial",
-                                                     "Highest", "High", "Medium", "Low", "Lowest"], start=1)
-]
+PRIORITIES = [{"id": str(i), "name": n} for i, n in enumerate(["Highest", "High", "Medium", "Low", "Lowest"], start=1)]
 
 
 def field_spec(values: Iterable[str] | None) -> list[str] | None:

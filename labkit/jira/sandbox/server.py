@@ -81,9 +81,12 @@ def iter_dump_issues(path: Path) -> Iterator[dict[str, Any]]:
 def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, seed: int = DEFAULT_SEED,
                data: str | os.PathLike[str] | None = None) -> Any:
     """Open the Store and fill it (dumps from ``data``, else the demo generator) unless it has issues."""
+    from labkit.jira.sandbox.fields import ISSUE_TYPES, PRIORITIES
     from labkit.jira.store import Store
 
     store = Store(db)
+    store.add_objects("issuetype", ISSUE_TYPES)  # configured: JQL may name them before any issue has them
+    store.add_objects("priority", PRIORITIES)
     if _has_issues(store):
         return store
     if data:

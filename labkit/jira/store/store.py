@@ -833,6 +833,12 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO object VALUES ('project', ?, ?, ?)", (p["id"], p["name"], p["key"]))
         return p
 
+    def add_objects(self, kind: str, objects: list[dict]) -> None:
+        """Make named objects (``issuetype``, ``priority``, ``status``, ...) known to JQL without any issue having them."""
+        with self.lock:
+            self.db.executemany("INSERT OR IGNORE INTO object VALUES (?, ?, ?, '')",
+                                [(kind, str(o.get("id") or ""), str(o.get("name") or "")) for o in objects])
+
     def statuses(self) -> list[dict]:
         """Return the statuses seen in the store with their ``statusCategory``, REST-shaped."""
         with self.lock:
