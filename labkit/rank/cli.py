@@ -211,26 +211,15 @@ def _undo(args: argparse.Namespace) -> int:
 
 def _rehearse(args: argparse.Namespace) -> int:
     """Run ``labkit rank rehearse``: OFFLINE apply + undo on an in-memory backlog."""
-    import tempfile
-
     from labkit.cli import print_rows
-    from labkit.rank import ListRankClient, apply, plan_moves, undo, violations
+    from labkit.rank.apply import rehearse
 
     if args.journal and (Path(args.journal).is_dir() or not Path(args.journal).resolve().parent.is_dir()):
         raise RankError(f"cannot write the undo journal {args.journal}", hint="pass a file path in an existing folder")
     order, graph, _, _ = _source(args)
-    plan = plan_moves(order, graph, jql="(offline)")
     print("OFFLINE rehearsal on an in-memory backlog (ListRankClient): no server is contacted", file=sys.stderr)
-    client = ListRankClient(order)
-    with tempfile.TemporaryDirectory(prefix="labkit-rank-") as scratch:  # no --journal: nothing is left behind
-        journal = args.journal or str(Path(scratch) / "rank-undo.json")
-        result = apply(plan, client, journal, jql="(offline)")
-        left = len(violations(client.backlog_order("(offline)"), graph))
-        back = undo(journal, client)
-    print_rows([{"step": "apply", "rank_calls": result.calls_sent, "violations_left": left, "ok": result.ok},
-                {"step": "undo", "rank_calls": back.calls_sent, "violations_left": len(violations(client.keys, graph)),
-                 "ok": back.restored and client.keys == order}],
-               args.format, ["step", "rank_calls", "violations_left", "ok"])
-    if args.journal:
-        print(f"undo journal: {journal}", file=sys.stderr)
-    return 0 if result.ok and back.restored else 1
+    result = rehearse(order, graph, args.journal)
+    print_rows(result.rows(), args.format, ["step", "rank_calls", "violations_left", "ok"])
+    if result.journal:
+        print(f"undo journal: {result.journal}", file=sys.stderr)
+    return 0 if result.ok else 1
