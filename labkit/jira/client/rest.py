@@ -248,7 +248,14 @@ class JiraClient:
         self.session.mount("https://", _pooled(self.workers))
         self._info: ServerInfo | None = None
         self._rank_field: str | None = None
-        self.blocking = blocking if blocking is not None else blocking_rule()
+        self._blocking = blocking
+
+    @property
+    def blocking(self) -> BlockingRule:
+        """Which links fill ``blocked_by``/``blocks`` (the active profile's rule unless one was given)."""
+        if self._blocking is None:
+            self._blocking = blocking_rule()
+        return self._blocking
 
     @classmethod
     def from_profile(cls, profile: str | None = None, **options: Any) -> JiraClient:

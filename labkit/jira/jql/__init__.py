@@ -4,8 +4,10 @@
     q = parse('project = DEMO AND text ~ "\\"disk space\\"" ORDER BY Rank')
     render(q)                                   # canonical JQL text
 
-Modules: ``ast`` (tree + render), ``parser``, ``build`` (Python builder), ``lint`` (traps),
-``text`` (the value language of ``~``) and ``stem`` (the Porter stemmer it compares words with).
+Modules: ``ast`` (tree + render, and NOT as Jira means it), ``parser`` (strict by default),
+``reserved`` (Jira's reserved words and characters), ``edit`` (ORDER BY present? add a clause,
+change the order: on the tree), ``build`` (Python builder), ``lint`` (traps), ``text`` (the value
+language of ``~``) and ``stem`` (the Porter stemmer it compares words with).
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ class Store:
         ``blocking`` decides the ``blocked_by``/``blocks`` columns (default: the active profile's rule).
         """
         self.path = str(path)
-        self.blocking = blocking if blocking is not None else blocking_rule()
+        self._blocking = blocking
         try:
             self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
@@ -177,6 +177,13 @@ class Store:
         self._version = 0
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
             self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
+
+    @property
+    def blocking(self) -> BlockingRule:
+        """Which links fill ``blocked_by``/``blocks`` (the active profile's rule unless one was given)."""
+        if self._blocking is None:
+            self._blocking = blocking_rule()
+        return self._blocking
 
     def _migrate(self) -> None:
         """Bring a store made by an earlier labkit up to this schema (new columns, the object table)."""
