@@ -234,6 +234,7 @@ class Oracle:
         return {i["key"] for i in self.issues if self.holds(node, i)}
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(issues(), conditions)
 def test_store_equals_the_documented_semantics(generated, condition):

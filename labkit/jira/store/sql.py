@@ -556,7 +556,7 @@ class SqlBuilder:
 
         For a phrase of k words spanning L positions with slop s, any issue with the words within
         NEAR distance s - L - k + 1 surely matches (Lucene's sloppy distance is at most the span plus L),
-        so only the issues between that and NEAR(s + gaps) are read and checked in Python.
+        so only the issues between that and NEAR(s + L - 1) are read and checked in Python.
         """
         def match(expr: str) -> str:
             """Return an FTS5 MATCH expression of ``expr`` over every column of the field."""
@@ -565,7 +565,9 @@ class SqlBuilder:
         sure: set[int] = set()
         if isinstance(n, T.Phrase):
             quoted = " ".join(f'"{w}"' for w in n.words)
-            narrow = f"NEAR({quoted}, {n.slop + n.gaps})"
+            # FTS5 counts NEAR distance as span - 1 (the inner words included): a match with slop s
+            # spans at most s + (the phrase's own span), so this narrows without losing one
+            narrow = f"NEAR({quoted}, {n.slop + n.places[-1] - 1})"
             sure_n = n.slop - n.places[-1] - len(n.words) + 1
             if sure_n >= 0 and not any(T.stem(w) in T.stop_stems() for w in n.words):
                 sure = {r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
