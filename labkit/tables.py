@@ -35,18 +35,6 @@ def to_frame(rows: Iterable[Any], columns: Sequence[str] | None = None):  # -> p
     return pd.DataFrame(dicts, columns=list(columns) if columns else (list(dicts[0]) if dicts else None))
 
 
-def plain_records(df: Any) -> list[dict[str, Any]]:
-    """Return a DataFrame's rows as plain dicts: timestamps as ISO text, missing values (NaN, NaT) as None."""
-    rows = df.to_dict(orient="records")
-    for r in rows:
-        for k, v in r.items():
-            if hasattr(v, "isoformat"):
-                r[k] = None if str(v) == "NaT" else v.isoformat()
-            elif isinstance(v, float) and v != v:
-                r[k] = None
-    return rows
-
-
 def _cell(v: Any) -> str:
     """Render one value as table text (lists joined, None empty)."""
     if v is None:

@@ -53,7 +53,6 @@ def _client(args: argparse.Namespace) -> Any:
 def _search(args: argparse.Namespace) -> int:
     """Run ``labkit jira search``."""
     from labkit.cli import print_rows
-    from labkit.tables import plain_records
 
     client = _client(args)
     try:
@@ -77,8 +76,20 @@ def _search(args: argparse.Namespace) -> int:
             raise JiraError(f"no column {', '.join(unknown)}", hint=f"choose from: {', '.join(df.columns)}")
     else:
         cols = TABLE_COLUMNS + extra if args.format == "table" else list(df.columns)
-    print_rows(plain_records(df[cols]), args.format, cols)
+    print_rows(_plain_rows(df[cols]), args.format, cols)
     return 0
+
+
+def _plain_rows(df: Any) -> list[dict[str, Any]]:
+    """Turn a search DataFrame into plain rows for printing (timestamps as ISO text, missing as None)."""
+    rows = df.to_dict(orient="records")
+    for r in rows:
+        for k, v in r.items():
+            if hasattr(v, "isoformat"):
+                r[k] = None if str(v) == "NaT" else v.isoformat()
+            elif isinstance(v, float) and v != v:
+                r[k] = None
+    return rows
 
 
 def _mirror(args: argparse.Namespace) -> int:
