@@ -41,8 +41,8 @@ def stop(run_dir: Path) -> None:
 
 def run_labkit(url: str, secret: str, tickets, journal: Path) -> dict[str, float]:
     """Import with labkit: bulk create, then links in parallel."""
-    from labkit.jira.bulk_import import Mapping, plan_import, run_import
     from labkit.jira.client import JiraClient
+    from labkit.tracker.bulk_import import Mapping, plan_import, run_import
 
     client = JiraClient(url, ("admin", secret), progress=False)
     client.server_info()
@@ -58,7 +58,7 @@ def run_peer(url: str, secret: str, tickets) -> dict[str, float]:
     """Import the way a script with pycontribs does: one create_issue per ticket, one call per link."""
     from jira import JIRA
 
-    from labkit.jira.bulk_import import Mapping, plan_import
+    from labkit.tracker.bulk_import import Mapping, plan_import
 
     plan = plan_import(tickets, Mapping(project="OPS"))
     client = JIRA(url, basic_auth=("admin", secret), options={"check_update": False})
@@ -75,7 +75,7 @@ def run_peer(url: str, secret: str, tickets) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both imports and print times and ratios."""
-    from labkit.jira import rt
+    from labkit.tracker import rt
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="300 tickets instead of 2,000")

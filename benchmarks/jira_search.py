@@ -51,7 +51,7 @@ def run_client(kind: str, url: str, jql: str, mode: str) -> dict[str, float]:
     else:
         from jira import JIRA
 
-        from labkit.jira.client import normalise, to_dataframe
+        from labkit.jira.client.rest import normalise, to_dataframe
 
         client = JIRA(url, basic_auth=("admin", secret), options={"check_update": False})
     base_rss = _rss_kb()

@@ -18,6 +18,7 @@ from labkit.errors import LabkitError
 # Modules that add command groups, in the order they appear in --help.
 COMMAND_MODULES = (
     "labkit.jira.cli",
+    "labkit.tracker.cli",
     "labkit.rank.cli",
     "labkit.vm.cli",
     "labkit.aws.cli",

@@ -8,20 +8,18 @@
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
 import ipywidgets as widgets
 
 TEXT_FIELDS = ["text", "summary", "description", "comment", "environment"]
 MODES = ["words", "phrase", "near", "wildcard"]
-_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 
 def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -> str:
     """Return the escaped JQL clause for a text search: words, exact phrase, phrase within N words, or wildcard."""
-    from labkit.jira.jql_build import field as jql_field
-    from labkit.jira.jql_build import text
+    from labkit.jira.jql.build import field as jql_field
+    from labkit.jira.jql.build import text
 
     words = words.strip()
     if not words:
@@ -33,7 +31,7 @@ def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -
     if mode == "near":
         return str(text(words, phrase=True, within=int(near), field=field))
     if mode == "wildcard":
-        if not re.search(r"[*?]", words):
+        if not any(ch in words for ch in "*?"):
             words += "*"
         return str(jql_field(field).contains(words))
     raise ValueError(f"unknown text mode {mode!r}: use one of {', '.join(MODES)}")
@@ -41,17 +39,15 @@ def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -
 
 def add_clause(query: str, clause: str) -> str:
     """AND a clause onto a query's restriction, keeping its ORDER BY at the end."""
-    m = _ORDER_BY.search(query)
-    where, order = (query[: m.start()], query[m.start():]) if m else (query, "")
-    where = where.strip()
-    joined = f"{where} AND {clause}" if where else clause
-    return f"{joined} {order.strip()}".strip()
+    from labkit.jira.jql.edit import and_where
+
+    return and_where(query, clause)
 
 
 def restriction_without_text(query: str) -> str:
     """Return the query's top-level AND restrictions that are not text searches (``~``), as JQL."""
     from labkit.jira.jql import parse, render
-    from labkit.jira.jql_ast import And, Clause, Or
+    from labkit.jira.jql.ast import And, Clause, Or
 
     q = parse(query)
     if q.where is None:
@@ -64,12 +60,14 @@ def restriction_without_text(query: str) -> str:
 def first_text_words(query: str) -> tuple[str, str] | None:
     """Return (field, plain words) of the query's first text clause, quotes and operators removed."""
     from labkit.jira.jql import clauses, parse
-    from labkit.jira.jql_ast import Value
+    from labkit.jira.jql.ast import Value
+    from labkit.jira.jql.text import tokens
 
     for c in clauses(parse(query)):
         if c.op == "~" and isinstance(c.operand, Value):
-            plain = re.sub(r'\\?"|~\d+$|[*?]', " ", c.operand.text)
-            return c.field, " ".join(plain.split())
+            parts = [t.text.replace("*", " ").replace("?", " ") for t in tokens(c.operand.text)
+                     if t.kind in ("TERM", "PHRASE")]
+            return c.field, " ".join(" ".join(parts).split())
     return None
 
 
@@ -164,7 +162,7 @@ class JqlSearchForm(widgets.VBox):
     def lint(self) -> list[Any]:
         """Show the lint warnings (or the syntax error) of the current query; return the warnings."""
         from labkit.jira.errors import JqlSyntaxError
-        from labkit.jira.jql_lint import lint
+        from labkit.jira.jql.lint import lint
 
         q = self.query.value.strip()
         if not q:

@@ -1,5 +1,10 @@
 """Jira: JQL (parse, build, lint), a local tracker store, REST/SOAP clients and a sandbox server.
 
+Layers, each depending only on the ones before it (an import contract in the tests keeps it so):
+``errors``; ``jql`` (the language); ``model`` (the single source of Jira's rules: blocking links,
+rank field, field text, columns, status categories); ``store`` and ``client`` side by side;
+``sandbox``; and ``cli`` (argument parsing only).
+
 Importing this package is cheap: names are loaded lazily on first use, e.g.
 ``from labkit.jira import parse, Store``.
 """
@@ -16,11 +21,12 @@ _LAZY = {
     "parse": "labkit.jira.jql",
     "render": "labkit.jira.jql",
     "Query": "labkit.jira.jql",
-    "lint": "labkit.jira.jql_lint",
-    "JqlWarning": "labkit.jira.jql_lint",
+    "lint": "labkit.jira.jql.lint",
+    "JqlWarning": "labkit.jira.jql.lint",
     "Store": "labkit.jira.store",
     "JiraClient": "labkit.jira.client",
-    "SoapClient": "labkit.jira.soap",
+    "SoapClient": "labkit.jira.client.soap",
+    "BlockingRule": "labkit.jira.model",
 }
 
 __all__ = sorted(_LAZY)

@@ -296,3 +296,45 @@ def undo(journal: str | os.PathLike[str] | Mapping[str, Any], client: RankClient
         data["status"] = "undone" if restored else "undo-incomplete"
         _write_json(path, data)
     return UndoResult(calls_sent=sent, restored=restored, rounds=rounds, failures=failures, mismatches=mismatches)
+
+
+@dataclass
+class Rehearsal:
+    """An OFFLINE apply and undo on an in-memory backlog: what each step did."""
+
+    apply: ApplyResult
+    undo: UndoResult
+    violations_after_apply: int
+    violations_after_undo: int
+    restored: bool          # the backlog is back in its original order
+    journal: str | None     # the journal kept, or None when it lived in a temporary folder
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the apply fixed everything it could and the undo put the backlog back."""
+        return self.apply.ok and self.undo.restored and self.restored
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The two steps as table rows."""
+        return [{"step": "apply", "rank_calls": self.apply.calls_sent, "violations_left": self.violations_after_apply,
+                 "ok": self.apply.ok},
+                {"step": "undo", "rank_calls": self.undo.calls_sent, "violations_left": self.violations_after_undo,
+                 "ok": self.undo.restored and self.restored}]
+
+
+def rehearse(order: Sequence[str], graph: Any, journal_path: str | os.PathLike[str] | None = None) -> Rehearsal:
+    """Apply the plan for ``order`` and undo it on a :class:`ListRankClient` (no server); keep the journal if a path is given."""
+    import tempfile
+
+    from labkit.rank.client import ListRankClient
+    from labkit.rank.violations import violations
+
+    plan = plan_moves(list(order), graph, jql="(offline)")
+    client = ListRankClient(order)
+    with tempfile.TemporaryDirectory(prefix="labkit-rank-") as scratch:  # no journal path: nothing left behind
+        journal = str(journal_path) if journal_path else str(Path(scratch) / "rank-undo.json")
+        applied = apply(plan, client, journal, jql="(offline)")
+        left = len(violations(client.backlog_order("(offline)"), graph))
+        back = undo(journal, client)
+    return Rehearsal(applied, back, left, len(violations(client.keys, graph)), client.keys == list(order),
+                     str(journal_path) if journal_path else None)

@@ -18,88 +18,12 @@ order of the issues in the input). ``rehearse`` never talks to a server: it runs
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from labkit.rank.backlog import backlog_jql, load_issues, read_backlog, read_order
 from labkit.rank.errors import RankError
-
-LINK_FIELDS = ["issuelinks", "status", "summary"]
-_ORDER_BY = re.compile(r"\border\s+by\s+(.*)$", re.IGNORECASE | re.DOTALL)
-_RANK_ASC = re.compile(r"^rank(\s+asc)?\s*$", re.IGNORECASE)
-
-
-def load_issues(source: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Read REST issues from ``demo``, a JSON/JSONL(.gz) file or a directory; return (keys in input order, issues)."""
-    if source == "demo":
-        from labkit.rank.demo import demo_backlog
-
-        return demo_backlog()
-    path = Path(source)
-    if not path.exists():
-        raise RankError(f"{source} does not exist", hint="pass a .json/.jsonl file, a directory of them, or 'demo'")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith((".json", ".jsonl", ".jsonl.gz"))) \
-        if path.is_dir() else [path]
-    issues: list[dict[str, Any]] = []
-    for f in files:
-        try:
-            if f.name.endswith((".jsonl", ".jsonl.gz")):
-                opener = gzip.open if f.name.endswith(".gz") else open
-                with opener(f, "rt", encoding="utf-8") as fh:
-                    issues += [json.loads(line) for line in fh if line.strip()]
-                continue
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RankError(f"{f} is not readable JSON ({exc})", hint="pass REST issue JSON as Jira returns it") from None
-        if isinstance(data, dict) and "issues" in data:
-            issues += data["issues"]
-        elif isinstance(data, dict):
-            issues.append(data)
-        elif isinstance(data, list):
-            issues += data
-    issues = [i for i in issues if isinstance(i, dict) and "key" in i]
-    if not issues:
-        raise RankError(f"no Jira issues found in {source}", hint="each issue needs a 'key' and 'fields'")
-    return list(dict.fromkeys(i["key"] for i in issues)), issues
-
-
-def _order(args: argparse.Namespace, keys: list[str]) -> list[str]:
-    """The backlog order: the --order file's keys, or the input order."""
-    if not args.order:
-        return keys
-    try:
-        lines = Path(args.order).read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise RankError(f"cannot read the order file {args.order} ({reason})",
-                        hint="one issue key per line, top of the backlog first") from None
-    if not lines:
-        raise RankError(f"the order file {args.order} names no issue keys",
-                        hint="one issue key per line, top of the backlog first")
-    known = set(keys)
-    unknown = [k for k in dict.fromkeys(lines) if k not in known]
-    if unknown:
-        raise RankError(f"the order file {args.order} names {len(unknown)} issue(s) not in {args.issues} "
-                        f"(first: {unknown[0]})",
-                        hint="list only keys of the issues given with --issues, top of the backlog first")
-    return list(dict.fromkeys(lines))
-
-
-def backlog_jql(jql: str) -> str:
-    """Return the JQL with ``ORDER BY Rank ASC`` (added when missing); any other ORDER BY is a user error."""
-    jql = (jql or "").strip()
-    if not jql:
-        raise RankError("--jql is empty", hint='pass e.g. --jql "project = DEMO ORDER BY Rank ASC"')
-    m = _ORDER_BY.search(jql)
-    if m is None:
-        return f"{jql} ORDER BY Rank ASC"
-    if not _RANK_ASC.match(m.group(1).strip()):
-        raise RankError(f"the backlog must be read in rank order, not ORDER BY {m.group(1).strip()}",
-                        hint="end the JQL with ORDER BY Rank ASC (or leave ORDER BY out)")
-    return jql
 
 
 def _jira(args: argparse.Namespace) -> Any:
@@ -107,16 +31,6 @@ def _jira(args: argparse.Namespace) -> Any:
     from labkit.jira.client import JiraClient
 
     return JiraClient.from_profile(getattr(args, "profile", None), progress=False)
-
-
-def read_backlog(client: Any, jql: str, include_done: bool = False) -> tuple[list[str], Any]:
-    """Read a backlog from Jira: (keys in rank order, BlocksGraph of its blocking links)."""
-    from labkit.rank import blocks_graph
-
-    order = client.backlog_order(jql)
-    if not order:
-        raise RankError(f"the JQL {jql!r} finds no issues", hint="check the project key and the filter")
-    return order, blocks_graph(client.search_issues(jql, LINK_FIELDS, progress=False), include_done=include_done)
 
 
 def _source(args: argparse.Namespace) -> tuple[list[str], Any, Any, str]:
@@ -129,7 +43,7 @@ def _source(args: argparse.Namespace) -> tuple[list[str], Any, Any, str]:
         order, graph = read_backlog(client, jql, args.include_done)
         return order, graph, client, jql
     keys, issues = load_issues(args.issues)
-    return _order(args, keys), blocks_graph(issues, include_done=args.include_done), None, "(offline)"
+    return read_order(args.order, keys, args.issues), blocks_graph(issues, include_done=args.include_done), None, "(offline)"
 
 
 def _add_source(a: argparse.ArgumentParser, offline_only: bool = False) -> None:
@@ -297,26 +211,15 @@ def _undo(args: argparse.Namespace) -> int:
 
 def _rehearse(args: argparse.Namespace) -> int:
     """Run ``labkit rank rehearse``: OFFLINE apply + undo on an in-memory backlog."""
-    import tempfile
-
     from labkit.cli import print_rows
-    from labkit.rank import ListRankClient, apply, plan_moves, undo, violations
+    from labkit.rank.apply import rehearse
 
     if args.journal and (Path(args.journal).is_dir() or not Path(args.journal).resolve().parent.is_dir()):
         raise RankError(f"cannot write the undo journal {args.journal}", hint="pass a file path in an existing folder")
     order, graph, _, _ = _source(args)
-    plan = plan_moves(order, graph, jql="(offline)")
     print("OFFLINE rehearsal on an in-memory backlog (ListRankClient): no server is contacted", file=sys.stderr)
-    client = ListRankClient(order)
-    with tempfile.TemporaryDirectory(prefix="labkit-rank-") as scratch:  # no --journal: nothing is left behind
-        journal = args.journal or str(Path(scratch) / "rank-undo.json")
-        result = apply(plan, client, journal, jql="(offline)")
-        left = len(violations(client.backlog_order("(offline)"), graph))
-        back = undo(journal, client)
-    print_rows([{"step": "apply", "rank_calls": result.calls_sent, "violations_left": left, "ok": result.ok},
-                {"step": "undo", "rank_calls": back.calls_sent, "violations_left": len(violations(client.keys, graph)),
-                 "ok": back.restored and client.keys == order}],
-               args.format, ["step", "rank_calls", "violations_left", "ok"])
-    if args.journal:
-        print(f"undo journal: {journal}", file=sys.stderr)
-    return 0 if result.ok and back.restored else 1
+    result = rehearse(order, graph, args.journal)
+    print_rows(result.rows(), args.format, ["step", "rank_calls", "violations_left", "ok"])
+    if result.journal:
+        print(f"undo journal: {result.journal}", file=sys.stderr)
+    return 0 if result.ok else 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from labkit.jira.model import status_category
+
 _WORDS = ("Volume attach", "Floating IP", "Image upload", "Node controller", "Cluster controller", "Walrus bucket",
           "Security group", "Load balancer", "Snapshot", "Key pair", "Instance console", "DHCP lease")
 _WHAT = ("fails after reboot", "is slow under load", "needs a retry", "loses state on failover",
@@ -13,8 +15,8 @@ _WHAT = ("fails after reboot", "is slow under load", "needs a retry", "loses sta
 
 def _issue(key: str, summary: str, done: bool) -> dict[str, Any]:
     """One REST-shaped issue with an open or done status."""
-    status = ({"id": "6", "name": "Closed", "statusCategory": {"id": 3, "key": "done", "name": "Done"}} if done else
-              {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}})
+    status = ({"id": "6", "name": "Closed", "statusCategory": status_category("done")} if done else
+              {"id": "1", "name": "Open", "statusCategory": status_category("new")})
     return {"id": str(10000 + int(key.rsplit("-", 1)[1])), "key": key,
             "fields": {"summary": summary, "status": status, "project": {"key": key.rsplit("-", 1)[0]},
                        "issuelinks": []}}

@@ -6,12 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.jira.model import BlockingRule, blocking_rule
 from labkit.rank.errors import RankError
-
-# Link type names that mean "blocks" even when a server words them differently (Apache: "Blocker").
-BLOCKING_TYPE_NAMES = frozenset({"blocks", "blocker"})
-_OUTWARD_WORDS = frozenset({"blocks"})
-_INWARD_WORDS = frozenset({"is blocked by"})
 
 
 @dataclass(frozen=True)
@@ -91,29 +87,25 @@ def _status(fields: Mapping[str, Any] | None) -> tuple[str | None, bool]:
     return status.get("name"), cat == "done"
 
 
-def link_direction(link_type: Mapping[str, Any]) -> int:
-    """+1 if an ``outwardIssue`` under this link type is blocked by the viewing issue, -1 if reversed, 0 if not blocking."""
-    name = str(link_type.get("name", "")).strip().lower()
-    inward = str(link_type.get("inward", "")).strip().lower()
-    outward = str(link_type.get("outward", "")).strip().lower()
-    if outward in _OUTWARD_WORDS or inward in _INWARD_WORDS:
-        return 1
-    if outward in _INWARD_WORDS or inward in _OUTWARD_WORDS:  # a type worded the other way round
-        return -1
-    if name in BLOCKING_TYPE_NAMES and inward != outward:
-        return 1
-    return 0
+def link_direction(link_type: Mapping[str, Any], rule: BlockingRule | None = None) -> int:
+    """+1 if an ``outwardIssue`` under this link type is blocked by the viewing issue, -1 if reversed, 0 if not blocking.
+
+    The rule is :class:`labkit.jira.model.BlockingRule` (the active profile's unless given).
+    """
+    return (rule or blocking_rule()).type_direction(link_type)
 
 
-def blocks_graph(issues: Iterable[Any], *, include_done: bool = False) -> BlocksGraph:
+def blocks_graph(issues: Iterable[Any], *, include_done: bool = False, rule: BlockingRule | None = None) -> BlocksGraph:
     """Build the blocker → blocked graph from REST issue JSON (``fields.issuelinks``).
 
-    A link counts as blocking by its wording ("blocks" / "is blocked by") or its type name
-    ("Blocks", Apache's "Blocker"). On issue X, ``inwardIssue`` Y reads "X is blocked by Y" and
+    Which links block is :class:`labkit.jira.model.BlockingRule` (``rule``, else the active
+    profile's): by wording ("blocks" / "is blocked by", either way round, any case), plus the link
+    types a profile names. Under a standard type, on issue X, ``inwardIssue`` Y reads "X is blocked by Y" and
     ``outwardIssue`` Z reads "X blocks Z". Each link shows on both its issues: kept once per link id.
     By default links whose blocker is done (status category ``done``) are left out (kept in
     ``skipped_done``); cross-project links are kept and flagged.
     """
+    rule = rule or blocking_rule()
     raws = [_raw(i) for i in issues]
     own_status = {r["key"]: _status(r.get("fields")) for r in raws}
     seen: set[str] = set()
@@ -121,7 +113,7 @@ def blocks_graph(issues: Iterable[Any], *, include_done: bool = False) -> Blocks
     for raw in raws:
         key = raw["key"]
         for link in (raw.get("fields") or {}).get("issuelinks") or []:
-            direction = link_direction(link.get("type") or {})
+            direction = rule.type_direction(link.get("type") or {})
             if not direction:
                 continue
             if "outwardIssue" in link:

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.vm.errors import VmError
-from labkit.vm.spec import VNC_BASE_PORT
-
-LABKIT_NS = "https://labkit.dev/xmlns/vm/1"
+from labkit.vm.spec import LABKIT_NS, VNC_BASE_PORT
 
 
 @dataclass(frozen=True)
@@ -188,7 +186,7 @@ def inventory_from_files(paths: Iterable[str | Path], name: str = "files") -> Ho
 
 def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInventory:
     """Read a libvirt host's domains, storage pools and volumes, networks and CPU vendor."""
-    from labkit.vm.launch import connect
+    from labkit.vm.connection import connect
 
     conn = conn or connect(uri)
     inv = HostInventory(name=name, uri=uri)

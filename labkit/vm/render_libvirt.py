@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from labkit.vm.inventory import LABKIT_NS
-from labkit.vm.spec import VmSpec
+from labkit.vm.spec import LABKIT_NS, VmSpec
 
 _BOOT_DEV = {"cdrom": "cdrom", "hd": "hd", "network": "network", "fd": "fd"}
 

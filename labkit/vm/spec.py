@@ -15,6 +15,7 @@ _TOPOLOGY_ALIASES = {"ciab": CIAB, CIAB: CIAB, "fe+nc": FRONTEND_NC, FRONTEND_NC
 NETWORK_MODES = ("EDGE", "MANAGED", "MANAGED-NOVLAN", "SYSTEM", "STATIC")
 NESTED_FLAG = {"intel": "vmx", "amd": "svm"}
 VNC_BASE_PORT = 5900
+LABKIT_NS = "https://labkit.dev/xmlns/vm/1"  # the namespace of labkit's metadata in libvirt domain XML
 MAC_PREFIX = "52:54:00"
 
 

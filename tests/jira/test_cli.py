@@ -9,8 +9,8 @@ import json
 import pytest
 
 from labkit.cli import main
-from labkit.jira.cli import mirror, mirror_query, state_path
 from labkit.jira.client import JiraClient
+from labkit.jira.store.mirror import mirror, mirror_query, state_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,7 +61,7 @@ def test_mirror_errors_are_one_line_and_leave_no_store(jira, tmp_path, capsys):
     db = tmp_path / "m.sqlite"
     assert main(["jira", "mirror", "--db", str(db), "--jql", "project ="]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("labkit: error: the server rejected the JQL '(project =)"), err
+    assert len(err) == 1 and err[0].startswith("labkit: error: the mirror's JQL 'project =' is not valid"), err
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("m.sqlite")]  # no store, no sync state
     (tmp_path / "notes.txt").write_text("not a database")
     assert main(["jira", "mirror", "--db", str(tmp_path / "notes.txt")]) == 1
@@ -104,9 +104,11 @@ def test_mirror_refuses_another_server_for_the_same_db(jira, tmp_path):
 
 @pytest.mark.unit
 def test_mirror_query_bounds():
-    assert mirror_query("", None) == "created is not EMPTY ORDER BY key ASC"
+    assert mirror_query("", None) == "created IS NOT EMPTY ORDER BY key ASC"
     assert mirror_query("project = A", "2024/01/02 03:04") == \
-        '(project = A) AND updated >= "2024/01/02 03:04" ORDER BY key ASC'
+        'project = A AND updated >= "2024/01/02 03:04" ORDER BY key ASC'
+    assert mirror_query("a = 1 OR b = 2", "2024/01/02 03:04") == \
+        '(a = 1 OR b = 2) AND updated >= "2024/01/02 03:04" ORDER BY key ASC'
 
 
 def test_mirror_resumes_on_cloud_by_page_token(tmp_path):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import HttpError
-from labkit.jira.client import COLUMNS, JiraClient, blocking, normalise, with_rank_order
+from labkit.jira.client.rest import COLUMNS, JiraClient, normalise, with_rank_order
 from labkit.jira.errors import JiraError
+from labkit.jira.model import WORDING
 from labkit.jira.sandbox import serve
 
 pytestmark = pytest.mark.integration
@@ -145,7 +146,7 @@ def test_normalise_and_blocking_units():
              "outwardIssue": {"key": "A-9"}}]}}
     row = normalise(issue)
     assert row["status_category"] == "To Do" and row["assignee"] == "Al" and row["rank"] == "0|i0000a:"
-    assert blocking(issue["fields"]) == (["A-0"], ["A-2"])
+    assert WORDING.blocking(issue["fields"]) == (["A-0"], ["A-2"])
     assert with_rank_order("project = A") == "project = A ORDER BY Rank ASC"
     assert with_rank_order("project = A order by key") == "project = A order by key"
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from labkit.jira.demo import generate, seed_store
+from labkit.jira.sandbox.demo import generate, seed_store
 from labkit.jira.store import Store
 
 pytestmark = pytest.mark.unit

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.jira.jql import parse
-from labkit.jira.jql_build import field, fn, text
-from labkit.jira.jql_lint import lint
+from labkit.jira.jql.build import field, fn, text
+from labkit.jira.jql.lint import lint
 from labkit.jira.store import Store
 
 from .test_store_helpers import issue

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
-from labkit.jira.jql_ast import (
+from labkit.jira.jql.ast import (
     And,
     Clause,
     Empty,
@@ -21,7 +21,7 @@ from labkit.jira.jql_ast import (
     SortKey,
     Value,
 )
-from labkit.jira.text import parse_text
+from labkit.jira.jql.text import parse_text
 
 pytestmark = pytest.mark.unit
 
@@ -61,10 +61,12 @@ def test_text_value_parser_raises_only_syntax_errors(s):
         assert 0 <= e.position <= len(s)       # the caret points inside the value
 
 
-names = st.one_of(st.sampled_from(["project", "status", "text", "cf[10010]", "Story Points", "order", "a b"]),
+names = st.one_of(st.sampled_from(["project", "status", "text", "cf[10010]", "Story Points", "order", "a b",
+                                   "issue.property[support].level", "user", "during"]),
                   st.text(min_size=1, max_size=8))
 func_names = st.sampled_from(["currentUser", "linkedIssues", "startOfWeek", "membersOf", "now"])
-values = st.builds(Value, st.text(max_size=10))
+reserved = st.sampled_from(["user", "EMPTY", "null", "order", "cf", "c++", "a[1]", "x*", "10350", "-5", "1.0"])
+values = st.builds(Value, st.one_of(st.text(max_size=10), reserved), st.booleans())  # quoted or not
 functions = st.builds(Function, func_names, st.lists(st.text(max_size=6), max_size=3).map(tuple))
 scalars = st.one_of(values, functions, st.just(Empty()))
 lists = st.builds(ListValue, st.lists(scalars, min_size=1, max_size=4).map(tuple))
@@ -112,6 +114,24 @@ queries = st.builds(Query, st.one_of(st.none(), nodes), sort_keys)
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(queries)
 def test_render_parse_round_trip_on_generated_queries(q):
+    """Any tree renders to JQL the strict parser accepts and reads back equal, quoting included."""
     text = render(q)
-    assert parse(text) == q
+    assert parse(text, strict=True) == q
     assert render(parse(text)) == text
+
+
+def test_quoting_follows_jira():
+    assert render(parse('labels = "user"')) == 'labels = "user"'                 # a reserved word stays quoted
+    assert render(parse('fixVersion = "10350"')) == 'fixVersion = "10350"'       # a quoted number is a name
+    assert render(parse("fixVersion = 10350")) == "fixVersion = 10350"           # an unquoted one an id
+    assert parse('fixVersion = "10350"') != parse("fixVersion = 10350")
+    assert render(parse("issue.property[support].level = 3")) == "issue.property[support].level = 3"
+    assert render(parse('version = "[example]"')) == 'version = "[example]"'
+    assert render(Clause("labels", "=", Value("user"))) == 'labels = "user"'    # quoted even if built bare
+    for bad, char in [("summary ~ win*", "*"), ("labels = c++", "+"), ("a = b[1]", "["), ("a = x;y", ";")]:
+        with pytest.raises(JqlSyntaxError, match="reserved JQL character") as e:
+            parse(bad)
+        assert bad[e.value.position] == char and e.value.hint.startswith("quote the value")
+    with pytest.raises(JqlSyntaxError, match="'user' is a reserved JQL word"):
+        parse("labels = user")
+    assert parse("labels = user", strict=False).where == Clause("labels", "=", Value("user", quoted=True))

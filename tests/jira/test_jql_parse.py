@@ -8,7 +8,7 @@ import pytest
 
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
-from labkit.jira.jql_ast import And, Clause, Empty, Function, ListValue, Not, Or, Predicate, SortKey, Value
+from labkit.jira.jql.ast import And, Clause, Empty, Function, ListValue, Not, Or, Predicate, SortKey, Value
 
 from .test_store_helpers import JQL_DATA, as_jql
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from labkit.jira.sandbox import serve
-from labkit.jira.sandbox_app import GONE_MESSAGE
+from labkit.jira.sandbox.app import GONE_MESSAGE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

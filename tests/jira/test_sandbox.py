@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from labkit.jira.sandbox import serve
-from labkit.jira.sandbox_app import GONE_MESSAGE, UNBOUNDED_MESSAGE
+from labkit.jira.sandbox.app import GONE_MESSAGE, UNBOUNDED_MESSAGE
 
 pytestmark = pytest.mark.integration
 

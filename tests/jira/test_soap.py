@@ -7,10 +7,10 @@ import socket
 import pytest
 import requests
 
-from labkit.jira.client import COLUMNS, JiraClient
+from labkit.jira.client.rest import COLUMNS, JiraClient
+from labkit.jira.client.soap import SoapClient
 from labkit.jira.errors import JiraError
 from labkit.jira.sandbox import serve
-from labkit.jira.soap import SoapClient
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +129,7 @@ def test_without_the_wsdl_soap_still_answers(tmp_path):
 
 
 def test_the_encoding_schema_comes_from_labkit_not_the_internet(sb, loopback_only, monkeypatch):
-    import labkit.jira.soap as soap
+    import labkit.jira.client.soap as soap
 
     assert soap.LOCAL_SCHEMAS[soap.SOAP_ENCODING_NS].is_file()
     monkeypatch.setattr(soap, "LOCAL_SCHEMAS", {})

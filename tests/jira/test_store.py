@@ -6,10 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from labkit.jira.demo import generate
 from labkit.jira.errors import JiraError, JqlError, JqlSyntaxError
-from labkit.jira.store import SEARCH_COLUMNS, Store
-from labkit.jira.store_rank import between
+from labkit.jira.model import SEARCH_COLUMNS
+from labkit.jira.sandbox.demo import generate
+from labkit.jira.store import Store
+from labkit.jira.store.rank import between
 
 from .test_store_helpers import issue
 
@@ -67,7 +68,7 @@ def test_field_clauses(store):
 def test_dates_absolute_relative_and_functions(store):
     # created: A-1 -> 03-02, A-2 -> 03-03, A-10 -> 03-02, B-1 -> 03-02; now = 2021-03-10 12:00
     assert keys(store, 'created >= "2021-03-03"') == ["A-2"]
-    assert len(keys(store, "created > 2021/03/02")) == 4  # 03-02 10:00 is after 03-02 00:00
+    assert len(keys(store, 'created > "2021/03/02"')) == 4  # 03-02 10:00 is after 03-02 00:00
     assert sorted(keys(store, 'created > "2021/03/02 11:00"')) == ["A-2"]
     assert sorted(keys(store, "created < -7d")) == ["A-1", "A-10", "A-2", "B-1"]
     assert sorted(keys(store, "created < \"-7d 3h\"")) == ["A-1", "A-10", "B-1"]
@@ -101,7 +102,7 @@ def test_paging_and_total(store):
 
 def test_unsupported_clauses_are_clear_errors(store):
     for q, part in [("status WAS Open", "status WAS Open"), ("votes > 3", "votes > 3"),
-                    ("status CHANGED", "status CHANGED"), ("summary = first", "summary = first"),
+                    ("status CHANGED", "status CHANGED"), ('summary = "first"', 'summary = "first"'),
                     ("assignee in membersOf(devs)", "membersOf"), ("status ~ open", "status ~ open")]:
         with pytest.raises(JqlError) as e:
             store.count(q)

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from labkit.jira.store import Store, field_texts
-from labkit.jira.text import parse_text, text_matches
+from labkit.jira.jql.text import parse_text, text_matches
+from labkit.jira.model import field_texts
+from labkit.jira.store import Store
 
 from .test_store_helpers import APPC
 

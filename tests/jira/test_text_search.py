@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from labkit.jira.errors import JqlError, JqlSyntaxError
 from labkit.jira.jql import quote
-from labkit.jira.jql_lint import lint
-from labkit.jira.store import Store, field_texts
-from labkit.jira.text import Phrase, Term, parse_text, text_matches
+from labkit.jira.jql.lint import lint
+from labkit.jira.jql.text import Phrase, Term, parse_text, text_matches
+from labkit.jira.model import field_texts
+from labkit.jira.store import Store
 
 from .test_store_helpers import JQL_DATA, as_jql, issue
 

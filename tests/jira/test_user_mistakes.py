@@ -7,10 +7,10 @@ import socket
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.jira.cli import mirror, state_path
 from labkit.jira.client import JiraClient
 from labkit.jira.errors import JiraError
 from labkit.jira.store import Store
+from labkit.jira.store.mirror import mirror, state_path
 
 pytestmark = pytest.mark.unit
 

@@ -58,7 +58,7 @@ def test_the_real_appcelerator_dump(shared_data, capsys):
     out = capsys.readouterr().out
     assert out.startswith("issue,position,blocker,blocker_position,direct\n")
     from labkit.rank import blocks_graph, violations
-    from labkit.rank.cli import load_issues
+    from labkit.rank.backlog import load_issues
 
     keys, issues = load_issues(str(subset))
     expected = violations(keys, blocks_graph(issues, include_done=True))

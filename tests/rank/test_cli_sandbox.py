@@ -101,8 +101,11 @@ def test_user_mistakes_are_one_line_and_exit_1(jira, tmp_path):
     for args, message in [
         (["rank", "undo", "--journal", str(tmp_path / "missing.json")], "does not exist"),
         (["rank", "plan", "--jql", "project = DEMO ORDER BY key ASC"], "must be read in rank order"),
-        (["rank", "apply", "--jql", "project = = DEMO", "--journal", str(tmp_path / "j.json")], "rejected the JQL"),
-        (["rank", "apply", "--jql", "project = NOPE", "--journal", str(tmp_path / "j.json")], "finds no issues"),
+        (["rank", "apply", "--jql", "project = = DEMO", "--journal", str(tmp_path / "j.json")], "not valid JQL"),
+        (["rank", "apply", "--jql", "project = NOPE", "--journal", str(tmp_path / "j.json")],
+         "The value 'NOPE' does not exist for the field 'project'."),   # Jira's own 400, as the sandbox answers
+        (["rank", "apply", "--jql", 'project = DEMO AND summary ~ "zqxjv"', "--journal", str(tmp_path / "j.json")],
+         "finds no issues"),
         (["rank", "apply", "--jql", JQL, "--journal", str(tmp_path / "no" / "dir" / "j.json")],
          "cannot write the undo journal"),
     ]:

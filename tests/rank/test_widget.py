@@ -16,7 +16,7 @@ EDGES = [("LAB-5", "LAB-2"), ("LAB-4", "LAB-1"), ("LAB-1", "LAB-3")]
 @pytest.fixture
 def board(tmp_path):
     """A rank board over an in-memory backlog with three violations (anywidget is a runtime dependency)."""
-    from labkit.rank.widget import RankBoard
+    from labkit.forms.rank import RankBoard
 
     return RankBoard(ListRankClient(ORDER), JQL, EDGES, tmp_path / "undo.json",
                      summaries={"LAB-1": "Boot the cloud"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import labkit.jira.analytics as analytics  # registers df.jira
+import labkit.tracker.analytics as analytics  # registers df.jira
 from labkit.jira.errors import JiraError
 
 pytestmark = pytest.mark.unit

@@ -13,9 +13,9 @@ from collections import Counter
 import pytest
 
 import labkit.sandbox as sb
-from labkit.jira import rt
-from labkit.jira.bulk_import import Journal, Mapping, _bulk_create, plan_import, run_import
 from labkit.jira.client import JiraClient
+from labkit.tracker import rt
+from labkit.tracker.bulk_import import Journal, Mapping, _bulk_create, plan_import, run_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from labkit.jira import rt
-from labkit.jira.bulk_import import Mapping, plan_import
 from labkit.jira.errors import JiraError
+from labkit.tracker import rt
+from labkit.tracker.bulk_import import Mapping, plan_import
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +48,7 @@ def test_plan_maps_depends_on_to_a_blocks_link_with_the_right_direction():
 
 
 def test_batches_never_hold_both_ends_of_a_link_so_links_ride_in_the_creates():
-    from labkit.jira.bulk_import import BULK_LIMIT, _batches
+    from labkit.tracker.bulk_import import BULK_LIMIT, _batches
 
     tickets = list(rt.generate_tickets(1500, seed=4, link_ratio=0.9))
     plan = plan_import(tickets, Mapping(project="OPS"))
@@ -89,7 +89,7 @@ def test_exports_that_are_not_ticket_lists_are_clear_errors(tmp_path):
 
 def test_an_unwritable_or_foreign_import_journal_is_refused_before_any_call(tmp_path):
     """The import journal must be a writable file holding journal events; nothing is created when it is not."""
-    from labkit.jira.bulk_import import Journal
+    from labkit.tracker.bulk_import import Journal
 
     with pytest.raises(JiraError, match="cannot write the import journal"):
         Journal(tmp_path / "no" / "dir" / "j.journal")

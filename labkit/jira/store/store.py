@@ -7,7 +7,7 @@
 
 Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words and phrases) and
 ``fts_raw`` (words as written, for wildcards and fuzzy terms). What FTS5 cannot answer exactly
-(proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.text``).
+(proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.jql.text``).
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
 ``WAS``/``CHANGED`` are answered from ``changelog.histories`` when every issue has one; any clause
 the store cannot answer raises ``JqlError`` naming it.
@@ -26,16 +26,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labkit.jira.errors import JiraError, JqlError
-from labkit.jira.jql import parse
-from labkit.jira.store_dates import iso, normalise
-from labkit.jira.store_rank import RANK_START, RANK_STEP, between, rank_int, rank_of
-from labkit.jira.store_sql import RANK_FIELD, SqlBuilder
+from labkit.jira.jql.parser import parse
+from labkit.jira.jql.text import has_index_word
+from labkit.jira.model import (
+    LEXO_RANK,
+    RANK_FIELD,
+    RANK_FIELD_NUMBER,
+    SEARCH_COLUMNS,
+    BlockingRule,
+    blocking_rule,
+    field_texts,
+    status_category,
+)
+from labkit.jira.store.dates import iso, normalise
+from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
+from labkit.jira.store.sql import SqlBuilder
 
-__all__ = ["RANK_FIELD", "SEARCH_COLUMNS", "Store"]
-
-SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee",
-                  "reporter", "created", "updated", "resolved", "labels", "components", "rank",
-                  "blocked_by", "blocks"]
+__all__ = ["Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issue(
@@ -46,20 +53,23 @@ CREATE TABLE IF NOT EXISTS issue(
   priority TEXT, priority_id TEXT, resolution TEXT, resolution_id TEXT,
   assignee TEXT, assignee_display TEXT, reporter TEXT, reporter_display TEXT,
   creator TEXT, creator_display TEXT, parent TEXT, parent_id TEXT,
-  created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT);
+  created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT, texts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT);
 CREATE INDEX IF NOT EXISTS issue_pk ON issue(project, num);
 CREATE INDEX IF NOT EXISTS issue_rank ON issue(rank);
 CREATE INDEX IF NOT EXISTS issue_created ON issue(created);
-CREATE INDEX IF NOT EXISTS issue_status ON issue(status COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS issue_project_status ON issue(project, status);
+CREATE INDEX IF NOT EXISTS issue_status ON issue(status, project);
+CREATE TABLE IF NOT EXISTS object(kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
+  PRIMARY KEY (kind, id, name, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS label(rid INTEGER, value TEXT);
 CREATE INDEX IF NOT EXISTS label_rid ON label(rid);
 CREATE INDEX IF NOT EXISTS label_value ON label(value COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS component(rid INTEGER, value TEXT, cid TEXT);
 CREATE INDEX IF NOT EXISTS component_rid ON component(rid);
-CREATE TABLE IF NOT EXISTS fixversion(rid INTEGER, value TEXT);
+CREATE TABLE IF NOT EXISTS fixversion(rid INTEGER, value TEXT, vid TEXT);
 CREATE INDEX IF NOT EXISTS fixversion_rid ON fixversion(rid);
-CREATE TABLE IF NOT EXISTS affectsversion(rid INTEGER, value TEXT);
+CREATE TABLE IF NOT EXISTS affectsversion(rid INTEGER, value TEXT, vid TEXT);
 CREATE INDEX IF NOT EXISTS affectsversion_rid ON affectsversion(rid);
 CREATE TABLE IF NOT EXISTS link(
   id TEXT PRIMARY KEY, type_id TEXT, type_name TEXT, inward TEXT, outward TEXT,
@@ -82,8 +92,6 @@ _DEFAULT_LINK_TYPES = [
     {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},
     {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
 ]
-_CATEGORIES = {"new": (2, "To Do", "blue-gray"), "indeterminate": (4, "In Progress", "yellow"),
-               "done": (3, "Done", "green")}
 
 
 def _name(obj: Any, attr: str = "name") -> str | None:
@@ -99,16 +107,35 @@ def _user(obj: Any) -> tuple[str | None, str | None]:
     return login, obj.get("displayName") or login
 
 
-def field_texts(fields: dict) -> tuple[str, str, str, str]:
-    """The four searchable texts of an issue: summary, description, environment, comments joined.
+def text_mask(texts: tuple[str, str, str, str]) -> int:
+    """Bits of a field's text for EMPTY and ``~ "*"``: bit k when field k has text, bit 4+k when it has a searchable word."""
+    mask = 0
+    for k, t in enumerate(texts):
+        if t and t.strip():
+            mask |= 1 << k
+            if has_index_word(t):
+                mask |= 1 << (4 + k)
+    return mask
 
-    REST v3 (Cloud) sends rich text as Atlassian Document Format; it is flattened to its words.
-    """
-    from labkit.jira.sandbox_fields import adf_text
 
-    cm = (fields.get("comment") or {}).get("comments") or []
-    return (adf_text(fields.get("summary")) or "", adf_text(fields.get("description")) or "",
-            adf_text(fields.get("environment")) or "", "\n".join(adf_text(c.get("body")) or "" for c in cm))
+def _objects(f: dict) -> set[tuple[str, str, str, str]]:
+    """The (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL."""
+    out = set()
+
+    def add(kind: str, obj: Any, key: str = "") -> None:
+        """Record one object (empty strings for what it lacks)."""
+        if isinstance(obj, dict) and (obj.get("id") is not None or obj.get("name")):
+            out.add((kind, str(obj.get("id") or ""), str(obj.get("name") or ""), key))
+
+    proj = f.get("project")
+    if isinstance(proj, dict):
+        add("project", proj, str(proj.get("key") or ""))
+    for kind in ("issuetype", "status", "priority", "resolution"):
+        add(kind, f.get(kind))
+    for kind, name in (("component", "components"), ("fixversion", "fixVersions"), ("affectsversion", "versions")):
+        for obj in f.get(name) or []:
+            add(kind, obj)
+    return out
 
 
 def _link_fields(issue_fields: dict) -> dict:
@@ -124,14 +151,19 @@ class Store:
     (a lock serialises writes and searches).
     """
 
-    def __init__(self, path: str | os.PathLike = ":memory:") -> None:
-        """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory."""
+    def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
+        """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory.
+
+        ``blocking`` decides the ``blocked_by``/``blocks`` columns (default: the active profile's rule).
+        """
         self.path = str(path)
+        self._blocking = blocking
         try:
             self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA cache_size=-200000")
+            self._migrate()
             self.db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise JiraError(f"cannot open {self.path} as a labkit store ({exc})",
@@ -145,6 +177,31 @@ class Store:
         self._version = 0
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
             self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
+
+    @property
+    def blocking(self) -> BlockingRule:
+        """Which links fill ``blocked_by``/``blocks`` (the active profile's rule unless one was given)."""
+        if self._blocking is None:
+            self._blocking = blocking_rule()
+        return self._blocking
+
+    def _migrate(self) -> None:
+        """Bring a store made by an earlier labkit up to this schema (new columns, the object table)."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(issue)")}
+        if not cols or "texts" in cols:
+            return
+        self.db.execute("ALTER TABLE issue ADD COLUMN texts INTEGER NOT NULL DEFAULT 0")
+        for table in ("fixversion", "affectsversion"):
+            self.db.execute(f"ALTER TABLE {table} ADD COLUMN vid TEXT")
+        self.db.executescript(_SCHEMA)
+        objects: set[tuple[str, str, str, str]] = set()
+        updates = []
+        for rid, doc in self.db.execute("SELECT rid, doc FROM issue_doc"):
+            f = json.loads(doc).get("fields") or {}
+            updates.append((text_mask(field_texts(f)), rid))
+            objects.update(_objects(f))
+        self.db.executemany("UPDATE issue SET texts = ? WHERE rid = ?", updates)
+        self.db.executemany("INSERT OR IGNORE INTO object VALUES (?,?,?,?)", objects)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -180,7 +237,7 @@ class Store:
 
         Each issue is ``{id, key, fields: {...}}`` as ``GET /rest/api/2/issue/KEY`` returns it
         (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
-        when present). Issues without a rank (``customfield_10019``) go to the bottom of the backlog.
+        when present). Issues without a rank (:data:`labkit.jira.model.RANK_FIELD`) go to the bottom of the backlog.
         """
         if isinstance(issues, str | bytes | dict):
             raise JiraError(f"import_issues() takes many issues, not one {type(issues).__name__}",
@@ -273,6 +330,7 @@ class Store:
                 old_rank[key] = r[0]
                 self._delete_rid(rid)
         rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes, doc_rows = ([] for _ in range(10))
+        objects: set[tuple[str, str, str, str]] = set()
         for issue in batch:
             f = issue.get("fields") or {}
             rank = f.get(RANK_FIELD) or old_rank.get(issue["key"])
@@ -288,7 +346,10 @@ class Store:
             doc_rows.append([text, None])
             rows.append(row)
             cm = (f.get("comment") or {}).get("comments") or []
-            fts_rows.append(list(field_texts(f)))
+            texts = field_texts(f)
+            row["texts"] = text_mask(texts)
+            fts_rows.append(list(texts))
+            objects.update(_objects(f))
             docs.append((issue, cm))
             for lk in f.get("issuelinks") or []:
                 t = lk.get("type") or {}
@@ -320,8 +381,8 @@ class Store:
             ft.insert(0, rid)
             labels.extend((rid, lb) for lb in f.get("labels") or [])
             comps.extend((rid, c.get("name"), c.get("id")) for c in f.get("components") or [])
-            fixv.extend((rid, v.get("name")) for v in f.get("fixVersions") or [])
-            affv.extend((rid, v.get("name")) for v in f.get("versions") or [])
+            fixv.extend((rid, v.get("name"), v.get("id")) for v in f.get("fixVersions") or [])
+            affv.extend((rid, v.get("name"), v.get("id")) for v in f.get("versions") or [])
         db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
                        fts_rows)
         db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
@@ -329,8 +390,9 @@ class Store:
         db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", doc_rows)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
-        db.executemany("INSERT INTO fixversion VALUES (?,?)", fixv)
-        db.executemany("INSERT INTO affectsversion VALUES (?,?)", affv)
+        db.executemany("INSERT INTO fixversion VALUES (?,?,?)", fixv)
+        db.executemany("INSERT INTO affectsversion VALUES (?,?,?)", affv)
+        db.executemany("INSERT OR IGNORE INTO object VALUES (?,?,?,?)", objects)
         db.executemany("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)", links)
         db.executemany("INSERT OR IGNORE INTO linktype VALUES (?,?,?,?)", {lt for lt in ltypes if lt[0]})
         return next_rank
@@ -488,14 +550,15 @@ class Store:
                 multi["labels"].setdefault(rid, []).append(v)
             for rid, v in self.db.execute(f"SELECT rid, value FROM component WHERE rid IN ({marks}) ORDER BY value", chunk):
                 multi["components"].setdefault(rid, []).append(v)
-            for rid, other in self.db.execute(
-                    f"SELECT i.rid, l.src FROM link l JOIN issue i ON i.key = l.dst WHERE i.rid IN ({marks}) "
-                    f"AND lower(l.outward) = 'blocks' ORDER BY l.src", chunk):
-                multi["blocked_by"].setdefault(rid, []).append(other)
-            for rid, other in self.db.execute(
-                    f"SELECT i.rid, l.dst FROM link l JOIN issue i ON i.key = l.src WHERE i.rid IN ({marks}) "
-                    f"AND lower(l.outward) = 'blocks' ORDER BY l.dst", chunk):
-                multi["blocks"].setdefault(rid, []).append(other)
+            sides: dict[int, list[tuple]] = {}
+            for rid, other, name, inward, outward, side in self.db.execute(
+                    f"SELECT i.rid, l.src, l.type_name, l.inward, l.outward, 'inward' FROM link l "
+                    f"JOIN issue i ON i.key = l.dst WHERE i.rid IN ({marks}) UNION ALL "
+                    f"SELECT i.rid, l.dst, l.type_name, l.inward, l.outward, 'outward' FROM link l "
+                    f"JOIN issue i ON i.key = l.src WHERE i.rid IN ({marks})", chunk + chunk):
+                sides.setdefault(rid, []).append((name, inward, outward, side, other))
+            for rid, links in sides.items():
+                multi["blocked_by"][rid], multi["blocks"][rid] = self.blocking.sides(links)
         out = []
         for rid in rids:
             d = by[rid]
@@ -536,7 +599,7 @@ class Store:
             rows = self.db.execute("SELECT status_id, status, status_category_id, status_category_key, status_category "
                                    "FROM issue WHERE status IS NOT NULL GROUP BY status_id, status").fetchall()
             out = [{"id": r[0], "name": r[1], "statusCategory": {
-                "id": r[2], "key": r[3], "name": r[4], "colorName": _CATEGORIES.get(r[3] or "", (0, "", "medium-gray"))[2]}}
+                "id": r[2], "key": r[3], "name": r[4], "colorName": status_category(r[3] or "")["colorName"]}}
                 for r in rows]
         else:
             col = {"issuetype": "issuetype", "priority": "priority", "resolution": "resolution"}[field]
@@ -592,8 +655,7 @@ class Store:
             ctx["types"] = self._distinct_objects("issuetype")
             ctx["priorities"] = self._distinct_objects("priority")
             ctx["todo"] = next((s for s in self.statuses() if (s.get("statusCategory") or {}).get("key") == "new"),
-                               {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do",
-                                                                              "colorName": "blue-gray"}})
+                               {"id": "1", "name": "Open", "statusCategory": status_category("new")})
             ctx["id_next"] = max(self._meta("id_next", 0),
                                  (self.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM issue").fetchone()[0] or 10000) + 1)
             ctx["now"] = iso(self.now or datetime.now(UTC)) + ".000+0000"
@@ -775,7 +837,14 @@ class Store:
         p = {"id": str(id or 10000 + len(self.projects()) + 1), "key": key.upper(), "name": name or key.upper()}
         with self.lock:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"project:{p['key']}", json.dumps(p)))
+            self.db.execute("INSERT OR IGNORE INTO object VALUES ('project', ?, ?, ?)", (p["id"], p["name"], p["key"]))
         return p
+
+    def add_objects(self, kind: str, objects: list[dict]) -> None:
+        """Make named objects (``issuetype``, ``priority``, ``status``, ...) known to JQL without any issue having them."""
+        with self.lock:
+            self.db.executemany("INSERT OR IGNORE INTO object VALUES (?, ?, ?, '')",
+                                [(kind, str(o.get("id") or ""), str(o.get("name") or "")) for o in objects])
 
     def statuses(self) -> list[dict]:
         """Return the statuses seen in the store with their ``statusCategory``, REST-shaped."""
@@ -817,8 +886,8 @@ class Store:
             fd("issuelinks", "Linked Issues", "array", items="issuelinks", clause=["issueLinkType"]),
             fd("issuekey", "Key", "string", clause=["id", "issue", "issuekey", "key"]),
         ]
-        rank = fd(RANK_FIELD, "Rank", "any", custom=True, clause=["cf[10019]", "Rank"])
-        rank["schema"] = {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank", "customId": 10019}
+        rank = fd(RANK_FIELD, "Rank", "any", custom=True, clause=[f"cf[{RANK_FIELD_NUMBER}]", "Rank"])
+        rank["schema"] = {"type": "any", "custom": LEXO_RANK, "customId": RANK_FIELD_NUMBER}
         out.append(rank)
         return out
 

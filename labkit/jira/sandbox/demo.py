@@ -11,16 +11,13 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from labkit.jira.store_rank import rank_of
-
-RANK_FIELD = "customfield_10019"
+from labkit.jira.model import RANK_FIELD, status_category
+from labkit.jira.sandbox.fields import ISSUE_TYPES as _CONFIGURED_TYPES
+from labkit.jira.sandbox.fields import PRIORITIES as _CONFIGURED_PRIORITIES
+from labkit.jira.store.rank import rank_of
 
 PROJECTS: tuple[tuple[str, str], ...] = (("DEMO", "Demo Cloud"), ("OPS", "Operations"), ("NET", "Networking"))
-_CAT = {
-    "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
-    "indeterminate": {"id": 4, "key": "indeterminate", "colorName": "yellow", "name": "In Progress"},
-    "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
-}
+_CAT = {key: status_category(key) for key in ("new", "indeterminate", "done")}
 STATUSES = [
     {"id": "1", "name": "Open", "statusCategory": _CAT["new"]},
     {"id": "10000", "name": "To Do", "statusCategory": _CAT["new"]},
@@ -30,14 +27,9 @@ STATUSES = [
     {"id": "6", "name": "Closed", "statusCategory": _CAT["done"]},
 ]
 _STATUS_WEIGHTS = [12, 10, 8, 4, 16, 50]
-ISSUE_TYPES = [
-    {"id": "1", "name": "Bug", "subtask": False}, {"id": "3", "name": "Task", "subtask": False},
-    {"id": "10001", "name": "Story", "subtask": False}, {"id": "4", "name": "Improvement", "subtask": False},
-    {"id": "10000", "name": "Epic", "subtask": False},
-]
+ISSUE_TYPES = [{k: t[k] for k in ("id", "name", "subtask")} for t in _CONFIGURED_TYPES[:5]]
 _TYPE_WEIGHTS = [40, 25, 20, 13, 2]
-PRIORITIES = [{"id": "1", "name": "Highest"}, {"id": "2", "name": "High"}, {"id": "3", "name": "Medium"},
-              {"id": "4", "name": "Low"}, {"id": "5", "name": "Lowest"}]
+PRIORITIES = _CONFIGURED_PRIORITIES
 _PRIO_WEIGHTS = [3, 15, 55, 20, 7]
 RESOLUTIONS = [{"id": "1", "name": "Fixed"}, {"id": "2", "name": "Won't Fix"}, {"id": "3", "name": "Duplicate"},
                {"id": "5", "name": "Cannot Reproduce"}]

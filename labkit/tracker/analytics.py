@@ -2,7 +2,7 @@
 
 Importing this module registers the ``df.jira`` pandas accessor::
 
-    import labkit.jira.analytics  # noqa: F401  (registers df.jira)
+    import labkit.tracker.analytics  # noqa: F401  (registers df.jira)
     df = store.search("project = DEMO")                  # normalised columns
     log = changelog_frame(issues_json)                  # status transitions, when you have them
     df.jira.created_vs_resolved("W")                     # weekly created, resolved, open

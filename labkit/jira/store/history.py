@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from labkit.jira.errors import JqlError
 from labkit.jira.jql import render
-from labkit.jira.jql_ast import Clause, Empty, Function, ListValue, Operand, Value
-from labkit.jira.store_dates import function_date, iso, normalise, value_date
+from labkit.jira.jql.ast import Clause, Empty, Function, ListValue, Operand, Value
+from labkit.jira.store.dates import function_date, iso, normalise, value_date
 
 HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "priority", "resolution": "resolution",
                   "reporter": "reporter"}

@@ -12,36 +12,54 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-import labkit.jira.text as T
+import labkit.jira.jql.text as T
 from labkit.jira.errors import JqlError, JqlSyntaxError
 from labkit.jira.jql import render
-from labkit.jira.jql_ast import And, Clause, Empty, Function, ListValue, Node, Not, Operand, Or, Query, Value
-from labkit.jira.store_dates import function_date, iso, value_date
+from labkit.jira.jql.ast import (
+    And,
+    Clause,
+    Empty,
+    Function,
+    ListValue,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Query,
+    Value,
+    without_not,
+)
+from labkit.jira.jql.reserved import looks_numeric
+from labkit.jira.model import RANK_NAMES, STATUS_CATEGORIES, field_texts
+from labkit.jira.store.dates import function_date, iso, value_date
 
-RANK_FIELD = "customfield_10019"
 TEXT_COLUMNS = {"summary": ["summary"], "description": ["description"], "environment": ["environment"],
                 "comment": ["comment"], "text": ["summary", "description", "environment", "comment"]}
+_TEXT_BIT = {col: k for k, col in enumerate(T.TEXT_FIELDS)}  # bit k: has text; bit 4+k: has a searchable word
 
-# field -> (kind, columns compared for equality); kinds: simple, user, multi, date, key, text
-_SIMPLE: dict[str, tuple[str, ...]] = {
-    "project": ("project", "project_name", "project_id"),
-    "issuetype": ("issuetype", "issuetype_id"),
-    "type": ("issuetype", "issuetype_id"),
-    "status": ("status", "status_id"),
-    "statuscategory": ("status_category", "status_category_key", "status_category_id"),
-    "priority": ("priority", "priority_id"),
-    "resolution": ("resolution", "resolution_id"),
-    "parent": ("parent", "parent_id"),
+# Single-valued fields whose values are named objects: field -> (object kind, name column, id column).
+# Jira: a number is tried as the object's id first, then as its name; a quoted number is a name.
+_OBJECTS: dict[str, tuple[str, str, str]] = {
+    "project": ("project", "project", "project_id"),
+    "issuetype": ("issuetype", "issuetype", "issuetype_id"),
+    "type": ("issuetype", "issuetype", "issuetype_id"),
+    "status": ("status", "status", "status_id"),
+    "priority": ("priority", "priority", "priority_id"),
+    "resolution": ("resolution", "resolution", "resolution_id"),
 }
+_PARENT = ("parent", "parent_id")
 _USERS = {"assignee": ("assignee", "assignee_display"), "reporter": ("reporter", "reporter_display"),
           "creator": ("creator", "creator_display")}
-_MULTI = {"labels": "label", "label": "label", "component": "component", "components": "component",
-          "fixversion": "fixversion", "fixversions": "fixversion", "affectedversion": "affectsversion",
-          "version": "affectsversion"}
+# Multi-valued fields: field -> (table, object kind or None when values are free text, id column)
+_MULTI = {"labels": ("label", None, None), "label": ("label", None, None),
+          "component": ("component", "component", "cid"), "components": ("component", "component", "cid"),
+          "fixversion": ("fixversion", "fixversion", "vid"), "fixversions": ("fixversion", "fixversion", "vid"),
+          "affectedversion": ("affectsversion", "affectsversion", "vid"),
+          "version": ("affectsversion", "affectsversion", "vid")}
 _DATES = {"created": "created", "createddate": "created", "updated": "updated", "updateddate": "updated",
           "resolved": "resolved", "resolutiondate": "resolved", "due": "due", "duedate": "due"}
 _KEYS = {"key", "issuekey", "issue", "id"}
-_RANK_NAMES = {"rank", RANK_FIELD, "cf[10019]"}
+_RANK_NAMES = RANK_NAMES
 _ORDER_COLS = {
     "project": "i.project COLLATE NOCASE", "issuetype": "i.issuetype COLLATE NOCASE", "type": "i.issuetype COLLATE NOCASE",
     "status": "i.status COLLATE NOCASE", "statuscategory": "i.status_category_id",
@@ -49,21 +67,15 @@ _ORDER_COLS = {
     "reporter": "i.reporter_display COLLATE NOCASE", "creator": "i.creator_display COLLATE NOCASE",
     "summary": "i.summary COLLATE NOCASE", "parent": "i.parent",
 }
-
-
-# SQL giving a text field's content from the stored issue JSON (FTS5 tables are contentless)
-_TEXT_SQL = {
-    "summary": "COALESCE(json_extract(doc, '$.fields.summary'), '')",
-    "description": "COALESCE(json_extract(doc, '$.fields.description'), '')",
-    "environment": "COALESCE(json_extract(doc, '$.fields.environment'), '')",
-    "comment": "COALESCE((SELECT group_concat(COALESCE(json_extract(c.value, '$.body'), ''), char(10)) "
-               "FROM json_each(doc, '$.fields.comment.comments') c), '')",
-}
-
+_ORDER_MULTI = {f: table for f, (table, _, _) in _MULTI.items()}
 
 _HISTORY_COLUMNS = {"status": ("status", "status_id"), "assignee": ("assignee", "assignee_display"),
                     "priority": ("priority", "priority_id"), "resolution": ("resolution", "resolution_id"),
                     "reporter": ("reporter", "reporter_display")}
+_EQUALITY = ("=", "!=", "IN", "NOT IN")
+_KNOWN_FIELDS = ("project, key, issuetype, status, statusCategory, priority, resolution, assignee, reporter, creator, "
+                 "parent, labels, component, fixVersion, affectedVersion, created, updated, resolved, due, summary, "
+                 "description, environment, comment, text, issueLinkType")
 
 
 def field_key(name: str) -> str:
@@ -71,8 +83,20 @@ def field_key(name: str) -> str:
     return name.lower().replace(" ", "")
 
 
+def _positive(op: str) -> bool:
+    """Whether an equality operator asks for a match (``=``, ``IN``) rather than a non-match."""
+    return op in ("=", "IN")
+
+
 class SqlBuilder:
-    """Builds the WHERE and ORDER BY of one query for a store connection."""
+    """Builds the WHERE and ORDER BY of one query for a store connection.
+
+    Semantics follow Atlassian's JQL reference: a NOT is pushed down to the clauses with their
+    operators flipped (``NOT f = x`` is ``f != x``); ``!=``, ``NOT IN``, ``!~`` and the range
+    operators never match an issue whose field is empty (SQL NULL does that: a NULL comparison
+    is not true); ``f != EMPTY`` is ``f IS NOT EMPTY``. A value naming no known object is the
+    error Jira gives.
+    """
 
     def __init__(self, db: sqlite3.Connection, now: datetime, current_user: str) -> None:
         """Prepare to translate clauses to SQL on ``db`` at time ``now`` for ``current_user``."""
@@ -85,7 +109,7 @@ class SqlBuilder:
     # ------------------------------------------------------------ entry points
     def where(self, q: Query) -> str:
         """Return the SQL condition for the query's WHERE part (``1`` when there is none)."""
-        return "1" if q.where is None else self.node(q.where)
+        return "1" if q.where is None else self.node(without_not(q.where))
 
     def order(self, q: Query) -> str:
         """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC)."""
@@ -106,8 +130,8 @@ class SqlBuilder:
                 parts.append(f"i.{_DATES[f]}{d}")
             elif f in _ORDER_COLS:
                 parts.append(f"{_ORDER_COLS[f]}{d}")
-            elif f in _MULTI:  # by the first value; issues without one sort last
-                sub = f"(SELECT MIN(m.value COLLATE NOCASE) FROM {_MULTI[f]} m WHERE m.rid = i.rid)"
+            elif f in _ORDER_MULTI:  # by the first value; issues without one sort last
+                sub = f"(SELECT MIN(m.value COLLATE NOCASE) FROM {_ORDER_MULTI[f]} m WHERE m.rid = i.rid)"
                 parts.append(f"{sub} IS NULL, {sub}{d}")
             else:
                 raise JqlError(f"Cannot order by {k.field!r} in the local store",
@@ -122,12 +146,12 @@ class SqlBuilder:
 
     # ------------------------------------------------------------ boolean structure
     def node(self, n: Node) -> str:
-        """Return SQL for one condition node."""
+        """Return SQL for one condition node (NOTs are already pushed down to the clauses)."""
         if isinstance(n, And):
             return "(" + " AND ".join(self.node(i) for i in n.items) + ")"
         if isinstance(n, Or):
             return "(" + " OR ".join(self.node(i) for i in n.items) + ")"
-        if isinstance(n, Not):
+        if isinstance(n, Not):  # only a clause with no opposite operator (CHANGED): its complement
             return f"(NOT COALESCE({self.node(n.item)}, 0))"
         return self.clause(n)
 
@@ -136,16 +160,25 @@ class SqlBuilder:
         self.params.append(v)
         return "?"
 
+    def ps(self, values: list[Any]) -> str:
+        """Add parameters and return their comma-separated placeholders."""
+        return ", ".join(self.p(v) for v in values)
+
     def fail(self, c: Clause, why: str, hint: str | None = None) -> JqlError:
         """A JqlError naming the clause and why."""
         return JqlError(f"Cannot evaluate `{render(c)}` in the local store: {why}", hint=hint)
+
+    def unsupported_operator(self, c: Clause) -> JqlError:
+        """Jira's error for an operator a field does not take."""
+        return JqlError(f"The operator '{c.op}' is not supported by the '{c.field}' field.",
+                        hint=f"in `{render(c)}` use an operator the field supports")
 
     # ------------------------------------------------------------ clauses
     def clause(self, c: Clause) -> str:
         """SQL for one clause, by field kind."""
         f = field_key(c.field)
         if c.op.startswith("WAS") or c.op == "CHANGED":
-            from labkit.jira.store_history import HistoryEvaluator
+            from labkit.jira.store.history import HistoryEvaluator
 
             cols = _HISTORY_COLUMNS.get(f)
             if cols is None:
@@ -157,98 +190,191 @@ class SqlBuilder:
             return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
         if f in TEXT_COLUMNS:
             return self.text_clause(c, TEXT_COLUMNS[f])
-        if c.op in ("~", "!~"):
-            raise self.fail(c, f"the field {c.field!r} does not support {c.op}",
-                            hint="use ~ only with summary, description, environment, comment or text")
+        if c.op in ("~", "!~") and (f in _KEYS or f in _OBJECTS or f in _USERS or f in _MULTI or f in _DATES
+                                    or f in ("statuscategory", "parent", "issuelinktype")):
+            raise self.unsupported_operator(c)
         if f in _KEYS:
             return self.key_clause(c, f)
-        if f in _SIMPLE:
-            return self.simple_clause(c, _SIMPLE[f], f)
+        if f in _OBJECTS:
+            return self.object_clause(c, f)
+        if f == "statuscategory":
+            return self.category_clause(c)
+        if f == "parent":
+            return self.plain_clause(c, _PARENT)
         if f in _USERS:
-            return self.simple_clause(c, _USERS[f], f, user=True)
+            return self.plain_clause(c, _USERS[f], user=True)
         if f in _MULTI:
-            return self.multi_clause(c, _MULTI[f])
+            return self.multi_clause(c, f)
         if f in _DATES:
             return self.date_clause(c, _DATES[f])
         if f == "issuelinktype":
             return self.linktype_clause(c)
         if f in _RANK_NAMES:
             raise self.fail(c, "Rank can only be used in ORDER BY")
-        raise self.fail(c, f"the field {c.field!r} is not known to the local store",
-                        hint="searchable fields: project, key, issuetype, status, statusCategory, priority, "
-                             "resolution, assignee, reporter, labels, component, fixVersion, created, updated, "
-                             "resolved, due, summary, description, environment, comment, text, issueLinkType")
+        raise JqlError(f"Field '{c.field}' does not exist or you do not have permission to view it.",
+                       hint=f"in `{render(c)}`: the local store searches {_KNOWN_FIELDS}")
 
-    def _values(self, c: Clause, op: Operand, user: bool = False) -> tuple[list[str], bool]:
-        """Literal values of an operand and whether EMPTY is among them."""
-        items = op.items if isinstance(op, ListValue) else (op,)
-        vals, empty = [], False
+    def _items(self, c: Clause, op: Operand | None, user: bool = False) -> tuple[list[Value], bool]:
+        """The literal values of an operand (currentUser() resolved) and whether EMPTY is among them."""
+        items = op.items if isinstance(op, ListValue) else (op,) if op is not None else ()
+        vals: list[Value] = []
+        empty = False
         for it in items:
             if isinstance(it, Empty):
                 empty = True
             elif isinstance(it, Value):
-                vals.append(it.text)
+                vals.append(it)
             elif isinstance(it, Function) and user and it.name.lower() == "currentuser":
-                vals.append(self.current_user)
+                vals.append(Value(self.current_user, quoted=True))
             else:
                 raise self.fail(c, f"the function {render_fn(it)} is not supported here")
         return vals, empty
 
-    def _eq_any(self, cols: tuple[str, ...], vals: list[str], f: str) -> str:
-        """Equality against any of the values in any of the columns."""
-        ors = []
-        for v in vals:
-            if f == "resolution" and v.lower() == "unresolved":
-                ors.append("i.resolution IS NULL")
-                continue
-            ors.extend(f"i.{col} = {self.p(v)} COLLATE NOCASE" for col in cols)
-        return "(" + " OR ".join(ors) + ")" if ors else "0"
+    def _values(self, c: Clause, op: Operand | None, user: bool = False) -> tuple[list[str], bool]:
+        """The texts of an operand's values and whether EMPTY is among them."""
+        vals, empty = self._items(c, op, user)
+        return [v.text for v in vals], empty
 
-    def simple_clause(self, c: Clause, cols: tuple[str, ...], f: str, user: bool = False) -> str:
-        """SQL for single-valued fields (status, project, assignee, ...)."""
-        main = f"i.{cols[0]}"
+    def _equality(self, c: Clause, column: str, hit: str | None, empty: bool) -> str:
+        """Combine the match of the values (``hit``, None for no value) with EMPTY, by operator.
+
+        ``=``/``IN`` match a value or, with EMPTY in the operand, an empty field; ``!=``/``NOT IN``
+        match only issues whose field has a value, and not one of the values.
+        """
+        if _positive(c.op):
+            parts = ([hit] if hit else []) + ([f"{column} IS NULL"] if empty else [])
+            return "(" + " OR ".join(parts) + ")" if parts else "0"
+        return f"({column} IS NOT NULL AND NOT COALESCE({hit}, 0))" if hit else f"({column} IS NOT NULL)"
+
+    # -- named objects: project, issue type, status, priority, resolution, component, versions
+    def resolve(self, c: Clause, kind: str, v: Value) -> tuple[list[str], list[str]]:
+        """The exact stored (names, ids) a value stands for, the way Jira resolves it; unknown: Jira's error.
+
+        An unquoted number is an id when an object has that id, else a name; anything else is a
+        name (for a project also its key), compared without case.
+        """
+        if not v.quoted and looks_numeric(v.text):
+            ids = [r[0] for r in self.db.execute("SELECT DISTINCT id FROM object WHERE kind = ? AND id = ?",
+                                                 (kind, v.text))]
+            if ids:
+                return [], ids
+        names = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT CASE WHEN key != '' THEN key ELSE name END FROM object WHERE kind = ? "
+            "AND (name = ? COLLATE NOCASE OR (key != '' AND key = ? COLLATE NOCASE))", (kind, v.text, v.text))]
+        if names:
+            return names, []
+        if kind == "resolution" and v.text.lower() == "unresolved":
+            return [], []
+        if not v.quoted and looks_numeric(v.text):
+            raise JqlError(f"A value with ID '{v.text}' does not exist for the field '{c.field}'.",
+                           hint=f"in `{render(c)}`: quote a name that looks like a number")
+        raise JqlError(f"The value '{v.text}' does not exist for the field '{c.field}'.",
+                       hint=f"in `{render(c)}`: check the spelling, or search on the server")
+
+    def object_clause(self, c: Clause, f: str) -> str:
+        """SQL for single-valued named objects (project, issuetype, status, priority, resolution)."""
+        kind, name_col, id_col = _OBJECTS[f]
+        col = f"i.{name_col}"
         if c.op in ("IS", "IS NOT"):
-            return f"({main} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
-        if c.op in ("=", "!=", "IN", "NOT IN"):
-            vals, empty = self._values(c, c.operand, user)
-            pos = self._eq_any(cols, vals, f)
-            if empty:
-                pos = f"({pos} OR {main} IS NULL)"
-            if c.op in ("=", "IN"):
-                return pos
-            if f == "resolution" and any(v.lower() == "unresolved" for v in vals):
-                return f"(NOT {pos})"
-            return f"({main} IS NOT NULL AND NOT {pos})" if not empty else f"(NOT {pos})"
+            return f"({col} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
         if f == "priority" and c.op in (">", ">=", "<", "<="):
-            vals, _ = self._values(c, c.operand)
-            row = self.db.execute(
-                "SELECT priority_id FROM issue WHERE priority = ? COLLATE NOCASE OR priority_id = ? LIMIT 1",
-                (vals[0], vals[0])).fetchone()
-            if row is None:
-                raise self.fail(c, f"no issue has the priority {vals[0]!r}")
-            # higher priority = lower id
-            flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}[c.op]
-            return f"(CAST(i.priority_id AS INTEGER) {flip} {self.p(int(row[0]))})"
-        raise self.fail(c, f"the operator {c.op} is not supported for {c.field}")
+            return self.priority_range(c)
+        if c.op not in _EQUALITY:
+            raise self.unsupported_operator(c)
+        vals, empty = self._items(c, c.operand)
+        names: list[str] = []
+        ids: list[str] = []
+        unresolved = False
+        for v in vals:
+            n, i = self.resolve(c, kind, v)
+            names += n
+            ids += i
+            unresolved |= kind == "resolution" and not n and not i
+        parts = []
+        if names:
+            parts.append(f"{col} IN ({self.ps(names)})")
+        if ids:
+            parts.append(f"i.{id_col} IN ({self.ps(ids)})")
+        if unresolved:  # resolution = Unresolved: the issues with no resolution
+            parts.append(f"{col} IS NULL")
+        hit = "(" + " OR ".join(parts) + ")" if parts else None
+        if not _positive(c.op) and unresolved:
+            return f"(NOT COALESCE({hit}, 0))" if hit else "0"
+        return self._equality(c, col, hit, empty)
 
-    def multi_clause(self, c: Clause, table: str) -> str:
-        """SQL for multi-valued fields (labels, components, versions)."""
+    def priority_range(self, c: Clause) -> str:
+        """SQL for ``priority > x`` (higher priority has the lower id)."""
+        vals, _ = self._items(c, c.operand)
+        if len(vals) != 1:
+            raise self.fail(c, "a priority comparison needs one priority")
+        names, ids = self.resolve(c, "priority", vals[0])
+        if names:
+            ids = [r[0] for r in self.db.execute(
+                f"SELECT id FROM object WHERE kind = 'priority' AND name IN ({','.join('?' * len(names))})", names)]
+        if not ids:
+            raise self.fail(c, f"the priority {vals[0].text!r} has no id to compare by")
+        flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}[c.op]
+        return f"(CAST(i.priority_id AS INTEGER) {flip} {self.p(int(ids[0]))})"
+
+    def category_clause(self, c: Clause) -> str:
+        """SQL for statusCategory: a category's key, name or id (Jira's fixed categories)."""
+        col = "i.status_category_key"
+        if c.op in ("IS", "IS NOT"):
+            return f"({col} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
+        if c.op not in _EQUALITY:
+            raise self.unsupported_operator(c)
+        vals, empty = self._items(c, c.operand)
+        keys = []
+        for v in vals:
+            by_id = [k for k, (cid, _, _) in STATUS_CATEGORIES.items() if not v.quoted and str(cid) == v.text]
+            by_name = [k for k, (_, name, _) in STATUS_CATEGORIES.items() if v.text.lower() in (k, name.lower())]
+            found = by_id or by_name
+            if not found:
+                raise JqlError(f"The value '{v.text}' does not exist for the field '{c.field}'.",
+                               hint=f"in `{render(c)}`: status categories are To Do, In Progress and Done")
+            keys += found
+        return self._equality(c, col, f"{col} IN ({self.ps(keys)})" if keys else None, empty)
+
+    def plain_clause(self, c: Clause, cols: tuple[str, ...], user: bool = False) -> str:
+        """SQL for single-valued fields compared by text in any of ``cols`` (users: login or name; parent)."""
+        col = f"i.{cols[0]}"
+        if c.op in ("IS", "IS NOT"):
+            return f"({col} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
+        if c.op not in _EQUALITY:
+            raise self.unsupported_operator(c)
+        vals, empty = self._values(c, c.operand, user)
+        ors = [f"i.{x} = {self.p(v)} COLLATE NOCASE" for v in vals for x in cols]
+        return self._equality(c, col, "(" + " OR ".join(ors) + ")" if ors else None, empty)
+
+    def multi_clause(self, c: Clause, f: str) -> str:
+        """SQL for multi-valued fields (labels, components, versions): any of its values matches."""
+        table, kind, id_col = _MULTI[f]
         has_any = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid)"
         if c.op in ("IS", "IS NOT"):
-            return has_any if c.op == "IS NOT" else f"NOT {has_any}"
-        if c.op not in ("=", "!=", "IN", "NOT IN"):
-            raise self.fail(c, f"the operator {c.op} is not supported for {c.field}")
-        vals, empty = self._values(c, c.operand)
-        if vals:
-            marks = ", ".join(self.p(v) for v in vals)
-            hit = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid AND m.value COLLATE NOCASE IN ({marks}))"
+            return has_any if c.op == "IS NOT" else f"(NOT {has_any})"
+        if c.op not in _EQUALITY:
+            raise self.unsupported_operator(c)
+        vals, empty = self._items(c, c.operand)
+        conds = []
+        if kind is None:  # labels: free text
+            if vals:
+                conds.append(f"m.value COLLATE NOCASE IN ({self.ps([v.text for v in vals])})")
         else:
-            hit = "0"
-        if c.op in ("=", "IN"):
-            return f"({hit} OR NOT {has_any})" if empty else hit
-        if empty:
-            return f"({has_any} AND NOT {hit})"
-        return f"({has_any} AND NOT {hit})"
+            names: list[str] = []
+            ids: list[str] = []
+            for v in vals:
+                n, i = self.resolve(c, kind, v)
+                names += n
+                ids += i
+            if names:
+                conds.append(f"m.value IN ({self.ps(names)})")
+            if ids:
+                conds.append(f"m.{id_col} IN ({self.ps(ids)})")
+        hit = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid AND ({' OR '.join(conds)}))" if conds else None
+        if _positive(c.op):
+            parts = ([hit] if hit else []) + ([f"(NOT {has_any})"] if empty else [])
+            return "(" + " OR ".join(parts) + ")" if parts else "0"
+        return f"({has_any} AND NOT {hit})" if hit else has_any
 
     def _date(self, c: Clause, op: Operand) -> str:
         """A date operand as store text."""
@@ -259,19 +385,20 @@ class SqlBuilder:
         raise self.fail(c, "a date comparison needs one date")
 
     def date_clause(self, c: Clause, col: str) -> str:
-        """SQL for date fields."""
+        """SQL for date fields (an empty date never compares true: NULL)."""
+        column = f"i.{col}"
         if c.op in ("IS", "IS NOT"):
-            return f"(i.{col} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
+            return f"({column} IS {'NOT ' if c.op == 'IS NOT' else ''}NULL)"
+        if isinstance(c.operand, Empty) and c.op in ("=", "!="):
+            return f"({column} IS {'NOT ' if c.op == '!=' else ''}NULL)"
         if c.op in ("=", "!=", ">", ">=", "<", "<="):
-            if isinstance(c.operand, Empty):
-                return f"(i.{col} IS {'NOT ' if c.op == '!=' else ''}NULL)"
-            return f"(i.{col} {c.op} {self.p(self._date(c, c.operand))})"
+            return f"({column} {c.op} {self.p(self._date(c, c.operand))})"
         if c.op in ("IN", "NOT IN") and isinstance(c.operand, ListValue):
-            vals = ", ".join(self.p(self._date(c, it)) for it in c.operand.items if not isinstance(it, Empty))
+            dates = [self._date(c, it) for it in c.operand.items if not isinstance(it, Empty)]
             has_empty = any(isinstance(it, Empty) for it in c.operand.items)
-            pos = f"(i.{col} IN ({vals or 'NULL'})" + (f" OR i.{col} IS NULL)" if has_empty else ")")
-            return pos if c.op == "IN" else f"(i.{col} IS NOT NULL AND NOT {pos})"
-        raise self.fail(c, f"the operator {c.op} is not supported for dates")
+            hit = f"{column} IN ({self.ps(dates)})" if dates else None
+            return self._equality(c, column, hit, has_empty)
+        raise self.unsupported_operator(c)
 
     def key_clause(self, c: Clause, f: str) -> str:
         """SQL for key, id and issue (lists, ranges, linkedIssues())."""
@@ -279,7 +406,7 @@ class SqlBuilder:
         if c.op in ("IS", "IS NOT"):
             return "0" if c.op == "IS" else "1"
         if isinstance(op, Function) or (isinstance(op, ListValue) and any(isinstance(x, Function) for x in op.items)):
-            if c.op not in ("IN", "NOT IN", "=", "!="):
+            if c.op not in _EQUALITY:
                 raise self.fail(c, f"the operator {c.op} does not take a function")
             fns = [op] if isinstance(op, Function) else [x for x in op.items if isinstance(x, Function)]
             conds = [self.linked_issues(c, fn) for fn in fns]
@@ -287,9 +414,9 @@ class SqlBuilder:
             if rest:
                 conds.append(self.key_clause(Clause(c.field, "IN", ListValue(tuple(rest))), f))
             pos = "(" + " OR ".join(conds) + ")"
-            return pos if c.op in ("IN", "=") else f"(NOT {pos})"
+            return pos if _positive(c.op) else f"(NOT {pos})"
         vals, _ = self._values(c, op)
-        if c.op in ("=", "!=", "IN", "NOT IN"):
+        if c.op in _EQUALITY:
             conds = []
             for v in vals:
                 if f == "id" or v.isdigit():
@@ -297,7 +424,7 @@ class SqlBuilder:
                 else:
                     conds.append(f"i.key = {self.p(v.upper())}")
             pos = "(" + " OR ".join(conds) + ")" if conds else "0"
-            return pos if c.op in ("=", "IN") else f"(NOT {pos})"
+            return pos if _positive(c.op) else f"(NOT {pos})"
         if c.op in (">", ">=", "<", "<="):
             v = vals[0]
             if f == "id" or v.isdigit():
@@ -306,7 +433,7 @@ class SqlBuilder:
             if not m:
                 raise self.fail(c, f"{v!r} is not an issue key")
             return f"(i.project = {self.p(m.group(1).upper())} AND i.num {c.op} {self.p(int(m.group(2)))})"
-        raise self.fail(c, f"the operator {c.op} is not supported for {c.field}")
+        raise self.unsupported_operator(c)
 
     def linked_issues(self, c: Clause, fn: Function) -> str:
         """SQL for linkedIssues(key[, link description or type name])."""
@@ -350,29 +477,31 @@ class SqlBuilder:
                 f"i.key IN (SELECT {where_dst or 'dst'} WHERE {in_c})"]
 
     def linktype_clause(self, c: Clause) -> str:
-        """SQL for issueLinkType."""
+        """SQL for issueLinkType (``!=`` and ``NOT IN`` only match issues that have links)."""
+        has = "(i.key IN (SELECT src FROM link) OR i.key IN (SELECT dst FROM link))"
         if c.op in ("IS", "IS NOT"):
-            has = "(i.key IN (SELECT src FROM link) OR i.key IN (SELECT dst FROM link))"
             return has if c.op == "IS NOT" else f"(NOT {has})"
-        if c.op not in ("=", "!=", "IN", "NOT IN"):
-            raise self.fail(c, f"the operator {c.op} is not supported for issueLinkType")
-        vals, _ = self._values(c, c.operand)
+        if c.op not in _EQUALITY:
+            raise self.unsupported_operator(c)
+        vals, empty = self._values(c, c.operand)
         conds = []
         for v in vals:
             conds += self._link_sides(v, "src FROM link", "dst FROM link")
-        pos = "(" + " OR ".join(conds) + ")" if conds else "0"
-        return pos if c.op in ("=", "IN") else f"(NOT {pos})"
+        hit = "(" + " OR ".join(conds) + ")" if conds else None
+        if _positive(c.op):
+            parts = ([hit] if hit else []) + ([f"(NOT {has})"] if empty else [])
+            return "(" + " OR ".join(parts) + ")" if parts else "0"
+        return f"({has} AND NOT {hit})" if hit else has
 
     # ------------------------------------------------------------ text search
     def text_clause(self, c: Clause, cols: list[str]) -> str:
         """SQL for ~, !~ and IS [NOT] EMPTY on text fields."""
-        if c.op in ("IS", "IS NOT"):
-            empty = " AND ".join(f"{_TEXT_SQL[col]} = ''" for col in cols)
-            cond = f"i.rid IN (SELECT rid FROM issue_doc WHERE {empty})"
-            return cond if c.op == "IS" else f"(NOT {cond})"
+        has_text = "(i.texts & " + str(sum(1 << _TEXT_BIT[col] for col in cols)) + " != 0)"
+        if c.op in ("IS", "IS NOT") or (isinstance(c.operand, Empty) and c.op in ("=", "!=")):
+            return has_text if c.op in ("IS NOT", "!=") else f"(NOT {has_text})"
         if c.op not in ("~", "!~"):
-            raise self.fail(c, f"text fields support only ~, !~, IS EMPTY (not {c.op})",
-                            hint=f'write {c.field} ~ "words" for a text search')
+            raise JqlError(f"The operator '{c.op}' is not supported by the '{c.field}' field.",
+                           hint=f'in `{render(c)}`: write {c.field} ~ "words" for a text search')
         if not isinstance(c.operand, Value):
             raise self.fail(c, "a text search needs a quoted text value")
         try:
@@ -388,7 +517,7 @@ class SqlBuilder:
             cond = self._checked(tq.node, cols)
         else:
             cond = "(" + " OR ".join(self.text_node(tq.node, col) for col in cols) + ")"
-        return cond if c.op == "~" else f"(NOT {cond})"
+        return cond if c.op == "~" else f"({has_text} AND NOT {cond})"  # !~ never matches an empty field
 
     def text_node(self, n: T.TextNode, col: str) -> str:
         """SQL for one text-query node over one column."""
@@ -420,16 +549,14 @@ class SqlBuilder:
 
     def _any_word(self, col: str) -> str:
         """Issues whose field has at least one searchable word (``field ~ "*"``)."""
-        rids = [rid for rid, text in self.db.execute(f"SELECT rid, {_TEXT_SQL[col]} FROM issue_doc")
-                if T.FieldText.of(text)._rawset]
-        return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+        return f"(i.texts & {1 << (4 + _TEXT_BIT[col])} != 0)"
 
     def _checked(self, n: T.Term | T.Phrase, cols: list[str]) -> str:
         """Issues where ``n`` matches in one of ``cols``: FTS5 narrows them down, Python checks the doubtful ones.
 
         For a phrase of k words spanning L positions with slop s, any issue with the words within
         NEAR distance s - L - k + 1 surely matches (Lucene's sloppy distance is at most the span plus L),
-        so only the issues between that and NEAR(s + gaps) are read and checked in Python.
+        so only the issues between that and NEAR(s + L - 1) are read and checked in Python.
         """
         def match(expr: str) -> str:
             """Return an FTS5 MATCH expression of ``expr`` over every column of the field."""
@@ -438,7 +565,9 @@ class SqlBuilder:
         sure: set[int] = set()
         if isinstance(n, T.Phrase):
             quoted = " ".join(f'"{w}"' for w in n.words)
-            narrow = f"NEAR({quoted}, {n.slop + n.gaps})"
+            # FTS5 counts NEAR distance as span - 1 (the inner words included): a match with slop s
+            # spans at most s + (the phrase's own span), so this narrows without losing one
+            narrow = f"NEAR({quoted}, {n.slop + n.places[-1] - 1})"
             sure_n = n.slop - n.places[-1] - len(n.words) + 1
             if sure_n >= 0 and not any(T.stem(w) in T.stop_stems() for w in n.words):
                 sure = {r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
@@ -448,13 +577,14 @@ class SqlBuilder:
         cand = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ?", (match(narrow),))
                 if r[0] not in sure]
         rids = list(sure)
-        texts = ", ".join(_TEXT_SQL[col] for col in cols)
+        which = [_TEXT_BIT[col] for col in cols]
         for k in range(0, len(cand), 500):
             chunk = cand[k:k + 500]
-            for row in self.db.execute(
-                    f"SELECT rid, {texts} FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
-                if any(T.matches(n, T.FieldText.of(t)) for t in row[1:]):
-                    rids.append(row[0])
+            for rid, doc in self.db.execute(
+                    f"SELECT rid, doc FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
+                texts = field_texts(json.loads(doc).get("fields") or {})  # the very text the index was fed
+                if any(T.matches(n, T.FieldText.of(texts[b])) for b in which):
+                    rids.append(rid)
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
 
     def fts_expr(self, n: T.TextNode) -> str | None:

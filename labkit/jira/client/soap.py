@@ -1,6 +1,6 @@
 """Legacy Jira SOAP client (Jira 6 and older) with zeep, offline-safe, into the same DataFrame as REST.
 
-    from labkit.jira.soap import SoapClient
+    from labkit.jira.client.soap import SoapClient
     soap = SoapClient("http://127.0.0.1:8080", "admin", secret)
     soap.search('project = DEMO ORDER BY key')        # same columns as JiraClient.search
 
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from labkit.errors import HttpError
-from labkit.jira.client import COLUMNS, DEFAULT_RANK_FIELD, to_dataframe
+from labkit.jira.client.rest import COLUMNS, DEFAULT_RANK_FIELD, to_dataframe
 from labkit.jira.errors import JiraError
 
 SOAP_PATH = "/rpc/soap/jirasoapservice-v2"
@@ -44,7 +44,7 @@ def _transport_class() -> type:
             parsed = urlparse(url)
             if parsed.scheme in ("http", "https") and parsed.netloc != self.server:
                 raise JiraError(f"the WSDL wants {url}, which labkit does not fetch from the internet",
-                                hint="add a local copy of that schema to labkit.jira.soap.LOCAL_SCHEMAS")
+                                hint="add a local copy of that schema to labkit.jira.client.soap.LOCAL_SCHEMAS")
             return super().load(url)
 
         def post(self, address: str, message: Any, headers: dict[str, str]) -> Any:

@@ -1,8 +1,13 @@
-"""JQL: parse a query into a syntax tree and render a tree back to canonical text.
+"""The JQL parser: JQL text into the syntax tree of :mod:`labkit.jira.jql.ast`.
 
 ``parse(q)`` reads the whole JQL grammar (clauses, history operators, functions, lists,
 ``ORDER BY``; precedence OR < AND < NOT) and raises ``JqlSyntaxError`` with the position and
 a caret line. ``render(tree)`` writes canonical text, and ``parse(render(parse(q))) == parse(q)``.
+
+``strict=True`` (the default: JQL meant for a server) refuses what Jira's own lexer refuses:
+an unquoted reserved character (``{ } * / % + ^ $ # @ ? ;`` and, in values, ``[ ]``), an unquoted
+reserved word (``labels = user``) and raw control characters, each with a hint to quote it.
+``strict=False`` reads such JQL anyway (the values come out quoted).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from labkit.jira.errors import JqlSyntaxError
-from labkit.jira.jql_ast import (
+from labkit.jira.jql.ast import (
     And,
     Clause,
     Empty,
@@ -25,19 +30,19 @@ from labkit.jira.jql_ast import (
     Query,
     SortKey,
     Value,
+    is_bare_field,
+    quote,
 )
+from labkit.jira.jql.reserved import RESERVED_CHARS, is_control, is_reserved_word
 
-__all__ = [
-    "And", "Clause", "Empty", "Function", "ListValue", "Not", "Or", "Predicate", "Query",
-    "SortKey", "Value", "parse", "quote", "render", "render_operand",
-]
+__all__ = ["parse"]
 
-_STOP_CHARS = set(" \t\r\n\f\v=!<>(),~\"'&|")
-_SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+(\[[0-9]+\])?\Z")
+_SPACE = " \t\r\n"  # JQL's whitespace; any other control character is refused (strict) or skipped
+_STOP_CHARS = set(_SPACE + "\f\v=!<>(),~\"'&|")
 # Words that cannot be unquoted values or fields (they steer the grammar).
 _GRAMMAR_WORDS = {"AND", "OR", "NOT", "ORDER", "BY", "IN", "IS", "WAS", "CHANGED", "EMPTY", "NULL"}
 _PREDICATES = {"AFTER", "BEFORE", "DURING", "ON", "BY", "FROM", "TO"}
-_KEYWORDS = _GRAMMAR_WORDS | _PREDICATES | {"ASC", "DESC"}
+_VALUE_RESERVED = RESERVED_CHARS | {"[", "]"}
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "r": "\r", "t": "\t", " ": " "}
 _MAX_DEPTH = 100
 
@@ -48,15 +53,27 @@ class _Tok:
     kind: str  # WORD, STRING, OP, LP, RP, COMMA, AMP, BAR, BANG, EOF
     text: str
     pos: int
+    raw: str = ""
 
 
-def _lex(q: str) -> list[_Tok]:
+def _control(q: str, i: int) -> JqlSyntaxError:
+    """The error for a raw control character at ``i``."""
+    return JqlSyntaxError(f"The control character U+{ord(q[i]):04X} is not allowed in JQL", q, i,
+                          hint=f"write it inside quotes as \\u{ord(q[i]):04x}")
+
+
+def _lex(q: str, strict: bool = True) -> list[_Tok]:
     """Split JQL text into tokens, decoding quoted strings and escapes."""
     toks: list[_Tok] = []
     i, n = 0, len(q)
     while i < n:
         c = q[i]
-        if c.isspace():
+        if c in _SPACE:
+            i += 1
+            continue
+        if is_control(c) or c in "\f\v":
+            if strict:
+                raise _control(q, i)
             i += 1
             continue
         if c in "\"'":
@@ -85,9 +102,11 @@ def _lex(q: str) -> list[_Tok]:
                                              hint="escape only \\\" \\' \\\\ \\n \\r \\t \\uXXXX; "
                                                   "write \\\\ before a special character")
                     continue
+                if strict and is_control(ch) and ch not in "\r\n":
+                    raise _control(q, i)
                 out.append(ch)
                 i += 1
-            toks.append(_Tok("STRING", "".join(out), start))
+            toks.append(_Tok("STRING", "".join(out), start, q[start:i]))
             continue
         two = q[i:i + 2]
         if two in ("!=", ">=", "<=", "!~"):
@@ -117,20 +136,27 @@ def _lex(q: str) -> list[_Tok]:
                     out.append(_ESCAPES[e])
                     i += 2
                     continue
+                if e == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", q[i + 2:i + 6] or ""):
+                    out.append(chr(int(q[i + 2:i + 6], 16)))
+                    i += 6
+                    continue
                 raise JqlSyntaxError(f"Illegal escape sequence \\{e}", q, i)
+            if strict and is_control(q[i]):
+                raise _control(q, i)
             out.append(q[i])
             i += 1
-        toks.append(_Tok("WORD", "".join(out), start))
+        toks.append(_Tok("WORD", "".join(out), start, q[start:i]))
     toks.append(_Tok("EOF", "", n))
     return toks
 
 
 class _Parser:
     """Recursive-descent JQL parser (one instance per query)."""
-    def __init__(self, q: str) -> None:
+    def __init__(self, q: str, strict: bool = True) -> None:
         """Tokenise the query and start at its first token."""
         self.q = q
-        self.toks = _lex(q)
+        self.strict = strict
+        self.toks = _lex(q, strict)
         self.i = 0
         self.depth = 0
 
@@ -239,9 +265,36 @@ class _Parser:
         """A field name: a word that is not a keyword, or a quoted string."""
         t = self.tok
         if t.kind == "STRING" or (t.kind == "WORD" and t.text.upper() not in _GRAMMAR_WORDS):
+            if t.kind == "WORD" and self.strict and not is_bare_field(t.text):
+                bad = next((k for k, ch in enumerate(t.raw) if ch in RESERVED_CHARS), None)
+                if bad is not None or not is_reserved_word(t.text):
+                    raise self.reserved_char(t, bad if bad is not None else t.raw.find("["), "field name")
+                raise self.reserved_word(t, "field name")
             self.next()
             return t.text
         raise self.fail(msg, hint="quote a field name that is a JQL keyword or has spaces")
+
+    def reserved_char(self, t: _Tok, at: int, what: str) -> JqlSyntaxError:
+        """The error for an unquoted reserved character inside a word."""
+        at = max(at, 0)
+        ch = t.raw[at] if at < len(t.raw) else "?"
+        return JqlSyntaxError(f"The character {ch!r} is a reserved JQL character", self.q, t.pos + at,
+                              hint=f"quote the {what}: {quote(t.text)}")
+
+    def reserved_word(self, t: _Tok, what: str) -> JqlSyntaxError:
+        """The error for an unquoted reserved word."""
+        return JqlSyntaxError(f"{t.text!r} is a reserved JQL word", self.q, t.pos,
+                              hint=f"quote the {what}: {quote(t.text)}")
+
+    def bare_value(self, t: _Tok, what: str = "value") -> str:
+        """Check an unquoted value or argument the way Jira's lexer does (strict) and return its text."""
+        if self.strict:
+            bad = next((k for k, ch in enumerate(t.raw) if ch in _VALUE_RESERVED), None)
+            if bad is not None:
+                raise self.reserved_char(t, bad, what)
+            if is_reserved_word(t.text):
+                raise self.reserved_word(t, what)
+        return t.text
 
     def clause(self) -> Clause:
         """clause := field operator operand [predicates]"""
@@ -315,7 +368,7 @@ class _Parser:
         t = self.tok
         if t.kind == "STRING":
             self.next()
-            return Value(t.text)
+            return Value(t.text, quoted=True)
         if t.kind == "LP":
             if not allow_list:
                 raise self.fail("A list of values is only allowed after IN, NOT IN or WAS IN")
@@ -339,8 +392,8 @@ class _Parser:
                         a = self.tok
                         if a.kind not in ("WORD", "STRING"):
                             raise self.fail(f"Expected an argument of {t.text}()")
+                        args.append(a.text if a.kind == "STRING" else self.bare_value(a, "argument"))
                         self.next()
-                        args.append(a.text)
                         if self.tok.kind != "COMMA":
                             break
                         self.next()
@@ -353,123 +406,20 @@ class _Parser:
                 return Empty()
             if up in _GRAMMAR_WORDS:
                 raise self.fail("Expected a value", hint=f'quote "{t.text}" if it is a value')
+            text = self.bare_value(t)
             self.next()
-            return Value(t.text)
+            return Value(text)
         raise self.fail("Expected a value")
 
 
-def parse(query: str) -> Query:
-    """Parse JQL text into a ``Query`` tree; raise ``JqlSyntaxError`` (with a caret line) if malformed."""
+def parse(query: str, *, strict: bool = True) -> Query:
+    """Parse JQL text into a ``Query`` tree; raise ``JqlSyntaxError`` (with a caret line) if malformed.
+
+    ``strict`` (default) refuses what Jira refuses: unquoted reserved characters and words, raw
+    control characters; ``strict=False`` accepts them (for JQL that is only read, never sent).
+    """
     if isinstance(query, Query):
         return query
     if not isinstance(query, str):
         raise TypeError(f"parse() needs the JQL as a str, not {type(query).__name__}")
-    return _Parser(query).query()
-
-
-# ---------------------------------------------------------------- render
-
-def quote(text: str) -> str:
-    """Return ``text`` as a JQL double-quoted string with the escapes JQL understands."""
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _word(text: str) -> str:
-    """A field name or value, unquoted when that reads back the same."""
-    if _SAFE_WORD.match(text) and text.upper() not in _KEYWORDS:
-        return text
-    return quote(text)
-
-
-def render_operand(op: Operand) -> str:
-    """Render one operand (value, EMPTY, function call or list) as JQL text."""
-    if isinstance(op, Value):
-        return _word(op.text)
-    if isinstance(op, Empty):
-        return "EMPTY"
-    if isinstance(op, Function):
-        return f"{_func_name(op.name)}({', '.join(_word(a) for a in op.args)})"
-    if isinstance(op, ListValue):
-        return "(" + ", ".join(render_operand(i) for i in op.items) + ")"
-    raise TypeError(f"not a JQL operand: {op!r}")
-
-
-def _func_name(name: str) -> str:
-    """A function name as JQL text (it must be a plain word)."""
-    if _SAFE_WORD.match(name) and name.upper() not in _GRAMMAR_WORDS:
-        return name
-    raise ValueError(f"cannot render function name {name!r}")
-
-
-def _render_clause(c: Clause) -> str:
-    """Render one clause with its operand and predicates."""
-    parts = [_word(c.field), c.op]
-    if c.operand is not None:
-        parts.append(render_operand(c.operand))
-    for p in c.predicates:
-        if p.name == "DURING":
-            parts.append("DURING " + render_operand(ListValue(p.operands)))
-        else:
-            parts.append(p.name + " " + " ".join(render_operand(o) for o in p.operands))
-    return " ".join(parts)
-
-
-def _render_node(n: Node, parent: str = "") -> str:
-    """Render a condition, adding parentheses where precedence needs them."""
-    if isinstance(n, Clause):
-        return _render_clause(n)
-    if isinstance(n, Not):
-        inner = _render_node(n.item, "NOT")
-        return "NOT " + inner
-    if isinstance(n, And):
-        s = " AND ".join(_render_node(i, "AND") for i in n.items)
-        return f"({s})" if parent == "NOT" else s
-    if isinstance(n, Or):
-        s = " OR ".join(_render_node(i, "OR") for i in n.items)
-        return f"({s})" if parent in ("AND", "NOT") else s
-    raise TypeError(f"not a JQL node: {n!r}")
-
-
-def render(query: Query | Node) -> str:
-    """Render a ``Query`` (or a bare condition) as canonical JQL text."""
-    if not isinstance(query, Query):
-        query = Query(query)
-    parts = []
-    if query.where is not None:
-        parts.append(_render_node(query.where))
-    if query.order_by:
-        keys = ", ".join(_word(k.field) + (f" {k.direction}" if k.direction else "") for k in query.order_by)
-        parts.append("ORDER BY " + keys)
-    return " ".join(parts)
-
-
-def clauses(node: Node | Query | None):
-    """Yield every ``Clause`` in a tree, depth first."""
-    if isinstance(node, Query):
-        node = node.where
-    if node is None:
-        return
-    if isinstance(node, Clause):
-        yield node
-    elif isinstance(node, Not):
-        yield from clauses(node.item)
-    else:
-        for i in node.items:
-            yield from clauses(i)
+    return _Parser(query, strict).query()

@@ -14,7 +14,7 @@ Users: basic auth ``admin`` / ``$LABKIT_SANDBOX_SECRET``, or ``Authorization: Be
 Under ``labkit sandbox`` the store lives in ``<run dir>/jira/jira.sqlite`` (kept across restarts, seeded
 once); ``$LABKIT_JIRA_MODE`` (``server``/``cloud``) and ``$LABKIT_JIRA_SEED_ISSUES`` choose the
 behaviour and the demo size. Tests inject faults through ``/_sandbox/faults``
-(:mod:`labkit.jira.sandbox_faults`).
+(:mod:`labkit.jira.sandbox.faults`).
 """
 
 from __future__ import annotations
@@ -81,15 +81,18 @@ def iter_dump_issues(path: Path) -> Iterator[dict[str, Any]]:
 def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, seed: int = DEFAULT_SEED,
                data: str | os.PathLike[str] | None = None) -> Any:
     """Open the Store and fill it (dumps from ``data``, else the demo generator) unless it has issues."""
+    from labkit.jira.sandbox.fields import ISSUE_TYPES, PRIORITIES
     from labkit.jira.store import Store
 
     store = Store(db)
+    store.add_objects("issuetype", ISSUE_TYPES)  # configured: JQL may name them before any issue has them
+    store.add_objects("priority", PRIORITIES)
     if _has_issues(store):
         return store
     if data:
         store.import_issues(iter_dump_issues(Path(data)))
     elif seed_issues > 0:
-        from labkit.jira.demo import seed_store
+        from labkit.jira.sandbox.demo import seed_store
 
         seed_store(store, seed_issues, seed)
     return store
@@ -119,7 +122,7 @@ class RunningSandbox:
         return ("admin", self.secret)
 
     def faults(self, rules: list[dict[str, Any]]) -> None:
-        """Replace the fault-injection rules (see :mod:`labkit.jira.sandbox_faults`)."""
+        """Replace the fault-injection rules (see :mod:`labkit.jira.sandbox.faults`)."""
         self.app.faults.set_rules(rules)
 
     def stop(self) -> None:
@@ -144,7 +147,7 @@ def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_S
     """Run a sandbox on a free loopback port in a background thread; stop it on exit."""
     import secrets as _secrets
 
-    from labkit.jira.sandbox_app import JiraApp
+    from labkit.jira.sandbox.app import JiraApp
 
     secret = secret or _secrets.token_urlsafe(18)
     app = JiraApp(lambda: open_store(db, seed_issues=seed_issues, seed=seed, data=data), secret=secret,
@@ -161,7 +164,7 @@ def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_S
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox server in the foreground until interrupted."""
-    from labkit.jira.sandbox_app import JiraApp
+    from labkit.jira.sandbox.app import JiraApp
 
     p = argparse.ArgumentParser(prog="python -m labkit.jira.sandbox", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)

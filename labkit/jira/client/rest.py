@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,17 +23,15 @@ from typing import Any
 
 from labkit.errors import HttpError
 from labkit.jira.errors import JiraError
+from labkit.jira.model import LEXO_RANK, RANK_FIELD, SEARCH_COLUMNS, WORDING, BlockingRule, blocking_rule
 
-COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee", "reporter",
-           "created", "updated", "resolved", "labels", "components", "rank", "blocked_by", "blocks"]
-DEFAULT_RANK_FIELD = "customfield_10019"
-LEXO_RANK = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+COLUMNS = SEARCH_COLUMNS
+DEFAULT_RANK_FIELD = RANK_FIELD
 SERVER_PAGE = 1000      # Server/DC page size asked for (the server may cap it lower)
 CLOUD_ID_PAGE = 5000    # Cloud search/jql page when asking for ids only
 BULKFETCH = 100         # Cloud bulkfetch batch
 RANK_BATCH = 50         # PUT /rest/agile/1.0/issue/rank limit
 PROGRESS_MIN = 5000     # show a progress bar from this many issues on
-_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 Parser = Callable[[bytes], dict[str, Any]]
 
 
@@ -44,7 +41,7 @@ def _parse_json(content: bytes) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
+def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDING) -> Parser | None:
     """Return a parser that decodes a search/bulkfetch page straight into normalised rows (msgspec).
 
     Only the fields the columns need are decoded (typed, in C); a page that does not fit the
@@ -65,7 +62,7 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
     Category = struct("Category", ("name", Any))
     Status = struct("Status", ("name", Any), ("statusCategory", Category | None))
     User = struct("User", ("displayName", Any), ("name", Any), ("accountId", Any))
-    LinkType = struct("LinkType", ("name", Any), ("inward", Any))
+    LinkType = struct("LinkType", ("name", Any), ("inward", Any), ("outward", Any))
     Ref = struct("Ref", ("key", Any))
     Link = struct("Link", ("type", LinkType | None), ("inwardIssue", Ref | None), ("outwardIssue", Ref | None))
     Fields = struct("Fields", ("summary", Any), ("status", Status | None), ("issuetype", Named | None),
@@ -90,16 +87,16 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
         """Turn one decoded issue into a row of the normalised columns."""
         f = i.fields or Fields()
         st = f.status
-        blocked_by: list[str] = []
-        blocks: list[str] = []
+        sides = []
         for lk in f.issuelinks or ():
             t = lk.type
-            if t is None or (t.inward != "is blocked by" and t.name not in ("Blocks", "Blocker")):
+            if t is None:
                 continue
-            if lk.inwardIssue is not None:
-                blocked_by.append(lk.inwardIssue.key)
-            elif lk.outwardIssue is not None:
-                blocks.append(lk.outwardIssue.key)
+            if lk.outwardIssue is not None:
+                sides.append((t.name, t.inward, t.outward, "outward", lk.outwardIssue.key))
+            elif lk.inwardIssue is not None:
+                sides.append((t.name, t.inward, t.outward, "inward", lk.inwardIssue.key))
+        blocked_by, blocks = rule.sides(sides)
         return {
             "id": i.id, "key": i.key, "summary": f.summary,
             "status": st.name if st is not None else None,
@@ -109,7 +106,7 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
             "created": f.created, "updated": f.updated, "resolved": f.resolutiondate,
             "labels": sorted(f.labels) if f.labels else [],
             "components": sorted(name(c) for c in f.components) if f.components else [],
-            "rank": f.rank, "blocked_by": sorted(set(blocked_by)), "blocks": sorted(set(blocks)),
+            "rank": f.rank, "blocked_by": blocked_by, "blocks": blocks,
         }
 
     def parse(content: bytes) -> dict[str, Any]:
@@ -118,7 +115,7 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
             page = decoder.decode(content)
         except msgspec.ValidationError:
             data = json.loads(content)
-            rows = [{"id": i.get("id"), **normalise(i, rank_field)} for i in data.get("issues", [])]
+            rows = [{"id": i.get("id"), **normalise(i, rank_field, rule=rule)} for i in data.get("issues", [])]
             return {"total": data.get("total"), "maxResults": data.get("maxResults"), "issues": rows}
         return {"total": page.total, "maxResults": page.maxResults, "issues": [row(i) for i in page.issues]}
 
@@ -145,31 +142,12 @@ def _user(value: Any) -> Any:
     return value
 
 
-def blocking(fields: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Return (blocked_by, blocks) keys from ``issuelinks`` of any "is blocked by"/"blocks" link type."""
-    blocked_by: list[str] = []
-    blocks: list[str] = []
-    for link in fields.get("issuelinks") or []:
-        t = link.get("type") or {}
-        if t.get("inward") != "is blocked by" and t.get("name") not in ("Blocks", "Blocker"):
-            continue
-        if "inwardIssue" in link:
-            k = link["inwardIssue"].get("key")
-            if k and k not in blocked_by:
-                blocked_by.append(k)
-        elif "outwardIssue" in link:
-            k = link["outwardIssue"].get("key")
-            if k and k not in blocks:
-                blocks.append(k)
-    return sorted(blocked_by), sorted(blocks)
-
-
 def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
-              extra: Sequence[str] = ()) -> dict[str, Any]:
+              extra: Sequence[str] = (), rule: BlockingRule = WORDING) -> dict[str, Any]:
     """Turn one REST issue into a row of the normalised columns (plus ``extra`` raw fields)."""
     f = issue.get("fields") or {}
     status = f.get("status") or {}
-    blocked_by, blocks = blocking(f)
+    blocked_by, blocks = rule.blocking(f)
     row = {
         "key": issue.get("key"),
         "summary": f.get("summary"),
@@ -208,8 +186,10 @@ def to_dataframe(rows: list[dict[str, Any]], extra: Sequence[str] = (), raw: lis
 
 
 def with_rank_order(jql: str) -> str:
-    """Append ``ORDER BY Rank ASC`` to a JQL that has no ORDER BY."""
-    return jql if _ORDER_BY.search(jql or "") else f"{jql.strip()} ORDER BY Rank ASC".strip()
+    """Return the JQL ordered by ``Rank ASC`` when it has no ORDER BY of its own."""
+    from labkit.jira.jql.edit import with_default_order
+
+    return with_default_order(jql or "", "Rank")
 
 
 @contextlib.contextmanager
@@ -220,9 +200,10 @@ def rejected_jql(jql: str) -> Iterator[None]:
     except HttpError as exc:
         if exc.status != 400:
             raise
-        reason = " ".join(exc.message.split("(", 1)[-1].rstrip(")").split())
+        detail = exc.message.split(" (", 1)[-1]
+        reason = " ".join((detail[:-1] if detail.endswith(")") else detail).split())
         raise JiraError(f"the server rejected the JQL {jql!r}: {reason}",
-                        hint="fix the query (labkit.jira.lint explains common traps) and run it again") from None
+                        hint="fix the query (labkit.jira.jql.lint explains common traps) and run it again") from None
 
 
 @dataclass(frozen=True)
@@ -243,8 +224,12 @@ class JiraClient:
     """A Jira REST client whose ``search`` returns a DataFrame of normalised columns."""
 
     def __init__(self, url: str, auth: Any = None, *, token: Any = None, workers: int = 4,
-                 page_size: int = SERVER_PAGE, progress: bool | None = None, **session_options: Any) -> None:
-        """Connect to the Jira at ``url`` with basic auth (user, secret) or a bearer token."""
+                 page_size: int = SERVER_PAGE, progress: bool | None = None,
+                 blocking: BlockingRule | None = None, **session_options: Any) -> None:
+        """Connect to the Jira at ``url`` with basic auth (user, secret) or a bearer token.
+
+        ``blocking`` decides the ``blocked_by``/``blocks`` columns (default: the active profile's rule).
+        """
         from urllib.parse import urlsplit
 
         from labkit.http import session
@@ -263,6 +248,14 @@ class JiraClient:
         self.session.mount("https://", _pooled(self.workers))
         self._info: ServerInfo | None = None
         self._rank_field: str | None = None
+        self._blocking = blocking
+
+    @property
+    def blocking(self) -> BlockingRule:
+        """Which links fill ``blocked_by``/``blocks`` (the active profile's rule unless one was given)."""
+        if self._blocking is None:
+            self._blocking = blocking_rule()
+        return self._blocking
 
     @classmethod
     def from_profile(cls, profile: str | None = None, **options: Any) -> JiraClient:
@@ -271,6 +264,7 @@ class JiraClient:
 
         p = get_profile(profile)
         section = p.section("jira")
+        options.setdefault("blocking", BlockingRule.from_profile(p))
         if section.get("sandbox") or p.is_sandbox:
             import labkit.sandbox as sandbox
 
@@ -341,12 +335,12 @@ class JiraClient:
         extra = list(fields)
         rank = self.rank_field
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
-        fast = None if extra or raw else row_parser(rank)
+        fast = None if extra or raw else row_parser(rank, self.blocking)
         if fast is not None:  # decode straight into rows: no full JSON tree per issue
             rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
             return to_dataframe(rows)
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
-        rows = [normalise(i, rank, extra) for i in issues]
+        rows = [normalise(i, rank, extra, self.blocking) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)
 
     def search_issues(self, jql: str, fields: Sequence[str] | None = None, *, limit: int | None = None,

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from labkit.jira.errors import JqlSyntaxError
-from labkit.jira.text_stem import porter
+from labkit.jira.jql.stem import porter
 
 STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then "
@@ -47,6 +47,13 @@ def index_words(text: str | None) -> list[str]:
     if not text:
         return []
     return [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
+def has_index_word(text: str | None) -> bool:
+    """Tell whether a text has at least one searchable word (not a stop word); stops at the first one."""
+    if not text:
+        return False
+    return any(m.group().lower() not in STOP_WORDS for m in _WORD.finditer(text))
 
 
 def stop_stems() -> frozenset[str]:
@@ -220,6 +227,11 @@ def _lex(v: str) -> list[_T]:
         out.append(tok)
     out.append(_T("EOF", "", n))
     return out
+
+
+def tokens(value: str) -> list[_T]:
+    """Return the tokens of a text-search value (words with their ~ and ^ suffixes, phrases, operators)."""
+    return [t for t in _lex(value) if t.kind != "EOF"]
 
 
 _NUM = re.compile(r"\d+(\.\d*)?|\.\d+")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.jira.errors import JiraError
-from labkit.jira.rt import RT_LINK_KINDS, Ticket
+from labkit.tracker.rt import RT_LINK_KINDS, Ticket
 
 BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's own limit
 
@@ -148,16 +148,25 @@ class ImportPlan:
     links: list[PlannedLink]
     skipped_links: list[str]
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Return the planned issues as plain rows (one per issue, with its outgoing links)."""
+        by_src: dict[str, list[str]] = {}
+        for ln in self.links:
+            by_src.setdefault(ln.source.split()[0], []).append(ln.source.split(" ", 1)[1])
+        return [{"source_id": i.source_id, "summary": i.summary, "type": i.issuetype, "status": i.status,
+                 "reporter": i.reporter, "labels": list(i.labels), "links": by_src.get(i.source_id, [])}
+                for i in self.issues]
+
     def to_frame(self):  # -> pandas.DataFrame
         """Return the planned issues as a table (one row per issue, with its outgoing links)."""
         import pandas as pd
 
-        by_src: dict[str, list[str]] = {}
-        for ln in self.links:
-            by_src.setdefault(ln.source.split()[0], []).append(ln.source.split(" ", 1)[1])
-        return pd.DataFrame([{"source_id": i.source_id, "summary": i.summary, "type": i.issuetype,
-                              "status": i.status, "reporter": i.reporter, "labels": list(i.labels),
-                              "links": by_src.get(i.source_id, [])} for i in self.issues])
+        return pd.DataFrame(self.rows())
+
+    def summary(self) -> str:
+        """Say in one line what the import would do."""
+        return (f"dry run: {len(self.issues)} issues and {len(self.links)} links into {self.mapping.project}; "
+                f"{len(self.skipped_links)} links skipped; add --apply to import")
 
     def links_frame(self):  # -> pandas.DataFrame
         """Return the planned links as a table."""

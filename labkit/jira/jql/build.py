@@ -1,6 +1,6 @@
 """Build JQL in Python with the escaping done right, then render it.
 
->>> from labkit.jira.jql_build import text, field
+>>> from labkit.jira.jql.build import text, field
 >>> str(text("disk space", phrase=True, within=10) & (field("project") == "OPS"))
 'text ~ "\\"disk space\\"~10" AND project = OPS'
 
@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labkit.jira.jql import render
-from labkit.jira.jql_ast import (
+from labkit.jira.jql.ast import (
     And,
     Clause,
     Empty,
@@ -29,20 +28,25 @@ from labkit.jira.jql_ast import (
     Query,
     SortKey,
     Value,
+    render,
 )
+from labkit.jira.jql.reserved import looks_numeric
 
 __all__ = ["Expr", "Field", "Ordered", "field", "fn", "phrase", "text"]
 
 
 def _operand(v: object) -> Operand:
-    """Turn a Python value into a JQL operand (None is EMPTY)."""
+    """Turn a Python value into a JQL operand: None is EMPTY, an int an id, a str a name (quoted when numeric)."""
     if isinstance(v, Value | Empty | Function | ListValue):
         return v
     if v is None:
         return Empty()
     if isinstance(v, bool):
         return Value("true" if v else "false")
-    return Value(str(v))
+    if isinstance(v, int):
+        return Value(str(v))
+    text = str(v)
+    return Value(text, quoted=looks_numeric(text))  # "10350" is a name; 10350 would be an id
 
 
 def fn(name: str, *args: object) -> Function:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labkit.jira import text as T
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, render
-from labkit.jira.jql_ast import Clause, Node, Not, Query, Value
-from labkit.jira.jql_build import phrase as _phrase
+from labkit.jira.jql import text as T
+from labkit.jira.jql.ast import Clause, Node, Not, Query, Value
+from labkit.jira.jql.build import phrase as _phrase
 
 __all__ = ["JqlWarning", "lint"]
 
@@ -52,15 +52,17 @@ def _text_warnings(c: Clause, cloud: bool) -> list[JqlWarning]:
     except JqlSyntaxError as e:
         return [JqlWarning("text-syntax", f"The text search is not valid: {e.reason}", where, e.hint or "")]
     f = tq.features
-    bare_words = [t for t in re.findall(r'"[^"]*"|\S+', value) if not t.startswith('"')
-                  and t not in ("AND", "OR", "NOT", "&&", "||") and not t.startswith(("+", "-", "!"))]
+    toks = T.tokens(value)  # the text language's own lexer: words and phrases as Jira reads them
+    bare_words = [t.raw for t in toks if t.kind == "TERM"]
+    plain = [t for t in toks if t.kind == "TERM" and T.index_words(t.text) and t.fuzzy is None and not t.boost
+             and not any(ch in t.text for ch in "*?")]
     if "phrase" not in f and "proximity" not in f and not ({"or", "not", "required", "group"} & f) \
-            and len([w for w in bare_words if T.index_words(w) and not re.search(r"[*?~^]", w)]) >= 2:
+            and len(plain) >= 2:
         out.append(JqlWarning(
             "words-not-phrase",
             "Several words without escaped quotes match the words anywhere in the field, in any order, not the phrase",
             where, f'for the exact phrase write {c.field} ~ {render_value(_phrase(value))}'))
-    for ph in re.findall(r'"([^"]*)"', value):
+    for ph in (t.text for t in toks if t.kind == "PHRASE"):
         if re.search(r"~\d", ph):
             out.append(JqlWarning("proximity-in-phrase", "The ~N is inside the quotes, so it is not a proximity search",
                                   where, 'put ~N after the closing quote: "\\"a b\\"~10"'))
@@ -68,8 +70,8 @@ def _text_warnings(c: Clause, cloud: bool) -> list[JqlWarning]:
             out.append(JqlWarning("wildcard-in-phrase", "Wildcards inside a phrase are ignored (treated as spaces)",
                                   where, "search the words with wildcards outside the quotes"))
     if "leading-wildcard" in f:
-        out.append(JqlWarning("leading-wildcard", "A wildcard at the start of a word scans every word in the index "
-                              "(slow) and Jira Cloud does not support it", where,
+        out.append(JqlWarning("leading-wildcard", "Jira refuses a wildcard at the start of a word, on every deployment "
+                              "(Server, Data Center and Cloud): the server answers with an error", where,
                               "start the word with at least one letter, e.g. magic* instead of *box"))
     if "nothing-indexed" in f:
         out.append(JqlWarning("stop-words-only", "The text search has only stop words or unindexed characters "
@@ -90,7 +92,7 @@ def _text_warnings(c: Clause, cloud: bool) -> list[JqlWarning]:
         if "question" in f:
             out.append(JqlWarning("cloud-question", "Jira Cloud turns ? into * at the end of the word", where,
                                   "use a trailing * on Cloud"))
-        if "wildcard" in f and re.search(r"[*?]\w", value):
+        if any(t.kind == "TERM" and any(ch in t.text[:-1] for ch in "*?") for t in toks):
             out.append(JqlWarning("cloud-inner-wildcard", "Jira Cloud supports only a trailing * wildcard", where, ""))
     return out
 

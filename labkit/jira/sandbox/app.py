@@ -12,7 +12,6 @@ import base64
 import binascii
 import hmac
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,18 +22,20 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from labkit.jira.sandbox_faults import FaultInjector, fault_response
-from labkit.jira.sandbox_fields import (
+from labkit.jira.errors import JiraError, JqlSyntaxError
+from labkit.jira.model import RANK_FIELD_NUMBER
+from labkit.jira.sandbox.faults import FaultInjector, fault_response
+from labkit.jira.sandbox.fields import (
     ISSUE_EXPAND,
     ISSUE_TYPES,
     PRIORITIES,
-    RANK_FIELD,
     adf_text,
     field_spec,
     select_fields,
     to_v3,
     v3_comment,
 )
+from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 
 T = TypeVar("T")
 
@@ -48,7 +49,6 @@ RANK_MAX_ISSUES = 50
 BULK_MAX = 50
 BULKFETCH_MAX = 100
 RENDER_CACHE_MAX = 200_000
-_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 
 class ApiError(Exception):
@@ -84,16 +84,21 @@ class StoreWorker:
 
 def jql_errors() -> tuple[type[BaseException], ...]:
     """Return the exception types the store raises for bad input (a 400 for the client)."""
-    from labkit.jira.errors import JiraError
-
     return (JiraError,)
 
 
+def error_messages(exc: JiraError) -> list[str]:
+    """Jira's ``errorMessages`` for a store error: the message alone (a syntax error in Jira's words)."""
+    if isinstance(exc, JqlSyntaxError):
+        return [f"Error in the JQL Query: {exc.reason} (line 1, character {exc.position + 1})"]
+    return [exc.message]
+
+
 def unbounded(jql: str) -> bool:
-    """Tell whether a JQL has no restriction (empty, or only an ORDER BY)."""
-    m = _ORDER_BY.search(jql or "")
-    where = (jql or "")[: m.start()] if m else (jql or "")
-    return not where.strip()
+    """Tell whether a JQL has no restriction (empty, or only an ORDER BY); malformed JQL is the store's 400."""
+    from labkit.jira.jql.edit import is_unbounded
+
+    return is_unbounded(jql or "")
 
 
 class JiraApp:
@@ -117,15 +122,12 @@ class JiraApp:
         self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
-        from labkit.jira.sandbox_soap import SoapService
-
-        self.soap = SoapService(self, wsdl_dir)
+        self.soap = SoapService(_SoapBackend(self), wsdl_dir)
         self._jql_errors = jql_errors()
         r = [
             Rule("/status", endpoint="status", methods=["GET"]),
             Rule("/_sandbox/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
             Rule("/_sandbox/stats", endpoint="stats", methods=["GET"]),
-            Rule("/rpc/soap/jirasoapservice-v2", endpoint="soap", methods=["GET", "POST"]),
             Rule("/rest/agile/1.0/issue/rank", endpoint="rank", methods=["PUT"]),
             Rule("/rest/agile/1.0/board", endpoint="boards", methods=["GET"]),
             Rule("/rest/agile/1.0/board/<int:board_id>/backlog", endpoint="backlog", methods=["GET"]),
@@ -171,6 +173,8 @@ class JiraApp:
             rule = self.faults.pick(request.method, request.path, params)
             if rule is not None:
                 return fault_response(rule, environ, start_response)
+        if request.path == SOAP_PATH:  # the SOAP service is its own WSGI app, with its own login
+            return self.soap(environ, start_response)
         response = self.dispatch(request)
         return response(environ, start_response)
 
@@ -179,7 +183,7 @@ class JiraApp:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
-            if endpoint not in ("status", "server_info", "soap") and not self.authorised(request):
+            if endpoint not in ("status", "server_info") and not self.authorised(request):
                 return self.error(401, "You are not authenticated. Authentication required to perform this operation.",
                                   headers={"WWW-Authenticate": 'Basic realm="protected-area"'})
             return getattr(self, f"on_{endpoint}")(request, **values)
@@ -192,7 +196,7 @@ class JiraApp:
         except HTTPException as exc:
             return self.error(exc.code or 500, exc.description or "error")
         except self._jql_errors as exc:
-            return self.error(400, str(exc))
+            return self.error(400, error_messages(exc))
 
     def authorised(self, request: Request) -> bool:
         """Accept basic auth ``admin:<secret>`` or ``Bearer <secret>`` (a personal access token)."""
@@ -744,7 +748,7 @@ class JiraApp:
         if bool(before) == bool(after):
             raise ApiError(400, "Exactly one of rankBeforeIssue and rankAfterIssue must be given")
         cf = data.get("rankCustomFieldId")
-        if cf not in (None, "", int(RANK_FIELD.split("_")[1]), RANK_FIELD.split("_")[1]):
+        if cf not in (None, "", RANK_FIELD_NUMBER, str(RANK_FIELD_NUMBER)):
             raise ApiError(400, f"rankCustomFieldId {cf} is not a rank field")
         anchor_list = self.issues([str(before or after)])
         if not anchor_list:
@@ -789,11 +793,12 @@ class JiraApp:
         if board is None:
             raise ApiError(404, f"Board {board_id} does not exist or you do not have permission to see it.")
         project = board["location"]["projectKey"]
+        from labkit.jira.jql import Clause, Query, SortKey, Value
+        from labkit.jira.jql.edit import and_where
+
         extra = request.args.get("jql", "").strip()
-        jql = f'project = "{project}" AND statusCategory != Done'
-        if extra:
-            jql += f" AND ({extra})"
-        jql += " ORDER BY Rank ASC"
+        backlog = Query(Clause("project", "=", Value(project, quoted=True)), (SortKey("Rank", "ASC"),))
+        jql = and_where(backlog, "statusCategory != Done", *([extra] if extra else []))
         start = max(0, self.int_param(request.args.get("startAt"), "startAt", 0))
         limit = self.int_param(request.args.get("maxResults"), "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit <= 0 or limit > SERVER_MAX_RESULTS else limit
@@ -806,7 +811,26 @@ class JiraApp:
         return self.json({"expand": "names,schema", "startAt": start, "maxResults": limit, "total": total,
                           "issues": issues})
 
-    # ----------------------------------------------------------------- SOAP
-    def on_soap(self, request: Request) -> Response:
-        """GET ?wsdl or POST a SOAP call to the legacy endpoint."""
-        return self.soap.handle(request)
+
+class _SoapBackend:
+    """The narrow view of the app the SOAP service runs on: login, issues, JQL keys, statuses."""
+
+    def __init__(self, app: JiraApp) -> None:
+        """Serve SOAP calls from ``app``'s store and users."""
+        self.app = app
+
+    def login(self, user: str | None, password: str | None) -> bool:
+        """Accept the app's admin user with its secret."""
+        return user == self.app.user and hmac.compare_digest((password or "").encode(), self.app.secret.encode())
+
+    def issues(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Return the issues of these keys or ids."""
+        return self.app.issues(keys)
+
+    def search_keys(self, jql: str, limit: int | None) -> list[str]:
+        """Return the keys a JQL finds (the store's JiraError for a bad JQL)."""
+        return self.app.db(lambda s: s.search_keys(jql, start=0, limit=limit))[0]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Return the statuses the store knows."""
+        return self.app.db(lambda s: s.statuses())

@@ -5,25 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-RANK_FIELD = "customfield_10019"
+from labkit.jira.model import RANK_FIELD, adf_text
+
+__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_spec",
+           "rfc3339", "select_fields", "to_v3", "v3_comment"]
+
 ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
 # Not "navigable" in Jira's sense: left out of a search's default field set.
 NOT_NAVIGABLE = frozenset({"comment", "attachment", "worklog", "timetracking"})
 RICH_TEXT = ("description", "environment")
 
+# The sandbox's configured issue types and priorities: what GET /issuetype and /priority list, what
+# JQL may name, and what the demo data uses (Jira's own default ids).
 ISSUE_TYPES = [
-    {"id": "10001", "name": "Bug", "subtask": False, "description": "A problem which impairs or prevents the functions of the product."},
-    {"id": "10002", "name": "Task", "subtask": False, "description": "A task that needs to be done."},
-    {"id": "10003", "name": "Story", "subtask": False, "description": "A user story."},
-    {"id": "10004", "name": "Epic", "subtask": False, "description": "A big user story that needs to be broken down."},
-    {"id": "10005", "name": "Improvement", "subtask": False, "description": "An improvement or enhancement to an existing feature."},
-    {"id": "10006", "name": "New Feature", "subtask": False, "description": "A new feature of the product."},
-    {"id": "10007", "name": "Sub-task", "subtask": True, "description": "The sub-task of the issue."},
+    {"id": "1", "name": "Bug", "subtask": False, "description": "A problem which impairs or prevents the functions of the product."},
+    {"id": "3", "name": "Task", "subtask": False, "description": "A task that needs to be done."},
+    {"id": "10001", "name": "Story", "subtask": False, "description": "A user story."},
+    {"id": "4", "name": "Improvement", "subtask": False, "description": "An improvement or enhancement to an existing feature."},
+    {"id": "10000", "name": "Epic", "subtask": False, "description": "A big user story that needs to be broken down."},
+    {"id": "2", "name": "New Feature", "subtask": False, "description": "A new feature of the product."},
+    {"id": "5", "name": "Sub-task", "subtask": True, "description": "The sub-task of the issue."},
 ]
-PRIORITIES = [
-    {"id": str(i), "name": n} for i, n in enumerate(["Blocker", "Critical", "Major", "Minor", "Trivial",
-                                                     "Highest", "High", "Medium", "Low", "Lowest"], start=1)
-]
+PRIORITIES = [{"id": str(i), "name": n} for i, n in enumerate(["Highest", "High", "Medium", "Low", "Lowest"], start=1)]
 
 
 def field_spec(values: Iterable[str] | None) -> list[str] | None:
@@ -97,20 +100,3 @@ def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
         if k in out:
             out[k] = rfc3339(out[k])
     return out
-
-
-def adf_text(value: Any) -> Any:
-    """Flatten an ADF document sent by a v3 client back to plain text (other values pass through)."""
-    if not isinstance(value, dict) or value.get("type") != "doc":
-        return value
-    parts: list[str] = []
-
-    def walk(node: dict[str, Any]) -> str:
-        """Collect the text of an ADF node and its children."""
-        if node.get("type") == "text":
-            return str(node.get("text", ""))
-        return "".join(walk(c) for c in node.get("content", []) or [])
-
-    for block in value.get("content", []) or []:
-        parts.append(walk(block))
-    return "\n\n".join(parts)

@@ -12,7 +12,6 @@ checkout) when present; without it the endpoint still answers SOAP calls.
 
 from __future__ import annotations
 
-import hmac
 import os
 import re
 import secrets
@@ -20,15 +19,14 @@ import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from xml.sax.saxutils import escape, quoteattr
 
 from werkzeug.wrappers import Request, Response
 
-from labkit.jira.sandbox_fields import ISSUE_TYPES, PRIORITIES, RANK_FIELD
-
-if TYPE_CHECKING:
-    from labkit.jira.sandbox_app import JiraApp
+from labkit.jira.errors import JiraError
+from labkit.jira.model import RANK_FIELD
+from labkit.jira.sandbox.fields import ISSUE_TYPES, PRIORITIES
 
 WSDL_NAME = "jirasoapservice-v2.wsdl"
 SOAP_PATH = "/rpc/soap/jirasoapservice-v2"
@@ -45,7 +43,7 @@ def default_wsdl_dir() -> Path | None:
     env = os.environ.get("LABKIT_JIRA_WSDL_DIR")
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" / "jira" / "soap" for p in (here.parents[2].parent, here.parents[2])]
+    candidates += [p / "shared" / "data" / "jira" / "soap" for p in (here.parents[3].parent, here.parents[3])]
     for c in candidates:
         if (c / WSDL_NAME).is_file():
             return c
@@ -193,12 +191,32 @@ class Encoder:
         return self.struct("RemoteIssue", parts)
 
 
-class SoapService:
-    """The SOAP endpoint: WSDL serving (when the WSDL is present) and the call dispatcher."""
+class SoapBackend(Protocol):
+    """The little the SOAP service needs from a tracker: a login check, issues by key, JQL keys, statuses."""
 
-    def __init__(self, app: JiraApp, wsdl_dir: str | os.PathLike[str] | None = None) -> None:
-        """Serve SOAP over the app's store, with the WSDL from ``wsdl_dir`` when it is there."""
-        self.app = app
+    def login(self, user: str | None, password: str | None) -> bool:
+        """Tell whether the user and password are valid."""
+        ...
+
+    def issues(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Return the REST-shaped issues of these keys or ids (unknown ones left out)."""
+        ...
+
+    def search_keys(self, jql: str, limit: int | None) -> list[str]:
+        """Return the keys a JQL finds, in order; raise JiraError for a JQL the tracker refuses."""
+        ...
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Return the tracker's statuses, REST-shaped."""
+        ...
+
+
+class SoapService:
+    """The SOAP endpoint as its own WSGI app: WSDL serving (when the WSDL is present) and the call dispatcher."""
+
+    def __init__(self, backend: SoapBackend, wsdl_dir: str | os.PathLike[str] | None = None) -> None:
+        """Serve SOAP over ``backend``, with the WSDL from ``wsdl_dir`` when it is there."""
+        self.backend = backend
         found = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
         self.wsdl_path = found / WSDL_NAME if found and (found / WSDL_NAME).is_file() else None
         self._wsdl: str | None = None
@@ -219,6 +237,10 @@ class SoapService:
         text = self.wsdl()
         m = _TNS.search(text) if text else None
         return m.group(1) if m else request.host_url.rstrip("/") + SOAP_PATH
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Answer one WSGI request."""
+        return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         """Serve ``?wsdl`` on GET and SOAP calls on POST."""
@@ -286,7 +308,7 @@ class SoapService:
             return p[i] if i < len(p) else None
 
         if op == "login":
-            if arg(0) != self.app.user or not hmac.compare_digest((arg(1) or "").encode(), self.app.secret.encode()):
+            if not self.backend.login(arg(0), arg(1)):
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemoteAuthenticationException",
                                 "Invalid username or password.")
             token = secrets.token_hex(5)
@@ -308,7 +330,7 @@ class SoapService:
             result = f'<getServerInfoReturn href="{ref}"/>'
         elif op == "getIssue":
             self.check(arg(0))
-            got = self.app.issues([arg(1) or ""])
+            got = self.backend.issues([arg(1) or ""])
             if not got:
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemotePermissionException",
                                 "This issue does not exist or you don't have permission to view it.")
@@ -323,10 +345,10 @@ class SoapService:
                                 f"maxNumResults must be a number, not {arg(2)!r}") from None
             jql = arg(1) or ""
             try:
-                keys, _ = self.app.db(lambda s: s.search_keys(jql, start=0, limit=limit if limit > 0 else None))
-            except self.app._jql_errors as exc:
+                keys = self.backend.search_keys(jql, limit if limit > 0 else None)
+            except JiraError as exc:
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemoteException", str(exc)) from None
-            issues = self.app.issues(keys)
+            issues = self.backend.issues(keys)
             self.remember(issues)
             hrefs = [enc.issue(i) for i in issues]
             result = enc.array("getIssuesFromJqlSearchReturn", "RemoteIssue", hrefs)
@@ -356,7 +378,7 @@ class SoapService:
         entities: dict[str, dict[str, Any]] = {}
         base = {"status": [], "priority": PRIORITIES, "issuetype": ISSUE_TYPES, "resolution": []}[kind]
         if kind == "status":
-            base = self.app.db(lambda s: s.statuses())
+            base = self.backend.statuses()
         for e in base:
             entities[str(e["id"])] = e
         with self._lock:

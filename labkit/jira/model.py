@@ -1,0 +1,201 @@
+"""The single source of Jira's rules that labkit applies in more than one place.
+
+Every module that needs one of these asks here, so the client, the fast path, the store, the
+sandbox and rank analysis can never disagree:
+
+- the Rank field (:data:`RANK_FIELD`, its custom-field type and JQL names);
+- status categories (:data:`STATUS_CATEGORIES`);
+- the columns of a search result (:data:`SEARCH_COLUMNS`);
+- a field's searchable text, Atlassian Document Format flattened (:func:`adf_text`, :func:`field_texts`);
+- which issue links mean "blocks", and which way round (:class:`BlockingRule`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.jira.jql.text import TEXT_FIELDS
+
+__all__ = ["LEXO_RANK", "RANK_FIELD", "RANK_FIELD_NUMBER", "RANK_NAMES", "SEARCH_COLUMNS", "STATUS_CATEGORIES",
+           "TEXT_FIELDS", "WORDING", "BlockingRule", "adf_text", "blocking_rule", "field_texts", "status_category",
+           "text_of"]
+
+RANK_FIELD = "customfield_10019"
+RANK_FIELD_NUMBER = int(RANK_FIELD.rsplit("_", 1)[1])
+LEXO_RANK = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+RANK_NAMES = frozenset({"rank", RANK_FIELD, f"cf[{RANK_FIELD_NUMBER}]"})
+
+# key -> (id, name, colorName), as Jira's statusCategory objects carry them
+STATUS_CATEGORIES: dict[str, tuple[int, str, str]] = {
+    "undefined": (1, "No Category", "medium-gray"),
+    "new": (2, "To Do", "blue-gray"),
+    "done": (3, "Done", "green"),
+    "indeterminate": (4, "In Progress", "yellow"),
+}
+
+SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee",
+                  "reporter", "created", "updated", "resolved", "labels", "components", "rank",
+                  "blocked_by", "blocks"]
+
+
+
+def status_category(key: str) -> dict[str, Any]:
+    """Return the REST ``statusCategory`` object of a category key (``new``, ``indeterminate``, ``done``)."""
+    cid, name, color = STATUS_CATEGORIES.get(key, STATUS_CATEGORIES["undefined"])
+    return {"id": cid, "key": key if key in STATUS_CATEGORIES else "undefined", "colorName": color, "name": name}
+
+
+def adf_text(value: Any) -> Any:
+    """Flatten an Atlassian Document Format document to plain text (any other value passes through).
+
+    Blocks (paragraphs, headings, list items...) are separated by a blank line; the text nodes of a
+    block are joined as they are.
+    """
+    if not isinstance(value, dict) or value.get("type") != "doc":
+        return value
+
+    def walk(node: Any) -> str:
+        """Collect the text of an ADF node and its children."""
+        if not isinstance(node, dict):
+            return ""
+        if node.get("type") == "text":
+            return str(node.get("text", ""))
+        return "".join(walk(c) for c in node.get("content", []) or [])
+
+    return "\n\n".join(walk(block) for block in value.get("content", []) or [])
+
+
+def text_of(value: Any) -> str:
+    """Return a text field's plain text: ADF flattened, None as ``""``."""
+    flat = adf_text(value)
+    return flat if isinstance(flat, str) else ("" if flat is None else str(flat))
+
+
+def field_texts(fields: dict) -> tuple[str, str, str, str]:
+    """Return the four searchable texts of an issue: summary, description, environment, comments joined.
+
+    REST v3 (Cloud) sends rich text as Atlassian Document Format; it is flattened to its words.
+    """
+    cm = (fields.get("comment") or {}).get("comments") or []
+    return (text_of(fields.get("summary")), text_of(fields.get("description")),
+            text_of(fields.get("environment")), "\n".join(text_of(c.get("body")) for c in cm))
+
+
+# ---------------------------------------------------------------- blocking links
+
+_BLOCKS_WORD = "blocks"
+_BLOCKED_WORD = "is blocked by"
+
+
+def _low(text: Any) -> str:
+    """Lower-case, trimmed text of a link-type attribute."""
+    return str(text or "").strip().lower()
+
+
+class BlockingRule:
+    """Which issue link types mean "blocks", and which way round.
+
+    A link type blocks when its wording says so, whatever its name or case: outward ``blocks``
+    / inward ``is blocked by`` (the standard way round), or outward ``is blocked by`` / inward
+    ``blocks`` (a type worded the other way round). A profile may add type names that block in
+    the standard way whatever their wording (``blocking_link_types = ["Depends"]`` in
+    ``[profiles.NAME.jira]``), for types in another language or with other words.
+
+    A link row ``src --[type]--> dst`` means "src <outward> dst": the issue holding the link as
+    ``outwardIssue`` is ``dst``. :meth:`direction` says +1 (src blocks dst), -1 (dst blocks src)
+    or 0 (not a blocking link).
+    """
+
+    __slots__ = ("type_names", "_cache")
+
+    def __init__(self, type_names: Any = ()) -> None:
+        """Block by wording, plus the link types named in ``type_names`` (case-insensitive)."""
+        self.type_names = frozenset(_low(n) for n in type_names if _low(n))
+        self._cache: dict[tuple[str, str, str], int] = {}
+
+    def __repr__(self) -> str:
+        """Show the extra type names."""
+        return f"BlockingRule(type_names={sorted(self.type_names)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Two rules are equal when they add the same type names."""
+        return isinstance(other, BlockingRule) and other.type_names == self.type_names
+
+    def __hash__(self) -> int:
+        """Hash by the type names."""
+        return hash(self.type_names)
+
+    @classmethod
+    def from_profile(cls, profile: Any = None) -> BlockingRule:
+        """The rule of a labkit profile (a Profile, a name, or None for the active one)."""
+        from labkit.config import get_profile
+
+        p = profile if hasattr(profile, "section") else get_profile(profile)
+        names = p.section("jira").get("blocking_link_types") or []
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            from labkit.errors import ConfigError
+
+            raise ConfigError(f"profile {p.name!r}: jira.blocking_link_types must be a list of link type names",
+                              hint='write blocking_link_types = ["Depends"] under [profiles.NAME.jira]')
+        return cls(names)
+
+    def direction(self, name: Any, inward: Any, outward: Any) -> int:
+        """+1 if ``src`` blocks ``dst`` on a link row of this type, -1 if ``dst`` blocks ``src``, 0 if not blocking."""
+        key = (_low(name), _low(inward), _low(outward))
+        found = self._cache.get(key)
+        if found is None:
+            n, i, o = key
+            if o == _BLOCKS_WORD or i == _BLOCKED_WORD:
+                found = 1
+            elif o == _BLOCKED_WORD or i == _BLOCKS_WORD:
+                found = -1
+            elif n in self.type_names:
+                found = 1
+            else:
+                found = 0
+            self._cache[key] = found
+        return found
+
+    def type_direction(self, link_type: Any) -> int:
+        """:meth:`direction` of a REST link type object ``{name, inward, outward}``."""
+        t = link_type if isinstance(link_type, dict) else {}
+        return self.direction(t.get("name"), t.get("inward"), t.get("outward"))
+
+    def sides(self, links: Any) -> tuple[list[str], list[str]]:
+        """Return (blocked_by, blocks) keys of one issue from ``(name, inward, outward, side, other_key)`` tuples.
+
+        ``side`` is ``"outward"`` when the other issue is the link's ``outwardIssue`` (this issue
+        <outward> it) and ``"inward"`` when it is the ``inwardIssue``. Keys come back sorted, once.
+        """
+        blocked_by: set[str] = set()
+        blocks: set[str] = set()
+        for name, inward, outward, side, other in links:
+            d = self.direction(name, inward, outward)
+            if not d or not other:
+                continue
+            this_blocks = (d > 0) == (side == "outward")
+            (blocks if this_blocks else blocked_by).add(other)
+        return sorted(blocked_by), sorted(blocks)
+
+    def blocking(self, fields: dict) -> tuple[list[str], list[str]]:
+        """Return (blocked_by, blocks) keys from a REST issue's ``fields.issuelinks``."""
+        out = []
+        for link in (fields or {}).get("issuelinks") or []:
+            t = link.get("type") or {}
+            for side in ("outward", "inward"):
+                other = link.get(f"{side}Issue")
+                if isinstance(other, dict):
+                    out.append((t.get("name"), t.get("inward"), t.get("outward"), side, other.get("key")))
+                    break
+        return self.sides(out)
+
+
+WORDING = BlockingRule()
+"""The rule by wording alone (what every Jira's standard Blocks type satisfies)."""
+
+
+def blocking_rule(profile: Any = None) -> BlockingRule:
+    """Return the blocking rule of a profile (the active one by default): wording plus its named types."""
+    return BlockingRule.from_profile(profile)

@@ -1,0 +1,147 @@
+"""Mirror a Jira into a local store: incremental (``updated >=`` the last sync) and resumable page by page.
+
+    from labkit.jira.client import JiraClient
+    from labkit.jira.store.mirror import mirror
+    mirror(JiraClient.from_profile(), "tracker.db", "project = OPS")
+
+The sync state lives beside the database (``tracker.db.sync.json``), written atomically after every page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labkit.jira.errors import JiraError, JqlSyntaxError
+from labkit.jira.jql.parser import parse
+
+MIRROR_PAGE = 100
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    """What one ``mirror`` run did."""
+
+    db: str
+    jql: str
+    since: str | None      # the ``updated >=`` bound used (None: full pull)
+    pulled: int            # issues written to the store in this run
+    resumed: bool          # continued an interrupted run
+    total_in_store: int
+    synced_at: str         # the bound the next run will use
+
+
+def state_path(db: str | os.PathLike[str]) -> Path:
+    """Return the sync-state file kept beside a mirror's database."""
+    return Path(str(db) + ".sync.json")
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """Read a mirror's sync state (empty when there is none)."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if not isinstance(state, dict):
+        raise JiraError(f"{path} is not a mirror's sync state", hint="delete it to mirror everything again")
+    return state
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a mirror's sync state atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: an interrupted run never leaves half a state file
+
+
+def jql_time(epoch: float) -> str:
+    """Format a time the way JQL date comparisons take it (``yyyy/MM/dd HH:mm``, UTC)."""
+    return time.strftime("%Y/%m/%d %H:%M", time.gmtime(epoch))
+
+
+def mirror_query(jql: str, since: str | None) -> str:
+    """Return the JQL a mirror run pages through: the user's JQL, bounded by ``updated >= since``, in key order."""
+    from labkit.jira.jql import Clause, Empty, Query, SortKey, Value, render
+    from labkit.jira.jql.edit import and_where
+
+    q = and_where(parse(jql), *([Clause("updated", ">=", Value(since))] if since else []))
+    if q.where is None:  # a bounded "everything" (Cloud refuses unbounded JQL)
+        q = Query(Clause("created", "IS NOT", Empty()))
+    return render(Query(q.where, (SortKey("key", "ASC"),)))
+
+
+def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size: int = MIRROR_PAGE,
+           max_pages: int | None = None) -> MirrorResult:
+    """Pull a Jira's issues into a local Store, incrementally and resumably.
+
+    The first run pulls everything the JQL finds; later runs only ``updated >=`` the start of
+    the last complete run (minus a minute: JQL dates have minute precision). Progress is saved
+    after every page, so an interrupted run continues where it stopped. ``max_pages`` stops
+    early (as an interruption would), for tests and trial runs.
+    """
+    from labkit.jira.store import Store
+
+    if page_size < 1:
+        raise JiraError(f"the page size {page_size} is less than 1", hint="give --page-size 1 or more")
+    if _has_order_by(jql):
+        raise JiraError(f"the mirror's JQL {jql!r} has an ORDER BY", hint="leave ORDER BY out: the mirror pages in key order")
+    sp = state_path(db)
+    state = _read_state(sp)
+    if state.get("url") not in (None, client.url) or state.get("jql", jql) != jql:
+        raise JiraError(f"{db} mirrors {state.get('url')} with JQL {state.get('jql')!r}, not {client.url} {jql!r}",
+                        hint="use another --db for a different server or query")
+    run = state.get("run")
+    resumed = bool(run)
+    if not run:
+        run = {"since": state.get("synced_at"), "started": time.time() - 60, "cursor": None, "pulled": 0}
+    query = mirror_query(jql, run["since"])
+    new_db = not Path(db).exists()
+    store = Store(str(db))
+    pages = 0
+    try:
+        for issues, cursor in client.iter_pages(query, ["*all"], cursor=run["cursor"], page_size=page_size):
+            if issues:
+                store.import_issues(issues)
+            run["pulled"] += len(issues)
+            run["cursor"] = cursor
+            state.update({"url": client.url, "jql": jql, "run": run})
+            _write_state(sp, state)
+            pages += 1
+            if cursor is not None and max_pages is not None and pages >= max_pages:
+                return MirrorResult(str(db), query, run["since"], run["pulled"], resumed, _total(store),
+                                    state.get("synced_at") or "")
+        synced_at = jql_time(run["started"])
+        state.update({"url": client.url, "jql": jql, "synced_at": synced_at, "run": None})
+        _write_state(sp, state)
+        return MirrorResult(str(db), query, run["since"], run["pulled"], resumed, _total(store), synced_at)
+    except BaseException:
+        if new_db and pages == 0:  # nothing pulled into a file this run made: leave no empty store behind
+            store.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()
+
+
+def _has_order_by(jql: str) -> bool:
+    """Tell whether a JQL has an ORDER BY; malformed JQL is a one-line JiraError before anything is written."""
+    try:
+        return bool(parse(jql).order_by)
+    except JqlSyntaxError as exc:
+        raise JiraError(f"the mirror's JQL {jql!r} is not valid: {exc.reason} at position {exc.position}",
+                        hint=exc.hint or "fix the query (labkit.jira.jql.lint explains common traps)") from None
+
+
+def _total(store: Any) -> int:
+    """Return how many issues a store holds (-1 if it cannot tell)."""
+    try:
+        return int(store.count(""))
+    except Exception:  # noqa: BLE001 - a count is informative only
+        return -1

@@ -1,0 +1,88 @@
+"""The single sources: the blocking rule (wording, case, direction, profile names), field text, JQL edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.errors import ConfigError
+from labkit.jira.jql import parse
+from labkit.jira.jql.edit import and_where, has_order_by, is_unbounded, with_default_order
+from labkit.jira.model import WORDING, BlockingRule, field_texts
+from labkit.rank.backlog import backlog_jql
+from labkit.rank.errors import RankError
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("name, inward, outward, direction", [
+    ("Blocks", "is blocked by", "blocks", 1),
+    ("BLOCKS", "Is Blocked By", "Blocks", 1),            # case does not matter
+    ("Blocker", "is blocked by", "blocks", 1),           # Apache's name, standard wording
+    ("Blocked", "blocks", "is blocked by", -1),          # worded the other way round
+    (" x ", " IS BLOCKED BY ", "", 1),                   # one side's wording is enough
+    ("Blocked", "Blocked", "Blocked", 0),                # Apache's other type: no blocking wording
+    ("Relates", "relates to", "relates to", 0),
+    ("Depends", "is depended on by", "depends on", 0),   # only when a profile names it
+])
+def test_blocking_by_wording(name, inward, outward, direction):
+    assert WORDING.direction(name, inward, outward) == direction
+
+
+def test_a_profile_names_more_blocking_types(tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[profiles.work.jira]\nurl = "https://jira.example.com"\nblocking_link_types = ["Depends"]\n')
+    monkeypatch.setenv("LABKIT_CONFIG", str(cfg))
+    rule = BlockingRule.from_profile("work")
+    assert rule == BlockingRule(["depends"]) and rule.direction("DEPENDS", "x", "y") == 1
+    issue = {"issuelinks": [{"id": "1", "type": {"name": "Depends", "inward": "is depended on by",
+                                                 "outward": "depends on"}, "outwardIssue": {"key": "A-2"}}]}
+    assert rule.blocking(issue) == ([], ["A-2"]) and WORDING.blocking(issue) == ([], [])
+    monkeypatch.setenv("LABKIT_PROFILE", "work")
+    from labkit.rank import blocks_graph
+
+    assert blocks_graph([{"key": "A-1", "fields": issue}]).edges == [("A-1", "A-2")]   # the active profile's rule
+    cfg.write_text('[profiles.work.jira]\nblocking_link_types = 3\n')
+    with pytest.raises(ConfigError, match="blocking_link_types must be a list"):
+        BlockingRule.from_profile("work")
+
+
+def test_blocked_by_and_blocks_of_each_side():
+    rev = {"name": "Blocked", "inward": "blocks", "outward": "is blocked by"}
+    fields = {"issuelinks": [{"type": rev, "outwardIssue": {"key": "B"}},     # this issue is blocked by B
+                             {"type": rev, "inwardIssue": {"key": "C"}},      # C is blocked by this issue
+                             {"type": {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+                              "inwardIssue": {"key": "D"}}]}                  # D blocks this issue
+    assert WORDING.blocking(fields) == (["B", "D"], ["C"])
+
+
+def test_field_texts_flatten_adf_for_index_and_recheck_alike():
+    doc = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "disk "}, {"type": "text", "text": "space"}]},
+        {"type": "bulletList", "content": [{"type": "listItem", "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "second block"}]}]}]}]}
+    texts = field_texts({"summary": "s", "description": doc, "environment": None,
+                         "comment": {"comments": [{"body": doc}, {"body": "plain"}]}})
+    assert texts[0] == "s" and texts[1] == "disk space\n\nsecond block" and texts[2] == ""
+    assert texts[3] == "disk space\n\nsecond block\nplain"
+
+
+def test_jql_questions_are_answered_by_the_parser():
+    tricky = 'project = DEMO AND summary ~ "sort order by date"'
+    assert not has_order_by(tricky) and has_order_by(tricky + " ORDER BY created")
+    assert backlog_jql(tricky) == tricky + " ORDER BY Rank ASC"          # was refused by a regex
+    assert backlog_jql("project = DEMO order by rank") == "project = DEMO order by rank"
+    with pytest.raises(RankError, match="rank order, not ORDER BY key ASC"):
+        backlog_jql("project = DEMO ORDER BY key ASC")
+    assert and_where('summary ~ "a ORDER BY b"', "status = Open") == 'summary ~ "a ORDER BY b" AND status = Open'
+    assert and_where("a = 1 OR b = 2 ORDER BY key", "c = 3") == "(a = 1 OR b = 2) AND c = 3 ORDER BY key"
+    assert with_default_order('text ~ "order by"', "Rank") == 'text ~ "order by" ORDER BY Rank ASC'
+    assert is_unbounded("ORDER BY key") and not is_unbounded("key = A-1")
+    assert parse(and_where(parse("a = 1"), "b = 2")).where is not None
+
+
+def test_form_add_clause_keeps_quoted_text_intact():
+    pytest.importorskip("ipywidgets")
+    from labkit.forms.jql import add_clause
+
+    q = add_clause('summary ~ "sort order by date" ORDER BY created DESC', "status = Open")
+    assert q == 'summary ~ "sort order by date" AND status = Open ORDER BY created DESC'
