@@ -378,6 +378,25 @@ class Lab:
         self._cursor = cursor
         self.clouds[plan.name] = plan
 
+    def clashes(self, plan: CloudPlan, on_host: dict[str, str] | None = None) -> list[Conflict]:
+        """Return what a finished plan (a plan file, one made elsewhere) would share with this lab; change nothing.
+
+        ``on_host`` maps VM names to this lab's host names for the per-host checks (displays, volumes); a VM not
+        in it is checked on its planned host when the lab has one. Ranges, IPs and MACs are checked lab-wide.
+        """
+        draft = Draft(self._macs, self._state, self._ranges, self._host_networks, cloud=plan.name)
+        draft.take_range(f"cloud '{plan.name}' public range", str(plan.public_range))
+        draft.take_range(f"cloud '{plan.name}' private subnet", plan.private_subnet)
+        for vm in plan.vms:
+            draft.take_mac(vm.who, vm.nic.mac)
+            if vm.ip:
+                draft.take_range(f"VM {vm.who}", vm.ip, host_nets=False)
+            host = (on_host or {}).get(vm.name) or (vm.host if on_host is None and vm.host in self._state else None)
+            if host is not None:
+                draft.take_display(vm.who, host, vm.vnc.display)
+                draft.take_volume(vm.who, host, volume_key(vm.disk.device), explicit=True)
+        return draft.conflicts
+
     def remove_cloud(self, name: str) -> CloudPlan:
         """Take a cloud out of the lab, freeing what it held (its VMs are not touched)."""
         if name not in self.clouds:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from labkit.vm.connection import connect, default_uri, files_here, is_remote, is_sandbox
 from labkit.vm.errors import Conflict, VmError, conflict_error
 from labkit.vm.inventory import DomainFacts, HostInventory, inventory_from_libvirt, parse_domain_xml
+from labkit.vm.lab import Lab
 from labkit.vm.record import read_record, write_record
 from labkit.vm.render_libvirt import domain_xml
 from labkit.vm.seed import write_seeds
-from labkit.vm.spec import CloudPlan, VmSpec, volume_key
+from labkit.vm.spec import CloudPlan, VmSpec
 
 # Fields compared to tell whether a domain on the host is the planned one (and named when it drifted).
 _SAME_FIELDS = ("memory_kib", "vcpus", "macs", "bridges", "vnc_ports", "vnc_listen", "disks", "cdroms", "cpu_model",
@@ -250,13 +251,6 @@ def _plan_steps(plan: CloudPlan, uri: str | None, hosts: dict[str, HostInventory
             if start and not conn.lookupByName(vm.name).isActive():
                 steps.append((LaunchStep(vm.host, u, "start", vm.name, "start the existing domain"), vm, xml))
             continue
-        if vm.nic.mac in inv.macs:
-            conflicts.append(Conflict("mac", vm.nic.mac, who, f"{inv.macs[vm.nic.mac]} on {u}"))
-        if vm.vnc.port in inv.vnc_ports:
-            conflicts.append(Conflict("vnc", f"port {vm.vnc.port}", who, f"{inv.vnc_ports[vm.vnc.port]} on {u}"))
-        vol_key = volume_key(vm.disk.device)
-        if vol_key in inv.volumes:
-            conflicts.append(Conflict("volume", vol_key, who, f"{inv.volumes[vol_key]} on {u}"))
         step, created = _disk_step(vm, conn, u, who, conflicts)
         steps.append((step, vm, ""))
         if vm.seed:
@@ -275,6 +269,10 @@ def _plan_steps(plan: CloudPlan, uri: str | None, hosts: dict[str, HostInventory
                                  f"disk {vm.disk.device}"), vm, xml))
         if start:
             steps.append((LaunchStep(vm.host, u, "start", vm.name, "start the domain"), vm, xml))
+    for u, inv in inventories.items():
+        # what each host holds now (its domains, and every cloud labkit recorded there) against the whole plan
+        here = {vm.name: inv.name for vm in plan.vms if uri_for(vm, uri, hosts, plan) == u}
+        conflicts += Lab([inv], network=plan.network).clashes(plan, on_host=here)
     if conflicts:
         raise conflict_error(conflicts, f"cannot launch cloud '{plan.name}'")
     for u, inv in inventories.items():

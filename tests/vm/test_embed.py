@@ -46,6 +46,7 @@ def cli(*argv: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_clouds_planned_in_separate_processes_share_nothing(lab_dir):
     path, uri = lab_dir
     common = ["--uri", uri, "--root", str(path / "root"), "--bridge", "", "--accel", "tcg", "--disk-kind", "qcow2",

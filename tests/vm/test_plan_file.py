@@ -174,3 +174,21 @@ def test_plan_file_paths_are_checked(tmp_path):
     with pytest.raises(VmError, match="not UTF-8"):
         load_plan(tmp_path / "bin.toml")
     assert plan_text([plan]).count("[[clouds.a.vms]]") == 1
+
+
+def test_apply_refuses_a_file_whose_addresses_another_cloud_took_since(host, capsys):
+    uri, tmp = host
+    from labkit.vm import launch
+
+    old = Lab.from_host(uri, probe_host=False).plan_cloud("alpha", iso="/isos/silvereye.iso")
+    save_plan(tmp / "alpha.toml", [old])  # written, reviewed... not applied yet
+    beta = Lab.from_host(uri, probe_host=False).plan_cloud("beta", public_range=str(old.public_range),
+                                                             macs={"ciab": "52:54:00:be:7a:01"})
+    launch(beta, uri=uri, dry_run=False)  # meanwhile someone launches beta over the same public range
+    code, out, err = run(capsys, "vm", "apply", str(tmp / "alpha.toml"), "--apply")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"ip-range {old.public_range} wanted by cloud 'alpha' public range" in err
+    assert "cloud 'beta' public range" in err
+    from labkit.vm.connection import connect
+
+    assert "alpha-ciab" not in [d.name() for d in connect(uri).listAllDomains()]
