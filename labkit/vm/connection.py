@@ -123,10 +123,14 @@ def connect(uri: str | None = None):  # -> libvirt.virConnect
     uri = check_uri(uri or default_uri())
     target = _STAND_INS[uri].via if uri in _STAND_INS else uri
     root = embed_root(target)
-    if root is not None and "libvirt" not in sys.modules:
+    if root is not None and "libvirt" not in sys.modules and "LIBVIRT_LOG_OUTPUTS" not in os.environ:
         # the embedded driver logs its warnings to stderr; libvirt reads where to log once, at import
         (root / "log").mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("LIBVIRT_LOG_OUTPUTS", f"3:file:{root / 'log' / 'libvirt.log'}")
+        os.environ["LIBVIRT_LOG_OUTPUTS"] = f"3:file:{root / 'log' / 'libvirt.log'}"
+        try:
+            import libvirt  # noqa: F401
+        finally:
+            del os.environ["LIBVIRT_LOG_OUTPUTS"]  # not for the processes this one starts
     import libvirt
 
     with _LOCK:
