@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ COMMAND_MODULES = (
     "labkit.review.cli",
     "labkit.sandbox.cli",
     "labkit.lab",
+    "labkit.run",
 )
 
 
@@ -46,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="labkit: a workbench for private-cloud engineers.")
     parser.add_argument("--version", action="version", version=f"labkit {__version__}")
     parser.add_argument("--profile", help="profile from the config file (default: $LABKIT_PROFILE or sandbox)")
+    parser.add_argument("--timeout", dest="call_timeout", metavar="SECONDS",
+                        help="deadline of each HTTP call, retries included (default: $LABKIT_TIMEOUT or 120)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -66,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "profile", None):
+            os.environ["LABKIT_PROFILE"] = args.profile  # get_profile(None) reads it everywhere
+        if args.call_timeout is not None:
+            from labkit.http import set_default_deadline
+
+            set_default_deadline(args.call_timeout)  # every session the command makes honours it
         result = args.func(args)
     except LabkitError as exc:
         print(f"labkit: error: {exc}", file=sys.stderr)

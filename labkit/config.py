@@ -16,6 +16,7 @@ default and points every job at the local stand-ins started by ``labkit sandbox 
 
 from __future__ import annotations
 
+import hmac
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -61,8 +62,11 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        """Compare two secrets by value without revealing either."""
-        return isinstance(other, Secret) and other._value == self._value
+        """Compare two secrets by value in constant time, without revealing either."""
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode("utf-8", "surrogatepass"),
+                                   other._value.encode("utf-8", "surrogatepass"))
 
     def __hash__(self) -> int:
         """Hash by value so secrets can be dict keys."""

@@ -37,3 +37,11 @@ class HttpError(LabkitError):
 
 class SandboxError(LabkitError):
     """A local stand-in service could not be started, found or stopped."""
+
+
+class RunError(LabkitError):
+    """A recorded runbook run could not start, or a cell of it failed (``record`` says where it was saved)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, record: object = None) -> None:
+        self.record = record
+        super().__init__(message, hint=hint)

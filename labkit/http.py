@@ -1,33 +1,50 @@
-"""The one requests Session factory: timeouts, retries with backoff, Retry-After, pagination.
+"""The one requests Session factory: timeouts, deadlines, retries with backoff, Retry-After, pagination.
 
 Every client in labkit (Jira REST, GitHub/forge, anything over HTTP) gets its session here::
 
     from labkit.http import session
-    s = session("http://127.0.0.1:8080", auth=("admin", secret.reveal()))
+    s = session("http://127.0.0.1:8080", auth=("admin", secret.reveal()), timeout=30)
     r = s.get("/rest/api/2/serverInfo")      # retried on 429/500/502/503/504 and dropped connections
     r.json()
 
 A 401/403/404/410 (and any other final error) becomes :class:`labkit.HttpError` naming the URL
 and what to check; the caller never sees a raw traceback for a user mistake.
+
+Every call has a total deadline (``timeout=`` seconds, else ``labkit --timeout``/``$LABKIT_TIMEOUT``,
+else 120 s) covering connect, every retry, backoff and the body. requests' own timeouts bound
+each socket read, not the call, so a server that trickles a byte now and then would hold a call
+forever: a watchdog shuts the call's socket when the deadline passes (see :class:`_Watch`).
+A read timeout is retried only for GET-like methods, or when the caller passes
+``retry_read_timeout=True``: the server may still be working on a POST search it never answered.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import math
+import os
 import random
+import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
+from requests.adapters import HTTPAdapter
 
 from labkit.errors import HttpError
 
 log = logging.getLogger("labkit.http")
 
-DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds: always set
+DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds per attempt: always set
+DEFAULT_DEADLINE = 120.0  # seconds for a whole call, retries included
+TIMEOUT_ENV = "LABKIT_TIMEOUT"  # the deadline ``labkit --timeout`` sets for this process and its children
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -39,12 +56,169 @@ _HINTS = {
 }
 
 
-def shown_url(url: str) -> str:
-    """Return a URL fit for messages and logs: a user name and password written into it are masked."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="******@" + parts.netloc.rsplit("@", 1)[1]))
+MASK = "******"
+# Query parameters whose value is a credential (OAuth, presigned AWS URLs, API keys).
+_SECRET_QUERY = re.compile(r"(token|secret|password|passwd|pwd|signature|credential|api[_-]?key|"
+                           r"access[_-]?key|auth|session|sig)", re.I)
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def mask_url(url: str) -> str:
+    """Return a URL fit for messages, logs and files: credentials in it are masked.
+
+    The user name and password written into it become ``******@``; query parameters that carry
+    a credential (``access_token``, ``X-Amz-Signature``, ``api_key``, ...) keep their name with
+    the value masked. Anything that is not a URL comes back unchanged.
+    """
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return str(url)
+    netloc, query = parts.netloc, parts.query
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_SECRET_QUERY.search(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return str(url)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def mask_urls(text: str) -> str:
+    """Return ``text`` with every URL in it passed through :func:`mask_url` (for messages and logs)."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), str(text))
+
+
+shown_url = mask_url  # the older name, kept for callers
+
+
+def default_deadline() -> float:
+    """Return the deadline for one call: ``$LABKIT_TIMEOUT`` (set by ``labkit --timeout``), else 120 s."""
+    value = os.environ.get(TIMEOUT_ENV)
+    if value:
+        try:
+            return parse_deadline(value)
+        except HttpError:
+            log.warning("ignoring %s=%r: not a number of seconds above 0", TIMEOUT_ENV, value)
+    return DEFAULT_DEADLINE
+
+
+def parse_deadline(value: Any) -> float:
+    """Return ``value`` as a deadline in seconds, or HttpError if it is not a finite number above 0."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise HttpError(f"a timeout of {value!r} lets no call through",
+                        hint="give the seconds a whole call may take, a number above 0, e.g. --timeout 30")
+    return seconds
+
+
+def set_default_deadline(seconds: float | None) -> None:
+    """Set the deadline of every later call in this process and its child processes (None: back to 120 s)."""
+    if seconds is None:
+        os.environ.pop(TIMEOUT_ENV, None)
+    else:
+        os.environ[TIMEOUT_ENV] = repr(parse_deadline(seconds))
+
+
+class _Watch:
+    """The connections one call uses, and a timer that shuts their sockets when its deadline passes."""
+
+    def __init__(self, seconds: float) -> None:
+        """Arm a watchdog that fires after ``seconds``."""
+        self.fired = False
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def add(self, conn: Any) -> None:
+        """Watch one connection; shut it at once if the deadline already passed."""
+        with self._lock:
+            self._conns.append(conn)
+            fired = self.fired
+        if fired:
+            _shut(conn)
+
+    def _fire(self) -> None:
+        """Mark the deadline passed and shut every watched socket, which wakes any blocked read."""
+        with self._lock:
+            self.fired = True
+            conns = list(self._conns)
+        for conn in conns:
+            _shut(conn)
+
+    def cancel(self) -> None:
+        """Disarm the timer once the call is over."""
+        self._timer.cancel()
+
+
+def _shut(conn: Any) -> None:
+    """Shut a connection's socket (both ways), ignoring one that is already gone."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+_active = threading.local()  # the _Watch of the call running on this thread
+
+
+class _WatchedMixin:
+    """Registers the connection with the running call's watchdog whenever it connects or sends."""
+
+    def connect(self) -> None:
+        """Connect, watched by the current call's deadline."""
+        _watch_current(self)
+        super().connect()  # type: ignore[misc]
+        _watch_current(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        """Send a request, watched by the current call's deadline."""
+        _watch_current(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _watch_current(conn: Any) -> None:
+    """Add ``conn`` to the watchdog of the call running on this thread, if any."""
+    watch = getattr(_active, "watch", None)
+    if watch is not None:
+        watch.add(conn)
+
+
+class _WatchedHTTPConnection(_WatchedMixin, urllib3.connection.HTTPConnection):
+    """An urllib3 HTTP connection the deadline watchdog can shut."""
+
+
+class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection):
+    """An urllib3 HTTPS connection the deadline watchdog can shut."""
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    """A pool of watched HTTP connections."""
+
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    """A pool of watched HTTPS connections."""
+
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _watched(adapter: Any) -> Any:
+    """Make an HTTPAdapter's pools hand out watched connections (adapters mounted by callers too)."""
+    manager = getattr(adapter, "poolmanager", None)
+    if isinstance(adapter, HTTPAdapter) and manager is not None:
+        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+    return adapter
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -92,7 +266,7 @@ def raise_for_status(response: requests.Response) -> requests.Response:
     req = response.request
     method = req.method if req is not None else "GET"
     detail = error_detail(response)
-    msg = f"{method} {shown_url(response.url)} answered {status} {response.reason or ''}".rstrip()
+    msg = f"{method} {mask_url(response.url)} answered {status} {response.reason or ''}".rstrip()
     if detail:
         msg += f" ({detail})"
     hint = _HINTS.get(status)
@@ -102,20 +276,31 @@ def raise_for_status(response: requests.Response) -> requests.Response:
         hint = "the server failed: try again later or check its logs"
     elif hint is None:
         hint = "check the request's parameters against the server's API"
-    raise HttpError(msg, hint=hint, status=status, url=shown_url(response.url))
+    raise HttpError(msg, hint=hint, status=status, url=mask_url(response.url))
 
 
 class Session(requests.Session):
-    """A requests Session with a base URL, default timeouts and bounded retries."""
+    """A requests Session with a base URL, per-attempt timeouts, a deadline per call and bounded retries."""
 
-    def __init__(self, base_url: str | None = None, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 retries: int = 4, backoff: float = 0.25, max_wait: float = 30.0,
+    def __init__(self, base_url: str | None = None, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+                 deadline: float | None = None, retries: int = 4, backoff: float = 0.25, max_wait: float = 30.0,
                  retry_statuses: frozenset[int] = RETRY_STATUSES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        """Make a session with timeouts, retry policy and an optional base URL."""
+        """Make a session with timeouts, retry policy and an optional base URL.
+
+        ``timeout`` as one number is the deadline of each whole call (as ``labkit --timeout``);
+        as ``(connect, read)`` it bounds each attempt, and ``deadline`` (default
+        :func:`default_deadline`) bounds the call.
+        """
         super().__init__()
+        for adapter in self.adapters.values():
+            _watched(adapter)
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
+        if isinstance(timeout, (int, float)):
+            deadline = parse_deadline(timeout) if deadline is None else deadline
+            timeout = DEFAULT_TIMEOUT
         self.timeout = timeout
+        self.deadline = parse_deadline(deadline) if deadline is not None else None
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -123,6 +308,10 @@ class Session(requests.Session):
         self.sleep = sleep
         self.attempts = 0  # total HTTP attempts made, retries included (for tests and benchmarks)
         self.headers["User-Agent"] = "labkit"
+
+    def mount(self, prefix: str, adapter: Any) -> None:
+        """Mount an adapter whose connections the deadline watchdog can shut (callers' adapters too)."""
+        super().mount(prefix, _watched(adapter))
 
     def url(self, path: str) -> str:
         """Join a path onto the base URL (absolute URLs pass through)."""
@@ -138,47 +327,84 @@ class Session(requests.Session):
         return min(ra, self.max_wait)
 
     def request(self, method: str, url: str, *args: Any, idempotent: bool | None = None,
-                check: bool = True, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Send with timeouts; retry transient failures; raise :class:`HttpError` on final errors.
+                check: bool = True, retry_read_timeout: bool | None = None,
+                deadline: float | None = None, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send within a deadline; retry transient failures; raise :class:`HttpError` on final errors.
 
-        ``idempotent=True`` lets a POST be retried after a dropped connection or 5xx (searches);
+        ``idempotent=True`` lets a POST be retried after a refused or dropped connection or a 5xx
+        (searches); a read timeout is retried only for GET-like methods or with
+        ``retry_read_timeout=True``, since the server may still be running the request.
+        ``timeout=`` a number is this call's deadline, ``(connect, read)`` the per-attempt limits.
         ``check=False`` returns error responses instead of raising.
         """
         method = method.upper()
-        kwargs.setdefault("timeout", self.timeout)
+        timeout = kwargs.pop("timeout", None)
+        if isinstance(timeout, (int, float)):
+            deadline, timeout = (deadline if deadline is not None else timeout), None
+        per_try = timeout or self.timeout
+        limit = parse_deadline(deadline) if deadline is not None else (self.deadline or default_deadline())
+        end = time.monotonic() + limit
         full = self.url(url)
         can_retry = idempotent if idempotent is not None else method in IDEMPOTENT
+        if retry_read_timeout is None:
+            retry_read_timeout = method in IDEMPOTENT
         attempt = 0
         while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise self._too_late(method, full, limit)
             self.attempts += 1
+            kwargs["timeout"] = (min(per_try[0], left), min(per_try[1], left))
+            watch = _Watch(left)
+            _active.watch = watch
             try:
                 response = super().request(method, full, *args, **kwargs)
+                if watch.fired:  # a shut socket can look like a short, complete answer
+                    response.close()
+                    raise self._too_late(method, full, limit)
             except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
                     requests.exceptions.InvalidURL) as exc:
-                raise HttpError(f"{shown_url(full)!r} is not a usable URL ({type(exc).__name__})",
+                raise HttpError(f"{mask_url(full)!r} is not a usable URL ({type(exc).__name__})",
                                 hint="write the whole base URL, e.g. https://jira.example.com or http://127.0.0.1:8080",
-                                url=shown_url(full)) from None
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                if can_retry and attempt < self.retries:
-                    wait = self._wait(attempt, None)
-                    log.info("retrying %s %s after %s (%.2fs)", method, shown_url(full), type(exc).__name__, wait)
+                                url=mask_url(full)) from None
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError) as exc:
+                if watch.fired or time.monotonic() >= end:
+                    raise self._too_late(method, full, limit) from None
+                read_timeout = isinstance(exc, requests.exceptions.ReadTimeout)
+                if can_retry and attempt < self.retries and (retry_read_timeout or not read_timeout):
+                    wait = min(self._wait(attempt, None), max(0.0, end - time.monotonic()))
+                    log.info("retrying %s %s after %s (%.2fs)", method, mask_url(full), type(exc).__name__, wait)
                     self.sleep(wait)
                     attempt += 1
                     continue
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
-                raise HttpError(f"{method} {shown_url(full)} {kind} ({type(exc).__name__})",
+                if read_timeout and can_retry and not retry_read_timeout:
+                    kind += " (not retried: the server may still be running it)"
+                raise HttpError(f"{method} {mask_url(full)} {kind} ({type(exc).__name__})",
                                 hint="check that the server runs and the URL and port are right "
-                                     "(for the sandbox: labkit sandbox status)", url=shown_url(full)) from None
+                                     "(for the sandbox: labkit sandbox status)", url=mask_url(full)) from None
+            finally:
+                watch.cancel()
+                _active.watch = None
             status = response.status_code
             # 429 is always safe to retry: the server did not act on the request.
             if status in self.retry_statuses and attempt < self.retries and (can_retry or status == 429):
                 wait = self._wait(attempt, response)
-                log.info("retrying %s %s after %s (%.2fs)", method, shown_url(full), status, wait)
-                response.close()
-                self.sleep(wait)
-                attempt += 1
-                continue
+                if time.monotonic() + wait < end:
+                    log.info("retrying %s %s after %s (%.2fs)", method, mask_url(full), status, wait)
+                    response.close()
+                    self.sleep(wait)
+                    attempt += 1
+                    continue
             return raise_for_status(response) if check else response
+
+    @staticmethod
+    def _too_late(method: str, url: str, limit: float) -> HttpError:
+        """Return the error for a call that ran past its deadline."""
+        return HttpError(f"{method} {mask_url(url)} got no complete answer within {limit:g} s",
+                         hint="the server accepts but does not answer: check it, or allow more time "
+                              "with labkit --timeout SECONDS (timeout= in Python)", url=mask_url(url))
 
 
 def session(base_url: str | None = None, *, auth: Any = None, token: Any = None,

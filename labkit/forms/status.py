@@ -49,15 +49,13 @@ class StatusForm(widgets.VBox):
 
     def refresh(self) -> None:
         """Re-read the environment checks and the sandbox status into the two tables."""
-        from IPython.display import display
-
         self.refreshes += 1
         env = tables.to_frame(doctor.environment_checks())
         svc = tables.to_frame(doctor.sandbox_rows(), ["service", "state", "url", "pid", "description"])
         for out, frame in ((self.environment, env), (self.services, svc)):
             out.clear_output(wait=True)
             with out:
-                display(frame)
+                tables.show(frame)
         bad = int((env["status"] != "ok").sum())
         running = int((svc["state"] == "running").sum())
         self.message.value = (f"refresh #{self.refreshes}: {running} of {len(svc)} sandbox services running; "

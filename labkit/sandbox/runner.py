@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -17,6 +19,8 @@ from labkit.errors import SandboxError
 from labkit.sandbox.registry import ServiceSpec, available_services
 
 STATE_FILE = "services.json"
+LOCK_FILE = "lock"
+LOCK_WAIT = 300.0  # seconds a start or stop waits for another one in the same run directory
 
 
 def run_dir() -> Path:
@@ -101,6 +105,32 @@ def _make_run_dir(rd: Path) -> None:
         why = "not a directory" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
         raise SandboxError(f"cannot use {rd} as the sandbox run directory ({why})",
                            hint="point LABKIT_RUN_DIR at a directory you can write, e.g. /tmp/labkit-run") from None
+
+
+@contextlib.contextmanager
+def _locked(rd: Path, wait: float = LOCK_WAIT):
+    """Hold the run directory's lock: one start or stop at a time, whichever process runs it.
+
+    flock is released by the kernel when the holder dies, so a killed ``labkit`` never leaves
+    the directory locked.
+    """
+    _make_run_dir(rd)
+    fd = os.open(rd / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        end = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    raise SandboxError(f"another labkit has been starting or stopping the sandbox in {rd} "
+                                       f"for over {wait:.0f} s",
+                                       hint="wait for it to finish, or stop it, then try again") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _load(rd: Path) -> dict[str, ServiceState]:
@@ -191,10 +221,16 @@ def _group_alive(pgid: int) -> bool:
 def start(names: list[str] | None = None, *, rd: Path | None = None) -> list[ServiceState]:
     """Start the named services (default: all) unless already running; return their states."""
     rd = rd or run_dir()
-    _make_run_dir(rd)
+    specs = _resolve(names)
+    with _locked(rd):
+        return _start_locked(specs, rd)
+
+
+def _start_locked(specs: dict[str, ServiceSpec], rd: Path) -> list[ServiceState]:
+    """Start the services of ``specs`` not yet healthy in ``rd`` (the caller holds the lock)."""
     states = _load(rd)
     started: list[ServiceState] = []
-    for name, spec in _resolve(names).items():
+    for name, spec in specs.items():
         old = states.get(name)
         if old and _healthy(spec, old):
             started.append(old)
@@ -241,6 +277,14 @@ def _spawn(spec: ServiceSpec, rd: Path) -> ServiceState:
 def stop(names: list[str] | None = None, *, rd: Path | None = None) -> list[str]:
     """Stop exactly the services this run directory started; return their names."""
     rd = rd or run_dir()
+    if not rd.is_dir():  # nothing was ever started here: nothing to stop, nothing to create
+        return _stop_locked(names, rd)
+    with _locked(rd):
+        return _stop_locked(names, rd)
+
+
+def _stop_locked(names: list[str] | None, rd: Path) -> list[str]:
+    """Stop the named services recorded in ``rd`` (the caller holds the lock)."""
     states = _load(rd)
     unknown = [n for n in names or [] if n not in states and n not in available_services()]
     if unknown:

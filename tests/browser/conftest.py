@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.lab import write_lab_config
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,20 +41,37 @@ class Lab:
             body = r.read()
         return json.loads(body) if body else None
 
-    def open(self, notebook: str):
-        """Open a notebook in a fresh workspace and wait until its kernel is connected and idle."""
+    def open(self, notebook: str, offline: bool = False):
+        """Open a notebook in a fresh workspace and wait until its kernel is connected and idle.
+
+        ``offline``: every request that does not go to this JupyterLab is refused and recorded
+        in ``page.requests_refused``.
+        """
         page = self.browser.new_page(viewport={"width": 1400, "height": 1000})
         page.errors = []
+        page.requests_refused = []
         page.on("pageerror", lambda e: page.errors.append(str(e)))
+        if offline:
+            def guard(route):
+                if route.request.url.startswith((self.base, self.base.replace("http", "ws"))):
+                    route.continue_()
+                else:
+                    page.requests_refused.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", guard)
         ws = "t" + secrets.token_hex(4)
         page.goto(f"{self.base}/lab/workspaces/{ws}/tree/{notebook}?token={self.token}")
         page.wait_for_selector("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current", timeout=60_000)
-        self.wait_kernel_idle(notebook)
+        self.wait_kernel_idle(notebook, page)
         self.pages.append(page)
         return page
 
-    def wait_kernel_idle(self, notebook: str, timeout: float = 90) -> None:
-        """Poll /api/sessions until the notebook's kernel has a connection and is idle."""
+    def wait_kernel_idle(self, notebook: str, page=None, timeout: float = 90) -> None:
+        """Poll /api/sessions until the notebook's kernel has a connection and is idle.
+
+        With a page, it waits through playwright, which keeps serving the page's route handlers.
+        """
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for s in self.api("/api/sessions") or []:
@@ -61,7 +79,10 @@ class Lab:
                 if s.get("path", "").endswith(notebook) and k.get("connections", 0) >= 1 \
                         and k.get("execution_state") == "idle":
                     return
-            time.sleep(0.3)
+            if page is not None:
+                page.wait_for_timeout(300)
+            else:
+                time.sleep(0.3)
         raise TimeoutError(f"kernel for {notebook} never became idle")
 
     def run_all(self, page) -> None:
@@ -84,18 +105,29 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A JupyterLab on 127.0.0.1 over a copy of notebooks/, with its own home, run dir and token."""
+def chromium():
+    """Debian chromium through playwright, one for the whole session (playwright's sync API allows one)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make setup does)")
     pw = pytest.importorskip("playwright.sync_api")
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, chromium):
+    """A JupyterLab on 127.0.0.1 over a copy of notebooks/, with its own home, run dir and token."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     home = root / "home"
     cfg = home / ".jupyter"
-    (cfg / "labconfig").mkdir(parents=True)
-    (cfg / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    cfg.mkdir(parents=True)
+    port, token = _free_port(), secrets.token_hex(16)
+    write_lab_config(cfg, token)  # the settings labkit lab gives JupyterLab: token file, widget state, no news
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_", "JUPYTER_"))}
     env.update({"HOME": str(home), "JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_DATA_DIR": str(home / "data"),
                 "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / ".ipython"),
@@ -104,9 +136,8 @@ def lab(tmp_path_factory):
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"})
     if (shared := REPO.parent / "shared" / "data").is_dir():
         env["LABKIT_SHARED_DATA"] = str(shared)
-    port, token = _free_port(), secrets.token_hex(16)
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}",
+            f"--ServerApp.root_dir={root / 'notebooks'}",
             f"--LabApp.workspaces_dir={root / 'ws'}"]
     if os.geteuid() == 0:
         argv.append("--allow-root")
@@ -122,17 +153,18 @@ def lab(tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > end:
                     raise RuntimeError((root / "jupyter.log").read_text()[-2000:]) from None
                 time.sleep(0.3)
-        with pw.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            the_lab = Lab(root / "notebooks", port, token, browser)
-            try:
-                yield the_lab
-            finally:
-                the_lab.close()
-                browser.close()
+        the_lab = Lab(root / "notebooks", port, token, chromium)
+        try:
+            yield the_lab
+        finally:
+            the_lab.close()
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=90)  # a loaded machine can take a while to shut the kernels down
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
         log.close()
         import labkit.sandbox as sb
 

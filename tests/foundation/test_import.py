@@ -7,11 +7,13 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ["pandas", "ipywidgets", "zeep", "libvirt", "boto3", "botocore", "IPython", "tqdm", "numpy", "requests"]
+HEAVY = ["pandas", "ipywidgets", "zeep", "libvirt", "boto3", "botocore", "IPython", "tqdm", "numpy", "requests",
+         "papermill", "nbconvert", "nbclient", "itables"]
 
 
 @pytest.mark.parametrize("module", ["labkit", "labkit.config", "labkit.sandbox", "labkit.cli", "labkit.tables",
                                     "labkit.doctor", "labkit.lab", "labkit.assets",
+                                    "labkit.run", "labkit.redact", "labkit.forms.notes",
                                     "labkit.jira", "labkit.rank", "labkit.vm", "labkit.aws", "labkit.review",
                                     "labkit.vm.cli", "labkit.aws.cli", "labkit.review.cli", "labkit.sandbox.cli"])
 def test_import_pulls_in_no_heavy_library(module):
@@ -39,3 +41,9 @@ def test_every_error_derives_from_labkit_error():
                     seen.append(obj)
                     assert issubclass(obj, LabkitError), obj
     assert len(seen) >= 4
+
+
+def test_labkit_run_is_callable_and_loads_lazily():
+    code = ("import sys, labkit; assert 'labkit.run' not in sys.modules; "
+            "import labkit.run as m; assert labkit.run is m and callable(labkit.run); print('ok')")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"

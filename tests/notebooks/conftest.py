@@ -1,8 +1,12 @@
-"""Run every runbook headless against the sandbox once, in an isolated home, and keep the results."""
+"""Run every runbook headless against the sandbox once, in an isolated home and temp dir, and keep the results.
+
+The kernels get ``TMPDIR`` pointed at a folder the tests own, which must be empty when they are done,
+and /tmp is listed before and after for names labkit would use: a runbook leaves nothing behind.
+Which strings are secrets is :func:`labkit.redact.secret_values`'s answer, the same one ``labkit run`` uses.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -10,10 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from labkit.redact import secret_values
 from tests.conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "ACCESS_KEY", "API_KEY")
+SYSTEM_TMP = Path("/tmp")
+
+
+def labkit_temp_entries() -> set[str]:
+    """Return the names in /tmp that labkit or its tests would create (labkit-*, e.g. labkit-05-* clones)."""
+    try:
+        return {p.name for p in SYSTEM_TMP.iterdir() if p.name.lower().startswith("labkit")}
+    except OSError:
+        return set()
 
 
 class NotebookRun:
@@ -24,9 +37,12 @@ class NotebookRun:
         self.workdir = root / "notebooks"
         self.run_dir = root / "run"
         self.home = root / "home"
+        self.tmp = root / "tmp"
+        self.tmp_before = labkit_temp_entries()
         self.executed: dict[str, object] = {}
         self.errors: dict[str, str] = {}
         self.secrets: set[str] = set()
+        self.left: dict[str, list[str]] = {}  # notebook -> what it left in TMPDIR or /tmp
 
     def env(self) -> dict[str, str]:
         """Environment for the kernels: a fresh home, the private run dir, a canary secret."""
@@ -38,7 +54,7 @@ class NotebookRun:
             "XDG_STATE_HOME": str(self.home / ".local/state"), "XDG_DATA_HOME": str(self.home / ".local/share"),
             "IPYTHONDIR": str(self.home / ".ipython"), "JUPYTER_CONFIG_DIR": str(self.home / ".jupyter"),
             "JUPYTER_DATA_DIR": str(self.home / ".local/share/jupyter"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "TMPDIR": str(self.tmp),
             # A secret the runbooks may be handed through the environment; it must never show up.
             "LABKIT_CANARY_TOKEN": "canary-" + secrets.token_hex(12),
         })
@@ -54,6 +70,7 @@ class NotebookRun:
 
         nb = nbformat.read(self.workdir / path.name, as_version=4)
         env = self.env()
+        tmp_before = set(os.listdir(self.tmp)) if self.tmp.is_dir() else set()
         old = dict(os.environ)
         os.environ.clear()
         os.environ.update(env)
@@ -64,20 +81,15 @@ class NotebookRun:
         except CellExecutionError as exc:
             self.errors[path.name] = str(exc)[-3000:]
         finally:
-            self.secrets |= {v for k, v in os.environ.items() if any(w in k for w in SECRET_WORDS) and len(v) >= 8}
+            self.secrets |= secret_values(os.environ, run_dir=self.run_dir)
             os.environ.clear()
             os.environ.update(old)
-        self._collect_sandbox_secrets()
+        # TMPDIR is the kernels' own: what appears there is this runbook's. /tmp is shared with every
+        # process on the machine, so it is checked once, at the end (test_the_sandbox_leaves_nothing_in_tmp...).
+        self.left[path.name] = sorted(set(os.listdir(self.tmp)) - tmp_before)
         nbformat.write(nb, self.workdir / f"executed-{path.name}")
         self.executed[path.name] = nb
         return nb
-
-    def _collect_sandbox_secrets(self) -> None:
-        state = self.run_dir / "services.json"
-        if state.exists():
-            for entry in json.loads(state.read_text()).values():
-                if entry.get("secret"):
-                    self.secrets.add(entry["secret"])
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +98,7 @@ def notebook_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runbooks")
     run = NotebookRun(root)
     shutil.copytree(REPO / "notebooks", run.workdir)
-    for d in (run.home, run.run_dir):
+    for d in (run.home, run.run_dir, run.tmp):
         d.mkdir(parents=True)
     yield run
     import labkit.sandbox as sb
