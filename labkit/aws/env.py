@@ -69,9 +69,9 @@ def _require_profile(name: str, config_file: Path) -> None:
     """Raise AwsError unless the config file has a section for the named profile."""
     from labkit.aws import ini
     from labkit.aws.errors import AwsError
-    from labkit.aws.write import _read
+    from labkit.aws.write import read_file
 
-    _, text = _read(config_file)
+    _, text = read_file(config_file)
     keys = {s.key for s in ini.parse_sections(text.splitlines(keepends=True))}
     if ("profile", name) not in keys:
         raise AwsError(f"no profile {name!r} in {config_file}",

@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.aws.errors import AwsError
-from labkit.aws.profile import CloudProfile
+from labkit.aws.profile import CloudProfile, check_url
 
-# Eucalyptus 4.x: botocore service id -> the service's name on the cloud controller (port 8773).
-EUCALYPTUS_SERVICES = {
-    "ec2": "compute",
-    "iam": "euare",
-    "s3": "objectstorage",
-    "sts": "tokens",
-    "auto_scaling": "autoscaling",
-    "cloudformation": "cloudformation",
-    "cloudwatch": "cloudwatch",
-    "elastic_load_balancing": "loadbalancing",
+# Eucalyptus 4.x on the cloud controller's port 8773: botocore service id -> (host label of the DNS-style
+# URL http://LABEL.REGION.DOMAIN:8773/, path of the path-style URL http://CLC:8773/services/PATH), as the
+# eucarc and euca2ools.ini files a 4.x cloud hands out spell them (EC2_URL=.../services/compute,
+# AWS_IAM_URL=.../services/Euare, TOKEN_URL=.../services/Tokens, AWS_ELB_URL=.../services/LoadBalancing).
+EUCALYPTUS_SERVICES: dict[str, tuple[str, str]] = {
+    "ec2": ("compute", "compute"),
+    "iam": ("euare", "Euare"),
+    "s3": ("objectstorage", "objectstorage"),
+    "sts": ("tokens", "Tokens"),
+    "auto_scaling": ("autoscaling", "AutoScaling"),
+    "cloudformation": ("cloudformation", "CloudFormation"),
+    "cloudwatch": ("cloudwatch", "CloudWatch"),
+    "elastic_load_balancing": ("loadbalancing", "LoadBalancing"),
 }
 
 
@@ -49,7 +52,10 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
     """Build a CloudProfile from a preset: the host (or a base ``url``) and port fill in every endpoint.
 
     ``url`` replaces ``scheme://host:port`` (handy to aim a preset at a local stand-in);
-    other keyword arguments (access_key_id, secret_env, ca_bundle, ...) go to CloudProfile.
+    other keyword arguments (access_key_id, secret_env, ca_bundle, credentials, ...) go to CloudProfile.
+    Every preset is an S3-compatible store, not AWS: its profile asks for checksums only when required
+    and for path-style S3 addressing (CloudProfile's defaults), unless ``checksums=``/``s3_addressing_style=``
+    say otherwise.
     """
     p = PRESETS.get(preset)
     if p is None:
@@ -59,6 +65,11 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
     host = (host or "").strip()
     if not url and not host:
         raise AwsError(f"preset {preset} needs a {p.host_label}", hint="give host=... or url=...")
+    if url:
+        url = check_url(url, "base URL")
+    elif "@" in host:
+        raise AwsError(f"the {p.host_label} has a user name or password in it",
+                       hint="give the host alone; the key goes in access key id and secret")
     if not url and ("/" in host or any(c.isspace() for c in host)):
         raise AwsError(f"{p.host_label} {host!r} is not a host name",
                        hint="give the host alone (e.g. 10.0.0.5 or clc.example.com), or a whole base URL as url=...")
@@ -69,10 +80,10 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
         return CloudProfile(name=name, region=region, endpoints={s: base for s in p.services}, preset=preset,
                             **fields)
     if p.layout == "eucalyptus-path":
-        endpoints = {s: f"{base}/services/{path}" for s, path in EUCALYPTUS_SERVICES.items()}
+        endpoints = {s: f"{base}/services/{path}" for s, (_label, path) in EUCALYPTUS_SERVICES.items()}
     else:  # eucalyptus-dns: every service is its own host name under the region's DNS domain
         if url:
             raise AwsError("the DNS-style preset builds one host name per service", hint="give host= (the DNS domain), not url=")
-        endpoints = {s: f"{scheme}://{path}.{region}.{host}:{port or p.port}/"
-                     for s, path in EUCALYPTUS_SERVICES.items()}
+        endpoints = {s: f"{scheme}://{label}.{region}.{host}:{port or p.port}/"
+                     for s, (label, _path) in EUCALYPTUS_SERVICES.items()}
     return CloudProfile(name=name, region=region, endpoints=endpoints, preset=preset, **fields)

@@ -47,6 +47,25 @@ def known_services() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=1)
+def _clients_by_id() -> dict[str, str]:
+    """Return snake_case service id -> the first boto3 client name with that id."""
+    from botocore.loaders import create_loader
+
+    out: dict[str, str] = {}
+    for client in create_loader().list_available_services("service-2"):
+        out.setdefault(snake_id(client), client)
+    return out
+
+
+def client_name(sid: str) -> str:
+    """Return the boto3 client name of a snake_case service id (``elastic_load_balancing`` -> ``elb``)."""
+    try:
+        return _clients_by_id()[sid]
+    except KeyError:
+        raise AwsError(f"no boto3 client for service id {sid!r}", hint="use botocore's snake_case ids") from None
+
+
 def service_id(name: str) -> str:
     """Turn a service name the user typed into botocore's snake_case id, or say which one they meant."""
     key = name.strip().lower()
