@@ -13,7 +13,8 @@ from labkit.aws.profile import NAME_RE, CloudProfile
 # Variables that beat a profile's files: switching must clear them.
 CLEARED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
            "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-           "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "AWS_DATA_PATH")
+           "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "AWS_DATA_PATH", "AWS_REQUEST_CHECKSUM_CALCULATION",
+           "AWS_RESPONSE_CHECKSUM_VALIDATION")
 
 
 @dataclass(frozen=True)
