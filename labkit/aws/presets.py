@@ -6,21 +6,7 @@ from dataclasses import dataclass
 
 from labkit.aws.errors import AwsError
 from labkit.aws.profile import CloudProfile, check_url
-
-# Eucalyptus 4.x on the cloud controller's port 8773: botocore service id -> (host label of the DNS-style
-# URL http://LABEL.REGION.DOMAIN:8773/, path of the path-style URL http://CLC:8773/services/PATH), as the
-# eucarc and euca2ools.ini files a 4.x cloud hands out spell them (EC2_URL=.../services/compute,
-# AWS_IAM_URL=.../services/Euare, TOKEN_URL=.../services/Tokens, AWS_ELB_URL=.../services/LoadBalancing).
-EUCALYPTUS_SERVICES: dict[str, tuple[str, str]] = {
-    "ec2": ("compute", "compute"),
-    "iam": ("euare", "Euare"),
-    "s3": ("objectstorage", "objectstorage"),
-    "sts": ("tokens", "Tokens"),
-    "auto_scaling": ("autoscaling", "AutoScaling"),
-    "cloudformation": ("cloudformation", "CloudFormation"),
-    "cloudwatch": ("cloudwatch", "CloudWatch"),
-    "elastic_load_balancing": ("loadbalancing", "LoadBalancing"),
-}
+from labkit.aws.services import EUCALYPTUS_SERVICES
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def endpoints(rd: Path | None = None) -> dict[str, str]:
 
 def eucalyptus_routes() -> tuple[dict[str, str], dict[str, str]]:
     """Return (path name -> service id, DNS host label -> service id), lower-cased, from the preset's layout."""
-    from labkit.aws.presets import EUCALYPTUS_SERVICES
+    from labkit.aws.services import EUCALYPTUS_SERVICES
 
     paths = {path.lower(): sid for sid, (_label, path) in EUCALYPTUS_SERVICES.items()}
     labels = {label.lower(): sid for sid, (label, _path) in EUCALYPTUS_SERVICES.items()}

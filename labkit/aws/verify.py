@@ -194,12 +194,17 @@ def _bucket(tool: Tool, ctx: dict) -> str:
     return f"bucket {bucket} created and listed ({len(names)} buckets)"
 
 
+def _new_object(ctx: dict, name: str) -> tuple[str, Payload, str]:
+    """Return the checks' bucket (or skip: it was not made), the payload, and a key the delete check removes."""
+    bucket = _needs(ctx, "bucket", "s3 create-bucket")
+    key = f"labkit-verify/{name}"
+    ctx["keys"].append(key)
+    return bucket, ctx["payload"], key
+
+
 def _put_get(tool: Tool, ctx: dict) -> str:
     """Put the small object, read it back, compare the bytes."""
-    bucket = _needs(ctx, "bucket", "s3 create-bucket")
-    payload: Payload = ctx["payload"]
-    key = "labkit-verify/small.bin"
-    ctx["keys"].append(key)
+    bucket, payload, key = _new_object(ctx, "small.bin")
     tool.call("s3", "PutObject", Bucket=bucket, Key=key, Body=payload.small)
     same = _same(_fetch(tool, ctx, key), payload.small.read_bytes(), "the object")
     ctx["small"] = key
@@ -208,10 +213,7 @@ def _put_get(tool: Tool, ctx: dict) -> str:
 
 def _multipart(tool: Tool, ctx: dict) -> str:
     """Upload 10 MiB in two 5 MiB parts, complete, read it back and compare."""
-    bucket = _needs(ctx, "bucket", "s3 create-bucket")
-    payload: Payload = ctx["payload"]
-    key = "labkit-verify/multipart.bin"
-    ctx["keys"].append(key)
+    bucket, payload, key = _new_object(ctx, "multipart.bin")
     upload = tool.call("s3", "CreateMultipartUpload", Bucket=bucket, Key=key)["UploadId"]
     try:
         parts = []
@@ -246,12 +248,10 @@ def _ranged(tool: Tool, ctx: dict) -> str:
 
 def _copy(tool: Tool, ctx: dict) -> str:
     """Copy the small object to a new key and read the copy back."""
-    bucket = _needs(ctx, "bucket", "s3 create-bucket")
     small = _needs(ctx, "small", "s3 put-object")
-    key = "labkit-verify/copy.bin"
-    ctx["keys"].append(key)
+    bucket, payload, key = _new_object(ctx, "copy.bin")
     tool.call("s3", "CopyObject", Bucket=bucket, Key=key, CopySource=f"{bucket}/{small}")
-    same = _same(_fetch(tool, ctx, key), ctx["payload"].small.read_bytes(), "the copy")
+    same = _same(_fetch(tool, ctx, key), payload.small.read_bytes(), "the copy")
     return f"copied to {key}, same bytes ({same})"
 
 
