@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     im.add_argument("paths", nargs="+", help="euca2ools .ini files or directories, or eucarc files with --eucarc")
     im.add_argument("--eucarc", action="store_true", help="the paths are eucarc files")
     im.add_argument("--region", help="region for a eucarc profile (default: from the file, else eucalyptus)")
+    im.add_argument("--credentials", choices=("auto", "process", "keys"), default="auto",
+                    help="process: keep the imported secret in the keyring (credential_process); keys: plain keys; "
+                         "auto (default): process when a keyring is available")
     _files(im)
     im.add_argument("--apply", action="store_true", help="write the files (default: dry run)")
     im.add_argument("--force", action="store_true", help="replace same-named profiles labkit did not write")
@@ -209,6 +212,8 @@ def _progress(done: int, total: int, row) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     """Run ``labkit aws import``: write (or diff) one profile per euca2ools region or eucarc."""
+    import dataclasses
+
     from labkit.aws import from_euca2ools_ini, from_eucarc, write_profile
     from labkit.cli import print_rows
 
@@ -216,10 +221,13 @@ def _import(args: argparse.Namespace) -> int:
                 else from_euca2ools_ini(*args.paths))
     rows = []
     for profile in profiles:
+        profile = dataclasses.replace(profile, credentials=args.credentials)
         result = write_profile(profile, args.config_file, args.credentials_file, dry_run=not args.apply,
                                force=args.force)
         if not args.apply and args.format == "table":
             sys.stdout.write(result.diff or f"profile {result.profile}: nothing to change\n")
+            for note in result.notes:
+                sys.stdout.write(f"note: {note}\n")
         rows += result.rows()
     if args.apply or args.format != "table":
         print_rows(rows, args.format)

@@ -415,11 +415,23 @@ def run_checks(tool: Tool, region: str | None, skip: Callable[[str], str | None]
             by_service.setdefault(check.service, []).append(i)
         try:
             if lanes and len(by_service) > 1:
-                threads = [threading.Thread(target=lane, args=(idx,), daemon=True) for idx in by_service.values()]
+                errors: list[BaseException] = []
+
+                def guarded(indexes: list[int]) -> None:
+                    """Run a lane; keep what it raised for the calling thread."""
+                    try:
+                        lane(indexes)
+                    except BaseException as exc:  # noqa: BLE001 - re-raised below
+                        errors.append(exc)
+
+                threads = [threading.Thread(target=guarded, args=(idx,), daemon=True)
+                           for idx in by_service.values()]
                 for th in threads:
                     th.start()
                 for th in threads:
                     th.join()
+                if errors:
+                    raise errors[0]
             else:
                 for idx in by_service.values():
                     lane(idx)
@@ -439,6 +451,9 @@ def _run_one(tool: Tool, check: Check, ctx: dict, situation: Situation) -> Check
     except CallFailed as exc:
         what, advice = advise(str(exc), dataclasses.replace(situation, bucket=ctx.get("situation_bucket", "")))
         status, detail = "fail", mask_url(f"{what}: {exc}")
+    except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:  # an answer the check cannot read
+        status, detail = "fail", mask_url(f"unexpected answer: {type(exc).__name__}: {exc}")
+        advice = "the cloud answered, but not what this API returns: is the endpoint the right service?"
     return CheckRow(tool.name, check.name, status, detail, advice, round(time.perf_counter() - t0, 3))
 
 

@@ -311,4 +311,7 @@ def write_profile(profile: CloudProfile, config_file: str | Path | None = None,
     if home.store_in_keyring:
         result.notes.append(f"{'would store' if dry_run else 'stored'} the secret in the keyring "
                             f"(labkit/{home.keyring_user})")
+    if home.mode == "keys" and p.credentials == "auto":
+        result.notes.append("no keyring and no secret_env: the secret goes into the credentials file as a plain "
+                            "key; install a keyring backend or give secret_env to keep it out (credential_process)")
     return result

@@ -23,6 +23,19 @@ def free_port() -> int:
     return fp()
 
 
+@pytest.fixture(autouse=True)
+def no_real_keyring(monkeypatch):
+    """Never touch the machine's keyring: keyring's null backend here and in every child process."""
+    import keyring
+    from keyring.backends import null
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(null.Keyring())
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    yield
+    keyring.set_keyring(previous)
+
+
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No real AWS_* variable, a temporary HOME: boto3 in this process sees only the files we write."""
