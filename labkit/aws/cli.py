@@ -95,7 +95,7 @@ def _files(parser: argparse.ArgumentParser) -> None:
 def _profile(args: argparse.Namespace):
     """Build the CloudProfile the write options describe."""
     from labkit.aws import AwsError, CloudProfile, preset_profile
-    from labkit.config import mask_url
+    from labkit.http import mask_urls
 
     fields = {"access_key_id": args.access_key_id, "secret_env": args.secret_env,
               "secret_keyring": args.secret_keyring, "ca_bundle": args.ca_bundle,
@@ -106,7 +106,7 @@ def _profile(args: argparse.Namespace):
         for item in args.endpoint:
             svc, sep, url = item.partition("=")
             if not sep:
-                raise AwsError(f"--endpoint {mask_url(item)!r} is not SERVICE=URL",
+                raise AwsError(f"--endpoint {mask_urls(item)!r} is not SERVICE=URL",
                                hint="e.g. --endpoint ec2=http://h:8773/")
             endpoints[svc] = url
         return CloudProfile(args.name, args.region, endpoints=endpoints, **fields)

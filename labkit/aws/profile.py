@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from labkit.aws.errors import AwsError
-from labkit.config import Secret, mask_url
+from labkit.config import Secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 REGION_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
@@ -134,12 +134,15 @@ def lookup_secret(name: str, *, env: str | None = None, keyring_user: str | None
 def check_url(url: str, what: str = "endpoint URL") -> str:
     """Return a cleaned endpoint URL, or raise AwsError when it has no scheme, host, a bad port or a password.
 
-    Messages show the URL through ``mask_url``: a user name or password typed into it never reaches them.
+    Messages show the URL through ``labkit.http.mask_urls``: a user name or password typed into it never
+    reaches them.
     """
     url = (url or "").strip()
     if not url:
         raise AwsError(f"{what} is empty", hint="give a URL like http://10.0.0.1:8773/services/compute")
-    shown = mask_url(url)
+    from labkit.http import mask_urls
+
+    shown = mask_urls(url)
     authority = url.split("://", 1)[-1].split("/", 1)[0]
     if "@" in authority:
         where = f"{what} {shown!r}" if "://" in url else what

@@ -29,7 +29,6 @@ from labkit.aws.advice import Situation, advise
 from labkit.aws.errors import AwsError
 from labkit.aws.profile import CloudProfile
 from labkit.aws.tools import Boto3Tool, CallFailed, CliTool, aws_executable
-from labkit.config import mask_url
 
 __all__ = ["CHECKS", "TOOLS", "Boto3Tool", "CallFailed", "Check", "CheckRow", "CliTool", "aws_executable",
            "run_checks", "verify"]
@@ -93,6 +92,13 @@ def make_payload(directory: Path) -> Payload:
     for p in parts:
         p.write_bytes(os.urandom(PART))
     return Payload(small, parts)
+
+
+def _masked(text: str) -> str:
+    """Return text with the credentials in its URLs masked (labkit.http's one rule)."""
+    from labkit.http import mask_urls
+
+    return mask_urls(text)
 
 
 def _sha(data: bytes) -> str:
@@ -265,7 +271,7 @@ def _presigned(tool: Tool, ctx: dict) -> str:
     try:
         r = requests.get(url, timeout=ctx["timeout"], verify=ctx["tls"])
     except requests.RequestException as exc:
-        raise CallFailed(f"presigned GET failed: {mask_url(str(exc).split('?', 1)[0])}") from None
+        raise CallFailed(f"presigned GET failed: {_masked(str(exc))}") from None
     if r.status_code != 200:
         raise CallFailed(f"presigned GET answered {r.status_code}: {' '.join(r.text.split())[:200]}")
     same = _same(r.content, ctx["payload"].small.read_bytes(), "the presigned GET")
@@ -450,9 +456,9 @@ def _run_one(tool: Tool, check: Check, ctx: dict, situation: Situation) -> Check
         status, detail, advice = "skip", str(exc), "fix the check it needs first"
     except CallFailed as exc:
         what, advice = advise(str(exc), dataclasses.replace(situation, bucket=ctx.get("situation_bucket", "")))
-        status, detail = "fail", mask_url(f"{what}: {exc}")
+        status, detail = "fail", _masked(f"{what}: {exc}")
     except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:  # an answer the check cannot read
-        status, detail = "fail", mask_url(f"unexpected answer: {type(exc).__name__}: {exc}")
+        status, detail = "fail", _masked(f"unexpected answer: {type(exc).__name__}: {exc}")
         advice = "the cloud answered, but not what this API returns: is the endpoint the right service?"
     return CheckRow(tool.name, check.name, status, detail, advice, round(time.perf_counter() - t0, 3))
 
