@@ -29,19 +29,6 @@ COMMAND_MODULES = (
 )
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
-    """Give a command the shared ``--format table|csv|json`` option."""
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                        help="output format (default: table)")
-
-
-def print_rows(rows, fmt: str = "table", columns=None) -> None:
-    """Print rows (dataclasses, dicts or a DataFrame) in the chosen format."""
-    from labkit.tables import format_rows
-
-    sys.stdout.write(format_rows(rows, fmt, columns))
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser from every installed job's commands."""
     from labkit import __version__

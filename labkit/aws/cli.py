@@ -8,7 +8,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``aws`` command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("aws", help="write and verify awscli profiles for AWS-compatible private clouds")
     ss = p.add_subparsers(dest="aws_command", metavar="ACTION", required=True)
@@ -126,7 +126,7 @@ def _write(args: argparse.Namespace) -> int:
 
 def _show(result, args: argparse.Namespace) -> None:
     """Print a write or remove: the diff and notes (dry run, table format), else the table of files."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     if not args.apply and args.format == "table":
         sys.stdout.write(result.diff or f"profile {result.profile}: nothing to change\n")
@@ -142,7 +142,7 @@ def _show(result, args: argparse.Namespace) -> None:
 def _list(args: argparse.Namespace) -> int:
     """Run ``labkit aws list``: one row per profile."""
     from labkit.aws import list_profiles
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     print_rows(list_profiles(args.config_file, args.credentials_file), args.format,
                ["profile", "labkit", "region", "endpoint", "secret", "checksums"])
@@ -193,7 +193,7 @@ def _credential_process(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     """Run ``labkit aws verify``: the check table; exit 1 when a check failed."""
     from labkit.aws import verify
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     tools = ("boto3", "aws-cli") if args.tool == "both" else (args.tool,)
     rows = verify(args.name, args.config_file, args.credentials_file, tools=tools, timeout=args.timeout,
@@ -215,7 +215,7 @@ def _import(args: argparse.Namespace) -> int:
     import dataclasses
 
     from labkit.aws import from_euca2ools_ini, from_eucarc, write_profile
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     profiles = ([from_eucarc(p, region=args.region) for p in args.paths] if args.eucarc
                 else from_euca2ools_ini(*args.paths))
@@ -245,7 +245,7 @@ def _env(args: argparse.Namespace) -> int:
 def _presets(args: argparse.Namespace) -> int:
     """Run ``labkit aws presets``: list the known layouts."""
     from labkit.aws import PRESETS
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     print_rows([{"preset": p.name, "port": p.port, "layout": p.layout, "services": ", ".join(p.services) or "all",
                  "description": p.description} for p in PRESETS.values()], args.format)

@@ -57,7 +57,7 @@ def _add_plan_args(p: argparse.ArgumentParser, *, cloud: bool = True) -> None:
 
 def _finish(p: argparse.ArgumentParser, func, *, apply: str | None = None) -> None:
     """Give a command its ``--apply`` (when it changes something), ``--format`` and handler."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     if apply:
         p.add_argument("--apply", action="store_true", help=f"{apply} (default: show the steps)")
@@ -219,7 +219,7 @@ def _existing(args: argparse.Namespace):
 
 def _plan(args: argparse.Namespace) -> int:
     """Print what --show asks for about the planned cloud (and write --save)."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.hostfiles import host_files, setup_commands
     from labkit.vm.launch import connections
     from labkit.vm.packet_path import packet_path
@@ -258,7 +258,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Print the host checks; exit 1 when one fails."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.checks import FAIL, host_checks
 
     rows = host_checks(args.root, bridge=args.bridge, vg=args.vg, need_gb=args.need_gb, uri=args.uri)
@@ -268,7 +268,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _launch(args: argparse.Namespace) -> int:
     """Print launch's steps (done with --apply) and the connection table."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.launch import connections, launch
 
     _, plan, uri = _make_plan(args)
@@ -281,7 +281,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     """Converge the hosts to a plan file; print create / leave / drift steps (done with --apply)."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.launch import launch
     from labkit.vm.plan_file import load_plan
 
@@ -297,7 +297,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _destroy(args: argparse.Namespace) -> int:
     """Print destroy's steps (done with --apply) for a cloud or every cloud of a plan file."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.inventory import inventory_from_host
     from labkit.vm.launch import destroy
 
@@ -313,7 +313,7 @@ def _destroy(args: argparse.Namespace) -> int:
 
 def _wait(args: argparse.Namespace) -> int:
     """Wait for every VM; print the table; exit 1 when one did not answer."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.ready import wait_ready
 
     plans, uri = _existing(args)
@@ -325,7 +325,7 @@ def _wait(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     """Show each VM's seed files, or write the seed ISOs with --apply."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.seed import seed_files, write_seeds
 
     plans, _ = _existing(args)
@@ -341,7 +341,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace) -> int:
     """Take, list or delete a snapshot of every cloud given."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.errors import VmError
     from labkit.vm.snapshot import delete_snapshot, snapshot, snapshots
 
@@ -358,7 +358,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 def _revert(args: argparse.Namespace) -> int:
     """Revert every cloud given to a snapshot."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.snapshot import revert
 
     plans, uri = _existing(args)
@@ -368,7 +368,7 @@ def _revert(args: argparse.Namespace) -> int:
 
 def _clone(args: argparse.Namespace) -> int:
     """Plan N linked clones of a cloud, write them to --save and print their VMs."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.vm.inventory import inventory_from_host
     from labkit.vm.lab import Lab
     from labkit.vm.plan_file import save_plan
