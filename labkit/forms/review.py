@@ -14,7 +14,8 @@ import traitlets
 
 from labkit.assets import widget_file
 from labkit.errors import LabkitError
-from labkit.review.apply import DEFAULT_ISSUE_PATTERN, ApplyResult, apply_series, prepare_mbox
+from labkit.review.amend import DEFAULT_ISSUE_PATTERN, issues_to_add
+from labkit.review.apply import ApplyResult, apply_series
 from labkit.review.checks import CheckResult, check_series
 from labkit.review.mbox import PatchSeries, parse_mbox
 
@@ -158,10 +159,10 @@ class ReviewForm(widgets.VBox):
         issue = self.issue.value.strip()
         if not issue:
             raise LabkitError("no issue ID to add", hint="type one in 'Issue ID', e.g. CALC-7")
-        mbox, amended = prepare_mbox(series, issue, self.pattern.value)
-        after = {c.index: c.subject for c in parse_mbox(mbox).commits}
-        rows = [{"n": c.index, "before": c.subject, "after": after[c.index], "amended": c.index in amended}
-                for c in series.commits]
+        amended = issues_to_add(series, issue, self.pattern.value)
+        rows = [{"n": c.index, "before": c.subject,
+                 "after": c.amended_message(amended.get(c.index), trailers=False).split("\n", 1)[0],
+                 "amended": c.index in amended} for c in series.commits]
         frame = to_frame(rows)
         self._show(frame)
         self._say(f"{len(amended)} subjects gain {issue} when applied (Apply/Merge use it)")

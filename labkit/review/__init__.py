@@ -17,8 +17,8 @@ from typing import Any
 from labkit.review.errors import ReviewError
 
 _EXPORTS = {
-    "PatchSeries": "labkit.review.mbox", "Commit": "labkit.review.mbox", "FileChange": "labkit.review.mbox",
-    "parse_mbox": "labkit.review.mbox", "parse_diff": "labkit.review.mbox",
+    "PatchSeries": "labkit.review.series", "Commit": "labkit.review.series", "FileChange": "labkit.review.diff",
+    "parse_mbox": "labkit.review.mbox", "parse_thread": "labkit.review.mbox", "parse_diff": "labkit.review.diff",
     "read_mail": "labkit.review.mailinfo", "split_mbox": "labkit.review.mailinfo",
     "apply_series": "labkit.review.apply", "ApplyResult": "labkit.review.apply",
     "check_series": "labkit.review.checks", "CheckResult": "labkit.review.checks",

@@ -24,6 +24,7 @@ class GitResult:
     returncode: int
     stdout: str
     stderr: str
+    raw: bytes = b""  # stdout as git wrote it (file contents, binary)
 
     @property
     def ok(self) -> bool:
@@ -49,7 +50,7 @@ def run_git(cwd: str | Path, *args: str, input: bytes | None = None, env: Mappin
             full_env.pop(var, None)
     proc = subprocess.run(argv, cwd=str(cwd), input=input, capture_output=True, env=full_env)
     res = GitResult(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                    proc.stderr.decode("utf-8", "replace"))
+                    proc.stderr.decode("utf-8", "replace"), proc.stdout)
     if check and not res.ok:
         detail = (res.stderr or res.stdout).strip().splitlines()
         raise ReviewError(f"git {' '.join(args[:2])} failed in {cwd}: {detail[-1] if detail else res.returncode}",
