@@ -66,9 +66,17 @@ def c_unquote(path: str) -> str:
     return out.decode("utf-8", errors="replace")
 
 
-def _strip_prefix(path: str) -> str:
-    """Return a diff path without its quoting, trailing tab part and a/ or b/ prefix."""
+def _strip_prefix(path: str, *, git: bool = False) -> str:
+    """Return a diff path without its quoting, trailing tab part and prefix.
+
+    A git diff loses its first path component, whatever it is (``a/``, ``b/``, or the mnemonic
+    ``i/``, ``w/``, ``c/``, ``o/``), as ``git apply -p1`` does; a plain diff only ``a/`` or ``b/``.
+    """
     path = c_unquote(path.split("\t", 1)[0].rstrip())
+    if path == "/dev/null":
+        return path
+    if git:
+        return path.split("/", 1)[1] if "/" in path else path
     if path.startswith(("a/", "b/")):
         return path[2:]
     return path
@@ -81,20 +89,22 @@ def _git_header_paths(rest: str) -> tuple[str, str]:
         while end > 0 and rest[end - 1] == "\\":
             end = rest.find('" ', end + 1)
         a, b = rest[: end + 1], rest[end + 2:]
-        return _strip_prefix(a), _strip_prefix(b)
+        return _strip_prefix(a, git=True), _strip_prefix(b, git=True)
     if rest.endswith('"'):
         start = rest.rfind(' "')
-        return _strip_prefix(rest[:start]), _strip_prefix(rest[start + 1:])
-    n = len(rest)
-    if n % 2 == 1 and rest.startswith("a/"):  # same name twice: "a/N b/N"
-        half = (n - 1) // 2
-        if rest[half] == " " and rest[2:half] == rest[half + 3:]:
-            return rest[2:half], rest[half + 3:]
+        return _strip_prefix(rest[:start], git=True), _strip_prefix(rest[start + 1:], git=True)
+    # the same name twice ("P/N Q/N", one-component prefixes): the usual case, names may hold spaces
+    pos = rest.find(" ")
+    while pos > 0:
+        left, right = rest[:pos], rest[pos + 1:]
+        if "/" in left and "/" in right and left.split("/", 1)[1] == right.split("/", 1)[1]:
+            return left.split("/", 1)[1], right.split("/", 1)[1]
+        pos = rest.find(" ", pos + 1)
     i = rest.find(" b/")
     if i > 0:
-        return _strip_prefix(rest[:i]), rest[i + 3:]
+        return _strip_prefix(rest[:i], git=True), rest[i + 3:]
     a, _, b = rest.partition(" ")
-    return _strip_prefix(a), _strip_prefix(b)
+    return _strip_prefix(a, git=True), _strip_prefix(b, git=True)
 
 
 def parse_diff(patch: str, *, first_line: int = 1, exact_lines: bool = True) -> list[FileChange]:
@@ -253,10 +263,10 @@ def _read_extended_header(cur: FileChange, line: str) -> None:
     elif line == "GIT binary patch" or (line.startswith("Binary files ") and line.endswith(" differ")):
         cur.binary = True
     elif line.startswith("--- "):
-        if _strip_prefix(line[4:]) == "/dev/null":
+        if _strip_prefix(line[4:], git=True) == "/dev/null":
             cur.status = "added"
     elif line.startswith("+++ "):
-        new = _strip_prefix(line[4:])
+        new = _strip_prefix(line[4:], git=True)
         if new == "/dev/null":
             cur.status = "deleted"
             cur.path = cur.old_path or cur.path

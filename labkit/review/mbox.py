@@ -206,13 +206,14 @@ def _collect_trailers(mails: list[_Mail], chosen: list[_Mail], series: PatchSeri
     """Put trailers given in replies onto the patch (or, via the cover letter, every patch) they answer."""
     by_id = {m.msgid: m for m in mails if m.msgid}
     chosen_ids = {id(m) for m in chosen}
+    found = []
     for reply in mails:
-        if reply.kind != "reply":
-            continue
-        trailers = reply_trailers(reply.info)
-        if not trailers:
-            continue
-        target = next((by_id[p] for p in reply.parents if p in by_id and by_id[p].kind != "reply"), None)
+        trailers = reply_trailers(reply.info) if reply.kind == "reply" else []
+        if trailers:
+            target = next((by_id[p] for p in reply.parents if p in by_id and by_id[p].kind != "reply"), None)
+            found.append((reply, trailers, target))
+    found.sort(key=lambda f: f[2] is None or f[2].kind != "cover")  # series-wide trailers first, as b4 writes them
+    for reply, trailers, target in found:
         who = reply.info.author or reply.info.email
         names = ", ".join(k for k, _ in trailers)
         if target is None:

@@ -135,7 +135,7 @@ class Scratch:
         else:
             self.abort()
             self._write_patterns(lines)
-            self.git("read-tree", "-mu", "--reset", sha)
+            self.git("read-tree", "--reset", "-u", sha)
             self.git("update-ref", "--no-deref", "HEAD", sha)
         self.full = paths is None
 
@@ -169,7 +169,8 @@ class Scratch:
             failed = self._failed_patch()
             conflicts = self._conflicts(am)
             text = (am.stdout + am.stderr).strip()
-            errors = [ln for ln in text.splitlines() if ln.startswith("error:")]
+            errors = [ln for ln in text.splitlines() if ln.startswith(("error:", "CONFLICT"))]
+            errors.sort(key=lambda ln: not (_FAILED_PATH.match(ln) or ln.startswith("CONFLICT")))
             first = errors[0] if errors else next((ln for ln in text.splitlines() if ln.strip()
                                                    and not ln.startswith("hint:")), text[:200])
             if failed is None or not skip_conflicts or _DAMAGED.search(text):

@@ -37,14 +37,15 @@ def test_apply_dry_run_then_real(make_repo, capsys, tmp_path):
                                      capture_output=True, check=True).stdout)
     before = git(repo, "rev-parse", "main")
     assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
-                 "--amend-issue", "CALC-1", "--dry-run"]) == 0
-    assert "fast-forward main" in capsys.readouterr().out
+                 "--amend-issue", "CALC-1"]) == 0  # a dry run unless --apply
+    out, err = capsys.readouterr()
+    assert "fast-forward main" in out and "add --apply" in err
     assert git(repo, "rev-parse", "main") == before
     assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
-                 "--amend-issue", "CALC-1", "--test", "false"]) == 1
+                 "--amend-issue", "CALC-1", "--test", "false", "--apply"]) == 1
     assert git(repo, "rev-parse", "main") == before
     assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
-                 "--amend-issue", "CALC-1", "--test", "true"]) == 0
+                 "--amend-issue", "CALC-1", "--test", "true", "--apply"]) == 0
     assert git(repo, "log", "-1", "--format=%s", "main").strip() == "CALC-1: add neg"
     assert main(["pr", "apply", str(patch), "--repo", str(repo)]) == 1
     assert "apply needs --onto" in capsys.readouterr().err
