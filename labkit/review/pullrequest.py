@@ -113,8 +113,10 @@ class RateLimit:
             return None
 
 
-class TokenRefused(HttpError):
-    """The API refused the token (401)."""
+class TokenRefused(ReviewError):
+    """The API refused the token (401): ``auto`` fetching moves on to the next route."""
+
+    status = 401
 
 
 class _AlternateLinks(HTMLParser):
@@ -281,7 +283,7 @@ class PullRequest:
             if r.status_code == 401 and api:
                 raise TokenRefused(f"{url} refused the token (401 Bad credentials)",
                                    hint="check the token ($GITHUB_TOKEN, the profile's forge token_env, token= in "
-                                        "Python): it may be expired or lack the repo scope", status=401, url=url)
+                                        "Python): it may be expired or lack the repo scope")
             from labkit.http import raise_for_status
 
             return raise_for_status(r)
@@ -309,7 +311,7 @@ class PullRequest:
         for how in order:
             try:
                 data = getattr(self, f"_via_{how}")()
-            except HttpError as exc:
+            except (HttpError, TokenRefused) as exc:
                 if exc.status == 406:
                     too_large = True
                     errors.append(f"{how}: too large for the diff media type (406)")
