@@ -230,7 +230,7 @@ def _range_diff(args: argparse.Namespace) -> int:
 def _backport(args: argparse.Namespace) -> int:
     """Run ``labkit pr backport``: the branch x commit grid; exit 1 when a branch did not take every patch."""
     from labkit.cli import print_rows
-    from labkit.review.backport import backport
+    from labkit.review.backports import backport
 
     series = load_series(args)
     bp = backport(args.repo, series, args.onto, test_cmd=args.test_cmd, test_each=args.test_each,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,14 @@ def make_repo(tmp_path):
         return repo
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_in_tmp(tmp_path_factory, monkeypatch):
+    """Point the temp folder (Python's and $TMPDIR) at an empty folder; fail the test if labkit leaves anything there."""
+    tmp = tmp_path_factory.mktemp("TMPDIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    yield tmp
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"left behind in the temp folder: {left}"

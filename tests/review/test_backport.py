@@ -8,7 +8,7 @@ import pytest
 
 from labkit.cli import main
 from labkit.review import ReviewError, parse_mbox
-from labkit.review.backport import backport
+from labkit.review.backports import backport
 
 from .conftest import git
 from .test_apply import repo_state
