@@ -16,10 +16,13 @@ written. Hooks are off unless asked (``core.hooksPath=/dev/null``).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +91,23 @@ def sparse_pattern(path: str) -> str | None:
     return "/" + escaped
 
 
+@contextmanager
+def worktree_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock while adding or removing a worktree of ``root`` (git's own add is not safe in parallel).
+
+    The lock is ``flock`` on the repository's git folder itself, so no lock file is ever left in it.
+    """
+    git_dir = root / ".git"
+    if not git_dir.is_dir():
+        git_dir = Path(run_git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip())
+    fd = os.open(git_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class Scratch:
     """A detached scratch worktree of ``repo``, created on first use, reset between uses, removed by ``close``."""
 
@@ -123,8 +143,9 @@ class Scratch:
             self.path = Path(tempfile.mkdtemp(prefix="labkit-review-"))
             self.path.rmdir()  # git worktree add makes it (and names its admin folder after it)
             try:
-                run_git(self.root, "worktree", "add", "--no-checkout", "--detach", "--quiet", str(self.path), sha,
-                        env=self.env, config=self.config)
+                with worktree_lock(self.root):
+                    run_git(self.root, "worktree", "add", "--no-checkout", "--detach", "--quiet", str(self.path), sha,
+                            env=self.env, config=self.config)
             except BaseException:
                 shutil.rmtree(self.path, ignore_errors=True)
                 self.path = None
@@ -221,7 +242,8 @@ class Scratch:
             return
         wt, admin = self.path, self.admin
         self.path = self.admin = None
-        removed = run_git(self.root, "worktree", "remove", "--force", "--force", str(wt), check=False).ok
+        with worktree_lock(self.root):
+            removed = run_git(self.root, "worktree", "remove", "--force", "--force", str(wt), check=False).ok
         if not removed or wt.exists():  # git could not: remove both halves by hand (never prune others')
             shutil.rmtree(wt, ignore_errors=True)
             if admin is not None and admin.exists():
