@@ -139,17 +139,6 @@ def applies_results(series: PatchSeries, out: AmOutcome, onto: str) -> list[Chec
     return results
 
 
-def check_applies(series: PatchSeries, repo: str | Path, onto: str, *, keep_cr: bool | None = None,
-                  three_way: bool = True, scratch: Scratch | None = None) -> list[CheckResult]:
-    """Run the apply's own ``git am`` in a sparse scratch worktree of ``onto``; report the first patch that fails.
-
-    Same machinery, flags and worktree kind as :func:`apply_series`, so "applies" means the apply succeeds.
-    """
-    with _scratch(repo, scratch) as sc:
-        sha = resolve_commit(sc.root, onto)
-        return applies_results(series, sc.am_series(series, sha, three_way=three_way, keep_cr=keep_cr), onto)
-
-
 @contextmanager
 def _scratch(repo: str | Path, given: Scratch | None):
     """Yield the caller's scratch worktree, or a new one removed afterwards."""

@@ -33,6 +33,21 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     return r.stdout.decode()
 
 
+def format_patch(repo: Path, rev: str, *options: str) -> bytes:
+    """``git format-patch --stdout`` of a revision range."""
+    return subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", *options, rev], capture_output=True,
+                          check=True).stdout
+
+
+def neg_branch(repo: Path) -> bytes:
+    """Add branch ``pr`` (one commit, "add neg", no issue ID) to a repo made by ``make_repo``; return its patch."""
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
+    git(repo, "commit", "-q", "-am", "add neg")
+    git(repo, "checkout", "-q", "main")
+    return format_patch(repo, "main..pr")
+
+
 @pytest.fixture
 def make_repo(tmp_path):
     """Create a git repo with a main branch holding a few files; return a factory."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from labkit.cli import main
 
-from .conftest import data_dir, git
+from .conftest import data_dir, git, neg_branch
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +27,8 @@ def test_review_prints_series_and_checks(capsys):
 
 def test_apply_dry_run_then_real(make_repo, capsys, tmp_path):
     repo = make_repo()
-    git(repo, "checkout", "-q", "-b", "pr")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
-    git(repo, "commit", "-q", "-am", "add neg")
-    git(repo, "checkout", "-q", "main")
     patch = tmp_path / "pr.patch"
-    patch.write_bytes(subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", "main..pr"],
-                                     capture_output=True, check=True).stdout)
+    patch.write_bytes(neg_branch(repo))
     before = git(repo, "rev-parse", "main")
     assert main(["pr", "apply", str(patch), "--repo", str(repo), "--onto", "main", "--merge", "ff",
                  "--amend-issue", "CALC-1"]) == 0  # a dry run unless --apply

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from .conftest import git
+from .conftest import git, neg_branch
 
 pytestmark = pytest.mark.integration
 
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.integration
 def pr(make_repo):
     repo = make_repo()
     git(repo, "branch", "release")
-    git(repo, "checkout", "-q", "-b", "pr")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
-    git(repo, "commit", "-q", "-am", "add neg")
-    git(repo, "checkout", "-q", "main")
-    mbox = subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", "main..pr"], capture_output=True,
-                          check=True).stdout.decode()
-    return repo, mbox
+    return repo, neg_branch(repo).decode()
 
 
 def test_form_buttons_run_the_core(pr):

@@ -6,13 +6,11 @@ after ``git am``, never into the mail it reads.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from labkit.cli import main
 from labkit.review import ReviewError, apply_series
-from tests.review.conftest import git
+from tests.review.conftest import git, neg_branch
 
 pytestmark = [pytest.mark.integration]
 
@@ -27,13 +25,8 @@ def pr(tmp_path):
     (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "initial")
-    git(repo, "checkout", "-q", "-b", "pr")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
-    git(repo, "commit", "-q", "-am", "add neg")
-    git(repo, "checkout", "-q", "main")
     patch = tmp_path / "pr.patch"
-    patch.write_bytes(subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", "main..pr"],
-                                     capture_output=True, check=True).stdout)
+    patch.write_bytes(neg_branch(repo))
     return repo, patch
 
 
