@@ -54,7 +54,7 @@ def run_git(cwd: str | Path, *args: str, input: bytes | None = None, env: Mappin
     if check and not res.ok:
         detail = (res.stderr or res.stdout).strip().splitlines()
         raise ReviewError(f"git {' '.join(args[:2])} failed in {cwd}: {detail[-1] if detail else res.returncode}",
-                          hint="check the repository path and the branch or commit names")
+                          hint="check the repository path (--repo) and the branch or commit names (--onto)")
     return res
 
 
@@ -62,11 +62,13 @@ def repo_root(path: str | Path) -> Path:
     """Return the top folder of the git work tree holding ``path`` (clear error if it is not a repo)."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise ReviewError(f"{p} does not exist", hint="give the path of a local clone of the repository")
+        raise ReviewError(f"{p} does not exist",
+                          hint="give the path of a local clone of the repository with --repo (repo= in Python)")
     r = run_git(p, "rev-parse", "--show-toplevel", check=False)
     if not r.ok:
         raise ReviewError(f"{p} is not a git repository",
-                          hint="clone the project first (git clone URL) and pass that folder")
+                          hint="clone the project first (git clone URL) and give that folder with --repo "
+                               "(repo= in Python)")
     return Path(r.stdout.strip())
 
 
@@ -76,7 +78,8 @@ def resolve_commit(repo: Path, ref: str) -> str:
     if not r.ok:
         branches = run_git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", check=False)
         names = ", ".join(branches.stdout.split()[:10])
-        raise ReviewError(f"{ref!r} is not a branch, tag or commit of {repo}", hint=f"choose one of: {names}")
+        raise ReviewError(f"{ref!r} is not a branch, tag or commit of {repo}",
+                          hint=f"give one with --onto (onto= in Python): {names}")
     return r.stdout.strip()
 
 
