@@ -167,7 +167,11 @@ def bench_apply(n_commits: int, rounds: int) -> None:
             res = apply_series(repo, mbox, onto="main")
             assert res.status == "applied" and len(res.commits) == n_commits, res.message
 
-        times = interleaved({f"bare git {' '.join(flags)}": bare, "labkit apply_series": labkit}, rounds, reset)
+        def naive() -> None:  # the figure this benchmark printed before: the peer without -3
+            git(repo, "am", "--quiet", input=mbox)
+
+        times = interleaved({f"bare git {' '.join(flags)}": bare, "labkit apply_series": labkit,
+                             "old row: bare git am --quiet (not labkit's flags)": naive}, rounds, reset)
         print(f"\napply  {n_commits}-commit series ({len(mbox) / 1e3:.0f} kB) onto a 60-file repo, "
               f"{rounds} interleaved rounds; both run: git {' '.join(flags)}")
         report("", times, f"bare git {' '.join(flags)}", ("labkit apply_series", 1.10))
