@@ -72,6 +72,19 @@ def repo_root(path: str | Path) -> Path:
     return Path(r.stdout.strip())
 
 
+def repo_dirs(path: str | Path) -> tuple[Path, Path]:
+    """Return (top folder of the work tree, the repository's common git folder) in one git call."""
+    p = Path(path).expanduser()
+    r = run_git(p, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", check=False) \
+        if p.is_dir() else None
+    lines = r.stdout.splitlines() if r is not None and r.ok else []
+    if len(lines) != 2:
+        root = repo_root(p)  # raises the clear error (no such folder, not a repository)
+        common = run_git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
+        return root, Path(common)
+    return Path(lines[0]), Path(lines[1])
+
+
 def resolve_commit(repo: Path, ref: str) -> str:
     """Return the commit id a branch, tag or sha names (clear error if it names nothing)."""
     r = run_git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -85,6 +98,17 @@ def resolve_commit(repo: Path, ref: str) -> str:
 
 def committer_env(repo: Path) -> dict[str, str]:
     """Return env vars giving git a committer (and merge author) identity when none is configured."""
+    key = (str(repo), *(os.environ.get(f"GIT_{r}_{f}", "") for r in ("COMMITTER", "AUTHOR") for f in ("NAME", "EMAIL")))
+    if key not in _IDENTITY:
+        _IDENTITY[key] = _identity_env(repo)
+    return dict(_IDENTITY[key])
+
+
+_IDENTITY: dict[tuple[str, ...], dict[str, str]] = {}  # per repository and identity variables: asked once
+
+
+def _identity_env(repo: Path) -> dict[str, str]:
+    """Ask git whether it has a committer and an author identity; return the fallback for those it lacks."""
     env: dict[str, str] = {}
     for role in ("COMMITTER", "AUTHOR"):
         if os.environ.get(f"GIT_{role}_NAME") and os.environ.get(f"GIT_{role}_EMAIL"):

@@ -386,7 +386,7 @@ class PullRequest:
         Works in a throw-away bare repository (removed afterwards) that borrows the objects of
         ``repo`` (a local clone) when given, so only what is missing crosses the network.
         """
-        from labkit.review.git import repo_root, run_git
+        from labkit.review.git import repo_dirs, run_git
 
         base = self.info()["base"]["ref"]
         url = self.clone_url()
@@ -403,8 +403,8 @@ class PullRequest:
         try:
             run_git(tmp, "init", "--bare", "--quiet", ".")
             if repo is not None:
-                common = run_git(repo_root(repo), "rev-parse", "--path-format=absolute", "--git-common-dir")
-                (tmp / "objects" / "info" / "alternates").write_text(common.stdout.strip() + "/objects\n")
+                common = repo_dirs(repo)[1]
+                (tmp / "objects" / "info" / "alternates").write_text(f"{common}/objects\n")
             fetched = run_git(tmp, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", url,
                               f"+refs/pull/{self.number}/head:refs/labkit/head", f"+refs/heads/{base}:refs/labkit/base",
                               env=env, check=False, config=("-c", "protocol.ext.allow=never"))
