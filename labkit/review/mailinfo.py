@@ -21,6 +21,10 @@ _HEADER_NAME = re.compile(r"^([!-9;-~]+):")  # RFC 2822 field name: printable, n
 _INBODY = ("From", "Subject", "Date")
 _FORMAT_PATCH_SEP = re.compile(r"^From [0-9a-f]{40} Mon Sep 17 00:00:00 2001$")
 _SPACE = " \t\n\r\v\f"
+_YEAR = re.compile(rb"\s*(\d+)")
+_RUNS_OF_SPACE = re.compile(r"[ \t\n\r\v\f]+")
+_PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_MSG_ID = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass
@@ -67,7 +71,7 @@ def is_from_line(line: bytes) -> bool:
         return False
     if not ok:
         return False
-    m = re.match(rb"\s*(\d+)", line[colon + 3:])
+    m = _YEAR.match(line[colon + 3:])
     return bool(m) and int(m.group(1)) > 90
 
 
@@ -157,7 +161,7 @@ def decode_header(value: str) -> str:
 
 def cleanup_space(value: str) -> str:
     """Squash each run of whitespace to one space (git's cleanup_space)."""
-    return re.sub(r"[ \t\n\r\v\f]+", " ", value)
+    return _RUNS_OF_SPACE.sub(" ", value)
 
 
 def cleanup_subject(subject: str) -> str:
@@ -353,7 +357,7 @@ def _header_value(line: str, name: str) -> str | None:
 def _content_params(value: str) -> dict[str, str]:
     """Return the parameters (charset, boundary...) of a Content-Type value."""
     params: dict[str, str] = {}
-    for m in re.finditer(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', value):
+    for m in _PARAM.finditer(value):
         v = m.group(2)
         if v.startswith('"'):
             v = v[1:-1]
@@ -569,4 +573,4 @@ def read_mail(data: bytes, *, start_line: int = 1, inbody_headers: bool = True,
 
 def message_ids(value: str) -> list[str]:
     """Return the ``<id>`` tokens of an In-Reply-To or References header, in order."""
-    return re.findall(r"<[^<>\s]+>", value or "")
+    return _MSG_ID.findall(value or "")

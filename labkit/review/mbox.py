@@ -246,6 +246,12 @@ def parse_thread(data: bytes | str, *, source: str = "", mboxrd: bool = False, l
     each patch, and a string template with ``{msgid}`` names another archive. Raises
     :class:`ReviewError` only when the input holds no readable patch at all.
     """
+    return _parse(data, source=source, mboxrd=mboxrd, link=link, trailers=trailers, thread=True)
+
+
+def _parse(data: bytes | str, *, source: str, mboxrd: bool, link: bool | str, trailers: bool,
+           thread: bool) -> PatchSeries:
+    """Read the mails; with ``thread`` pick revisions and collect trailers (b4), else keep every patch (git am)."""
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogateescape")
     if not data.strip():
@@ -254,9 +260,9 @@ def parse_thread(data: bytes | str, *, source: str = "", mboxrd: bool = False, l
     mails = [_read(raw) for raw in split_mbox(data, mboxrd=mboxrd)]
     series = PatchSeries(source=source)
     _find_covers(mails)
-    chosen = _choose(mails, series)
+    chosen = _choose(mails, series) if thread else [m for m in mails if m.kind in ("patch", "broken")]
     series.problems = [m.problem for m in mails if m.problem is not None]
-    if trailers:
+    if trailers and thread:
         _collect_trailers(mails, chosen, series)
     covers = [m for m in mails if m.kind == "cover"]
     if covers:
@@ -284,12 +290,13 @@ def parse_thread(data: bytes | str, *, source: str = "", mboxrd: bool = False, l
 
 
 def parse_mbox(data: bytes | str, *, source: str = "", mboxrd: bool = False) -> PatchSeries:
-    """Parse an mbox (format-patch output, a GitHub ``.patch``, a list archive) that must be whole.
+    """Parse an mbox (format-patch output, a GitHub ``.patch``) into what ``git am`` would apply: every patch, in order.
 
-    Same reading as :func:`parse_thread`, but the first unreadable patch raises
-    :class:`ReviewError` naming its line, so a damaged ``.patch`` is never half-read.
+    The mails are read as by :func:`parse_thread` (cover letter, others) but no revision is picked
+    and no reply's trailer collected; the first unreadable patch raises :class:`ReviewError`
+    naming its line, so a damaged ``.patch`` is never half-read.
     """
-    series = parse_thread(data, source=source, mboxrd=mboxrd)
+    series = _parse(data, source=source, mboxrd=mboxrd, link=False, trailers=False, thread=False)
     if series.problems:
         p = series.problems[0]
         raise ReviewError(f"line {p.line}: {p.reason}",

@@ -178,3 +178,17 @@ def test_a_resent_single_patch_is_told_from_the_old_one(topic):
     series = parse_thread(old + new)
     assert [(c.subject, c.version) for c in series] == [("Change a.txt, v2 wording", 2)]
     assert any("v1 replaced" in n for n in series.notes)
+
+
+def test_parse_mbox_keeps_every_patch_as_git_am_does(topic, tmp_path):
+    v1 = fmt(topic, "--thread", "main..topic")
+    git(topic, "checkout", "-q", "topic")
+    git(topic, "commit", "-q", "--amend", "-m", "Change c.txt again")
+    git(topic, "checkout", "-q", "main")
+    v2 = fmt(topic, "--thread", "-v2", "main..topic")
+    assert [c.subject for c in parse_mbox(v1 + v2)] == ["Change a.txt", "Change b.txt", "Change c.txt"] + [
+        "Change a.txt", "Change b.txt", "Change c.txt again"]
+    assert len(parse_thread(v1 + v2)) == 3
+    (tmp_path / "split").mkdir()
+    am = subprocess.run(["git", "mailsplit", f"-o{tmp_path / 'split'}"], input=v1 + v2, capture_output=True)
+    assert int(am.stdout.decode().strip()) == 6  # git's own count of the mails git am would apply
