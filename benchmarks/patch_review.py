@@ -320,7 +320,7 @@ def main() -> int:
         bench_large(3_000, 300, 20, 2)
     else:
         bench_parse(50, 7)
-        bench_apply(200, 7)
+        bench_apply(200, 11)
         bench_large(30_000, 3_000, 20, 7)
     print(f"\nmemory: this benchmark process's own peak (VmHWM, the 50 MB parse included) {vm_hwm_mb():.0f} MB")
     return 0

@@ -191,6 +191,8 @@ def cleanup_subject(subject: str) -> str:
 
 def _unquote_quoted_pair(value: str) -> str:
     """Remove RFC 2822 quoting: quoted strings lose their quotes, comments keep parens but not backslashes."""
+    if '"' not in value and "(" not in value:
+        return value
     out: list[str] = []
     i, n = 0, len(value)
     while i < n:
