@@ -1,6 +1,8 @@
 // labkit diff view (anywidget): per-commit navigation, file list, unified and side-by-side diffs
-// with add/remove colouring, changed-word marks and light syntax highlighting.
-// Model state: commits (list), index (int), mode ("unified" | "split"), file (int, -1 = all files).
+// with add/remove colouring, changed-word marks and light syntax highlighting; or, in "range" kind,
+// a range-diff of two revisions: one row per commit pair and the diff of the selected pair's patches.
+// Model state: kind ("series" | "range"), commits (list), ranges (list), labels ([old, new]),
+// index (int), mode ("unified" | "split"), file (int, -1 = all files).
 
 const KEYWORDS = new Set(("def class return if elif else for while in not and or import from as with try " +
   "except finally raise yield lambda None True False pass break continue function const let var new " +
@@ -131,9 +133,72 @@ function fileTitle(f) {
     ` <span class="lk-dv-counts"><span class="lk-dv-plus">+${f.added}</span> <span class="lk-dv-minus">-${f.removed}</span></span>`;
 }
 
+const RANGE_TITLES = { unchanged: "unchanged", changed: "changed", added: "added", dropped: "dropped" };
+
+// The diff of two patches: each line has an outer mark (what changed between the revisions) and
+// keeps its inner one (what the patch itself does).
+function interdiffTable(diff) {
+  let html = '<table class="lk-dv-table lk-dv-interdiff">';
+  const lines = (diff || "").split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  for (const line of lines) {
+    if (line.startsWith("@@")) {
+      html += `<tr class="lk-dv-hunk"><td class="lk-dv-code" colspan="2">${esc(line)}</td></tr>`;
+      continue;
+    }
+    const outer = line[0] || " ";
+    const inner = line.slice(1);
+    const cls = outer === "+" ? "lk-dv-add" : outer === "-" ? "lk-dv-del" : "lk-dv-ctx";
+    const innerCls = inner[0] === "+" ? " lk-dv-inner-add" : inner[0] === "-" ? " lk-dv-inner-del" : "";
+    html += `<tr class="${cls}"><td class="lk-dv-no">${esc(outer)}</td><td class="lk-dv-code${innerCls}">${esc(inner)}</td></tr>`;
+  }
+  return html + "</table>";
+}
+
+function drawRange(model, el) {
+  const rows = model.get("ranges") || [];
+  const labels = model.get("labels") || ["old", "new"];
+  const index = Math.min(Math.max(model.get("index"), 0), Math.max(rows.length - 1, 0));
+  el.innerHTML = "";
+  const bar = document.createElement("div");
+  bar.className = "lk-dv-bar";
+  const counts = {};
+  for (const r of rows) counts[r.status] = (counts[r.status] || 0) + 1;
+  const title = document.createElement("span");
+  title.className = "lk-dv-title lk-dv-range-title";
+  title.innerHTML = `<b>${esc(labels[0])}</b> → <b>${esc(labels[1])}</b>: ` +
+    Object.keys(RANGE_TITLES).filter((k) => counts[k]).map((k) => `<span class="lk-dv-rs lk-dv-rs-${k}">${counts[k]} ${k}</span>`).join(" ");
+  bar.appendChild(title);
+  el.appendChild(bar);
+  const body = document.createElement("div");
+  body.className = "lk-dv-body";
+  const list = document.createElement("ul");
+  list.className = "lk-dv-files lk-dv-ranges";
+  rows.forEach((r, i) => {
+    const li = document.createElement("li");
+    li.className = `lk-dv-range lk-dv-range-${r.status}` + (i === index ? " lk-dv-sel" : "");
+    li.innerHTML = `<span class="lk-dv-mark">${esc(r.old == null ? "-" : String(r.old))} ${esc(r.marker)} ${esc(r.new == null ? "-" : String(r.new))}</span> ${esc(r.subject)}`;
+    li.title = RANGE_TITLES[r.status] + (r.old_subject && r.old_subject !== r.subject ? ` (was: ${r.old_subject})` : "");
+    li.addEventListener("click", () => { model.set("index", i); model.save_changes(); });
+    list.appendChild(li);
+  });
+  body.appendChild(list);
+  const pane = document.createElement("div");
+  pane.className = "lk-dv-pane";
+  const r = rows[index];
+  if (!r) pane.innerHTML = '<div class="lk-dv-binary">no commits</div>';
+  else if (r.status === "unchanged") pane.innerHTML = '<div class="lk-dv-binary">the same patch in both revisions</div>';
+  else if (r.status === "added") pane.innerHTML = `<div class="lk-dv-binary">new in ${esc(labels[1])}</div>`;
+  else if (r.status === "dropped") pane.innerHTML = `<div class="lk-dv-binary">dropped from ${esc(labels[0])}</div>`;
+  else pane.innerHTML = interdiffTable(r.diff);
+  body.appendChild(pane);
+  el.appendChild(body);
+}
+
 function render({ model, el }) {
   el.classList.add("lk-dv");
   const draw = () => {
+    if (model.get("kind") === "range") return drawRange(model, el);
     const commits = model.get("commits") || [];
     const mode = model.get("mode");
     let index = Math.min(Math.max(model.get("index"), 0), Math.max(commits.length - 1, 0));
@@ -202,6 +267,8 @@ function render({ model, el }) {
     body.appendChild(pane);
     el.appendChild(body);
   };
+  model.on("change:kind", draw);
+  model.on("change:ranges", draw);
   model.on("change:commits", draw);
   model.on("change:index", draw);
   model.on("change:mode", draw);

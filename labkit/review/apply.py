@@ -1,42 +1,44 @@
 """Apply a patch series onto any branch in a scratch worktree, test it, and merge only when asked.
 
     result = apply_series("~/src/cloud", series, onto="release-4.4", amend_issue="EUCA-1234",
-                          test_cmd="make check", merge="ff")
+                          test_cmd="make check", test_each=True, merge="ff")
     result.ok, result.status, result.head, result.rows()
 
-The user's checkout is never touched: ``git am -3`` runs in a temporary ``git worktree`` on a
-detached HEAD; on any failure (conflict, failing tests, damaged patch) the am is aborted and the
-worktree removed, so refs, HEAD, index, stash and files are exactly as before. Only ``merge=``
-moves a branch, and only after the tests passed.
+The user's checkout is never touched: ``git am -3`` runs in a scratch ``git worktree`` on a
+detached HEAD that checks out only the paths the series touches (every file when tests run);
+on any failure (conflict, failing tests, damaged patch) the worktree is removed, so refs, HEAD,
+index, stash, worktree list and files are exactly as before. Issue IDs and trailers collected
+from a thread are written into the commits after the am (:mod:`labkit.review.amend`). Only
+``merge=`` or ``branch=`` change the repository, and only after the tests passed.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.review.amend import (
+    DEFAULT_ISSUE_PATTERN,
+    issue_regex,
+    issues_to_add,
+    new_messages,
+    rewrite_messages,
+)
 from labkit.review.errors import ReviewError
-from labkit.review.git import committer_env, repo_root, resolve_commit, run_git
-from labkit.review.mbox import PatchSeries, parse_mbox
+from labkit.review.git import resolve_commit, run_git
+from labkit.review.lineends import line_ends
+from labkit.review.mbox import parse_mbox
+from labkit.review.scratch import AmOutcome, AppliedCommit, Scratch
+from labkit.review.series import PatchSeries
 
-DEFAULT_ISSUE_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
+__all__ = ["DEFAULT_ISSUE_PATTERN", "AppliedCommit", "ApplyResult", "CommitTest", "TestRun", "apply_series",
+           "issue_regex", "run_tests"]
 
-
-def issue_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an issue-ID pattern, or raise ReviewError saying why it is not a regular expression."""
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ReviewError(f"issue pattern {pattern!r} is not a regular expression ({exc})",
-                          hint=r"write e.g. EUCA-\d+ (escape ( [ + * ? with a backslash to match them literally)") from None
 MERGE_MODES = (None, "ff", "merge")
 
 
@@ -58,12 +60,12 @@ class TestRun:
 
 
 @dataclass
-class AppliedCommit:
-    """One commit created by ``git am``: its new id and subject."""
+class CommitTest:
+    """The test command's outcome on one commit of the series (``test_each``)."""
 
     n: int
     sha: str
-    subject: str
+    run: TestRun
 
 
 @dataclass
@@ -78,11 +80,14 @@ class ApplyResult:
     head: str | None = None
     failed_patch: int | None = None
     conflicts: list[str] = field(default_factory=list)
-    test: TestRun | None = None
+    test: TestRun | None = None  # the run on the head (the last of ``tests`` with test_each)
+    tests: list[CommitTest] = field(default_factory=list)  # one per commit with test_each
     merged_into: str | None = None
     merge_sha: str | None = None
     branch: str | None = None
     message: str = ""
+    am_args: list[str] = field(default_factory=list)  # the git am arguments (same as the check's)
+    amended: list[int] = field(default_factory=list)  # patches whose message labkit changed
 
     @property
     def ok(self) -> bool:
@@ -90,79 +95,18 @@ class ApplyResult:
         return self.status in ("planned", "applied", "merged")
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per applied commit (or per planned step in a dry run) for a table."""
+        """One row per applied commit (with its test when each commit was tested), or per planned step."""
         if self.commits:
-            return [{"n": c.n, "sha": c.sha[:12], "subject": c.subject, "status": self.status}
-                    for c in self.commits]
+            by_n = {t.n: t.run for t in self.tests}
+            rows = []
+            for c in self.commits:
+                row: dict[str, Any] = {"n": c.n, "sha": c.sha[:12], "subject": c.subject, "status": self.status}
+                if by_n:
+                    run = by_n.get(c.n)
+                    row["test"] = "" if run is None else ("pass" if run.passed else f"fail (exit {run.returncode})")
+                rows.append(row)
+            return rows
         return [{"n": i, "step": s, "status": self.status} for i, s in enumerate(self.steps, 1)]
-
-
-def amend_subject(raw: bytes, issue: str) -> bytes:
-    """Put ``issue`` at the start of a mail's subject (after its ``[PATCH n/m]`` tag), headers kept."""
-    head, sep, body = raw.partition(b"\n\n")
-    lines = head.split(b"\n")
-    for i, line in enumerate(lines):
-        if line[:8].lower() == b"subject:":
-            value = line[8:].lstrip()
-            m = re.match(rb"((?:\s*\[[^\]]*\])*)\s*", value)
-            tags = m.group(1).strip() if m else b""
-            rest = value[m.end():] if m else value
-            text = issue.encode() + b": " + rest
-            lines[i] = b"Subject: " + (tags + b" " + text if tags else text)
-            return b"\n".join(lines) + sep + body
-    return raw
-
-
-def _issue_for(amend_issue: str | Mapping[int, str] | None, n: int) -> str | None:
-    """Return the issue ID to add to commit ``n`` (None when it gets none)."""
-    if amend_issue is None:
-        return None
-    if isinstance(amend_issue, str):
-        return amend_issue or None
-    return amend_issue.get(n)
-
-
-def prepare_mbox(series: PatchSeries, amend_issue: str | Mapping[int, str] | None = None,
-                 issue_pattern: str = DEFAULT_ISSUE_PATTERN) -> tuple[bytes, list[int]]:
-    """Return the mbox to feed ``git am`` and the numbers of the commits whose subject gains an issue ID."""
-    pattern = issue_regex(issue_pattern)
-    parts: list[bytes] = []
-    amended: list[int] = []
-    for c in series.commits:
-        raw = c.raw if c.raw.endswith(b"\n") else c.raw + b"\n"
-        issue = _issue_for(amend_issue, c.index)
-        if issue and not pattern.search(c.subject + "\n" + c.message):
-            raw = amend_subject(raw, issue)
-            amended.append(c.index)
-        parts.append(raw)
-    return b"".join(parts), amended
-
-
-def _checked_out_in(repo: Path, branch: str) -> Path | None:
-    """Return the worktree where ``branch`` is checked out, if any."""
-    r = run_git(repo, "worktree", "list", "--porcelain")
-    path: str | None = None
-    for line in r.stdout.splitlines():
-        if line.startswith("worktree "):
-            path = line[9:]
-        elif line == f"branch refs/heads/{branch}" and path:
-            return Path(path)
-    return None
-
-
-def _remove_worktree(repo: Path, wt: Path) -> None:
-    """Remove a scratch worktree and its administrative files, whatever state it is in."""
-    removed = run_git(repo, "worktree", "remove", "--force", "--force", str(wt), check=False).ok
-    if removed and not wt.exists():
-        return
-    if wt.exists():
-        shutil.rmtree(wt, ignore_errors=True)
-    admin = Path(run_git(repo, "rev-parse", "--git-common-dir").stdout.strip())
-    if not admin.is_absolute():
-        admin = repo / admin
-    stale = admin / "worktrees" / wt.name
-    if stale.exists():
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def run_tests(cwd: Path, test_cmd: str | Sequence[str], timeout: float = 1800) -> TestRun:
@@ -181,49 +125,54 @@ def run_tests(cwd: Path, test_cmd: str | Sequence[str], timeout: float = 1800) -
     return TestRun(shown, code, round(time.monotonic() - start, 3), out.decode("utf-8", "replace")[-8000:])
 
 
-def _validate(repo: Path, onto: str, merge: str | None, branch: str | None) -> str:
-    """Check the merge mode, target and new branch before anything changes; return the target's sha."""
-    if merge not in MERGE_MODES:
-        raise ReviewError(f"merge={merge!r} is not a merge mode", hint="use None, 'ff' or 'merge'")
-    onto_sha = resolve_commit(repo, onto)
-    if merge and not run_git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{onto}", check=False).ok:
-        raise ReviewError(f"cannot merge into {onto!r}: it is not a local branch",
-                          hint="pass a branch name as onto=, or leave merge unset and use the result's head")
-    if branch:
-        if not run_git(repo, "check-ref-format", "--branch", branch, check=False).ok:
-            raise ReviewError(f"{branch!r} is not a valid branch name", hint="use letters, digits, / - _ .")
-        if run_git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok:
-            raise ReviewError(f"branch {branch!r} already exists", hint="choose another name or delete it first")
-    return onto_sha
-
-
-def apply_series(repo: str | Path, series: PatchSeries | bytes | str, *, onto: str,
-                 amend_issue: str | Mapping[int, str] | None = None,
-                 issue_pattern: str = DEFAULT_ISSUE_PATTERN,
-                 test_cmd: str | Sequence[str] | None = None, test_timeout: float = 1800,
-                 merge: str | None = None, branch: str | None = None, dry_run: bool = False,
-                 three_way: bool = True, keep_cr: bool = False, hooks: bool = False) -> ApplyResult:
-    """Apply ``series`` onto the branch/commit ``onto`` in a scratch worktree; test; merge if asked.
-
-    ``amend_issue`` adds an issue ID to each subject that has none (a str for all, or {n: id});
-    ``test_cmd`` runs in the worktree after the am; ``branch`` keeps the result under a new branch;
-    ``merge='ff'`` fast-forwards ``onto`` and ``merge='merge'`` records a merge commit on it.
-    ``dry_run=True`` only returns the plan. On failure everything is rolled back and the result says why.
-    """
+def as_series(series: PatchSeries | bytes | str, *, partial: bool = False) -> PatchSeries:
+    """Parse the series if needed and refuse one that cannot be applied whole (missing or unreadable patches)."""
     if not isinstance(series, PatchSeries):
         series = parse_mbox(series if isinstance(series, bytes) else series.encode())
     if not series.commits:
         raise ReviewError("the series holds no commit to apply", hint="parse a .patch with at least one diff")
-    root = repo_root(repo)
-    onto_sha = _validate(root, onto, merge, branch)
-    mbox, amended = prepare_mbox(series, amend_issue, issue_pattern)
-    am_args = ["am", "--quiet"] + (["-3"] if three_way else []) + (["--keep-cr"] if keep_cr else [])
-    plan = [f"git worktree add --detach <scratch> {onto} ({onto_sha[:12]})",
+    if series.missing and not partial:
+        gone = ", ".join(f"{n}/{series.commits[0].total or '?'}" for n in series.missing)
+        raise ReviewError(f"patches {gone} of the series are missing or unreadable",
+                          hint="fetch the whole thread again, or apply the readable ones with --partial "
+                               "(partial=True in Python)")
+    return series
+
+
+def _validate(repo: Path, onto: str, merge: str | None, branch: str | None) -> str:
+    """Check the merge mode, target and new branch before anything changes; return the target's sha."""
+    if merge not in MERGE_MODES:
+        raise ReviewError(f"merge={merge!r} is not a merge mode", hint="use --merge ff or --merge merge "
+                                                                     "(merge='ff' or 'merge' in Python)")
+    onto_sha = resolve_commit(repo, onto)
+    if merge and not run_git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{onto}", check=False).ok:
+        raise ReviewError(f"cannot merge into {onto!r}: it is not a local branch",
+                          hint="give a branch name with --onto (onto= in Python), or leave --merge out "
+                               "and use the result's head")
+    if branch:
+        if not run_git(repo, "check-ref-format", "--branch", branch, check=False).ok:
+            raise ReviewError(f"{branch!r} is not a valid branch name",
+                              hint="use letters, digits, / - _ . in --branch (branch= in Python)")
+        if run_git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok:
+            raise ReviewError(f"branch {branch!r} already exists",
+                              hint="choose another name with --branch (branch= in Python) or delete it first")
+    return onto_sha
+
+
+def _plan(series: PatchSeries, onto: str, onto_sha: str, am_args: list[str], amended: list[int],
+          test_cmd: str | Sequence[str] | None, test_each: bool, branch: str | None, merge: str | None) -> list[str]:
+    """The steps an apply takes, in words (what a dry run shows)."""
+    plan = [f"git worktree add --no-checkout --detach <scratch> {onto} ({onto_sha[:12]}), "
+            f"check out {'every file' if test_cmd else f'the {len(series.paths)} paths the series touches'}",
             f"git {' '.join(am_args)} < series ({len(series)} patches)"]
     if amended:
-        plan.append(f"add issue ID to the subject of patches {', '.join(map(str, amended))}")
+        plan.append(f"add the issue ID to the message of patches {', '.join(map(str, amended))}")
+    trailered = [c.index for c in series.commits if c.extra_trailers]
+    if trailered:
+        plan.append(f"add trailers collected from the thread to patches {', '.join(map(str, trailered))}")
     if test_cmd:
-        plan.append(f"run tests: {test_cmd if isinstance(test_cmd, str) else shlex.join(test_cmd)}")
+        shown = test_cmd if isinstance(test_cmd, str) else shlex.join(test_cmd)
+        plan.append(f"run tests{' on every commit' if test_each else ''}: {shown}")
     if branch:
         plan.append(f"git branch {branch} <new head>")
     if merge == "ff":
@@ -231,71 +180,127 @@ def apply_series(repo: str | Path, series: PatchSeries | bytes | str, *, onto: s
     elif merge == "merge":
         plan.append(f"merge the new head into {onto} with a merge commit")
     plan.append("git worktree remove <scratch>")
-    result = ApplyResult(status="planned", onto=onto, onto_sha=onto_sha, steps=plan, branch=branch)
-    if dry_run:
-        result.message = "dry run: nothing was changed"
-        return result
+    return plan
 
-    env = committer_env(root)
-    hook_cfg: list[str] = []
-    empty_hooks = None
-    if not hooks:
-        empty_hooks = tempfile.mkdtemp(prefix="labkit-nohooks-")
-        hook_cfg = ["-c", f"core.hooksPath={empty_hooks}"]
-    wt = Path(tempfile.mkdtemp(prefix="labkit-review-"))
+
+def failure_message(series: PatchSeries, out: AmOutcome, onto: str) -> str:
+    """Say which patch did not apply and why, with the line-ending hint when it applies."""
+    n = out.failed_patch
+    subject = series.commits[n - 1].subject if n and n <= len(series) else "?"
+    text = (f"patch {n} ({subject}) does not apply onto {onto}: {out.message or 'git am failed'}" if n
+            else f"git am failed: {out.message}")
+    extra = out.line_ends.explain(series, n) if out.line_ends else ""
+    return f"{text}; {extra}" if extra else text
+
+
+def test_commits(sc: Scratch, commits: list[AppliedCommit], test_cmd: str | Sequence[str], timeout: float,
+                 each: bool) -> list[CommitTest]:
+    """Run the tests on the head, or on every commit in turn (``each``), in the full scratch checkout."""
+    todo = commits if each else commits[-1:]
+    out: list[CommitTest] = []
+    for c in todo:
+        if each:
+            sc.git("checkout", "--quiet", "--detach", c.sha)
+        assert sc.path is not None
+        out.append(CommitTest(c.n, c.sha, run_tests(sc.path, test_cmd, timeout)))
+    return out
+
+
+def apply_series(repo: str | Path, series: PatchSeries | bytes | str, *, onto: str,
+                 amend_issue: str | Mapping[int, str] | None = None,
+                 issue_pattern: str = DEFAULT_ISSUE_PATTERN,
+                 test_cmd: str | Sequence[str] | None = None, test_each: bool = False, test_timeout: float = 1800,
+                 merge: str | None = None, branch: str | None = None, dry_run: bool = False,
+                 three_way: bool = True, keep_cr: bool | None = None, hooks: bool = False, trailers: bool = True,
+                 partial: bool = False, scratch: Scratch | None = None) -> ApplyResult:
+    """Apply ``series`` onto the branch/commit ``onto`` in a scratch worktree; test; merge if asked.
+
+    ``amend_issue`` adds an issue ID to each subject that has none (a str for all, or {n: id});
+    ``trailers`` writes the trailers collected from a thread; ``test_cmd`` runs in the worktree
+    after the am (``test_each``: after every commit); ``branch`` keeps the result under a new
+    branch; ``merge='ff'`` fast-forwards ``onto`` and ``merge='merge'`` records a merge commit.
+    ``keep_cr`` overrides the line-ending rule; ``partial`` applies a thread with missing patches.
+    ``scratch`` reuses a :class:`Scratch` (as ``check_series`` did). ``dry_run=True`` only
+    returns the plan. On failure everything is rolled back and the result says why.
+    """
+    series = as_series(series, partial=partial)
+    own = scratch is None
+    sc = scratch or Scratch(repo, hooks=hooks)
+    try:
+        root = sc.root
+        onto_sha = _validate(root, onto, merge, branch)
+        issues = issues_to_add(series, amend_issue, issue_pattern)
+        messages = new_messages(series, issues, trailers=trailers)
+        am_args = ["am", "--quiet", *(["-3"] if three_way else []), *line_ends(root, series, onto_sha, keep_cr).flags]
+        result = ApplyResult(status="planned", onto=onto, onto_sha=onto_sha, branch=branch, am_args=am_args,
+                             amended=sorted(issues),
+                             steps=_plan(series, onto, onto_sha, am_args, sorted(issues), test_cmd, test_each,
+                                         branch, merge))
+        if dry_run:
+            result.message = "dry run: nothing was changed"
+            return result
+        _run(sc, series, result, messages, test_cmd=test_cmd, test_each=test_each, test_timeout=test_timeout,
+             merge=merge, three_way=three_way, keep_cr=keep_cr)
+        return result
+    finally:
+        if own:
+            sc.close()
+
+
+def _run(sc: Scratch, series: PatchSeries, result: ApplyResult, messages: Mapping[int, str], *,
+         test_cmd: str | Sequence[str] | None, test_each: bool, test_timeout: float, merge: str | None,
+         three_way: bool, keep_cr: bool | None) -> None:
+    """Do the apply planned in ``result``: am, amend, test, branch, merge; roll back what it made on failure."""
     created_branch = False
     try:
-        wt.rmdir()  # git worktree add wants to create it
-        run_git(root, "worktree", "add", "--detach", "--quiet", str(wt), onto_sha, config=hook_cfg, env=env)
-        am = run_git(wt, *am_args, input=mbox, env=env, check=False, config=hook_cfg)
-        if not am.ok:
-            git_dir = Path(run_git(wt, "rev-parse", "--absolute-git-dir").stdout.strip())
-            nxt = git_dir / "rebase-apply" / "next"
-            failed = int(nxt.read_text().strip()) if nxt.exists() else None
-            conflicts = run_git(wt, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-            run_git(wt, "am", "--abort", check=False, config=hook_cfg, env=env)
-            text = (am.stdout + am.stderr).strip()
-            damaged = bool(re.search(r"corrupt|fragment without header|does not have a valid e-mail|"
-                                     r"format detection failed|No valid patches", text))
-            result.status = "damaged" if damaged else "conflict"
-            result.failed_patch = failed
-            result.conflicts = conflicts
-            subject = series.commits[failed - 1].subject if failed and failed <= len(series) else "?"
-            last = [ln for ln in text.splitlines() if ln.startswith("error:")] or \
-                [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("hint:")]
-            result.message = (f"patch {failed} ({subject}) does not apply onto {onto}: "
-                              f"{last[0] if last else 'git am failed'}") if failed else \
-                f"git am failed: {last[0] if last else text[:200]}"
-            return result
-        log = run_git(wt, "log", "--reverse", "--format=%H%x00%s", f"{onto_sha}..HEAD").stdout
-        result.commits = [AppliedCommit(i, *line.split("\x00", 1))
-                          for i, line in enumerate(log.splitlines(), 1)]
-        result.head = result.commits[-1].sha if result.commits else onto_sha
+        out = sc.am_series(series, result.onto_sha, three_way=three_way, keep_cr=keep_cr,
+                           paths=None if test_cmd else ())
+        result.am_args = out.argv
+        if not out.ok:
+            result.status, result.failed_patch, result.conflicts = out.status, out.failed_patch, out.conflicts
+            result.message = failure_message(series, out, result.onto)
+            return
+        result.commits = rewrite_messages(sc, result.onto_sha, out.commits, messages)
+        result.head = result.commits[-1].sha if result.commits else result.onto_sha
         result.status = "applied"
         if test_cmd:
-            result.test = run_tests(wt, test_cmd, test_timeout)
-            if not result.test.passed:
+            result.tests = test_commits(sc, result.commits, test_cmd, test_timeout, test_each)
+            result.test = result.tests[-1].run if result.tests else None
+            failed = [t for t in result.tests if not t.run.passed]
+            if failed:
                 result.status = "tests-failed"
-                result.message = f"tests failed (exit {result.test.returncode}): nothing was merged"
-                return result
-        if branch:
-            run_git(root, "branch", branch, result.head)
+                which = f"on commit{'s' if len(failed) > 1 else ''} {', '.join(str(t.n) for t in failed)} " \
+                    if test_each else ""
+                result.message = f"tests failed {which}(exit {failed[0].run.returncode}): nothing was merged"
+                return
+            if not test_each:
+                result.tests = []
+        if result.branch:
+            run_git(sc.root, "branch", result.branch, result.head)
             created_branch = True
         if merge:
-            _merge(root, result, merge, env, hook_cfg)
+            _merge(sc.root, result, merge, sc.env, sc.hook_config)
         if not result.message:
-            result.message = f"applied {len(result.commits)} commits onto {onto}" + (
-                f" and {'fast-forwarded' if merge == 'ff' else 'merged'} {onto}" if merge else "")
-        return result
+            result.message = f"applied {len(result.commits)} commits onto {result.onto}" + (
+                f" and {'fast-forwarded' if merge == 'ff' else 'merged'} {result.onto}" if merge else "")
     except BaseException:
         result.status = "error"
         raise
     finally:
-        if not result.ok and created_branch:
-            run_git(root, "branch", "-D", branch, check=False)
-        _remove_worktree(root, wt)
-        if empty_hooks:
-            shutil.rmtree(empty_hooks, ignore_errors=True)
+        if not result.ok and created_branch and result.branch:
+            run_git(sc.root, "branch", "-D", result.branch, check=False)
+
+
+def _checked_out_in(repo: Path, branch: str) -> Path | None:
+    """Return the worktree where ``branch`` is checked out, if any."""
+    r = run_git(repo, "worktree", "list", "--porcelain")
+    path: str | None = None
+    for line in r.stdout.splitlines():
+        if line.startswith("worktree "):
+            path = line[9:]
+        elif line == f"branch refs/heads/{branch}" and path:
+            return Path(path)
+    return None
 
 
 def _merge(root: Path, result: ApplyResult, mode: str, env: dict[str, str], hook_cfg: list[str]) -> None:

@@ -3,23 +3,25 @@
     results = check_series(series, repo=".", onto="main", issue_pattern=r"EUCA-\\d+", test_cmd="make check")
     [r for r in results if r.status != "pass"]
 
-Checks: issue ID in each message, sign-off by the author, whitespace errors, large or binary
-files, applies cleanly onto the chosen target (a throw-away index, the work tree is not
-touched) and the user's test command (run in a scratch worktree by :func:`apply_series`).
+Checks: the series is complete (every n/m readable), issue ID in each message, sign-off by the
+author, whitespace errors, large or binary files, applies onto the chosen target (the very
+``git am`` :func:`apply_series` runs, with the same flags, in the same kind of scratch worktree,
+so "applies" means the apply succeeds) and the user's test command (in that same worktree).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.review.apply import DEFAULT_ISSUE_PATTERN, apply_series, issue_regex
-from labkit.review.git import repo_root, resolve_commit, run_git
-from labkit.review.mbox import Commit, PatchSeries
+from labkit.review.amend import DEFAULT_ISSUE_PATTERN, issue_regex
+from labkit.review.apply import failure_message, test_commits
+from labkit.review.git import resolve_commit
+from labkit.review.scratch import AmOutcome, Scratch
+from labkit.review.series import Commit, PatchSeries
 
 STATUSES = ("pass", "warn", "fail")
 
@@ -40,7 +42,8 @@ def check_issue_id(c: Commit, pattern: str = DEFAULT_ISSUE_PATTERN) -> CheckResu
     if m:
         return CheckResult("issue-id", c.index, "pass", f"mentions {m.group(0)}")
     return CheckResult("issue-id", c.index, "fail",
-                       f"no issue ID matching {pattern} in the message: amend it (apply with amend_issue=...)")
+                       f"no issue ID matching {pattern} in the message: add one with --amend-issue "
+                       "(amend_issue= in Python)")
 
 
 def check_signoff(c: Commit, required: bool = False) -> CheckResult:
@@ -119,72 +122,80 @@ def check_size(c: Commit, max_lines: int = 2000, max_file_lines: int = 1000) -> 
     return CheckResult("size", c.index, "pass", f"+{c.added} -{c.removed}, no binary files")
 
 
-def check_applies(series: PatchSeries, repo: str | Path, onto: str) -> list[CheckResult]:
-    """Apply each patch in turn to a throw-away index of ``onto``; report the first that does not apply."""
-    root = repo_root(repo)
-    sha = resolve_commit(root, onto)
-    fd, index = tempfile.mkstemp(prefix="labkit-check-index-")
-    os.close(fd)
-    os.unlink(index)
-    env = {"GIT_INDEX_FILE": index}
+def applies_results(series: PatchSeries, out: AmOutcome, onto: str) -> list[CheckResult]:
+    """Turn the scratch ``git am`` outcome into one "applies" row per commit (the apply's own verdict)."""
     results: list[CheckResult] = []
-    try:
-        run_git(root, "read-tree", sha, env=env)
-        for c in series.commits:
-            r = run_git(root, "apply", "--cached", "--whitespace=nowarn", "-", input=patch_bytes(c), env=env,
-                        check=False)
-            if r.ok:
-                results.append(CheckResult("applies", c.index, "pass", f"applies cleanly onto {onto}"))
-                continue
-            why = next((ln for ln in r.stderr.splitlines() if ln.startswith("error:")), r.stderr.strip()[:200])
-            results.append(CheckResult("applies", c.index, "fail",
-                                       f"does not apply onto {onto} ({why}); git am -3 may still merge it"))
-            for rest in series.commits[c.index:]:
-                results.append(CheckResult("applies", rest.index, "warn", f"not tried: patch {c.index} failed"))
-            break
-    finally:
-        for p in (index, index + ".lock"):
-            if os.path.exists(p):
-                os.unlink(p)
+    failed = out.failed_patch if not out.ok else None
+    for c in series.commits:
+        if failed is None or c.index < failed:
+            results.append(CheckResult("applies", c.index, "pass", f"git {' '.join(out.argv)} applies it onto {onto}"))
+        elif c.index == failed:
+            where = f" (conflicts: {', '.join(out.conflicts)})" if out.conflicts else ""
+            results.append(CheckResult("applies", c.index, "fail", failure_message(series, out, onto) + where))
+        else:
+            results.append(CheckResult("applies", c.index, "warn", f"not tried: patch {failed} failed"))
+    if not out.ok and failed is None:
+        results.append(CheckResult("applies", 0, "fail", failure_message(series, out, onto)))
     return results
 
 
-def patch_bytes(c: Commit) -> bytes:
-    """The bytes to give ``git apply``: the original mail unless its body was transfer-encoded."""
-    head = c.raw.split(b"\n\n", 1)[0].lower()
-    if c.raw and b"content-transfer-encoding: base64" not in head and b"quoted-printable" not in head:
-        return c.raw  # git apply skips the mail text before the first diff
-    return c.patch.encode("utf-8", errors="surrogateescape")
+@contextmanager
+def _scratch(repo: str | Path, given: Scratch | None):
+    """Yield the caller's scratch worktree, or a new one removed afterwards."""
+    if given is not None:
+        yield given
+        return
+    with Scratch(repo) as sc:
+        yield sc
+
+
+def check_complete(series: PatchSeries) -> CheckResult:
+    """Pass when every patch n/m of the series is here and readable; fail naming the missing ones."""
+    total = next((c.total for c in series.commits if c.total), None)
+    if series.missing:
+        why = "; ".join(f"line {p.line}: {p.reason}" for p in series.problems[:3])
+        return CheckResult("complete", 0, "fail", f"patches {', '.join(map(str, series.missing))} of {total} "
+                           f"are missing or unreadable{' (' + why + ')' if why else ''}")
+    notes = f"; {'; '.join(series.notes)}" if series.notes else ""
+    return CheckResult("complete", 0, "pass", f"{len(series)} patches{f' of {total}' if total else ''}{notes}")
 
 
 def check_series(series: PatchSeries, *, repo: str | Path | None = None, onto: str | None = None,
                  issue_pattern: str | None = DEFAULT_ISSUE_PATTERN, require_signoff: bool = False,
-                 test_cmd: str | Sequence[str] | None = None, max_lines: int = 2000) -> list[CheckResult]:
+                 test_cmd: str | Sequence[str] | None = None, test_each: bool = False, max_lines: int = 2000,
+                 keep_cr: bool | None = None, three_way: bool = True,
+                 scratch: Scratch | None = None) -> list[CheckResult]:
     """Run every check that the arguments allow and return one row per (check, commit).
 
-    ``repo`` and ``onto`` enable "applies cleanly" and, with ``test_cmd``, the test run (in a
-    scratch worktree that is removed afterwards: nothing in the repository changes).
+    ``repo`` and ``onto`` enable "applies" (the apply's own ``git am`` in a scratch worktree)
+    and, with ``test_cmd``, the test run in that same worktree (``test_each``: on every commit).
+    Nothing in the repository changes; pass ``scratch`` to keep the worktree for a later apply.
     """
-    results: list[CheckResult] = []
+    results: list[CheckResult] = [check_complete(series)]
     for c in series.commits:
         if issue_pattern:
             results.append(check_issue_id(c, issue_pattern))
         results.append(check_signoff(c, require_signoff))
         results.append(check_whitespace(c))
         results.append(check_size(c, max_lines=max_lines))
-    if repo is not None and onto:
-        results.extend(check_applies(series, repo, onto))
+    if repo is None or not onto:
+        return results
+    with _scratch(repo, scratch) as sc:
+        sha = resolve_commit(sc.root, onto)
+        out = sc.am_series(series, sha, three_way=three_way, keep_cr=keep_cr, paths=None if test_cmd else ())
+        results.extend(applies_results(series, out, onto))
         if test_cmd:
-            res = apply_series(repo, series, onto=onto, test_cmd=test_cmd)
-            if res.status == "applied":
-                results.append(CheckResult("tests", 0, "pass", f"{res.test.command} passed in {res.test.seconds}s"
-                                           if res.test else "applied"))
-            elif res.status == "tests-failed" and res.test:
-                tail = res.test.output.strip().splitlines()[-1:] or [""]
-                results.append(CheckResult("tests", 0, "fail",
-                                           f"{res.test.command} exited {res.test.returncode}: {tail[0][:200]}"))
-            else:
-                results.append(CheckResult("tests", 0, "fail", f"not run: {res.message}"))
+            if not out.ok:
+                results.append(CheckResult("tests", 0, "fail", f"not run: {failure_message(series, out, onto)}"))
+                return results
+            for t in test_commits(sc, out.commits, test_cmd, 1800, test_each):
+                n = t.n if test_each else 0
+                if t.run.passed:
+                    results.append(CheckResult("tests", n, "pass", f"{t.run.command} passed in {t.run.seconds}s"))
+                else:
+                    tail = t.run.output.strip().splitlines()[-1:] or [""]
+                    results.append(CheckResult("tests", n, "fail",
+                                               f"{t.run.command} exited {t.run.returncode}: {tail[0][:200]}"))
     return results
 
 

@@ -1,22 +1,29 @@
 """The sandbox git forge: pull requests of a local demo repository behind GitHub-shaped URLs on 127.0.0.1.
 
 ``labkit sandbox start forge`` runs ``python -m labkit.review.forge --port P --workdir W``. On start it
-creates (once) a bare repository ``demo/calc`` under ``W/git`` with branches ``main`` and
-``release-1.x`` and three pull requests (``refs/pull/N/head``), then serves:
+creates (once per demo version) a bare repository ``demo/calc`` under ``W/git`` with branches
+``main`` and ``release-1.x`` and five pull requests (``refs/pull/N/head``): #1 adds mul() (one
+message lacks an issue ID), #2 conflicts with release-1.x, #3 breaks the tests, #4 is too large
+for the diff media types (301 files: 406, as GitHub), #5 was force-pushed (its v1 head is kept,
+and its page links the force-push's Compare view). Then it serves:
 
 - ``/{o}/{r}/pull/{n}``: the PR page with ``<link rel="alternate" type="text/x-patch" href=...>``
+  and, for a force-pushed PR, a ``/{o}/{r}/compare/OLD..NEW`` link per force-push
 - ``/{o}/{r}/pull/{n}.patch`` and ``.diff``; Gitea/Forgejo style ``/{o}/{r}/pulls/{n}.patch``
+- ``/{o}/{r}/compare/{base}...{head}.patch`` (from the merge base) and ``{base}..{head}.patch``
 - API v3 at ``/repos/...`` and ``/api/v3/repos/...``: ``GET /repos/{o}/{r}`` (``clone_url`` is the
   local path), ``/pulls`` and ``/pulls/{n}/commits`` with Link pagination, ``/pulls/{n}`` as JSON or,
   with ``Accept: application/vnd.github.patch`` / ``.diff``, as the patch; ``/rate_limit``;
   Gitea API ``/api/v1/repos/{o}/{r}/pulls/{n}.patch``
 - rate-limit headers on API calls (``--anon-limit`` per window for anonymous calls, 5000 with the
-  sandbox token ``$LABKIT_SANDBOX_SECRET``), 403 when exhausted, 401 for a wrong token.
+  sandbox token ``$LABKIT_SANDBOX_SECRET``, compared in constant time), 403 when exhausted, 401 for a
+  wrong token; a PR number of more than 9 digits is a 400, never a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import json
 import os
@@ -35,6 +42,10 @@ from labkit.sandbox.registry import ServiceSpec
 
 OWNER, REPO = "demo", "calc"
 ISSUE_PATTERN = r"CALC-\d+"
+DEMO_VERSION = "2"  # bump when the demo repository changes: a sandbox made by an older labkit is rebuilt
+MAX_DIFF_FILES, MAX_DIFF_LINES = 300, 20_000  # what GitHub's diff media types accept
+_NUMBER = r"(\d+)"  # more than 9 digits is not a number the forge answers (400, see Handler._number)
+_REF = r"(\w[\w/-]{0,99}(?:\.[\w/-]{1,99}){0,9})"  # a branch or sha: no "..", no trailing dot
 _DATE = "2024-03-0{day}T10:00:00+00:00"
 
 
@@ -65,7 +76,12 @@ PULLS = [
     Pull(2, "Make add() commutative in code", "Conflicts with release-1.x on purpose.", "feature/swap",
          "main", "grace"),
     Pull(3, "Faster pow()", "Breaks the test suite on purpose.", "feature/pow", "main", "linus"),
+    Pull(4, "Vendor the icon set", "301 files: too large for the diff media types.", "feature/icons", "main",
+         "margaret"),
+    Pull(5, "Add div()", "v2: div() refuses 0, docs added (force-pushed over v1).", "feature/div", "main", "barbara"),
 ]
+# PR -> branches holding its earlier heads, oldest first (force-pushed away, kept as hidden refs)
+REVISIONS = {5: ["feature/div-v1"]}
 
 CALC = '''"""A tiny calculator."""
 
@@ -119,13 +135,15 @@ def _commit(work: Path, files: dict[str, str], message: str, author: tuple[str, 
 
 def create_demo(workdir: Path) -> Path:
     """Create the demo repository with its branches and pull requests (once); return the bare repo path."""
+    import shutil
+
     bare = workdir / "git" / OWNER / f"{REPO}.git"
-    if (bare / "refs" / "pull").exists():
+    marker = bare / "labkit-demo-version"
+    if marker.exists() and marker.read_text().strip() == DEMO_VERSION:
         return bare
+    shutil.rmtree(bare, ignore_errors=True)
     work = workdir / "git" / f".{REPO}-work"
     if work.exists():
-        import shutil
-
         shutil.rmtree(work)
     work.mkdir(parents=True)
     _git(work, "init", "-q", "-b", "main")
@@ -153,13 +171,37 @@ def create_demo(workdir: Path) -> Path:
                    "test_calc.py": TESTS.replace("\n\nif __name__", "\n    def test_pow(self):\n"
                                                  "        self.assertEqual(calc.pow(2, 3), 8)\n\n\nif __name__")},
             "CALC-9: faster pow()", ("Linus Torvalds", "linus@example.org"), 7)
+    _git(work, "checkout", "-q", "-b", "feature/icons", "main")
+    icons = {f"icons/i{i:03d}.txt": f"icon {i}\n" for i in range(301)}
+    (work / "icons").mkdir()
+    _commit(work, icons, "CALC-13: vendor the icon set", ("Margaret Hamilton", "margaret@example.org"), 8)
+    barbara = ("Barbara Liskov", "barbara@example.org")
+    test_div = TESTS.replace("\n\nif __name__", "\n    def test_div(self):\n        self.assertEqual(calc.div(6, 3), 2)"
+                             "\n\n\nif __name__")
+    _git(work, "checkout", "-q", "-b", "feature/div-v1", "main")
+    _commit(work, {"calc.py": CALC + "\n\ndef div(a, b):\n    return a / b\n"}, "CALC-11: add div()", barbara, 9)
+    _commit(work, {"test_calc.py": test_div}, "CALC-11: test div()", barbara, 9)
+    _git(work, "checkout", "-q", "-b", "feature/div", "main")
+    _commit(work, {"calc.py": CALC + "\n\ndef div(a, b):\n    if b == 0:\n        raise ZeroDivisionError(\"div by 0\")"
+                   "\n    return a / b\n"}, "CALC-11: add div()", barbara, 10)
+    _commit(work, {"test_calc.py": test_div}, "CALC-11: test div()", barbara, 10)
+    _commit(work, {"README.md": "# calc\n\nRun the tests: python3 -m unittest -q\n\ndiv(a, 0) raises "
+                   "ZeroDivisionError.\n"}, "CALC-12: document div()", barbara, 10)
     _git(work, "checkout", "-q", "main")
     bare.parent.mkdir(parents=True, exist_ok=True)
     _git(workdir, "clone", "-q", "--bare", str(work), str(bare))
     for p in PULLS:
         _git(bare, "update-ref", f"refs/pull/{p.number}/head", f"refs/heads/{p.head}")
+    for n, olds in REVISIONS.items():  # force-pushed heads stay reachable, as on GitHub
+        for i, old in enumerate(olds, 1):
+            _git(bare, "update-ref", f"refs/labkit/pull/{n}/rev{i}", f"refs/heads/{old}")
     for p in PULLS:  # contributors' branches live in their forks, not upstream
         _git(bare, "branch", "-D", p.head)
+    for olds in REVISIONS.values():
+        for old in olds:
+            _git(bare, "branch", "-D", old)
+    shutil.rmtree(work, ignore_errors=True)
+    marker.write_text(DEMO_VERSION + "\n")
     return bare
 
 
@@ -194,11 +236,39 @@ class Forge:
         """The PR as format-patch mbox (``patch``) or one diff (``diff``)."""
         key = (p.number, kind)
         if key not in self.cache:
-            base = self.merge_base(p)
-            args = ["format-patch", "--stdout", "-M", "--binary"] if kind == "patch" else ["diff", "-M", "--binary"]
-            self.cache[key] = subprocess.run(["git", *args, f"{base}..refs/pull/{p.number}/head"],
-                                             cwd=self.bare, capture_output=True, check=True).stdout
+            self.cache[key] = self.range_patch(self.merge_base(p), f"refs/pull/{p.number}/head", kind)
         return self.cache[key]
+
+    def range_patch(self, base: str, head: str, kind: str = "patch") -> bytes:
+        """``git format-patch`` (or ``git diff``) of ``base..head``."""
+        args = ["format-patch", "--stdout", "-M", "--binary"] if kind == "patch" else ["diff", "-M", "--binary"]
+        return subprocess.run(["git", *args, f"{base}..{head}"], cwd=self.bare, capture_output=True,
+                              check=True).stdout
+
+    def too_large(self, p: Pull) -> str | None:
+        """GitHub's 406 message when the PR's diff passes its limits (300 files, 20,000 lines), else None."""
+        stat = _git(self.bare, "diff", "--numstat", self.merge_base(p), f"refs/pull/{p.number}/head")
+        rows = [line.split("\t") for line in stat.splitlines() if line]
+        if len(rows) > MAX_DIFF_FILES:
+            return f"Sorry, the diff exceeded the maximum number of files ({MAX_DIFF_FILES}). Consider using " \
+                   "'List pull requests files' API or locally cloning the repository instead."
+        lines = sum(int(a) + int(b) for a, b, _ in rows if a.isdigit() and b.isdigit())
+        if lines > MAX_DIFF_LINES:
+            return f"Sorry, the diff exceeded the maximum number of lines ({MAX_DIFF_LINES})."
+        return None
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit a branch name or (short) sha names in the bare repository, or None."""
+        r = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                           cwd=self.bare, capture_output=True)
+        return r.stdout.decode().strip() if r.returncode == 0 else None
+
+    def force_pushes(self, p: Pull) -> list[tuple[str, str]]:
+        """The (old head, new head) of each force-push of the PR, oldest first."""
+        heads = [self.resolve(f"refs/labkit/pull/{p.number}/rev{i}") for i in range(1, len(REVISIONS.get(p.number, []))
+                                                                                 + 1)]
+        heads = [h for h in heads if h] + [self.resolve(f"refs/pull/{p.number}/head") or ""]
+        return list(zip(heads, heads[1:], strict=False))
 
     def commits(self, p: Pull) -> list[dict[str, Any]]:
         """The PR's commits in API shape."""
@@ -272,8 +342,11 @@ PAGE = """<!DOCTYPE html>
 <link rel="alternate" type="text/x-patch" href="/{o}/{r}/pull/{n}.patch">
 <link rel="alternate" type="text/x-diff" href="/{o}/{r}/pull/{n}.diff">
 </head><body><h1>{title} <span>#{n}</span></h1><p>{user} wants to merge into {base} from {head}</p>
-<pre>{body}</pre></body></html>
+<pre>{body}</pre>{pushes}</body></html>
 """
+PUSH = ('<div class="force-push">{user} force-pushed the {head} branch from <code>{old7}</code> to '
+        '<code>{new7}</code> <a href="/{o}/{r}/compare/{old}..{new}">Compare</a></div>')
+TOO_LARGE_ERRORS = [{"resource": "PullRequest", "field": "diff", "code": "too_large"}]
 
 
 def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
@@ -285,7 +358,8 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet: one line per request to stderr
             """Log one line per request to stderr (the sandbox log)."""
-            sys.stderr.write("forge: " + (fmt % args) + "\n")
+            line = fmt % args
+            sys.stderr.write("forge: " + (line if len(line) <= 300 else line[:300] + "...") + "\n")
 
         def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
             """Send a whole response with its content type and extra headers."""
@@ -307,51 +381,84 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
             host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
             return f"http://{host}"
 
+        def _number(self, text: str, headers: dict[str, str] | None = None) -> int | None:
+            """Read a PR number from the path; answer 400 (and return None) when it is not one."""
+            if len(text) > 9:
+                self._json(400, {"message": f"{text[:12]}... is not a pull request number",
+                                 "documentation_url": "https://docs.github.com/rest/pulls/pulls"}, headers)
+                return None
+            return int(text)
+
         def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
             """Answer HEAD like GET (http.server drops the body)."""
             self.do_GET()
 
         def do_GET(self) -> None:  # noqa: N802
-            """Route a GET to the PR page, its patch or the API."""
+            """Route a GET to the PR page, its patch, a compare view or the API."""
             url = urlsplit(self.path)
             path, query = url.path.rstrip("/") or "/", parse_qs(url.query)
             if path == "/":
                 return self._json(200, {"service": "labkit forge", "repos": [f"{OWNER}/{REPO}"],
                                         "pulls": [p.number for p in PULLS]})
-            m = re.fullmatch(r"/api/v1/repos/([^/]+)/([^/]+)/pulls/(\d+)\.(patch|diff)", path)
+            m = re.fullmatch(r"/api/v1/repos/([^/]+)/([^/]+)/pulls/" + _NUMBER + r"\.(patch|diff)", path)
             if m:
-                return self._api(lambda: self._patch(m.group(1), m.group(2), int(m.group(3)), m.group(4)))
+                return self._api(lambda: self._patch(m.group(1), m.group(2), m.group(3), m.group(4)))
             m = re.fullmatch(r"(?:/api/v3)?/(repos/.*|rate_limit)", path)
             if m:
                 return self._api(lambda: self._v3(m.group(1), query))
-            m = re.fullmatch(r"/([^/]+)/([^/]+)/pulls?/(\d+)(\.patch|\.diff)?", path)
+            m = re.fullmatch(r"/([^/]+)/([^/]+)/compare/" + _REF + r"(\.\.\.?)" + _REF + r"\.(patch|diff)", path)
             if m:
-                owner, repo, n, ext = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+                return self._compare(m.group(1), m.group(2), m.group(3), m.group(4), m.group(5), m.group(6))
+            m = re.fullmatch(r"/([^/]+)/([^/]+)/pulls?/" + _NUMBER + r"(\.patch|\.diff)?", path)
+            if m:
+                owner, repo, ext = m.group(1), m.group(2), m.group(4)
                 if ext:
-                    return self._patch(owner, repo, n, ext[1:])
+                    return self._patch(owner, repo, m.group(3), ext[1:])
+                n = self._number(m.group(3))
+                if n is None:
+                    return None
                 p = forge.pull(owner, repo, n)
                 if p is None:
                     return self._send(404, b"Not Found\n", "text/plain")
                 e = html.escape
+                pushes = "".join(PUSH.format(user=e(p.user), head=e(p.head), old7=old[:7], new7=new[:7], old=old,
+                                             new=new, o=e(owner), r=e(repo)) for old, new in forge.force_pushes(p))
                 page = PAGE.format(title=e(p.title), n=n, o=e(owner), r=e(repo), user=e(p.user), base=e(p.base),
-                                   head=e(p.head), body=e(p.body))
+                                   head=e(p.head), body=e(p.body), pushes=pushes)
                 return self._send(200, page.encode(), "text/html; charset=utf-8")
             return self._json(404, {"message": "Not Found"})
 
-        def _patch(self, owner: str, repo: str, n: int, kind: str) -> None:
-            """Serve a pull request as an mbox patch series."""
+        def _patch(self, owner: str, repo: str, number: str, kind: str) -> None:
+            """Serve a pull request as an mbox patch series (406 when it is too large, as GitHub)."""
+            n = self._number(number)
+            if n is None:
+                return None
             p = forge.pull(owner, repo, n)
             if p is None:
                 return self._send(404, b"Not Found\n", "text/plain")
+            refusal = forge.too_large(p)
+            if refusal:
+                return self._json(406, {"message": refusal, "errors": TOO_LARGE_ERRORS, "status": "406"})
             return self._send(200, forge.patch(p, kind), "text/plain; charset=utf-8")
 
+        def _compare(self, owner: str, repo: str, a: str, dots: str, b: str, kind: str) -> None:
+            """Serve ``compare/A...B`` (from the merge base) or ``A..B`` as a patch series."""
+            base, head = forge.resolve(a), forge.resolve(b)
+            if (owner, repo) != (OWNER, REPO) or not base or not head:
+                return self._send(404, b"Not Found\n", "text/plain")
+            if dots == "...":
+                base = _git(forge.bare, "merge-base", base, head).strip()
+            return self._send(200, forge.range_patch(base, head, kind), "text/plain; charset=utf-8")
+
         def _api(self, handler) -> None:
-            """Check the API token and the rate limit, then run the API handler."""
+            """Check the API token (constant-time) and the rate limit, then run the API handler."""
             auth = self.headers.get("Authorization")
             who = self.client_address[0]
             if auth is not None:
                 scheme, _, value = auth.partition(" ")
-                if scheme.lower() not in ("bearer", "token") or value.strip() != forge.secret or not forge.secret:
+                given, wanted = value.strip().encode("utf-8", "replace"), forge.secret.encode()
+                if scheme.lower() not in ("bearer", "token") or not forge.secret or \
+                        not hmac.compare_digest(given, wanted):
                     return self._json(401, {"message": "Bad credentials"})
                 who = "token"
             allowed, rate = forge.take(who)
@@ -367,7 +474,7 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
             if rest == "rate_limit":
                 return self._json(200, {"resources": {"core": {k.split("-")[-1].lower(): v
                                                                for k, v in rate.items()}}}, rate)
-            m = re.fullmatch(r"repos/([^/]+)/([^/]+)(?:/pulls(?:/(\d+)(/commits)?)?)?", rest)
+            m = re.fullmatch(r"repos/([^/]+)/([^/]+)(?:/pulls(?:/" + _NUMBER + r"(/commits)?)?)?", rest)
             if not m or (m.group(1), m.group(2)) != (OWNER, REPO):
                 return self._json(404, {"message": "Not Found"}, rate)
             number, commits = m.group(3), m.group(4)
@@ -379,7 +486,10 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
                 page_items, page, per_page, last = _page(items, query, forge.per_page_default)
                 link = _link_header(base, f"{prefix}/repos/{OWNER}/{REPO}/pulls", page, per_page, last)
                 return self._json(200, page_items, {**rate, **({"Link": link} if link else {})})
-            p = forge.pull(OWNER, REPO, int(number))
+            n = self._number(number, rate)
+            if n is None:
+                return None
+            p = forge.pull(OWNER, REPO, n)
             if p is None:
                 return self._json(404, {"message": "Not Found"}, rate)
             if commits:
@@ -388,10 +498,12 @@ def make_handler(forge: Forge) -> type[BaseHTTPRequestHandler]:
                                     last)
                 return self._json(200, page_items, {**rate, **({"Link": link} if link else {})})
             accept = self.headers.get("Accept", "")
-            if "patch" in accept:
-                return self._send(200, forge.patch(p, "patch"), "application/vnd.github.patch; charset=utf-8", rate)
-            if "diff" in accept:
-                return self._send(200, forge.patch(p, "diff"), "application/vnd.github.diff; charset=utf-8", rate)
+            kind = "patch" if "patch" in accept else "diff" if "diff" in accept else None
+            if kind:
+                refusal = forge.too_large(p)
+                if refusal:
+                    return self._json(406, {"message": refusal, "errors": TOO_LARGE_ERRORS, "status": "406"}, rate)
+                return self._send(200, forge.patch(p, kind), f"application/vnd.github.{kind}; charset=utf-8", rate)
             return self._json(200, forge.pull_json(p, base), rate)
 
     return Handler

@@ -24,6 +24,7 @@ class GitResult:
     returncode: int
     stdout: str
     stderr: str
+    raw: bytes = b""  # stdout as git wrote it (file contents, binary)
 
     @property
     def ok(self) -> bool:
@@ -49,11 +50,11 @@ def run_git(cwd: str | Path, *args: str, input: bytes | None = None, env: Mappin
             full_env.pop(var, None)
     proc = subprocess.run(argv, cwd=str(cwd), input=input, capture_output=True, env=full_env)
     res = GitResult(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                    proc.stderr.decode("utf-8", "replace"))
+                    proc.stderr.decode("utf-8", "replace"), proc.stdout)
     if check and not res.ok:
         detail = (res.stderr or res.stdout).strip().splitlines()
         raise ReviewError(f"git {' '.join(args[:2])} failed in {cwd}: {detail[-1] if detail else res.returncode}",
-                          hint="check the repository path and the branch or commit names")
+                          hint="check the repository path (--repo) and the branch or commit names (--onto)")
     return res
 
 
@@ -61,12 +62,27 @@ def repo_root(path: str | Path) -> Path:
     """Return the top folder of the git work tree holding ``path`` (clear error if it is not a repo)."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise ReviewError(f"{p} does not exist", hint="give the path of a local clone of the repository")
+        raise ReviewError(f"{p} does not exist",
+                          hint="give the path of a local clone of the repository with --repo (repo= in Python)")
     r = run_git(p, "rev-parse", "--show-toplevel", check=False)
     if not r.ok:
         raise ReviewError(f"{p} is not a git repository",
-                          hint="clone the project first (git clone URL) and pass that folder")
+                          hint="clone the project first (git clone URL) and give that folder with --repo "
+                               "(repo= in Python)")
     return Path(r.stdout.strip())
+
+
+def repo_dirs(path: str | Path) -> tuple[Path, Path]:
+    """Return (top folder of the work tree, the repository's common git folder) in one git call."""
+    p = Path(path).expanduser()
+    r = run_git(p, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", check=False) \
+        if p.is_dir() else None
+    lines = r.stdout.splitlines() if r is not None and r.ok else []
+    if len(lines) != 2:
+        root = repo_root(p)  # raises the clear error (no such folder, not a repository)
+        common = run_git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
+        return root, Path(common)
+    return Path(lines[0]), Path(lines[1])
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
@@ -75,12 +91,24 @@ def resolve_commit(repo: Path, ref: str) -> str:
     if not r.ok:
         branches = run_git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", check=False)
         names = ", ".join(branches.stdout.split()[:10])
-        raise ReviewError(f"{ref!r} is not a branch, tag or commit of {repo}", hint=f"choose one of: {names}")
+        raise ReviewError(f"{ref!r} is not a branch, tag or commit of {repo}",
+                          hint=f"give one with --onto (onto= in Python): {names}")
     return r.stdout.strip()
 
 
 def committer_env(repo: Path) -> dict[str, str]:
     """Return env vars giving git a committer (and merge author) identity when none is configured."""
+    key = (str(repo), *(os.environ.get(f"GIT_{r}_{f}", "") for r in ("COMMITTER", "AUTHOR") for f in ("NAME", "EMAIL")))
+    if key not in _IDENTITY:
+        _IDENTITY[key] = _identity_env(repo)
+    return dict(_IDENTITY[key])
+
+
+_IDENTITY: dict[tuple[str, ...], dict[str, str]] = {}  # per repository and identity variables: asked once
+
+
+def _identity_env(repo: Path) -> dict[str, str]:
+    """Ask git whether it has a committer and an author identity; return the fallback for those it lacks."""
     env: dict[str, str] = {}
     for role in ("COMMITTER", "AUTHOR"):
         if os.environ.get(f"GIT_{role}_NAME") and os.environ.get(f"GIT_{role}_EMAIL"):

@@ -21,6 +21,10 @@ _HEADER_NAME = re.compile(r"^([!-9;-~]+):")  # RFC 2822 field name: printable, n
 _INBODY = ("From", "Subject", "Date")
 _FORMAT_PATCH_SEP = re.compile(r"^From [0-9a-f]{40} Mon Sep 17 00:00:00 2001$")
 _SPACE = " \t\n\r\v\f"
+_YEAR = re.compile(rb"\s*(\d+)")
+_RUNS_OF_SPACE = re.compile(r"[ \t\n\r\v\f]+")
+_PARAM = re.compile(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_MSG_ID = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass
@@ -45,8 +49,12 @@ class MailInfo:
     message_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     has_author: bool = False
-    patch_line: int = 0  # line of the message where the patch starts (1-based, 0: no patch)
+    patch_line: int = 0  # line of the input where the patch starts (1-based, counted from start_line; 0: no patch)
     exact_lines: bool = True  # False when the body was transfer-encoded (line numbers approximate)
+    cr_lines: int = 0  # patch lines that end in CR LF (kept in ``patch``; git am strips raw ones by default)
+    cr_encoded: bool = False  # those CRs came out of a base64/quoted-printable body (git's --quoted-cr case)
+    in_reply_to: str = ""  # the Message-ID this mail answers (first of In-Reply-To)
+    references: list[str] = field(default_factory=list)  # the References chain, oldest first
 
 
 def is_from_line(line: bytes) -> bool:
@@ -63,7 +71,7 @@ def is_from_line(line: bytes) -> bool:
         return False
     if not ok:
         return False
-    m = re.match(rb"\s*(\d+)", line[colon + 3:])
+    m = _YEAR.match(line[colon + 3:])
     return bool(m) and int(m.group(1)) > 90
 
 
@@ -153,7 +161,7 @@ def decode_header(value: str) -> str:
 
 def cleanup_space(value: str) -> str:
     """Squash each run of whitespace to one space (git's cleanup_space)."""
-    return re.sub(r"[ \t\n\r\v\f]+", " ", value)
+    return _RUNS_OF_SPACE.sub(" ", value)
 
 
 def cleanup_subject(subject: str) -> str:
@@ -183,6 +191,8 @@ def cleanup_subject(subject: str) -> str:
 
 def _unquote_quoted_pair(value: str) -> str:
     """Remove RFC 2822 quoting: quoted strings lose their quotes, comments keep parens but not backslashes."""
+    if '"' not in value and "(" not in value:
+        return value
     out: list[str] = []
     i, n = 0, len(value)
     while i < n:
@@ -349,7 +359,7 @@ def _header_value(line: str, name: str) -> str | None:
 def _content_params(value: str) -> dict[str, str]:
     """Return the parameters (charset, boundary...) of a Content-Type value."""
     params: dict[str, str] = {}
-    for m in re.finditer(r';\s*([A-Za-z0-9_*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', value):
+    for m in _PARAM.finditer(value):
         v = m.group(2)
         if v.startswith('"'):
             v = v[1:-1]
@@ -418,12 +428,17 @@ class _Collector:
                 return True
         return False
 
-    def feed(self, lines: list[str], first_line: int, exact: bool) -> None:
-        """Take decoded body lines (each ending in a newline except maybe the last)."""
-        for i, line in enumerate(lines):
+    def feed(self, lines: list[str], first_line: int, exact: bool, encoded: bool = False) -> None:
+        """Take decoded body lines (each ending in a newline except maybe the last).
+
+        The message is read with CR LF taken as LF (what ``git am`` commits); the patch keeps its
+        CRs, so the line-ending rule (:mod:`labkit.review.lineends`) can see them.
+        """
+        for i, raw in enumerate(lines):
             if self.in_patch:
                 self.patch_parts.append("".join(lines[i:]))
                 return
+            line = raw[:-2] + "\n" if raw.endswith("\r\n") else raw
             if self.header_stage and (line == "" or line == "\n"):
                 if self.accum:
                     self._flush_accum()
@@ -444,6 +459,7 @@ class _Collector:
                 self.in_patch = True
                 self.info.patch_line = first_line + i
                 self.info.exact_lines = exact
+                self.info.cr_encoded = encoded
                 self.patch_parts.append("".join(lines[i:]))
                 return
             self.msg.append(line)
@@ -506,16 +522,17 @@ def _feed_part(col: _Collector, headers: list[str], body: bytes, first_line: int
         # Quoted-printable keeps lines; soft breaks make numbers drift a little.
         exact = b"=\n" not in body
     text = to_text(decoded, params.get("charset", ""))
-    if not exact or "\r" in text:
-        text = text.replace("\r\n", "\n")
-    col.feed(_body_lines(text), first_line, exact)
+    col.feed(_body_lines(text), first_line, exact, encoded=cte.strip().lower() in ("base64", "quoted-printable"))
 
 
 def read_mail(data: bytes, *, start_line: int = 1, inbody_headers: bool = True,
               scissors: bool = False) -> MailInfo:
-    """Read one message like ``git mailinfo -u``: author, e-mail, subject, date, message and patch."""
-    if b"\r\n" in data[:4096]:
-        data = data.replace(b"\r\n", b"\n")
+    """Read one message like ``git mailinfo -u``: author, e-mail, subject, date, message and patch.
+
+    ``start_line`` is the line of the input where the message starts; ``patch_line`` (and every
+    line number derived from it) is counted from there, so it is a line of the whole input.
+    CR LF line ends are read as LF everywhere except in ``patch``, which keeps them.
+    """
     headers, body, body_offset = _split_header_block(data)
     info = MailInfo()
     top: dict[str, str] = {}
@@ -548,4 +565,14 @@ def read_mail(data: bytes, *, start_line: int = 1, inbody_headers: bool = True,
     if values["Date"] is not None:
         info.date = cleanup_space(values["Date"])
     info.message_id = decode_header(top.get("message-id", "")).strip()
+    info.in_reply_to = next(iter(message_ids(top.get("in-reply-to", ""))), "")
+    info.references = message_ids(top.get("references", ""))
+    info.cr_lines = info.patch.count("\r\n")
+    if not info.cr_lines:
+        info.cr_encoded = False
     return info
+
+
+def message_ids(value: str) -> list[str]:
+    """Return the ``<id>`` tokens of an In-Reply-To or References header, in order."""
+    return _MSG_ID.findall(value or "")

@@ -31,6 +31,24 @@ def test_pr_review_diff_view_and_form(lab, tmp_path):
     page.locator(".jp-OutputArea-output .widget-button.labkit-review-merge").click()  # dry run by default
     page.wait_for_function("document.querySelector('.labkit-review-message').innerText.startsWith('planned')",
                            timeout=60_000)
+    # the form's Revisions tab: compare PR #1 has no force-push -> a message; the runbook's own range-diff view
+    page.locator(".jp-OutputArea-output .lm-TabBar-tab", has_text="Revisions").first.click()
+    page.locator(".jp-OutputArea-output .widget-button.labkit-review-compare").click()
+    page.wait_for_function("document.querySelector('.labkit-review-message').innerText.includes('never force-pushed')",
+                           timeout=60_000)
+    rng = page.locator(".lk-dv-range-title")
+    for _ in range(40):  # JupyterLab draws cells only when they are scrolled into view
+        if rng.count():
+            break
+        page.keyboard.press("PageDown")
+        page.wait_for_timeout(250)
+    rng.first.wait_for(timeout=60_000)
+    view = rng.first.locator("xpath=ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' lk-dv ')][1]")
+    assert "1 changed" in rng.first.inner_text() and "1 added" in rng.first.inner_text()
+    assert view.locator("li.lk-dv-range-changed.lk-dv-sel").count() == 1
+    assert view.locator("table.lk-dv-interdiff tr.lk-dv-add").count() >= 2  # the two new lines of div()
+    view.locator("li.lk-dv-range-unchanged").click()
+    view.locator(".lk-dv-pane", has_text="the same patch in both revisions").wait_for(timeout=30_000)
     # (the merge of the last cell is asserted headless in tests/review/test_notebook.py: JupyterLab
     # does not draw cells scrolled out of view)
     shot = tmp_path / "review.png"

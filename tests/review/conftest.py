@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,21 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     return r.stdout.decode()
 
 
+def format_patch(repo: Path, rev: str, *options: str) -> bytes:
+    """``git format-patch --stdout`` of a revision range."""
+    return subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", *options, rev], capture_output=True,
+                          check=True).stdout
+
+
+def neg_branch(repo: Path) -> bytes:
+    """Add branch ``pr`` (one commit, "add neg", no issue ID) to a repo made by ``make_repo``; return its patch."""
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n")
+    git(repo, "commit", "-q", "-am", "add neg")
+    git(repo, "checkout", "-q", "main")
+    return format_patch(repo, "main..pr")
+
+
 @pytest.fixture
 def make_repo(tmp_path):
     """Create a git repo with a main branch holding a few files; return a factory."""
@@ -49,3 +65,14 @@ def make_repo(tmp_path):
         return repo
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_in_tmp(tmp_path_factory, monkeypatch):
+    """Point the temp folder (Python's and $TMPDIR) at an empty folder; fail the test if labkit leaves anything there."""
+    tmp = tmp_path_factory.mktemp("TMPDIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    yield tmp
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"left behind in the temp folder: {left}"

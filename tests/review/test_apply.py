@@ -188,3 +188,57 @@ def test_bad_arguments_are_clear_errors(busy_repo, tmp_path):
     with pytest.raises(ReviewError, match="not a local branch"):
         apply_series(busy_repo, patch, onto=sha, merge="ff")
     assert os.path.isdir(busy_repo)
+
+
+def test_test_each_reports_every_commit_and_leaves_repo_byte_for_byte(busy_repo):
+    repo = busy_repo
+    patch = format_patch(repo, "main..pr")
+    before = repo_state(repo)
+    # commit 1 has no test file yet: a test that needs it fails there only (not bisectable)
+    res = apply_series(repo, patch, onto="release", test_cmd="python3 test_calc.py", test_each=True, merge="ff",
+                       branch="kept")
+    assert res.status == "tests-failed" and "on commit 1" in res.message
+    assert [(t.n, t.run.passed) for t in res.tests] == [(1, False), (2, True)]
+    assert [r["test"] for r in res.rows()] == ["fail (exit 2)", "pass"]
+    assert repo_state(repo) == before
+    ok = apply_series(repo, patch, onto="release", test_cmd="python3 -c 'import calc'", test_each=True)
+    assert ok.status == "applied" and len(ok.tests) == 2 and all(t.run.passed for t in ok.tests)
+    assert [t.sha for t in ok.tests] == [c.sha for c in ok.commits]
+    assert repo_state(repo) == before
+
+
+def test_issue_ids_are_written_into_commits_not_mail_headers(busy_repo):
+    repo = busy_repo
+    res = apply_series(repo, format_patch(repo, "main..pr"), onto="release", amend_issue={1: "EUCA-7"},
+                       branch="amended")
+    assert res.status == "applied" and res.amended == [1]
+    log = git(repo, "log", "--format=%an|%ae|%ad|%s", "--date=raw", "-2", "amended").splitlines()
+    orig = git(repo, "log", "--format=%an|%ae|%ad|%s", "--date=raw", "-2", "pr").splitlines()
+    assert [line.rsplit("|", 1)[1] for line in log] == ["Add tests", "EUCA-7: Add sub"]
+    assert [line.rsplit("|", 1)[0] for line in log] == [line.rsplit("|", 1)[0] for line in orig]  # author, date
+    assert git(repo, "diff", "pr", "amended", "--", "calc.py", "test_calc.py") == ""
+
+
+def test_scratch_is_sparse_and_shared_by_check_and_apply(busy_repo):
+    from labkit.review import check_series
+    from labkit.review.scratch import Scratch
+
+    repo = busy_repo
+    for i in range(30):
+        (repo / f"other{i}.txt").write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "more files")  # on main, with the staged file: the user's own commit
+    series = parse_mbox(format_patch(repo, "main~1..pr"))
+    before = repo_state(repo)
+    with Scratch(repo) as sc:
+        results = check_series(series, repo=repo, onto="release", scratch=sc)
+        assert all(r.status == "pass" for r in results if r.check == "applies")
+        path = sc.path
+        files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and ".git" not in p.parts)
+        assert files == ["calc.py", "test_calc.py"]  # only what the series touches, not README, NOTES, ...
+        assert git(repo, "worktree", "list").count("\n") == 2
+        res = apply_series(repo, series, onto="release", scratch=sc, test_cmd="python3 test_calc.py")
+        assert res.status == "applied" and sc.path == path  # the same worktree, now with every file
+        assert (path / "NOTES").exists()
+    assert not path.exists() and git(repo, "worktree", "list").count("\n") == 1
+    assert repo_state(repo) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import re
 import subprocess
 
 import pytest
@@ -142,12 +143,10 @@ def test_no_patch_and_empty_input_are_clear_errors():
         parse_mbox(b"From: a@b.c\nSubject: hello\n\njust talk\n")
 
 
-def test_diff_counts_agree_with_unidiff_on_its_own_samples():
+def test_diff_counts_agree_with_unidiff_and_paths_with_git_apply():
+    """Line counts against unidiff; each path against ``git apply --numstat`` (the reader git am uses)."""
     unidiff = pytest.importorskip("unidiff")
     d = data_dir("unidiff-test-samples") / "tests" / "samples"
-    # the one sample where the parsers disagree on purpose (counts still agree):
-    path_differs = {"git_rename.diff": "hand-made 'rename from onefile' under a sub/ header; labkit trusts "
-                                       "the rename lines as git apply does"}
     compared = 0
     for p in sorted(d.glob("*.diff")):
         text = p.read_bytes().decode("utf-8", "replace")
@@ -160,11 +159,31 @@ def test_diff_counts_agree_with_unidiff_on_its_own_samples():
             continue
         ours = parse_diff(text)
         assert [(f.added, f.removed) for f in ours] == [(f.added, f.removed) for f in theirs], p.name
-        for o, t in zip(ours, theirs, strict=True):
-            if p.name not in path_differs and not t.path.startswith('"'):  # unidiff leaves C quotes in
-                assert o.path == t.path, p.name
+        numstat = subprocess.run(["git", "apply", "--numstat", "-z", str(p)], capture_output=True)
+        if numstat.returncode == 0 and "diff --git" in text:
+            # -z: "added\tremoved\tpath\0", or "added\tremoved\t\0old\0new\0" for a rename
+            fields = numstat.stdout.decode("utf-8", "surrogateescape").split("\0")
+            names, k = [], 0
+            while k < len(fields) - 1:
+                head = fields[k].split("\t")
+                if head[2]:
+                    names.append(head[2])
+                    k += 1
+                else:
+                    names.append(fields[k + 2])
+                    k += 3
+            assert [f.path for f in ours] == names, p.name
         compared += 1
     assert compared == len(list(d.glob("*.diff")))
+
+
+def test_mnemonic_and_custom_prefixes_are_read_as_git_apply_reads_them():
+    # git diff.mnemonicPrefix writes i/ and w/; git's own am tests (t4252) use them
+    d = data_dir("git-test-corpus") / "t" / "t4252"
+    (f,) = parse_diff((d / "am-test-3-1").read_text())
+    assert f.path == "junk/file-1"
+    numstat = subprocess.run(["git", "apply", "--numstat", str(d / "am-test-3-1")], capture_output=True, text=True)
+    assert numstat.stdout.split("\t")[2].strip() == f.path
 
 
 def test_file_diffs_stop_before_the_mail_signature():
@@ -175,3 +194,52 @@ def test_file_diffs_stop_before_the_mail_signature():
                 assert "\n-- \n2.39.5" not in f.diff and not f.diff.endswith("-- \n"), (r["name"], f.path)
                 if not f.binary:
                     assert f.diff.count("\n@@ ") == f.hunks, (r["name"], f.path)
+
+
+def _grep_lines(pattern: str, path) -> list[int]:
+    """Line numbers ``grep -nE`` finds (the oracle for positions: it shares nothing with labkit)."""
+    out = subprocess.run(["grep", "-nE", pattern, str(path)], capture_output=True, text=True).stdout
+    return [int(line.split(":", 1)[0]) for line in out.splitlines()]
+
+
+def test_every_file_position_of_every_real_series_matches_grep():
+    d, _ = euca_rows()
+    checked = 0
+    for path in sorted(d.glob("*.patch")):
+        series = parse_mbox(path.read_bytes())
+        assert [c.line for c in series] == _grep_lines("^From [0-9a-f]{40} ", path), path.name
+        assert [f.line for c in series for f in c.files] == _grep_lines("^diff --git ", path), path.name
+        checked += len(series)
+    assert checked >= 60
+
+
+def test_positions_in_git_am_corpus_mails():
+    d = data_dir("git-test-corpus") / "t" / "t4252"
+    for path in sorted(d.glob("am-test-*")):
+        (c,) = parse_mbox(path.read_bytes())
+        assert [f.line for f in c.files] == _grep_lines("^diff --git ", path), path.name
+
+
+def test_a_damaged_hunk_in_a_late_patch_names_its_real_line(tmp_path):
+    d, _ = euca_rows()
+    data = (d / "branch-15commits-1.6.2-fixes.patch").read_bytes()
+    starts = _grep_lines("^From [0-9a-f]{40} ", d / "branch-15commits-1.6.2-fixes.patch")
+    lines = data.split(b"\n")
+    k = next(i for i in range(starts[11] - 1, len(lines)) if lines[i].startswith(b"@@ "))
+    lines[k] = b"@@ -x,y +z @@ DAMAGED"
+    damaged = tmp_path / "damaged.patch"
+    damaged.write_bytes(b"\n".join(lines))
+    with pytest.raises(ReviewError, match="malformed hunk header") as err:
+        parse_mbox(damaged.read_bytes())
+    assert [err.value.line] == _grep_lines("DAMAGED", damaged)
+    assert err.value.line < data.count(b"\n")
+
+
+def test_crlf_content_is_found_per_file():
+    d, _ = euca_rows()
+    data = (d / "branch-binary-console-ean.patch").read_bytes()
+    sections = re.split(rb"\n(?=diff --git )", data)
+    expected = sorted({re.match(rb"diff --git a/(\S+)", s).group(1).decode() for s in sections
+                       if s.startswith(b"diff --git") and b"\r\n" in s.split(b"\n-- \n")[0]})
+    found = sorted({p for c in parse_mbox(data) for p in c.crlf_files})
+    assert found == expected and expected

@@ -1,4 +1,4 @@
-"""notebooks/05-pr-review.ipynb runs green headless against its own sandbox forge."""
+"""notebooks/05-pr-review.ipynb runs green headless against its own sandbox forge and leaves nothing in the temp folder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05-pr-review.ipynb"
 
 
-def test_pr_review_notebook_runs(tmp_path, monkeypatch):
+def test_pr_review_notebook_runs(tmp_path, monkeypatch, nothing_left_in_tmp):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("LABKIT_RUN_DIR", str(tmp_path / "run"))
@@ -21,9 +21,15 @@ def test_pr_review_notebook_runs(tmp_path, monkeypatch):
     assert "parameters" in nb.cells[1].metadata.get("tags", [])
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
     try:
-        nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                 resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     finally:
         sandbox.stop(rd=tmp_path / "run")
-    last = nb.cells[-1].outputs[-1]["data"]["text/plain"]
+    last = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[-1].outputs)
     assert "Merge 2 reviewed commits into release-1.x" in last and "CALC-7: Add mul()" in last
+    assert "1 unchanged, 1 changed, 1 added, 0 dropped" in last
+    assert "backport demo/calc#5 onto release-1.x</td>\n      <td>partial: 2 applied, 1 conflicts" in last
+    assert "backport demo/calc#5 onto main</td>\n      <td>applied: 3 applied, 0 conflicts" in last
+    assert "301 files via git" in last  # it ends in a table (text/html)
+    assert (tmp_path / "run" / "runbook-05" / "calc" / ".git").is_dir()  # the clone is in the run folder
+    # the temp folder (labkit's scratch worktrees, the large PR's fetch) is checked empty by nothing_left_in_tmp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.review import PullRequest, ReviewError
-from labkit.review.pullrequest import RateLimit, alternate_patch_link
+from labkit.review.pullrequest import RateLimit, alternate_patch_link, token_allowed
 
 pytestmark = pytest.mark.unit
 
@@ -39,7 +39,40 @@ def test_short_form_on_an_enterprise_base(monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_example")
     pr = PullRequest.from_url("team/cloud#7", base_url="https://ghe.example/")
     assert pr.api_url == "https://ghe.example/api/v3" and pr.html_url == "https://ghe.example/team/cloud/pull/7"
-    assert "ghp_example" not in repr(pr) and pr.token.reveal() == "ghp_example"
+    assert pr.token is None and not pr.has_token  # $GITHUB_TOKEN is github.com's: it goes nowhere else
+    gh = PullRequest.from_url("team/cloud#7")
+    assert gh.has_token and "ghp_example" not in repr(gh) and gh.token.reveal() == "ghp_example"
+    ghe = PullRequest.from_url("team/cloud#7", base_url="https://ghe.example/", token="ghe_token")
+    assert ghe.has_token and ghe.token_host == "https://ghe.example"
+
+
+@pytest.mark.parametrize("url, host, allowed", [
+    ("https://api.github.com/repos/o/r/pulls/1", "https://api.github.com", True),
+    ("https://API.GITHUB.COM/repos/o/r/pulls/1", "https://api.github.com", True),
+    ("https://api.github.com.evil.example/repos", "https://api.github.com", False),
+    ("http://api.github.com/repos/o/r/pulls/1", "https://api.github.com", False),  # same host, other scheme
+    ("https://github.com/o/r/pull/1.patch", "https://api.github.com", False),
+    ("http://127.0.0.1:8080/repos/o/r/pulls/1", "http://127.0.0.1:8080", True),  # loopback: plain http is fine
+    ("http://127.0.0.1:9999/repos/o/r/pulls/1", "http://127.0.0.1:8080", False),  # another port
+    ("http://git.example/repos/o/r/pulls/1", "http://git.example", False),  # never over plain http
+    ("https://u:p@ghe.example/api/v3", "https://ghe.example", True),
+])
+def test_a_token_goes_only_to_its_host_over_https_or_loopback(url, host, allowed):
+    assert token_allowed(url, host) is allowed
+
+
+def test_a_token_for_a_plain_http_forge_is_refused():
+    with pytest.raises(ReviewError, match="refusing to send the token to http://git.example over plain http"):
+        PullRequest.from_url("http://git.example/o/r/pull/1", token="t")
+
+
+@pytest.mark.parametrize("ref", ["o/r#5@0123abcd", "https://github.com/o/r/pull/5@0123abcd",
+                                 "https://api.github.com/repos/o/r/pulls/5@0123abcd"])
+def test_a_previous_head_is_named_with_at_sha(ref, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    pr = PullRequest.from_url(ref)
+    assert (pr.number, pr.at) == (5, "0123abcd")
+    assert pr.compare_url(pr.at, base="main") == "https://github.com/o/r/compare/main...0123abcd.patch"
 
 
 def test_not_a_pull_request_is_a_clear_error():
