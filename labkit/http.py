@@ -61,6 +61,7 @@ MASK = "******"
 _SECRET_QUERY = re.compile(r"(token|secret|password|passwd|pwd|signature|credential|api[_-]?key|"
                            r"access[_-]?key|auth|session|sig)", re.I)
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
 
 
 def mask_url(url: str) -> str:
@@ -72,8 +73,8 @@ def mask_url(url: str) -> str:
     """
     try:
         parts = urlsplit(str(url))
-    except ValueError:
-        return str(url)
+    except ValueError:  # not parseable (e.g. "http://u:pw@[::1"): still mask what looks like user info
+        return _USERINFO.sub(r"\1" + MASK + "@", str(url))
     netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
@@ -84,6 +85,25 @@ def mask_url(url: str) -> str:
     if (netloc, query) == (parts.netloc, parts.query):
         return str(url)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Return ``url`` without the user name and password written into it, and that pair (None if none).
+
+    A client keeps the bare URL (for messages, files and requests) and sends the pair as basic auth,
+    so the secret never travels inside a URL that could be logged or saved.
+    """
+    from urllib.parse import unquote
+
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return str(url), None
+    if "@" not in parts.netloc:
+        return str(url), None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
 
 
 def mask_urls(text: str) -> str:
