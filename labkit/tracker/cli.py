@@ -52,7 +52,7 @@ def _import(args: argparse.Namespace) -> int:
         print(plan.summary(), file=sys.stderr)
         return 0
     journal = args.journal or f"{args.export}.journal"
-    Journal(journal)  # a journal it cannot write or read is refused before any call
+    Journal(journal, plan.binding())  # a journal it cannot use, or of another import, is refused before any call
     from labkit.jira.client import JiraClient
 
     client = JiraClient.from_profile(getattr(args, "profile", None), progress=False)
