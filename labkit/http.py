@@ -44,6 +44,7 @@ log = logging.getLogger("labkit.http")
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds per attempt: always set
 DEFAULT_DEADLINE = 120.0  # seconds for a whole call, retries included
+MAX_DEADLINE = 7 * 24 * 3600.0  # the longest deadline accepted
 TIMEOUT_ENV = "LABKIT_TIMEOUT"  # the deadline ``labkit --timeout`` sets for this process and its children
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -126,14 +127,18 @@ def default_deadline() -> float:
 
 
 def parse_deadline(value: Any) -> float:
-    """Return ``value`` as a deadline in seconds, or HttpError if it is not a finite number above 0."""
+    """Return ``value`` as a deadline in seconds, or HttpError if it is not a number above 0, at most a week."""
     try:
-        seconds = float(value)
-    except (TypeError, ValueError):
+        seconds = float(value) if len(str(value)) <= 40 else math.nan
+    except (TypeError, ValueError, OverflowError):
         seconds = math.nan
+    shown = str(value)[:40]
     if not (seconds > 0 and math.isfinite(seconds)):
-        raise HttpError(f"a timeout of {value!r} lets no call through",
+        raise HttpError(f"a timeout of {shown!r} lets no call through",
                         hint="give the seconds a whole call may take, a number above 0, e.g. --timeout 30")
+    if seconds > MAX_DEADLINE:  # the watchdog's timer cannot wait longer than the platform's clock allows
+        raise HttpError(f"a timeout of {shown!r} seconds is longer than a week",
+                        hint=f"give at most {MAX_DEADLINE:g} seconds, e.g. --timeout 3600")
     return seconds
 
 

@@ -245,7 +245,8 @@ class Journal:
         """Open the journal at ``path`` (replaying it if it exists); refuse a path it could not append to."""
         self.path = Path(path)
         target = self.path if self.path.exists() else self.path.parent
-        if self.path.is_dir() or not target.exists() or not os.access(target, os.W_OK):
+        if self.path.is_dir() or not (target.is_file() if target is self.path else target.is_dir()) \
+                or not os.access(target, os.W_OK):
             raise JiraError(f"cannot write the import journal {self.path}",
                             hint="pass --journal with a file path in a directory you can write")
         self.created: dict[str, str] = {}          # source id -> Jira key
