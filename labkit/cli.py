@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError: what the system said, about which file (shortened), and what to do."""
+    what = exc.strerror or type(exc).__name__
+    name = str(exc.filename) if exc.filename is not None else ""
+    name = name if len(name) <= 120 else name[:60] + "..." + name[-40:]
+    where = f" ({name})" if name else ""
+    return f"{what}{where}: check the path and that you may read and write it"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -63,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.profile is not None and not args.profile.strip():
+            from labkit.errors import ConfigError
+
+            raise ConfigError("--profile is empty", hint="name a profile of the config file, or leave --profile out")
         if getattr(args, "profile", None):
             os.environ["LABKIT_PROFILE"] = args.profile  # get_profile(None) reads it everywhere
         if args.call_timeout is not None:
@@ -72,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.func(args)
     except LabkitError as exc:
         print(f"labkit: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the system refused a file or socket operation (name too long, no permission, disk full)
+        print(f"labkit: error: {_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("labkit: interrupted", file=sys.stderr)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:
@@ -17,3 +19,33 @@ def print_rows(rows, fmt: str = "table", columns=None) -> None:
     from labkit.tables import format_rows
 
     sys.stdout.write(format_rows(rows, fmt, columns))
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type for a whole number from ``low`` to ``high`` (a usage error outside)."""
+    def parse(text: str) -> int:
+        """Read one whole number in range."""
+        try:
+            value = int(text) if len(text) <= 20 else None
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def bounded_seconds(high: float) -> Callable[[str], float]:
+    """Return an argparse type for a number of seconds above 0 and at most ``high`` (a usage error otherwise)."""
+    def parse(text: str) -> float:
+        """Read one duration in range."""
+        try:
+            value = float(text) if len(text) <= 40 else math.nan
+        except ValueError:
+            value = math.nan
+        if not 0 < value <= high:  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds above 0 and at most {high:g}")
+        return value
+
+    return parse

@@ -44,6 +44,7 @@ log = logging.getLogger("labkit.http")
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds per attempt: always set
 DEFAULT_DEADLINE = 120.0  # seconds for a whole call, retries included
+MAX_DEADLINE = 7 * 24 * 3600.0  # the longest deadline accepted
 TIMEOUT_ENV = "LABKIT_TIMEOUT"  # the deadline ``labkit --timeout`` sets for this process and its children
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -61,6 +62,7 @@ MASK = "******"
 _SECRET_QUERY = re.compile(r"(token|secret|password|passwd|pwd|signature|credential|api[_-]?key|"
                            r"access[_-]?key|auth|session|sig)", re.I)
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
 
 
 def mask_url(url: str) -> str:
@@ -72,8 +74,8 @@ def mask_url(url: str) -> str:
     """
     try:
         parts = urlsplit(str(url))
-    except ValueError:
-        return str(url)
+    except ValueError:  # not parseable (e.g. "http://u:pw@[::1"): still mask what looks like user info
+        return _USERINFO.sub(r"\1" + MASK + "@", str(url))
     netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
@@ -84,6 +86,25 @@ def mask_url(url: str) -> str:
     if (netloc, query) == (parts.netloc, parts.query):
         return str(url)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Return ``url`` without the user name and password written into it, and that pair (None if none).
+
+    A client keeps the bare URL (for messages, files and requests) and sends the pair as basic auth,
+    so the secret never travels inside a URL that could be logged or saved.
+    """
+    from urllib.parse import unquote
+
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return str(url), None
+    if "@" not in parts.netloc:
+        return str(url), None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
 
 
 def mask_urls(text: str) -> str:
@@ -106,14 +127,18 @@ def default_deadline() -> float:
 
 
 def parse_deadline(value: Any) -> float:
-    """Return ``value`` as a deadline in seconds, or HttpError if it is not a finite number above 0."""
+    """Return ``value`` as a deadline in seconds, or HttpError if it is not a number above 0, at most a week."""
     try:
-        seconds = float(value)
-    except (TypeError, ValueError):
+        seconds = float(value) if len(str(value)) <= 40 else math.nan
+    except (TypeError, ValueError, OverflowError):
         seconds = math.nan
+    shown = str(value)[:40]
     if not (seconds > 0 and math.isfinite(seconds)):
-        raise HttpError(f"a timeout of {value!r} lets no call through",
+        raise HttpError(f"a timeout of {shown!r} lets no call through",
                         hint="give the seconds a whole call may take, a number above 0, e.g. --timeout 30")
+    if seconds > MAX_DEADLINE:  # the watchdog's timer cannot wait longer than the platform's clock allows
+        raise HttpError(f"a timeout of {shown!r} seconds is longer than a week",
+                        hint=f"give at most {MAX_DEADLINE:g} seconds, e.g. --timeout 3600")
     return seconds
 
 

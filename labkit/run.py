@@ -162,6 +162,13 @@ def run_notebook(notebook: str | Path, parameters: dict[str, Any] | None = None,
         nbformat.reads(text, as_version=4)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunError(f"{src} is not a notebook ({type(exc).__name__})", hint="give a .ipynb file saved by Jupyter") from None
+    if cell_timeout is not None and not 0 < cell_timeout <= 7 * 24 * 3600:
+        raise RunError(f"a cell timeout of {cell_timeout!r} seconds lets no cell run",
+                       hint="give the seconds a cell may take, above 0 and at most a week")
+    if profile:
+        from labkit.config import get_profile
+
+        get_profile(profile)  # an unknown profile is refused before anything runs or is saved
     folder = runs_dir(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -299,7 +306,10 @@ def _append_index(folder: Path, record: RunRecord) -> None:
 
 def list_runs(out: str | Path | None = None) -> list[RunRecord]:
     """Return every run recorded in the runs folder, oldest first (a torn last line is skipped)."""
-    index = runs_dir(out) / INDEX
+    folder = runs_dir(out)
+    if folder.exists() and not folder.is_dir() or any(p.is_file() for p in folder.parents):
+        raise RunError(f"{folder} is not a folder of runs", hint="give --out the folder labkit run saved runs in")
+    index = folder / INDEX
     if not index.is_file():
         return []
     records = []
@@ -329,7 +339,7 @@ def _warn(line: str) -> None:
 
 def register(sub) -> None:
     """Add the ``run`` and ``runs`` commands."""
-    from labkit.cli_output import add_format_option
+    from labkit.cli_output import add_format_option, bounded_seconds
 
     p = sub.add_parser("run", help="run a runbook with parameters and keep the executed notebook and HTML")
     p.add_argument("notebook", help="the notebook to run, e.g. notebooks/02-jql-search.ipynb")
@@ -337,7 +347,8 @@ def register(sub) -> None:
                    help="a value for the parameters cell (repeat for more)")
     p.add_argument("--profile", dest="run_profile", help="profile the runbook uses (default: $LABKIT_PROFILE or sandbox)")
     p.add_argument("--out", help="folder of the runs (default: $LABKIT_RUNS_DIR or ./runs)")
-    p.add_argument("--cell-timeout", type=float, help="seconds a cell may run (default: no limit)")
+    p.add_argument("--cell-timeout", type=bounded_seconds(7 * 24 * 3600.0),
+                   help="seconds a cell may run (default: no limit)")
     p.set_defaults(func=_run_command)
     r = sub.add_parser("runs", help="list past runs: notebook, parameters, status, duration, path")
     r.add_argument("--out", help="folder of the runs (default: $LABKIT_RUNS_DIR or ./runs)")

@@ -20,7 +20,7 @@ TABLE_COLUMNS = ["key", "issuetype", "status", "priority", "assignee", "summary"
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``jira`` command group."""
-    from labkit.cli_output import add_format_option
+    from labkit.cli_output import add_format_option, bounded_int
 
     p = sub.add_parser("jira", help="search Jira with JQL, mirror it into a local store, bulk-import another tracker")
     ss = p.add_subparsers(dest="jira_command", metavar="ACTION", required=True)
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("jql", help="the JQL query (quote it for the shell)")
     s.add_argument("--fields", default="", help="extra REST field ids to add as columns, comma-separated")
     s.add_argument("--columns", help="columns to print (default: a short set for tables, all for csv/json)")
-    s.add_argument("--limit", type=int, help="stop after this many issues")
+    s.add_argument("--limit", type=bounded_int(0, 2**31 - 1), help="stop after this many issues")
     s.add_argument("--soap", action="store_true", help="use the legacy SOAP API (Jira 6 and older)")
     s.add_argument("--count", action="store_true", help="print only the number of matching issues")
     add_format_option(s)
@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = ss.add_parser("mirror", help="pull issues into a local store (incremental: updated >= last sync; resumable)")
     m.add_argument("--db", required=True, help="SQLite file of the local store")
     m.add_argument("--jql", default="", help="restrict the mirror to this JQL (default: everything)")
-    m.add_argument("--page-size", type=int, default=MIRROR_PAGE)
+    m.add_argument("--page-size", type=bounded_int(1, 1000), default=MIRROR_PAGE,
+                   help=f"issues per page (1 to 1000, default {MIRROR_PAGE})")
     add_format_option(m)
     m.set_defaults(func=_mirror)
 

@@ -7,17 +7,20 @@
 
 Every issue carries the label ``<prefix>-<source id>``: a rerun finds what exists and creates nothing twice.
 The journal records each batch before and after it is sent, so a killed run resumes exactly where it stopped.
+It belongs to one import: its first event binds it to the source's tickets, the mapping and the target
+project, and a run of another import on it is refused (it would skip what the journal says exists).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +88,16 @@ class Mapping:
         """Return the label that records a ticket's source id on its Jira issue."""
         return f"{self.label_prefix}-{source_id}"
 
+    def digest(self) -> str:
+        """Return a digest of every setting (what the journal of an import is bound to)."""
+        return _digest(asdict(self))
+
+
+def _digest(data: Any) -> str:
+    """Return the SHA-256 of data as canonical JSON."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 def _check_mapping(path: Path, data: dict[str, Any]) -> None:
     """Refuse a mapping spec whose values have the wrong shape, naming the key and the shape it needs."""
@@ -147,6 +160,11 @@ class ImportPlan:
     issues: list[PlannedIssue]
     links: list[PlannedLink]
     skipped_links: list[str]
+    source: str = ""  # digest of the tickets as read (a re-saved export with the same tickets keeps it)
+
+    def binding(self) -> dict[str, str]:
+        """Return what a journal of this import is bound to: the source's tickets, the mapping, the project."""
+        return {"source": self.source, "mapping": self.mapping.digest(), "project": self.mapping.project}
 
     def rows(self) -> list[dict[str, Any]]:
         """Return the planned issues as plain rows (one per issue, with its outgoing links)."""
@@ -212,17 +230,23 @@ def plan_import(tickets: Iterable[Ticket], mapping: Mapping) -> ImportPlan:
                 continue  # the same link seen from the other ticket
             seen_links.add(link_id)
             links.append(PlannedLink(link_id, jira_type, inward, outward, f"{t.id} {kind} {other}"))
-    return ImportPlan(mapping, issues, links, skipped)
+    return ImportPlan(mapping, issues, links, skipped, _digest([asdict(t) for t in tickets]))
 
 
 class Journal:
-    """An append-only JSON-lines log of what an import has done, fsynced line by line."""
+    """An append-only JSON-lines log of what an import has done, fsynced line by line.
 
-    def __init__(self, path: str | Path) -> None:
+    ``binding`` (from :meth:`ImportPlan.binding`) names the import the caller runs: a journal bound to
+    another one is refused with what differs, and a new journal is bound by its first event. A line
+    torn by a kill is cut off before anything is appended.
+    """
+
+    def __init__(self, path: str | Path, binding: dict[str, str] | None = None) -> None:
         """Open the journal at ``path`` (replaying it if it exists); refuse a path it could not append to."""
         self.path = Path(path)
         target = self.path if self.path.exists() else self.path.parent
-        if self.path.is_dir() or not target.exists() or not os.access(target, os.W_OK):
+        if self.path.is_dir() or not (target.is_file() if target is self.path else target.is_dir()) \
+                or not os.access(target, os.W_OK):
             raise JiraError(f"cannot write the import journal {self.path}",
                             hint="pass --journal with a file path in a directory you can write")
         self.created: dict[str, str] = {}          # source id -> Jira key
@@ -230,58 +254,114 @@ class Journal:
         self.links_done: set[str] = set()
         self.links_pending: set[str] = set()
         self.statuses_done: set[str] = set()
+        self.binding: dict[str, str] | None = None  # the import this journal belongs to
+        self._unbound: dict[str, str] | None = None  # the binding its next write records first
+        self.last_batch = 0  # the highest batch number used so far
+        self._cut_at: int | None = None  # where the whole lines end, when a kill tore the last one
+        self._end_line = False  # the last event lacks its newline
         self._lock = threading.Lock()
         if self.path.exists():
             self._replay()
+        if binding is not None:
+            self.bind(binding)
+
+    def bind(self, binding: dict[str, str]) -> None:
+        """Check the journal belongs to the import ``binding`` names; a new journal records it on first write."""
+        if self.binding is None:
+            projects = {k.rpartition("-")[0] for k in self.created.values()}
+            if projects - {binding.get("project")}:  # an older, unbound journal: its keys tell the project
+                raise self._mismatch([f"into project {', '.join(sorted(projects))}, not {binding.get('project')}"])
+            self._unbound = dict(binding)
+            return
+        diffs = []
+        if self.binding.get("project") != binding.get("project"):
+            diffs.append(f"into project {self.binding.get('project')}, not {binding.get('project')}")
+        if self.binding.get("source") != binding.get("source"):
+            diffs.append("of other tickets (another export, or the export changed)")
+        if self.binding.get("mapping") != binding.get("mapping"):
+            diffs.append("with another mapping")
+        if diffs:
+            raise self._mismatch(diffs)
+
+    def _mismatch(self, diffs: list[str]) -> JiraError:
+        """Return the error for a journal that belongs to another import."""
+        return JiraError(f"{self.path} is the journal of another import ({'; '.join(diffs)})",
+                         hint="pass --journal with a new file for this import (issues it made already are found "
+                              "by their labels), or rerun that import with its own export, mapping and project")
 
     def _replay(self) -> None:
         """Rebuild what earlier runs did from the journal's events."""
         open_batches: dict[int, list[str]] = {}
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise JiraError(f"{self.path} is not an import journal (not UTF-8 text)",
-                            hint="pass --journal with the journal an earlier import wrote, or a new path") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines[-1] != b""  # the file does not end with a newline: a kill cut its last line
+        for n, raw in enumerate(lines, 1):
+            if not raw.strip():
                 continue
+            last = n == len(lines)
             try:
-                e = json.loads(line)
-            except ValueError:
-                if n == len(lines):
-                    break  # a line torn by the kill: the step it describes is re-checked
+                e = json.loads(raw.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+                if last and torn and raw.startswith(b'{"event":'):  # how each event starts: torn, not foreign
+                    self._cut_at = len(data) - len(raw)  # the step it describes is re-checked
+                    break
+                if isinstance(exc, UnicodeDecodeError):
+                    raise JiraError(f"{self.path} is not an import journal (not UTF-8 text)",
+                                    hint="pass --journal with the journal an earlier import wrote, or a new path") from None
                 raise JiraError(f"{self.path}:{n} is corrupt", hint="move the journal aside to start over") from None
             if not isinstance(e, dict):
                 raise JiraError(f"{self.path}:{n} is not a journal event",
                                 hint="pass --journal with the journal an earlier import wrote, or a new path")
-            kind = e.get("event")
-            if kind == "batch-start":
-                open_batches[e["batch"]] = e["sources"]
-                self.links_pending.update(e.get("links", ()))  # created with the issues, if they were
-            elif kind == "batch-done":
-                open_batches.pop(e["batch"], None)
-                self.created.update(e["created"])
-                self.links_pending.difference_update(e.get("links", ()))
-                self.links_done.update(e.get("links", ()))
-            elif kind == "found":
-                self.created.update(e["created"])
-            elif kind == "link-start":
-                self.links_pending.add(e["link"])
-            elif kind == "link-done":
-                self.links_pending.discard(e["link"])
-                self.links_done.add(e["link"])
-            elif kind == "status-done":
-                self.statuses_done.add(e["source"])
+            try:
+                self._apply(e, open_batches)
+            except (KeyError, TypeError, AttributeError):
+                raise JiraError(f"{self.path}:{n} is corrupt (an event without its fields)",
+                                hint="move the journal aside to start over") from None
+        if torn and self._cut_at is None:
+            self._end_line = True  # a whole event whose newline the kill cut off: keep it, end its line
         self.pending_batches = list(open_batches.values())
 
+    def _apply(self, e: dict[str, Any], open_batches: dict[int, list[str]]) -> None:
+        """Replay one event onto what the journal knows."""
+        kind = e.get("event")
+        if kind == "import":
+            if self.binding is None:
+                self.binding = {k: e.get(k) for k in ("source", "mapping", "project")}
+        elif kind == "batch-start":
+            open_batches[e["batch"]] = e["sources"]
+            self.last_batch = max(self.last_batch, int(e["batch"]))
+            self.links_pending.update(e.get("links", ()))  # created with the issues, if they were
+        elif kind == "batch-done":
+            open_batches.pop(e["batch"], None)
+            self.created.update(e["created"])
+            self.links_pending.difference_update(e.get("links", ()))
+            self.links_done.update(e.get("links", ()))
+        elif kind == "found":
+            self.created.update(e["created"])
+        elif kind == "link-start":
+            self.links_pending.add(e["link"])
+        elif kind == "link-done":
+            self.links_pending.discard(e["link"])
+            self.links_done.add(e["link"])
+        elif kind == "status-done":
+            self.statuses_done.add(e["source"])
+
     def write(self, event: dict[str, Any]) -> None:
-        """Append one event and flush it to disk before returning."""
+        """Append one event and flush it to disk before returning (the binding first, on a new journal)."""
         line = json.dumps(event, separators=(",", ":")) + "\n"
         with self._lock:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(line)
+            if self._unbound is not None:
+                line = json.dumps({"event": "import", **self._unbound}, separators=(",", ":")) + "\n" + line
+                self.binding, self._unbound = self._unbound, None
+            if self._end_line:
+                line = "\n" + line
+            with self.path.open("ab") as f:
+                if self._cut_at is not None:
+                    f.truncate(self._cut_at)  # drop the torn last line: appending onto it would corrupt both
+                f.write(line.encode("utf-8"))
                 f.flush()
                 os.fsync(f.fileno())
+            self._cut_at, self._end_line = None, False
 
 
 @dataclass
@@ -369,13 +449,15 @@ def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]
 
 def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, str]:
     """Find issues already carrying the source labels of these tickets (one search per 50)."""
+    from labkit.jira.jql.build import field
+
     found: dict[str, str] = {}
     prefix = mapping.label_prefix + "-"
     for i in range(0, len(sources), BULK_LIMIT):
         chunk = sources[i:i + BULK_LIMIT]
-        labels = ", ".join(f'"{mapping.label(s)}"' for s in chunk)
-        for issue in client.search_issues(f'project = "{mapping.project}" AND labels in ({labels})', ["labels"],
-                                          progress=False):
+        # built and quoted by the JQL builder: a project or label with a quote in it stays one value
+        jql = str((field("project") == mapping.project) & field("labels").in_([mapping.label(s) for s in chunk]))
+        for issue in client.search_issues(jql, ["labels"], progress=False):
             for label in issue["fields"].get("labels") or []:
                 if label.startswith(prefix) and label[len(prefix):] in chunk:
                     found[label[len(prefix):]] = issue["key"]
@@ -396,7 +478,7 @@ def _has_link(client: Any, link: PlannedLink, keys: dict[str, str]) -> bool:
 def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: int = 4, set_status: bool = True,
                progress: bool | None = None, on_batch: Callable[[int], None] | None = None) -> ImportResult:
     """Create the plan's issues in bulk batches, then its links and statuses; resumable from the journal."""
-    j = Journal(journal)
+    j = Journal(journal, plan.binding())
     result = ImportResult()
     mapping = plan.mapping
     # 1. anything sent but not confirmed before a crash: look it up instead of creating it again
@@ -417,7 +499,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
             result.found_existing += len(found)
             todo = [i for i in todo if i.source_id not in found]
     bar = _progress(len(plan.issues), progress, initial=len(plan.issues) - len(todo))
-    batch_no = sum(1 for _ in _lines(j.path))
+    batch_no = j.last_batch
     touching: dict[str, list[PlannedLink]] = {}
     for ln in plan.links:
         touching.setdefault(ln.inward, []).append(ln)
@@ -488,12 +570,6 @@ def transition_to(client: Any, key: str, status: str) -> bool:
         return False
     raise JiraError(f"{key} cannot move from {current} to {status}: no such transition",
                     hint="fix the statuses in the mapping to names this project's workflow reaches")
-
-
-def _lines(path: Path) -> Iterable[str]:
-    """Yield the journal's batch-start lines (to number new batches after them)."""
-    if path.exists():
-        yield from (ln for ln in path.read_text().splitlines() if '"batch-start"' in ln)
 
 
 def _progress(total: int, progress: bool | None, initial: int = 0):

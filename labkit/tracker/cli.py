@@ -16,7 +16,7 @@ from labkit.jira.errors import JiraError
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``import`` to the ``jira`` command group."""
-    from labkit.cli_output import add_format_option
+    from labkit.cli_output import add_format_option, bounded_int
 
     jira = sub.choices.get("jira")
     if jira is None:  # the jira group is not installed: no import command either
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--journal", help="journal file that makes the run resumable (default: EXPORT.journal)")
     i.add_argument("--apply", action="store_true", help="really import (default: a dry run that prints the plan)")
     i.add_argument("--no-status", action="store_true", help="leave every issue in its initial status")
-    i.add_argument("--workers", type=int, default=4, help="parallel link and status calls")
+    i.add_argument("--workers", type=bounded_int(1, 64), default=4, help="parallel link and status calls (1 to 64)")
     add_format_option(i)
     i.set_defaults(func=_import)
 
@@ -47,12 +47,12 @@ def _import(args: argparse.Namespace) -> int:
     else:
         raise JiraError("no target project", hint="pass --project KEY or a --mapping file that names one")
     plan = plan_import(read_tickets(args.export), mapping)
+    journal = args.journal or f"{args.export}.journal"
+    Journal(journal, plan.binding())  # a journal it cannot use, or of another import, is refused (dry run too)
     if not args.apply:
         print_rows(plan.rows(), args.format, ["source_id", "summary", "type", "status", "labels"])
         print(plan.summary(), file=sys.stderr)
         return 0
-    journal = args.journal or f"{args.export}.journal"
-    Journal(journal)  # a journal it cannot write or read is refused before any call
     from labkit.jira.client import JiraClient
 
     client = JiraClient.from_profile(getattr(args, "profile", None), progress=False)

@@ -225,22 +225,36 @@ class JiraClient:
 
     def __init__(self, url: str, auth: Any = None, *, token: Any = None, workers: int = 4,
                  page_size: int = SERVER_PAGE, progress: bool | None = None,
-                 blocking: BlockingRule | None = None, **session_options: Any) -> None:
+                 blocking: BlockingRule | None = None, retry_read_timeout: bool = False,
+                 **session_options: Any) -> None:
         """Connect to the Jira at ``url`` with basic auth (user, secret) or a bearer token.
 
         ``blocking`` decides the ``blocked_by``/``blocks`` columns (default: the active profile's rule).
+        A search (a POST) is retried after a refused or dropped connection or a 5xx, but not after a
+        read timeout unless ``retry_read_timeout=True``: the server may still be running it.
+        A user name and password written in ``url`` are taken out of it and used as basic auth.
         """
         from urllib.parse import urlsplit
 
-        from labkit.http import session
+        from labkit.http import mask_url, session, split_credentials
 
         if auth is not None and not isinstance(auth, tuple):  # a bare token: PAT / bearer
             token, auth = auth, None
-        parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise JiraError(f"{url!r} is not a Jira URL", hint='give the base URL, e.g. url = "https://jira.example.com"')
-        self.url = url.rstrip("/")
+        try:
+            parts = urlsplit(str(url))
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - a port that is no number raises here, not in the first call
+        except ValueError:
+            ok = False
+        if not ok:
+            raise JiraError(f"{mask_url(str(url))!r} is not a Jira URL",
+                            hint='give the base URL, e.g. url = "https://jira.example.com"')
+        bare, written = split_credentials(str(url))  # never keep a secret in the URL shown, logged or saved
+        if written is not None and auth is None and token is None:
+            auth = written
+        self.url = bare.rstrip("/")
         self.session = session(self.url, auth=auth, token=token, **session_options)
+        self.retry_read_timeout = retry_read_timeout
         self.workers = max(1, workers)
         self.page_size = max(1, page_size)
         self.progress = progress
@@ -375,11 +389,14 @@ class JiraClient:
         """Return how many issues a JQL finds (Cloud: the approximate count Atlassian offers)."""
         with rejected_jql(jql):
             if self.is_cloud:
-                r = self.session.post(f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True)
+                r = self._post_search(f"{self.api}/search/approximate-count", {"jql": jql})
                 return int(r.json()["count"])
-            r = self.session.post("/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["key"]},
-                                  idempotent=True)
+            r = self._post_search("/rest/api/2/search", {"jql": jql, "maxResults": 0, "fields": ["key"]})
             return int(r.json()["total"])
+
+    def _post_search(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a search: retried as idempotent, but a read timeout only with ``retry_read_timeout``."""
+        return self.session.post(path, json=body, idempotent=True, retry_read_timeout=self.retry_read_timeout)
 
     def _bar(self, total: int | None, progress: bool | None) -> Any:
         """Return a tqdm progress bar for long searches, or None."""
@@ -398,7 +415,7 @@ class JiraClient:
         body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
         if expand:
             body["expand"] = expand.split(",")
-        return (parse or _parse_json)(self.session.post("/rest/api/2/search", json=body, idempotent=True).content)
+        return (parse or _parse_json)(self._post_search("/rest/api/2/search", body).content)
 
     def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
                        progress: bool | None, parse: Parser | None = None,
@@ -451,7 +468,7 @@ class JiraClient:
                                     "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
             if token:
                 body["nextPageToken"] = token
-            page = self.session.post(f"{self.api}/search/jql", json=body, idempotent=True).json()
+            page = self._post_search(f"{self.api}/search/jql", body).json()
             found.extend(page.get("issues", []))
             token = page.get("nextPageToken")
             if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
@@ -469,8 +486,7 @@ class JiraClient:
             body: dict[str, Any] = {"issueIdsOrKeys": batch, "fields": list(fields)}
             if expand:
                 body["expand"] = expand.split(",")
-            r = (parse or _parse_json)(self.session.post(f"{self.api}/issue/bulkfetch", json=body,
-                                                         idempotent=True).content)
+            r = (parse or _parse_json)(self._post_search(f"{self.api}/issue/bulkfetch", body).content)
             by_id = {str(i["id"]): i for i in r.get("issues", [])}
             if bar is not None:
                 bar.update(len(batch))
@@ -508,7 +524,7 @@ class JiraClient:
                 if cursor:
                     body["nextPageToken"] = cursor
                 with rejected_jql(jql):
-                    page = self.session.post("/rest/api/2/search/jql", json=body, idempotent=True).json()
+                    page = self._post_search("/rest/api/2/search/jql", body).json()
                 issues = page.get("issues", [])
                 cursor = page.get("nextPageToken")
                 yield issues, cursor

@@ -31,21 +31,31 @@ def _transport_class() -> type:
     class OfflineTransport(Transport):
         """A zeep transport over a labkit session that serves known schemas locally and refuses other hosts."""
 
-        def __init__(self, server_url: str, session: Any) -> None:
-            """Send through labkit's session, to ``server_url``'s host only."""
+        def __init__(self, server_url: str, session: Any, wsdl_url: str) -> None:
+            """Send through labkit's session, to ``server_url``'s host only; ``wsdl_url`` is the one other load."""
             super().__init__(session=session, timeout=30, operation_timeout=120)
-            self.server = urlparse(server_url).netloc
+            origin = urlparse(server_url)
+            self.origin = (origin.scheme, origin.netloc)
+            self.wsdl_url = wsdl_url
 
         def load(self, url: str) -> bytes:
-            """Load a schema from labkit's local copies or the Jira server, never from elsewhere."""
+            """Load the WSDL and its schemas from labkit's local copies or the Jira server, never from elsewhere.
+
+            A WSDL names schemas by URL: one naming ``file:///etc/shadow`` or another host must not
+            make labkit read local files or reach the internet, so every other location is refused.
+            """
+            from labkit.http import mask_url
+
             for ns, path in LOCAL_SCHEMAS.items():
                 if url.rstrip("/") == ns.rstrip("/"):
                     return path.read_bytes()
             parsed = urlparse(url)
-            if parsed.scheme in ("http", "https") and parsed.netloc != self.server:
-                raise JiraError(f"the WSDL wants {url}, which labkit does not fetch from the internet",
-                                hint="add a local copy of that schema to labkit.jira.client.soap.LOCAL_SCHEMAS")
-            return super().load(url)
+            if url == self.wsdl_url or (parsed.scheme in ("http", "https")
+                                        and (parsed.scheme, parsed.netloc) == self.origin):
+                return super().load(url)
+            where = "the internet" if parsed.scheme in ("http", "https") else "local files"
+            raise JiraError(f"the WSDL wants {mask_url(url)[:200]}, and labkit does not load schemas from {where}",
+                            hint="add a local copy of that schema to labkit.jira.client.soap.LOCAL_SCHEMAS")
 
         def post(self, address: str, message: Any, headers: dict[str, str]) -> Any:
             # SOAP faults arrive as HTTP 500 with a body zeep must read: do not raise on them.
@@ -61,9 +71,9 @@ class SoapClient:
 
     def __init__(self, url: str, user: str, password: Any, *, wsdl_url: str | None = None) -> None:
         """Prepare a client for the SOAP service at ``url``; nothing is fetched until the first call."""
-        from labkit.http import session
+        from labkit.http import session, split_credentials
 
-        self.url = url.rstrip("/")
+        self.url = split_credentials(url)[0].rstrip("/")  # the user and password are given on their own
         self.user = user
         self._password = password
         self.session = session(self.url)
@@ -82,12 +92,14 @@ class SoapClient:
         if self._service is None:
             import zeep
 
-            transport = _transport_class()(self.url, self.session)
+            from labkit.http import mask_url
+
+            transport = _transport_class()(self.url, self.session, self.wsdl_url)
             settings = zeep.Settings(strict=False, xml_huge_tree=True)
             try:
                 client = zeep.Client(self.wsdl_url, transport=transport, settings=settings)
             except HttpError as exc:
-                raise JiraError(f"could not load the SOAP WSDL from {self.wsdl_url} ({exc.message})",
+                raise JiraError(f"could not load the SOAP WSDL from {mask_url(self.wsdl_url)} ({exc.message})",
                                 hint="SOAP exists on Jira 6 and older only; on the sandbox it needs "
                                      "../shared/data/jira/soap/jirasoapservice-v2.wsdl") from None
             binding = next(iter(client.wsdl.bindings))

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hmac
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,11 @@ RANK_MAX_ISSUES = 50
 BULK_MAX = 50
 BULKFETCH_MAX = 100
 RENDER_CACHE_MAX = 200_000
+SEARCH_BUDGET = 10.0        # seconds a search may run before it is stopped with a 400
+READERS = 8                 # searches that run at once beside the writer (file stores only)
+READER_CACHE_KIB = 32_000   # page cache of each reader connection
+INT32_MAX = 2**31 - 1       # startAt and maxResults are int32 in Jira's REST specs
+TOKEN_INVALID = "The provided next page token is invalid or expired."
 
 
 class ApiError(Exception):
@@ -63,20 +69,58 @@ class ApiError(Exception):
 
 
 class StoreWorker:
-    """Run every Store call on one dedicated thread (SQLite connections belong to their thread)."""
+    """Run Store calls: writes on one writer thread, searches and reads on a pool of reader connections.
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        """Open the store on the single worker thread that will run every store call."""
+    SQLite connections belong to their thread. With a store in a file (WAL), each reader thread has
+    its own connection, so an expensive search runs beside the writer and beside other searches and
+    never holds up the rest; an in-memory store has a single connection, so every call goes to the
+    writer thread there. Each search is bounded by ``budget`` seconds (None: no limit).
+    """
+
+    def __init__(self, factory: Callable[[], Any], *, readers: int = READERS,
+                 budget: float | None = SEARCH_BUDGET) -> None:
+        """Open the store on the writer thread; reader connections are opened on first use."""
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="jira-store")
         self.store = self._pool.submit(factory).result()
+        self.store.budget = budget
+        self.budget = budget
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+        if readers > 0 and getattr(self.store, "path", ":memory:") not in (":memory:", ""):
+            self._readers = ThreadPoolExecutor(readers, thread_name_prefix="jira-read")
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call ``fn(store, *args, **kwargs)`` on the store thread and return its result."""
+        """Call ``fn(store, *args, **kwargs)`` on the writer thread and return its result."""
         return self._pool.submit(fn, self.store, *args, **kwargs).result()
 
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``fn(store, ...)`` on a reader connection (the writer's for an in-memory store): reads only."""
+        if self._readers is None:
+            return self(fn, *args, **kwargs)
+        return self._readers.submit(self._on_reader, fn, args, kwargs).result()
+
+    def _on_reader(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """Run ``fn`` with this reader thread's own Store on the same file (opened once per thread)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = type(self.store)(self.store.path, blocking=getattr(self.store, "_blocking", None))
+            store.db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+            store.budget = self.budget
+            store.now, store.current_user = self.store.now, self.store.current_user
+            with self._opened_lock:
+                self._opened.append(store)
+            self._local.store = store
+        return fn(store, *args, **kwargs)
+
     def close(self) -> None:
-        """Close the store and stop its thread."""
+        """Close the stores and stop their threads."""
         try:
+            if self._readers is not None:
+                self._readers.shutdown(wait=True)
+            for store in self._opened:
+                store.close()
             self._pool.submit(lambda s: s.close(), self.store).result()
         finally:
             self._pool.shutdown(wait=True)
@@ -105,14 +149,20 @@ class JiraApp:
     """A WSGI app that serves a Store the way Jira Server/DC (``mode="server"``) or Cloud does."""
 
     def __init__(self, store_factory: Callable[[], Any], *, secret: str, mode: str = "server",
-                 user: str = "admin", wsdl_dir: str | None = None) -> None:
-        """Serve the store made by ``store_factory`` as a Server/DC or Cloud Jira with this admin secret."""
+                 user: str = "admin", wsdl_dir: str | None = None, search_budget: float | None = SEARCH_BUDGET,
+                 readers: int = READERS) -> None:
+        """Serve the store made by ``store_factory`` as a Server/DC or Cloud Jira with this admin secret.
+
+        A search running longer than ``search_budget`` seconds is stopped with a 400; up to
+        ``readers`` searches run at once beside the writer when the store is a file.
+        """
         if mode not in ("server", "cloud"):
             raise ValueError(f"mode must be server or cloud, not {mode!r}")
         self.mode = mode
         self.user = user
         self.secret = secret
-        self.db = StoreWorker(store_factory)
+        self.db = StoreWorker(store_factory, readers=readers, budget=search_budget)
+        self._token_key = secrets.token_bytes(32)  # page tokens are signed with a key of this run only
         self.faults = FaultInjector()
         self.requests = 0
         self._count_lock = threading.Lock()
@@ -285,7 +335,7 @@ class JiraApp:
             found = {k: self._cache.get(self._ids.get(k, k)) for k in keys}
         missing = [k for k, v in found.items() if v is None]
         if missing:
-            loaded = self.db(lambda s: {k: s.get_issue(k) for k in missing})
+            loaded = self.db.read(lambda s: {k: s.get_issue(k) for k in missing})
             with self._cache_lock:
                 keep = generation == self._generation
                 for k, issue in loaded.items():
@@ -646,13 +696,19 @@ class JiraApp:
 
     @staticmethod
     def int_param(value: Any, name: str, default: int) -> int:
-        """Parse an integer parameter or answer 400 naming it."""
+        """Parse an int32 parameter (as Jira's specs type startAt and maxResults) or answer 400 naming it."""
         if value in (None, ""):
             return default
+        shown = str(value)[:40] + ("..." if len(str(value)) > 40 else "")
         try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ApiError(400, f"The value '{value}' is invalid for the '{name}' parameter.") from None
+            if isinstance(value, bool | float) or (isinstance(value, str) and len(value) > 20):
+                raise ValueError(value)  # a JSON true, 1.5 or a number of a thousand digits is no int32
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ApiError(400, f"The value '{shown}' is invalid for the '{name}' parameter.") from None
+        if not -INT32_MAX - 1 <= number <= INT32_MAX:
+            raise ApiError(400, f"The value '{shown}' is invalid for the '{name}' parameter.")
+        return number
 
     def on_search(self, request: Request, version: str) -> Response:
         """GET/POST search (Server/DC): startAt/maxResults/total paging; 410 in Cloud mode."""
@@ -662,25 +718,32 @@ class JiraApp:
         start = max(0, self.int_param(p["startAt"], "startAt", 0))
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
-        keys, total = self.db(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
+        keys, total = self.db.read(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
         issues = self.rendered(self.issues(keys), version, self.base(request), p["fields"], "*navigable", p["expand"])
         return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
                                       "total": total}, issues)
 
+    def _sign(self, jql: str, start: int) -> str:
+        """Return the MAC of a page token: this run's secret key over the offset and the JQL."""
+        return hmac.new(self._token_key, f"{start}\n{jql}".encode(), "sha256").hexdigest()[:32]
+
     def token(self, jql: str, start: int) -> str:
-        """Return an opaque page token bound to a JQL and an offset."""
-        raw = json.dumps([start, hmac.new(b"labkit", jql.encode(), "sha1").hexdigest()[:12]])
+        """Return an opaque page token bound to a JQL and an offset (valid while this sandbox runs)."""
+        raw = json.dumps([start, self._sign(jql, start)])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
-    def untoken(self, token: str, jql: str) -> int:
-        """Return the offset of a page token, or 400 if it is not one of ours for this JQL."""
+    def untoken(self, token: Any, jql: str) -> int:
+        """Return the offset of a page token, or 400 if it is not one this run made for this JQL."""
         try:
+            if not isinstance(token, str) or len(token) > 512:
+                raise ValueError(token)
             start, digest = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        except (ValueError, binascii.Error):
-            raise ApiError(400, "The provided next page token is invalid or expired.") from None
-        if digest != hmac.new(b"labkit", jql.encode(), "sha1").hexdigest()[:12]:
-            raise ApiError(400, "The provided next page token is invalid or expired.")
-        return int(start)
+        except (ValueError, TypeError, binascii.Error):
+            raise ApiError(400, TOKEN_INVALID) from None
+        if (not isinstance(start, int) or isinstance(start, bool) or not 0 <= start <= INT32_MAX
+                or not isinstance(digest, str) or not hmac.compare_digest(digest, self._sign(jql, start))):
+            raise ApiError(400, TOKEN_INVALID)
+        return start
 
     def on_search_jql(self, request: Request, version: str) -> Response:
         """GET/POST search/jql (Cloud): nextPageToken paging, no total, 400 on unbounded JQL."""
@@ -696,7 +759,7 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = cap if limit <= 0 or limit > cap else limit
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
-        keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
+        keys, total = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
         issues = self.rendered(self.issues(keys), version, self.base(request), spec, "id", p["expand"])
         tail: dict[str, Any] = {}
         if start + len(keys) < total:
@@ -713,7 +776,7 @@ class JiraApp:
         jql = self.body(request).get("jql") or ""
         if unbounded(jql):
             raise ApiError(400, UNBOUNDED_MESSAGE)
-        return self.json({"count": self.db(lambda s: s.count(jql))})
+        return self.json({"count": self.db.read(lambda s: s.count(jql))})
 
     def on_bulkfetch(self, request: Request, version: str) -> Response:
         """POST issue/bulkfetch (Cloud): up to 100 issues by id or key."""
@@ -802,7 +865,7 @@ class JiraApp:
         start = max(0, self.int_param(request.args.get("startAt"), "startAt", 0))
         limit = self.int_param(request.args.get("maxResults"), "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit <= 0 or limit > SERVER_MAX_RESULTS else limit
-        keys, total = self.db(lambda s: s.search_keys(jql, start=start, limit=limit))
+        keys, total = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
         spec = field_spec(request.args.getlist("fields")) if "fields" in request.args else None
         base = self.base(request)
         issues = [self.issue_json(i, "2", base, spec, "*navigable") for i in self.issues(keys)]
@@ -829,7 +892,7 @@ class _SoapBackend:
 
     def search_keys(self, jql: str, limit: int | None) -> list[str]:
         """Return the keys a JQL finds (the store's JiraError for a bad JQL)."""
-        return self.app.db(lambda s: s.search_keys(jql, start=0, limit=limit))[0]
+        return self.app.db.read(lambda s: s.search_keys(jql, start=0, limit=limit))[0]
 
     def statuses(self) -> list[dict[str, Any]]:
         """Return the statuses the store knows."""

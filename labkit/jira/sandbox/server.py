@@ -143,15 +143,20 @@ def make_server(app: Any, port: int = 0, host: str = "127.0.0.1") -> Any:
 
 @contextmanager
 def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_SEED, data: str | None = None,
-          secret: str | None = None, db: str = ":memory:", wsdl_dir: str | None = None) -> Iterator[RunningSandbox]:
-    """Run a sandbox on a free loopback port in a background thread; stop it on exit."""
+          secret: str | None = None, db: str = ":memory:", wsdl_dir: str | None = None,
+          search_budget: float | None = None) -> Iterator[RunningSandbox]:
+    """Run a sandbox on a free loopback port in a background thread; stop it on exit.
+
+    With ``db`` a file, searches run beside each other and beside writes (``:memory:`` has one connection);
+    ``search_budget`` overrides the seconds a search may take (default :data:`app.SEARCH_BUDGET`).
+    """
     import secrets as _secrets
 
-    from labkit.jira.sandbox.app import JiraApp
+    from labkit.jira.sandbox.app import SEARCH_BUDGET, JiraApp
 
     secret = secret or _secrets.token_urlsafe(18)
     app = JiraApp(lambda: open_store(db, seed_issues=seed_issues, seed=seed, data=data), secret=secret,
-                  mode=mode, wsdl_dir=wsdl_dir)
+                  mode=mode, wsdl_dir=wsdl_dir, search_budget=search_budget or SEARCH_BUDGET)
     server = make_server(app)
     thread = threading.Thread(target=server.serve_forever, name="jira-sandbox", daemon=True)
     thread.start()
@@ -164,7 +169,7 @@ def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_S
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox server in the foreground until interrupted."""
-    from labkit.jira.sandbox.app import JiraApp
+    from labkit.jira.sandbox.app import SEARCH_BUDGET, JiraApp
 
     p = argparse.ArgumentParser(prog="python -m labkit.jira.sandbox", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
@@ -175,13 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="directory (or file) of REST issue JSON dumps to load instead of demo data")
     p.add_argument("--db", default=":memory:", help="SQLite file of the store (default: in memory)")
     p.add_argument("--wsdl-dir", help="directory holding jirasoapservice-v2.wsdl (default: ../shared/data/jira/soap)")
+    p.add_argument("--search-budget", type=float, default=SEARCH_BUDGET,
+                   help=f"seconds a search may run before it is stopped with a 400 (default {SEARCH_BUDGET:g})")
     args = p.parse_args(argv)
     secret = os.environ.get("LABKIT_SANDBOX_SECRET")
     if not secret:
         print("LABKIT_SANDBOX_SECRET is not set: it is the admin password and token", file=sys.stderr)
         return 2
     app = JiraApp(lambda: open_store(args.db, seed_issues=args.seed_issues, seed=args.seed, data=args.data),
-                  secret=secret, mode=args.mode, wsdl_dir=args.wsdl_dir)
+                  secret=secret, mode=args.mode, wsdl_dir=args.wsdl_dir, search_budget=args.search_budget)
     server = make_server(app, args.port, args.host)
     print(f"jira sandbox ({args.mode}) on http://{args.host}:{server.server_port}", flush=True)
     try:

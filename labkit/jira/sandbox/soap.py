@@ -5,6 +5,10 @@ Answers ``login``, ``logout``, ``getIssue``, ``getIssuesFromJqlSearch``, ``getSe
 results as ``multiRef`` elements referenced by ``href``, elements in WSDL order, typed with
 ``xsi:type``. Parameters are accepted typed or untyped, by name (``in0``...) or position.
 
+The request is untrusted: it is parsed with defusedxml (no DTD, no entities), its size is
+capped, a parameter index beyond what the WSDL gives the operation is a SOAP fault, and
+session tokens are ``secrets.token_urlsafe`` values that expire after ``session_ttl`` idle seconds.
+
 The WSDL is third-party data and is never shipped with labkit: it is served from the
 directory given (or ``$LABKIT_JIRA_WSDL_DIR``, or ``../shared/data/jira/soap`` next to a
 checkout) when present; without it the endpoint still answers SOAP calls.
@@ -16,7 +20,10 @@ import os
 import re
 import secrets
 import threading
+import time
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +43,13 @@ BEANS = "http://beans.soap.rpc.jira.atlassian.com"
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ADDRESS = re.compile(r'(<wsdlsoap:address\s+location=)"[^"]*"')
 _TNS = re.compile(r'<wsdl:definitions[^>]*\btargetNamespace="([^"]+)"')
+# Parameters (in0, in1, ...) of the operations served, as jirasoapservice-v2.wsdl's request messages list them.
+PARAMETERS = {"login": 2, "logout": 1, "getIssue": 2, "getIssuesFromJqlSearch": 3, "getServerInfo": 1,
+              "getStatuses": 1, "getPriorities": 1, "getIssueTypes": 1, "getResolutions": 1}
+MAX_REQUEST_BYTES = 1 << 20   # a SOAP call of this service is a few hundred bytes; a JQL fits many times over
+SESSION_TTL = 30 * 60         # seconds a token lives without use
+MAX_SESSIONS = 10_000         # the oldest token goes first beyond this
+_PARAM = re.compile(r"in(\d{1,3})")
 
 
 def default_wsdl_dir() -> Path | None:
@@ -214,13 +228,19 @@ class SoapBackend(Protocol):
 class SoapService:
     """The SOAP endpoint as its own WSGI app: WSDL serving (when the WSDL is present) and the call dispatcher."""
 
-    def __init__(self, backend: SoapBackend, wsdl_dir: str | os.PathLike[str] | None = None) -> None:
-        """Serve SOAP over ``backend``, with the WSDL from ``wsdl_dir`` when it is there."""
+    def __init__(self, backend: SoapBackend, wsdl_dir: str | os.PathLike[str] | None = None, *,
+                 session_ttl: float = SESSION_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+        """Serve SOAP over ``backend``, with the WSDL from ``wsdl_dir`` when it is there.
+
+        A session token expires ``session_ttl`` seconds after its last use (``clock`` tells the time).
+        """
         self.backend = backend
         found = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
         self.wsdl_path = found / WSDL_NAME if found and (found / WSDL_NAME).is_file() else None
         self._wsdl: str | None = None
-        self.tokens: set[str] = set()
+        self.session_ttl = session_ttl
+        self.clock = clock
+        self.tokens: OrderedDict[str, float] = OrderedDict()  # token -> when it expires, least recent first
         self._lock = threading.Lock()
         # id -> entity seen while rendering issues, so getStatuses() etc. name every id they carry
         self.seen: dict[str, dict[str, dict[str, Any]]] = {"status": {}, "priority": {}, "issuetype": {},
@@ -255,7 +275,11 @@ class SoapService:
             location = request.host_url.rstrip("/") + SOAP_PATH
             return Response(_ADDRESS.sub(lambda m: f'{m.group(1)}"{location}"', text), content_type="text/xml")
         try:
-            op, params = self.parse(request.get_data())
+            data = request.stream.read(MAX_REQUEST_BYTES + 1)
+            if len(data) > MAX_REQUEST_BYTES:
+                raise SoapFault("org.xml.sax.SAXException",
+                                f"the request is larger than {MAX_REQUEST_BYTES} bytes")
+            op, params = self.parse(data)
             body = self.call(op, params, request)
             status = 200
         except SoapFault as fault:
@@ -268,17 +292,34 @@ class SoapService:
 
     @staticmethod
     def parse(data: bytes) -> tuple[str, list[str | None]]:
-        """Return the operation name and its parameters (by ``inN`` name or position, typed or not)."""
+        """Return the operation name and its parameters (by ``inN`` name or position, typed or not).
+
+        Untrusted XML: a DTD or entity is refused, and so is an operation labkit does not serve or a
+        parameter beyond the ones the WSDL gives the operation (``in5000000`` would otherwise ask
+        for a list of five million entries).
+        """
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import fromstring
+
         try:
-            root = ET.fromstring(data)
+            root = fromstring(data, forbid_dtd=True)
         except ET.ParseError as exc:
             raise SoapFault("org.xml.sax.SAXException", f"could not parse the request ({exc})") from None
+        except DefusedXmlException as exc:
+            raise SoapFault("org.xml.sax.SAXException",
+                            f"the request carries a DTD or entity, which SOAP forbids ({type(exc).__name__})") from None
         body = root.find(f"{{{ENV}}}Body")
         if body is None or len(body) == 0:
             raise SoapFault("org.xml.sax.SAXException", "no SOAP Body in the request")
-        by_id = {el.get("id"): el for el in body.iter() if el.get("id")}
         call = body[0]
         op = call.tag.rsplit("}", 1)[-1]
+        allowed = PARAMETERS.get(op)
+        if allowed is None:
+            raise SoapFault("org.xml.sax.SAXException", f"No such operation '{op[:100]}' in the labkit sandbox")
+        if len(call) > allowed:
+            raise SoapFault("org.xml.sax.SAXException",
+                            f"{op} takes {allowed} parameter(s) (in0..in{allowed - 1}), not {len(call)}")
+        by_id = {el.get("id"): el for el in body.iter() if el.get("id")}
         named: dict[int, str | None] = {}
         for pos, child in enumerate(call):
             name = child.tag.rsplit("}", 1)[-1]
@@ -286,14 +327,26 @@ class SoapService:
             if href and href.startswith("#") and href[1:] in by_id:
                 child = by_id[href[1:]]
             nil = child.get("{http://www.w3.org/2001/XMLSchema-instance}nil") in ("true", "1")
-            index = int(name[2:]) if re.fullmatch(r"in\d+", name) else pos
+            m = _PARAM.fullmatch(name)
+            if name.startswith("in") and name[2:].isdigit() and (m is None or int(m.group(1)) >= allowed):
+                raise SoapFault("org.xml.sax.SAXException",
+                                f"{op} has no parameter {name[:20]}{'...' if len(name) > 20 else ''}: "
+                                f"it takes in0..in{allowed - 1}")
+            index = int(m.group(1)) if m else pos
             named[index] = None if nil else (child.text or "")
         return op, [named.get(i) for i in range(max(named, default=-1) + 1)]
 
     def check(self, token: str | None) -> None:
-        """Raise the Axis authentication fault unless the token came from login()."""
+        """Raise the Axis authentication fault unless the token came from login() and has not expired."""
+        now = self.clock()
         with self._lock:
-            ok = token in self.tokens
+            expires = self.tokens.get(token or "")
+            ok = expires is not None and expires > now
+            if ok:
+                self.tokens[token or ""] = now + self.session_ttl  # idle timeout: each use extends it
+                self.tokens.move_to_end(token or "")
+            elif expires is not None:
+                del self.tokens[token or ""]
         if not ok:
             raise SoapFault("com.atlassian.jira.rpc.exception.RemoteAuthenticationException",
                             "User not authenticated yet, or session timed out.")
@@ -311,14 +364,15 @@ class SoapService:
             if not self.backend.login(arg(0), arg(1)):
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemoteAuthenticationException",
                                 "Invalid username or password.")
-            token = secrets.token_hex(5)
+            token = secrets.token_urlsafe(24)
             with self._lock:
-                self.tokens.add(token)
+                self.tokens[token] = self.clock() + self.session_ttl
+                while len(self.tokens) > MAX_SESSIONS:
+                    self.tokens.popitem(last=False)
             result = enc.scalar("loginReturn", "string", token)
         elif op == "logout":
             with self._lock:
-                was = arg(0) in self.tokens
-                self.tokens.discard(arg(0) or "")
+                was = self.tokens.pop(arg(0) or "", None) is not None
             result = enc.scalar("logoutReturn", "boolean", was)
         elif op == "getServerInfo":
             self.check(arg(0))
@@ -338,11 +392,11 @@ class SoapService:
             result = f'<getIssueReturn href="{enc.issue(got[0])}"/>'
         elif op == "getIssuesFromJqlSearch":
             self.check(arg(0))
-            try:
-                limit = int(arg(2) or 0)
-            except ValueError:
+            raw = (arg(2) or "0").strip()
+            if not (raw.lstrip("-").isdigit() and len(raw) <= 11 and -2**31 <= int(raw) < 2**31):
                 raise SoapFault("com.atlassian.jira.rpc.exception.RemoteException",
-                                f"maxNumResults must be a number, not {arg(2)!r}") from None
+                                f"maxNumResults must be an int, not {raw[:40]!r}")
+            limit = int(raw)
             jql = arg(1) or ""
             try:
                 keys = self.backend.search_keys(jql, limit if limit > 0 else None)

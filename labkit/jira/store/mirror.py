@@ -4,7 +4,8 @@
     from labkit.jira.store.mirror import mirror
     mirror(JiraClient.from_profile(), "tracker.db", "project = OPS")
 
-The sync state lives beside the database (``tracker.db.sync.json``), written atomically after every page.
+The sync state lives beside the database (``tracker.db.sync.json``, mode 0600), written atomically after
+every page. It names the server by its URL without credentials: a password never goes into it.
 """
 
 from __future__ import annotations
@@ -54,9 +55,17 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    """Write a mirror's sync state atomically."""
+    """Write a mirror's sync state atomically, readable by its owner only, refusing a URL with credentials."""
+    from labkit.http import split_credentials
+
+    if state.get("url") and split_credentials(state["url"])[1] is not None:
+        raise JiraError("the mirror's sync state would hold a password written in the Jira URL",
+                        hint="give the password in the environment or keyring (labkit config), not in the URL")
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)  # a temp file left by an older run may have other bits
+        f.write(json.dumps(state, indent=2))
     os.replace(tmp, path)  # atomic: an interrupted run never leaves half a state file
 
 
@@ -91,11 +100,15 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
         raise JiraError(f"the page size {page_size} is less than 1", hint="give --page-size 1 or more")
     if _has_order_by(jql):
         raise JiraError(f"the mirror's JQL {jql!r} has an ORDER BY", hint="leave ORDER BY out: the mirror pages in key order")
+    from labkit.http import mask_url, split_credentials
+
+    url = split_credentials(client.url)[0]  # what the state file names: the server, never a password
     sp = state_path(db)
     state = _read_state(sp)
-    if state.get("url") not in (None, client.url) or state.get("jql", jql) != jql:
-        raise JiraError(f"{db} mirrors {state.get('url')} with JQL {state.get('jql')!r}, not {client.url} {jql!r}",
-                        hint="use another --db for a different server or query")
+    saved = state.get("url")
+    if (saved is not None and split_credentials(str(saved))[0] != url) or state.get("jql", jql) != jql:
+        raise JiraError(f"{db} mirrors {mask_url(str(saved))} with JQL {state.get('jql')!r}, not {mask_url(url)} "
+                        f"{jql!r}", hint="use another --db for a different server or query")
     run = state.get("run")
     resumed = bool(run)
     if not run:
@@ -110,14 +123,14 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
                 store.import_issues(issues)
             run["pulled"] += len(issues)
             run["cursor"] = cursor
-            state.update({"url": client.url, "jql": jql, "run": run})
+            state.update({"url": url, "jql": jql, "run": run})
             _write_state(sp, state)
             pages += 1
             if cursor is not None and max_pages is not None and pages >= max_pages:
                 return MirrorResult(str(db), query, run["since"], run["pulled"], resumed, _total(store),
                                     state.get("synced_at") or "")
         synced_at = jql_time(run["started"])
-        state.update({"url": client.url, "jql": jql, "synced_at": synced_at, "run": None})
+        state.update({"url": url, "jql": jql, "synced_at": synced_at, "run": None})
         _write_state(sp, state)
         return MirrorResult(str(db), query, run["since"], run["pulled"], resumed, _total(store), synced_at)
     except BaseException:

@@ -105,6 +105,8 @@ class SqlBuilder:
         self.current_user = current_user
         self.params: list[Any] = []
         self._vocab: list[str] | None = None
+        self.budget: Any = None  # the running search's SearchBudget: Python loops check it
+        self._expanded: dict[T.Wildcard | T.Fuzzy, list[str]] = {}
 
     # ------------------------------------------------------------ entry points
     def where(self, q: Query) -> str:
@@ -579,6 +581,8 @@ class SqlBuilder:
         rids = list(sure)
         which = [_TEXT_BIT[col] for col in cols]
         for k in range(0, len(cand), 500):
+            if self.budget is not None:
+                self.budget.check()
             chunk = cand[k:k + 500]
             for rid, doc in self.db.execute(
                     f"SELECT rid, doc FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
@@ -615,7 +619,15 @@ class SqlBuilder:
         return self._vocab
 
     def expand(self, n: T.Wildcard | T.Fuzzy) -> list[str]:
-        """The indexed words (stop words excluded) a wildcard or fuzzy term stands for."""
+        """The indexed words (stop words excluded) a wildcard or fuzzy term stands for (once per query)."""
+        if n not in self._expanded:
+            self._expanded[n] = self._expand(n)
+        return self._expanded[n]
+
+    def _expand(self, n: T.Wildcard | T.Fuzzy) -> list[str]:
+        """Expand a wildcard or fuzzy term over the word list, within the search's budget."""
+        if self.budget is not None:
+            self.budget.check()
         if isinstance(n, T.Wildcard):
             pat = n.pattern
             if any(not (ch.isalnum() or ch in "*?") for ch in pat):
@@ -632,7 +644,9 @@ class SqlBuilder:
             return [t for t in found if t not in T.STOP_WORDS]
         out = []
         w, k = n.word, n.edits
-        for t in self.vocab():
+        for i, t in enumerate(self.vocab()):
+            if i % 2048 == 0 and self.budget is not None:
+                self.budget.check()
             if abs(len(t) - len(w)) <= k and t not in T.STOP_WORDS and T.edit_distance(w, t, k) <= k:
                 out.append(t)
         return out

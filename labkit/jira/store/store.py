@@ -22,10 +22,12 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from labkit.jira.errors import JiraError, JqlError
+from labkit.jira.jql.limits import check_length, check_terms
 from labkit.jira.jql.parser import parse
 from labkit.jira.jql.text import has_index_word
 from labkit.jira.model import (
@@ -38,6 +40,7 @@ from labkit.jira.model import (
     field_texts,
     status_category,
 )
+from labkit.jira.store.budget import SearchBudget
 from labkit.jira.store.dates import iso, normalise
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
@@ -85,6 +88,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw USING fts5(summary, description, envi
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
 """
 
+_SQL_INT_MAX = 2**62  # LIMIT/OFFSET bound: SQLite integers are 64-bit, no store holds this many issues
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
     _BLOCKS,
@@ -92,6 +96,11 @@ _DEFAULT_LINK_TYPES = [
     {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},
     {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
 ]
+
+
+def _short(jql: str, limit: int = 200) -> str:
+    """A JQL cut to ``limit`` characters for an error message."""
+    return jql if len(jql) <= limit else jql[:limit] + f"... ({len(jql):,} characters)"
 
 
 def _name(obj: Any, attr: str = "name") -> str | None:
@@ -147,8 +156,9 @@ class Store:
     """A local tracker: Jira REST issue JSON in SQLite, searched with JQL (FTS5 for text fields).
 
     ``now`` (a naive UTC datetime) fixes "now" for relative dates and date functions;
-    ``current_user`` is what ``currentUser()`` means. The connection may be shared by threads
-    (a lock serialises writes and searches).
+    ``current_user`` is what ``currentUser()`` means; ``budget`` (seconds, None: no limit) stops a
+    search that runs longer with a JqlError. The connection may be shared by threads (a lock
+    serialises writes and searches); other Store objects on the same file may read beside it.
     """
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
@@ -171,6 +181,8 @@ class Store:
                                  "labkit made before") from None
         self.lock = threading.RLock()
         self.now: datetime | None = None
+        self.budget: float | None = None
+        self._budget = SearchBudget(None)
         self.current_user = "admin"
         self._vocab: list[str] | None = None
         self._vocab_version = -1
@@ -454,17 +466,41 @@ class Store:
             out.append(entry)
         return out
 
+    def _data_version(self) -> tuple[int, int]:
+        """What the cached word list depends on: this object's writes and commits by other connections."""
+        return self._version, self.db.execute("PRAGMA data_version").fetchone()[0]
+
     def _builder(self) -> SqlBuilder:
-        """A SQL builder for this store, reusing the cached word list."""
+        """A SQL builder for this store, reusing the cached word list, bound by the running search's budget."""
         b = SqlBuilder(self.db, self.now or datetime.now(UTC).replace(tzinfo=None), self.current_user)
-        if self._vocab is not None and self._vocab_version == self._version:
+        b.budget = self._budget
+        if self._vocab is not None and self._vocab_version == self._data_version():
             b._vocab = self._vocab
         return b
 
     def _keep_vocab(self, b: SqlBuilder) -> None:
         """Keep the word list a builder loaded for later queries."""
         if b._vocab is not None:
-            self._vocab, self._vocab_version = b._vocab, self._version
+            self._vocab, self._vocab_version = b._vocab, self._data_version()
+
+    @contextmanager
+    def _bounded(self) -> Iterator[SearchBudget]:
+        """Run one search within ``self.budget`` seconds (its SQL and the Python work around it)."""
+        with SearchBudget.running(self.db, self.budget) as budget:
+            self._budget = budget
+            try:
+                yield budget
+            finally:
+                self._budget = SearchBudget(None)
+
+    @staticmethod
+    def _parse(jql: str) -> Any:
+        """Parse a JQL for a search, refusing one too long or with too many terms (a JqlError, before any work)."""
+        if isinstance(jql, str):
+            check_length(jql)
+        q = parse(jql)
+        check_terms(q)
+        return q
 
     def search_keys(self, jql: str, *, start: int = 0, limit: int | None = None) -> tuple[list[str], int]:
         """Return the keys of a page of matches in result order, and the total number of matches.
@@ -472,7 +508,7 @@ class Store:
         ``ORDER BY`` is honoured (``Rank`` too); without it the order is ``key DESC``.
         Raises ``JqlSyntaxError`` for malformed JQL and ``JqlError`` for clauses the store cannot evaluate.
         """
-        with self.lock:
+        with self.lock, self._bounded():
             rids, total = self._search_rids(jql, start, limit, with_total=True)
             keys = self._keys_of(rids)
             return keys, total
@@ -489,32 +525,39 @@ class Store:
 
     def _search_rids(self, jql: str, start: int, limit: int | None, with_total: bool) -> tuple[list[int], int]:
         """Internal row ids of a page of matches, and the total."""
-        q = parse(jql)
+        q = self._parse(jql)
         b = self._builder()
         where = b.where(q)
         order = b.order(q)
         params = list(b.params)
         self._keep_vocab(b)
-        lim = -1 if limit is None else max(0, int(limit))
+        lim = -1 if limit is None else min(max(0, int(limit)), _SQL_INT_MAX)  # past any store's size
+        off = min(max(0, int(start)), _SQL_INT_MAX)
         sql = f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         try:
-            rids = [r[0] for r in self.db.execute(sql, [*params, lim, max(0, int(start))])]
-            total = len(rids) + max(0, int(start)) if limit is None and start == 0 else -1
+            rids = [r[0] for r in self.db.execute(sql, [*params, lim, off])]
+            total = len(rids) + off if limit is None and start == 0 else -1
             if with_total and (total < 0 or limit is not None or start):
                 total = self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", params).fetchone()[0]
         except sqlite3.OperationalError as e:
-            raise JqlError(f"The local store could not run `{jql}`: {e}",
+            self._budget.check()  # interrupted at the deadline: say so, not "could not run"
+            raise JqlError(f"The local store could not run `{_short(jql)}`: {e}",
                            hint="simplify the text search (very broad wildcards expand to too many words)") from e
         return rids, total
 
     def count(self, jql: str) -> int:
         """Return how many issues match the JQL (the ORDER BY is ignored)."""
-        with self.lock:
-            q = parse(jql)
+        with self.lock, self._bounded():
+            q = self._parse(jql)
             b = self._builder()
             where = b.where(q)
             self._keep_vocab(b)
-            return self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", b.params).fetchone()[0]
+            try:
+                return self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", b.params).fetchone()[0]
+            except sqlite3.OperationalError as e:
+                self._budget.check()
+                raise JqlError(f"The local store could not count `{_short(jql)}`: {e}",
+                               hint="simplify the text search (very broad wildcards expand to too many words)") from e
 
     def search(self, jql: str, *, start: int = 0, limit: int | None = None):  # -> pandas.DataFrame
         """Return the matches as a DataFrame with the columns in ``SEARCH_COLUMNS``, in result order.
@@ -524,7 +567,7 @@ class Store:
         """
         import pandas as pd
 
-        with self.lock:
+        with self.lock, self._bounded():
             rids, _ = self._search_rids(jql, start, limit, with_total=False)
             rows = self.rows(rids)
         df = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
