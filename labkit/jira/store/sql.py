@@ -111,9 +111,18 @@ class SqlBuilder:
         """Return the SQL condition for the query's WHERE part (``1`` when there is none)."""
         return "1" if q.where is None else self.node(without_not(q.where))
 
-    def order(self, q: Query) -> str:
-        """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC)."""
-        parts = []
+    def order(self, q: Query, *, after_filter: bool = False) -> str:
+        """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC).
+
+        ``after_filter``: sort the matches rather than walk an index of the order (``+`` keeps
+        SQLite from using an index for a term), for when most issues will not match.
+        """
+        terms = self._order(q)
+        return ", ".join(f"+{t}" if after_filter and t.startswith("i.") else t for t in terms)
+
+    def _order(self, q: Query) -> list[str]:
+        """The ORDER BY terms."""
+        parts: list[str] = []
         for k in q.order_by:
             f = field_key(k.field)
             desc = k.direction == "DESC"
@@ -132,17 +141,17 @@ class SqlBuilder:
                 parts.append(f"{_ORDER_COLS[f]}{d}")
             elif f in _ORDER_MULTI:  # by the first value; issues without one sort last
                 sub = f"(SELECT MIN(m.value COLLATE NOCASE) FROM {_ORDER_MULTI[f]} m WHERE m.rid = i.rid)"
-                parts.append(f"{sub} IS NULL, {sub}{d}")
+                parts += [f"{sub} IS NULL", f"{sub}{d}"]
             else:
                 raise JqlError(f"Cannot order by {k.field!r} in the local store",
                                hint="order by key, id, Rank, priority, a date, status, statusCategory, issuetype, "
                                     "project, resolution, assignee, reporter, summary, labels, component or fixVersion")
         if not q.order_by:
-            return "i.project DESC, i.num DESC"
+            return ["i.project DESC", "i.num DESC"]
         last = field_key(q.order_by[-1].field)
         if last in _KEYS:  # already a total order
-            return ", ".join(parts)
-        return ", ".join(parts + ["i.project ASC", "i.num ASC"])
+            return parts
+        return parts + ["i.project ASC", "i.num ASC"]
 
     # ------------------------------------------------------------ boolean structure
     def node(self, n: Node) -> str:
@@ -294,13 +303,27 @@ class SqlBuilder:
         if names:
             parts.append(f"{col} IN ({self.ps(names)})")
         if ids:
-            parts.append(f"i.{id_col} IN ({self.ps(ids)})")
+            parts.append(self._by_id(kind, col, f"i.{id_col}", ids))
         if unresolved:  # resolution = Unresolved: the issues with no resolution
             parts.append(f"{col} IS NULL")
         hit = "(" + " OR ".join(parts) + ")" if parts else None
         if not _positive(c.op) and unresolved:
             return f"(NOT COALESCE({hit}, 0))" if hit else "0"
         return self._equality(c, col, hit, empty)
+
+    def _by_id(self, kind: str, name_col: str, id_col: str, ids: list[str]) -> str:
+        """Match object ids through the indexed name column (the names those ids carry), then by the id itself.
+
+        Every issue's (id, name) of an object is recorded in the object table, so the names of the
+        ids hold every match; a project's column holds its key, which an object may lack: by id alone.
+        """
+        if kind != "project":
+            names = [r[0] for r in self.db.execute(
+                "SELECT DISTINCT name FROM object WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",
+                (kind, json.dumps(ids)))]
+            if names and "" not in names:
+                return f"({name_col} IN ({self.ps(names)}) AND {id_col} IN ({self.ps(ids)}))"
+        return f"{id_col} IN ({self.ps(ids)})"
 
     def priority_range(self, c: Clause) -> str:
         """SQL for ``priority > x`` (higher priority has the lower id)."""
@@ -349,7 +372,7 @@ class SqlBuilder:
     def multi_clause(self, c: Clause, f: str) -> str:
         """SQL for multi-valued fields (labels, components, versions): any of its values matches."""
         table, kind, id_col = _MULTI[f]
-        has_any = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid)"
+        has_any = f"i.rid IN (SELECT rid FROM {table})"
         if c.op in ("IS", "IS NOT"):
             return has_any if c.op == "IS NOT" else f"(NOT {has_any})"
         if c.op not in _EQUALITY:
@@ -369,8 +392,9 @@ class SqlBuilder:
             if names:
                 conds.append(f"m.value IN ({self.ps(names)})")
             if ids:
-                conds.append(f"m.{id_col} IN ({self.ps(ids)})")
-        hit = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid AND ({' OR '.join(conds)}))" if conds else None
+                conds.append(self._by_id(kind, "m.value", f"m.{id_col}", ids))
+        # a set of rids from the value's index, not a probe per issue
+        hit = f"i.rid IN (SELECT m.rid FROM {table} m WHERE {' OR '.join(conds)})" if conds else None
         if _positive(c.op):
             parts = ([hit] if hit else []) + ([f"(NOT {has_any})"] if empty else [])
             return "(" + " OR ".join(parts) + ")" if parts else "0"
