@@ -17,7 +17,7 @@ from labkit.jira.model import RANK_FIELD, texts_of
 __all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "link_snapshot", "loads", "raw_object", "texts"]
 
 
-class Named(Struct):
+class Named(Struct, gc=False):
     """A named REST object: project, issue type, priority, resolution, component, version, parent."""
 
     id: Any = None
@@ -26,7 +26,7 @@ class Named(Struct):
     value: Any = None
 
 
-class Category(Struct):
+class Category(Struct, gc=False):
     """A status category."""
 
     id: Any = None
@@ -34,7 +34,7 @@ class Category(Struct):
     name: Any = None
 
 
-class Status(Struct):
+class Status(Struct, gc=False):
     """A status with its category."""
 
     id: Any = None
@@ -42,7 +42,7 @@ class Status(Struct):
     statusCategory: Category | None = None
 
 
-class User(Struct):
+class User(Struct, gc=False):
     """A REST user (Server/DC ``name``/``key``, Cloud ``accountId``)."""
 
     name: Any = None
@@ -51,7 +51,7 @@ class User(Struct):
     displayName: Any = None
 
 
-class LinkType(Struct):
+class LinkType(Struct, gc=False):
     """An issue link type."""
 
     id: Any = None
@@ -60,7 +60,7 @@ class LinkType(Struct):
     outward: Any = None
 
 
-class LinkEnd(Struct):
+class LinkEnd(Struct, gc=False):
     """The other issue of a link: its id, key and the few fields Jira embeds (kept as raw JSON)."""
 
     id: Any = None
@@ -68,7 +68,7 @@ class LinkEnd(Struct):
     fields: Raw = field(default_factory=Raw)  # empty when absent (msgspec takes Raw only on its own)
 
 
-class Link(Struct):
+class Link(Struct, gc=False):
     """One entry of ``fields.issuelinks``."""
 
     id: Any = None
@@ -77,19 +77,19 @@ class Link(Struct):
     outwardIssue: LinkEnd | None = None
 
 
-class Comment(Struct):
+class Comment(Struct, gc=False):
     """A comment: only its body is searched."""
 
     body: Any = None
 
 
-class Comments(Struct):
+class Comments(Struct, gc=False):
     """``fields.comment``."""
 
     comments: list[Comment] | None = None
 
 
-class DocFields(Struct):
+class DocFields(Struct, gc=False):
     """The fields of an issue the store indexes."""
 
     project: Named | None = None
@@ -117,7 +117,7 @@ class DocFields(Struct):
     rank: Any = field(default=None, name=RANK_FIELD)
 
 
-class IssueDoc(Struct):
+class IssueDoc(Struct, gc=False):
     """A REST issue as the store indexes it."""
 
     id: Any = None
@@ -125,7 +125,7 @@ class IssueDoc(Struct):
     fields: DocFields | None = None
 
 
-class TextFields(Struct):
+class TextFields(Struct, gc=False):
     """Only the searchable text fields."""
 
     summary: Any = None
@@ -134,13 +134,13 @@ class TextFields(Struct):
     comment: Comments | None = None
 
 
-class TextDoc(Struct):
+class TextDoc(Struct, gc=False):
     """A stored document read for its texts."""
 
     fields: TextFields | None = None
 
 
-class SnapshotFields(Struct):
+class SnapshotFields(Struct, gc=False):
     """The fields Jira embeds for the other issue of a link, as raw JSON (absent ones stay absent)."""
 
     summary: Raw | UnsetType = UNSET
@@ -149,7 +149,7 @@ class SnapshotFields(Struct):
     issuetype: Raw | UnsetType = UNSET
 
 
-class SnapshotDoc(Struct):
+class SnapshotDoc(Struct, gc=False):
     """A stored document read for its link snapshot."""
 
     fields: SnapshotFields | None = None

@@ -30,8 +30,9 @@ from labkit.jira.jql.ast import (
     without_not,
 )
 from labkit.jira.jql.reserved import looks_numeric
-from labkit.jira.model import RANK_NAMES, STATUS_CATEGORIES, field_texts
+from labkit.jira.model import RANK_NAMES, STATUS_CATEGORIES
 from labkit.jira.store.dates import function_date, iso, value_date
+from labkit.jira.store.decode import texts as doc_texts
 
 TEXT_COLUMNS = {"summary": ["summary"], "description": ["description"], "environment": ["environment"],
                 "comment": ["comment"], "text": ["summary", "description", "environment", "comment"]}
@@ -534,7 +535,10 @@ class SqlBuilder:
             raise self.fail(c, f"the text search is not valid: {e.reason} at position {e.position}",
                             hint=e.hint) from None
         expr = self.fts_expr(tq.node)
-        if expr is not None:  # one FTS5 query; each column must match the whole expression on its own
+        head = self.prefix(tq.node)
+        if head is not None:  # a prefix wildcard: one FTS5 prefix query over the field's columns
+            cond = self._prefix_match(head, cols)
+        elif expr is not None:  # one FTS5 query; each column must match the whole expression on its own
             match = " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
             cond = f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p(match)})"
         elif isinstance(tq.node, T.Term | T.Phrase):  # one word or phrase: any field, checked in one pass
@@ -551,6 +555,9 @@ class SqlBuilder:
         if isinstance(n, T.Wildcard | T.Fuzzy):
             if isinstance(n, T.Wildcard) and n.pattern == "*":
                 return self._any_word(col)
+            head = self.prefix(n)
+            if head is not None:
+                return self._prefix_match(head, [col])
             terms = self.expand(n)
             if not terms:
                 return "0"
@@ -570,6 +577,27 @@ class SqlBuilder:
                 parts.append(f"NOT {self.text_node(x, col)}")
             return "(" + " AND ".join(parts) + ")"
         raise TypeError(n)
+
+    @staticmethod
+    def prefix(n: T.TextNode) -> str | None:
+        """The word start of a wildcard FTS5 can answer as a prefix query (``win*``), else None.
+
+        Exact when the pattern is a plain word start followed by one ``*`` and no stop word starts
+        with it (stop words are not indexed by Jira, but ``fts_raw`` holds them, so ``th*`` is expanded).
+        """
+        if not isinstance(n, T.Wildcard):
+            return None
+        head = n.pattern[:-1]
+        if not n.pattern.endswith("*") or not head or not all(ch.isalnum() for ch in head):
+            return None
+        if any(w.startswith(head) for w in T.STOP_WORDS):
+            return None
+        return head
+
+    def _prefix_match(self, head: str, cols: list[str]) -> str:
+        """Issues with a word starting with ``head`` in one of ``cols`` (FTS5 prefix query on words as written)."""
+        match = "{" + " ".join(cols) + '} : "' + head + '" *'
+        return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p(match)})"
 
     def _any_word(self, col: str) -> str:
         """Issues whose field has at least one searchable word (``field ~ "*"``)."""
@@ -606,7 +634,7 @@ class SqlBuilder:
             chunk = cand[k:k + 500]
             for rid, doc in self.db.execute(
                     f"SELECT rid, doc FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
-                texts = field_texts(json.loads(doc).get("fields") or {})  # the very text the index was fed
+                texts = doc_texts(doc)  # the very text the index was fed
                 if any(T.matches(n, T.FieldText.of(texts[b])) for b in which):
                     rids.append(rid)
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"

@@ -115,17 +115,16 @@ _ISSUE_COLUMNS = ("rid", "id", "key", "project", "num", "project_id", "project_n
                   "parent_id", "created", "updated", "resolved", "due", "rank", "texts")
 _INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})"
 _BATCH = 2000
-# One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted, as Jira shows them),
-# the links as (type name, inward, outward, side, other key) for the blocking rule.
+# One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
+# subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
+# from each side, for the blocking rule.
 _FRAME_SELECT = (
     "i.key, i.summary, i.status, i.status_category, i.issuetype, i.priority, i.assignee_display, "
     "i.reporter_display, i.created, i.updated, i.resolved, "
-    "(SELECT json_group_array(value) FROM (SELECT value FROM label WHERE rid = i.rid ORDER BY value)), "
-    "(SELECT json_group_array(value) FROM (SELECT value FROM component WHERE rid = i.rid ORDER BY value)), "
-    "i.rank, "
-    "(SELECT json_group_array(json_array(type_name, inward, outward, side, other)) FROM ("
-    "SELECT type_name, inward, outward, 'inward' AS side, src AS other FROM link WHERE dst = i.key UNION ALL "
-    "SELECT type_name, inward, outward, 'outward', dst FROM link WHERE src = i.key))")
+    "(SELECT json_group_array(value) FROM label WHERE rid = i.rid), "
+    "(SELECT json_group_array(value) FROM component WHERE rid = i.rid), i.rank, "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key), "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key)")
 
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
@@ -294,9 +293,20 @@ class Store:
             self.db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
     def _drop_indexes(self) -> None:
-        """Drop the secondary indexes before a bulk load into an empty store."""
+        """Drop the secondary indexes before a bulk load into an empty store; let FTS5 merge its segments less."""
         for name in _INDEXES:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        for table in ("fts", "fts_raw"):  # merging as it goes rewrites the index several times over
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 0)")
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 64)")
+
+    def _end_bulk(self) -> None:
+        """Build the secondary indexes after a bulk load and put FTS5's merging back to its defaults."""
+        self._create_indexes()
+        for table in ("fts", "fts_raw"):
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 4)")
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 16)")
+        self._bulk = False
 
     def close(self) -> None:
         """Close the database connection."""
@@ -358,8 +368,7 @@ class Store:
                     next_rank = self._import_batch(batch, next_rank)
                 self._set_meta("rank_next", next_rank)
                 if self._bulk:
-                    self._create_indexes()
-                    self._bulk = False
+                    self._end_bulk()
                 self.db.execute("COMMIT")
             except BaseException:
                 self._bulk = False
@@ -384,8 +393,7 @@ class Store:
         old_rank: dict[str, str] = {}
         if old:
             if self._bulk:  # deletes look rows up by rid: build the indexes now
-                self._create_indexes()
-                self._bulk = False
+                self._end_bulk()
             for key, (rid, rank) in old.items():
                 old_rank[key] = rank
                 self._delete_rid(rid)
@@ -629,14 +637,21 @@ class Store:
         if not rows:
             return {c: [] for c in SEARCH_COLUMNS}
         cols = list(zip(*rows, strict=True))
-        labels, components = (loads(f"[{','.join(cols[k])}]") for k in (11, 12))
-        empty: list[str] = []
-        blocked_by = [empty] * len(rows)
-        blocks = [empty] * len(rows)
+        labels, components = ([sorted(v) if len(v) > 1 else v for v in loads(f"[{','.join(cols[k])}]")]
+                              for k in (11, 12))
+        blocked_by: list[list[str]] = []
+        blocks: list[list[str]] = []
         sides = self.blocking.sides
-        for n, links in enumerate(cols[14]):
-            if links != "[]":
-                blocked_by[n], blocks[n] = sides(loads(links))
+        for inward, outward in zip(cols[14], cols[15], strict=True):
+            if inward == "[]" and outward == "[]":
+                blocked_by.append([])
+                blocks.append([])
+                continue
+            links = [(*lk[:3], "inward", lk[3]) for lk in loads(inward)]
+            links += [(*lk[:3], "outward", lk[3]) for lk in loads(outward)]
+            by, bl = sides(links)
+            blocked_by.append(by)
+            blocks.append(bl)
         out = dict(zip(SEARCH_COLUMNS[:11], (list(c) for c in cols[:11]), strict=True))
         out.update(labels=labels, components=components, rank=list(cols[13]), blocked_by=blocked_by, blocks=blocks)
         return {c: out[c] for c in SEARCH_COLUMNS}
