@@ -274,14 +274,19 @@ class Journal:
                 self.statuses_done.add(e["source"])
         self.pending_batches = list(open_batches.values())
 
-    def write(self, event: dict[str, Any]) -> None:
-        """Append one event and flush it to disk before returning."""
+    def write(self, event: dict[str, Any], *, durable: bool = True) -> None:
+        """Append one event; ``durable`` flushes it to disk before returning.
+
+        An event that only confirms a step (``batch-done``, ``link-done``) need not be durable: lost
+        in a crash, the step is re-checked on the server, and the next durable write syncs it anyway.
+        """
         line = json.dumps(event, separators=(",", ":")) + "\n"
         with self._lock:
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line)
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
 
 
 @dataclass
@@ -367,18 +372,25 @@ def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]
     return updates, embedded
 
 
-def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, str]:
-    """Find issues already carrying the source labels of these tickets (one search per 50)."""
+def _existing(client: Any, mapping: Mapping, sources: list[str], workers: int = 4) -> dict[str, str]:
+    """Find issues already carrying the source labels of these tickets (one search per 50, ``workers`` at a time)."""
     found: dict[str, str] = {}
     prefix = mapping.label_prefix + "-"
-    for i in range(0, len(sources), BULK_LIMIT):
-        chunk = sources[i:i + BULK_LIMIT]
+
+    def search(chunk: list[str]) -> list[tuple[str, str]]:
+        """(source id, key) of the issues labelled with one chunk's source labels."""
         labels = ", ".join(f'"{mapping.label(s)}"' for s in chunk)
-        for issue in client.search_issues(f'project = "{mapping.project}" AND labels in ({labels})', ["labels"],
-                                          progress=False):
-            for label in issue["fields"].get("labels") or []:
-                if label.startswith(prefix) and label[len(prefix):] in chunk:
-                    found[label[len(prefix):]] = issue["key"]
+        wanted = set(chunk)
+        return [(label[len(prefix):], issue["key"])
+                for issue in client.search_issues(f'project = "{mapping.project}" AND labels in ({labels})',
+                                                  ["labels"], progress=False)
+                for label in issue["fields"].get("labels") or []
+                if label.startswith(prefix) and label[len(prefix):] in wanted]
+
+    chunks = [sources[i:i + BULK_LIMIT] for i in range(0, len(sources), BULK_LIMIT)]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks) or 1))) as pool:
+        for pairs in pool.map(search, chunks):
+            found.update(pairs)
     return found
 
 
@@ -410,7 +422,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     todo = [i for i in plan.issues if i.source_id not in j.created]
     if not j.path.exists() or not j.created:
         # a first run into a project that may already hold these tickets (a rerun without the journal)
-        found = _existing(client, mapping, [i.source_id for i in todo])
+        found = _existing(client, mapping, [i.source_id for i in todo], workers)
         if found:
             j.write({"event": "found", "created": found})
             j.created.update(found)
@@ -429,7 +441,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
         j.write({"event": "batch-start", "batch": batch_no, "sources": sources, "links": embedded})
         keys = _bulk_create(client, updates)
         created = dict(zip(sources, keys, strict=True))
-        j.write({"event": "batch-done", "batch": batch_no, "created": created, "links": embedded})
+        j.write({"event": "batch-done", "batch": batch_no, "created": created, "links": embedded}, durable=False)
         j.created.update(created)
         j.links_done.update(embedded)
         result.links_created += len(embedded)
@@ -450,7 +462,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
             return "found"
         j.write({"event": "link-start", "link": link.link_id})
         client.add_link(link.type, j.created[link.inward], j.created[link.outward])
-        j.write({"event": "link-done", "link": link.link_id})
+        j.write({"event": "link-done", "link": link.link_id}, durable=False)
         return "created"
 
     pending_links = [ln for ln in plan.links if ln.link_id not in j.links_done]
