@@ -48,6 +48,11 @@ apt:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# qemu:///embed run as root needs the qemu user Debian's libvirt-daemon-system would create (group kvm)
+	@getent group kvm >/dev/null || $(SUDO) groupadd --system kvm
+	@getent group libvirt-qemu >/dev/null || $(SUDO) groupadd --system libvirt-qemu
+	@getent passwd libvirt-qemu >/dev/null || $(SUDO) useradd --system --gid kvm --groups libvirt-qemu \
+	  --home-dir /var/lib/libvirt --no-create-home --shell /usr/sbin/nologin libvirt-qemu
 
 venv: $(STAMP)
 

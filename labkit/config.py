@@ -105,6 +105,20 @@ def get_secret(name: str, *, env: str | None = None, keyring_user: str | None = 
     return None
 
 
+def keyring_usable() -> bool:
+    """Tell whether a real keyring backend is configured (not keyring's fail or null backend)."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail, null
+
+        backend = keyring.get_keyring()
+    except Exception:  # noqa: BLE001 - a broken keyring install is no keyring
+        return False
+    if isinstance(backend, (fail.Keyring, null.Keyring)):
+        return False
+    return not (isinstance(backend, chainer.ChainerBackend) and not backend.backends)
+
+
 def set_secret(name: str, value: str) -> None:
     """Store a secret in the keyring under service ``labkit`` (never in a file of labkit's)."""
     try:

@@ -329,7 +329,7 @@ def _warn(line: str) -> None:
 
 def register(sub) -> None:
     """Add the ``run`` and ``runs`` commands."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("run", help="run a runbook with parameters and keep the executed notebook and HTML")
     p.add_argument("notebook", help="the notebook to run, e.g. notebooks/02-jql-search.ipynb")
@@ -358,7 +358,7 @@ def _run_command(args) -> int:
 
 def _runs_command(args) -> int:
     """Print the table of past runs."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     print_rows(run_rows(list_runs(args.out)), args.format,
                ["started", "notebook", "parameters", "status", "duration_s", "path", "error"])

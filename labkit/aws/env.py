@@ -13,7 +13,8 @@ from labkit.aws.profile import NAME_RE, CloudProfile
 # Variables that beat a profile's files: switching must clear them.
 CLEARED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
            "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-           "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "AWS_DATA_PATH")
+           "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "AWS_DATA_PATH", "AWS_REQUEST_CHECKSUM_CALCULATION",
+           "AWS_RESPONSE_CHECKSUM_VALIDATION")
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ def _require_profile(name: str, config_file: Path) -> None:
     """Raise AwsError unless the config file has a section for the named profile."""
     from labkit.aws import ini
     from labkit.aws.errors import AwsError
-    from labkit.aws.write import _read
+    from labkit.aws.write import read_file
 
-    _, text = _read(config_file)
+    _, text = read_file(config_file)
     keys = {s.key for s in ini.parse_sections(text.splitlines(keepends=True))}
     if ("profile", name) not in keys:
         raise AwsError(f"no profile {name!r} in {config_file}",

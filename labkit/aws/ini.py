@@ -135,8 +135,9 @@ def merge(text: str, owner: str, blocks: dict[SectionKey, list[str]], *,
 
     Sections marked as ``owner``'s that are not in ``blocks`` are removed; sections with a key in
     ``blocks`` that are not ``owner``'s are conflicts, replaced only with ``force``. New sections
-    go at the end. Every other line is kept byte for byte. Nothing is changed when there are
-    conflicts and no ``force`` (the text comes back as it was).
+    go at the end, each after a blank line of its own. Every other line is kept byte for byte, so
+    removing a profile's blocks gives back the text from before it was written. Nothing is changed
+    when there are conflicts and no ``force`` (the text comes back as it was).
     """
     nl = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
     lines = text.splitlines(keepends=True)
@@ -175,13 +176,15 @@ def merge(text: str, owner: str, blocks: dict[SectionKey, list[str]], *,
             out.extend(render(replace_at[idx]))
         elif pos < len(lines) and not lines[pos].strip() and (not out or not out[-1].strip()):
             pos += 1  # a dropped block takes one blank separator line with it
+        elif pos >= len(lines) and out and not out[-1].strip():
+            out.pop()  # a dropped block at the end takes the blank line labkit put before it
     out.extend(lines[pos:])
     new = [k for k in blocks if k not in placed]
     if new:
         if out and not out[-1].endswith(("\n", "\r")):
             out[-1] += nl
         for key in new:
-            if out and out[-1].strip():
-                out.append(nl)
+            if out:
+                out.append(nl)  # always one blank line of labkit's own, so that removing the block gives it back
             out.extend(render(key))
     return "".join(out), []

@@ -5,19 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.aws.errors import AwsError
-from labkit.aws.profile import CloudProfile
-
-# Eucalyptus 4.x: botocore service id -> the service's name on the cloud controller (port 8773).
-EUCALYPTUS_SERVICES = {
-    "ec2": "compute",
-    "iam": "euare",
-    "s3": "objectstorage",
-    "sts": "tokens",
-    "auto_scaling": "autoscaling",
-    "cloudformation": "cloudformation",
-    "cloudwatch": "cloudwatch",
-    "elastic_load_balancing": "loadbalancing",
-}
+from labkit.aws.profile import CloudProfile, check_url
+from labkit.aws.services import EUCALYPTUS_SERVICES
 
 
 @dataclass(frozen=True)
@@ -49,7 +38,10 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
     """Build a CloudProfile from a preset: the host (or a base ``url``) and port fill in every endpoint.
 
     ``url`` replaces ``scheme://host:port`` (handy to aim a preset at a local stand-in);
-    other keyword arguments (access_key_id, secret_env, ca_bundle, ...) go to CloudProfile.
+    other keyword arguments (access_key_id, secret_env, ca_bundle, credentials, ...) go to CloudProfile.
+    Every preset is an S3-compatible store, not AWS: its profile asks for checksums only when required
+    and for path-style S3 addressing (CloudProfile's defaults), unless ``checksums=``/``s3_addressing_style=``
+    say otherwise.
     """
     p = PRESETS.get(preset)
     if p is None:
@@ -59,6 +51,11 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
     host = (host or "").strip()
     if not url and not host:
         raise AwsError(f"preset {preset} needs a {p.host_label}", hint="give host=... or url=...")
+    if url:
+        url = check_url(url, "base URL")
+    elif "@" in host:
+        raise AwsError(f"the {p.host_label} has a user name or password in it",
+                       hint="give the host alone; the key goes in access key id and secret")
     if not url and ("/" in host or any(c.isspace() for c in host)):
         raise AwsError(f"{p.host_label} {host!r} is not a host name",
                        hint="give the host alone (e.g. 10.0.0.5 or clc.example.com), or a whole base URL as url=...")
@@ -69,10 +66,10 @@ def preset_profile(preset: str, name: str, *, region: str, host: str = "127.0.0.
         return CloudProfile(name=name, region=region, endpoints={s: base for s in p.services}, preset=preset,
                             **fields)
     if p.layout == "eucalyptus-path":
-        endpoints = {s: f"{base}/services/{path}" for s, path in EUCALYPTUS_SERVICES.items()}
+        endpoints = {s: f"{base}/services/{path}" for s, (_label, path) in EUCALYPTUS_SERVICES.items()}
     else:  # eucalyptus-dns: every service is its own host name under the region's DNS domain
         if url:
             raise AwsError("the DNS-style preset builds one host name per service", hint="give host= (the DNS domain), not url=")
-        endpoints = {s: f"{scheme}://{path}.{region}.{host}:{port or p.port}/"
-                     for s, path in EUCALYPTUS_SERVICES.items()}
+        endpoints = {s: f"{scheme}://{label}.{region}.{host}:{port or p.port}/"
+                     for s, (label, _path) in EUCALYPTUS_SERVICES.items()}
     return CloudProfile(name=name, region=region, endpoints=endpoints, preset=preset, **fields)

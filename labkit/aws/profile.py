@@ -15,6 +15,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 REGION_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9+/=_.:-]{1,256}$")
 ADDRESSING_STYLES = ("path", "virtual", "auto")
+# botocore >= 1.36 / awscli >= 1.37 send and check the new S3 checksums unless told "when_required".
+CHECKSUM_MODES = ("when_required", "when_supported")
+# How the secret reaches aws and boto3: auto picks credential_process when the secret has a home outside
+# the file (a keyring, or an environment variable), else plain keys.
+CREDENTIAL_MODES = ("auto", "process", "keys")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class CloudProfile:
     verify_tls: bool = True
     services_section: str | None = None
     preset: str = ""
+    checksums: str | None = "when_required"
+    credentials: str = "auto"
 
     @property
     def services_name(self) -> str:
@@ -75,6 +82,13 @@ class CloudProfile:
         if self.s3_addressing_style not in ADDRESSING_STYLES:
             raise AwsError(f"S3 addressing style {self.s3_addressing_style!r} is unknown",
                            hint="use path (what private clouds want), virtual or auto")
+        if self.checksums is not None and self.checksums not in CHECKSUM_MODES:
+            raise AwsError(f"checksum mode {self.checksums!r} is unknown",
+                           hint="use when_required (S3-compatible stores), when_supported (stores that accept "
+                                "the new checksums) or None")
+        if self.credentials not in CREDENTIAL_MODES:
+            raise AwsError(f"credentials mode {self.credentials!r} is unknown",
+                           hint="use process (credential_process, no secret in files), keys (plain keys) or auto")
         if self.access_key_id is not None and not KEY_ID_RE.match(self.access_key_id):
             raise AwsError("the access key id has spaces or odd characters", hint="paste the key id alone")
         for label, value in (("secret_env", self.secret_env), ("secret_keyring", self.secret_keyring)):
@@ -96,38 +110,60 @@ class CloudProfile:
             return None
         if self.secret is not None:
             return self.secret
-        from labkit.config import get_secret
-
         if not self.secret_env and not self.secret_keyring:
             raise AwsError(f"profile {self.name}: an access key id but no secret",
                            hint="give secret_env (an environment variable) or secret_keyring (a keyring user)")
-        secret = get_secret(f"aws.{self.name}.secret", env=self.secret_env,
-                            keyring_user=self.secret_keyring or f"aws/{self.name}")
-        assert secret is not None
-        if any(c in secret.reveal() for c in "\r\n") or secret.reveal() != secret.reveal().strip():
-            raise AwsError("the secret key has spaces or line breaks around it", hint="store the key alone")
-        return secret
+        return lookup_secret(self.name, env=self.secret_env, keyring_user=self.secret_keyring)
+
+
+def lookup_secret(name: str, *, env: str | None = None, keyring_user: str | None = None) -> Secret:
+    """Return profile ``name``'s secret key from the environment variable ``env``, else the keyring.
+
+    The one lookup for writing a profile and for ``labkit aws credential-process``: the keyring user
+    defaults to ``aws/NAME``. Raises ConfigError saying where it looked when there is none.
+    """
+    from labkit.config import get_secret
+
+    secret = get_secret(f"aws.{name}.secret", env=env, keyring_user=keyring_user or f"aws/{name}")
+    assert secret is not None
+    if any(c in secret.reveal() for c in "\r\n") or secret.reveal() != secret.reveal().strip():
+        raise AwsError("the secret key has spaces or line breaks around it", hint="store the key alone")
+    return secret
 
 
 def check_url(url: str, what: str = "endpoint URL") -> str:
-    """Return a cleaned endpoint URL, or raise AwsError when it has no scheme, host or a bad port."""
+    """Return a cleaned endpoint URL, or raise AwsError when it has no scheme, host, a bad port or a password.
+
+    Messages show the URL through ``labkit.http.mask_urls``: a user name or password typed into it never
+    reaches them.
+    """
     url = (url or "").strip()
     if not url:
         raise AwsError(f"{what} is empty", hint="give a URL like http://10.0.0.1:8773/services/compute")
+    from labkit.http import mask_urls
+
+    shown = mask_urls(url)
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority:
+        where = f"{what} {shown!r}" if "://" in url else what
+        raise AwsError(f"{where} has a user name or password in it",
+                       hint="aws and boto3 never send it, and labkit never writes it to a file: give the URL "
+                            "without it, and the key as access key id and secret")
     if any(c.isspace() for c in url):
-        raise AwsError(f"{what} {url!r} has spaces or line breaks", hint="give one URL")
+        raise AwsError(f"{what} {shown!r} has spaces or line breaks", hint="give one URL")
     if "://" not in url:
-        raise AwsError(f"{what} {url!r} has no scheme (aws would say 'Invalid endpoint')",
-                       hint=f"write http://{url} or https://{url}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise AwsError(f"{what} {url!r} uses scheme {parts.scheme!r}", hint="use http:// or https://")
+        raise AwsError(f"{what} {shown!r} has no scheme (aws would say 'Invalid endpoint')",
+                       hint=f"write http://{shown} or https://{shown}")
     try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise AwsError(f"{what} {url!r} has a bad port", hint="use a number from 1 to 65535") from None
+        raise AwsError(f"{what} {shown!r} has a bad port or host",
+                       hint="use a host name or address and a port from 1 to 65535") from None
+    if parts.scheme not in ("http", "https"):
+        raise AwsError(f"{what} {shown!r} uses scheme {parts.scheme!r}", hint="use http:// or https://")
     if not parts.hostname:
-        raise AwsError(f"{what} {url!r} has no host", hint="write scheme://host:port/path")
+        raise AwsError(f"{what} {shown!r} has no host", hint="write scheme://host:port/path")
     if parts.query or parts.fragment:
-        raise AwsError(f"{what} {url!r} has a query or fragment", hint="give the service's base URL only")
+        raise AwsError(f"{what} {shown!r} has a query or fragment", hint="give the service's base URL only")
     return url

@@ -7,18 +7,27 @@ from functools import lru_cache
 
 from labkit.aws.errors import AwsError
 
-# Names Eucalyptus and euca2ools use for its services, mapped to botocore's ids.
+# Eucalyptus 4.x on the cloud controller's port 8773: botocore service id -> (host label of the DNS-style
+# URL http://LABEL.REGION.DOMAIN:8773/, path of the path-style URL http://CLC:8773/services/PATH), as the
+# eucarc and euca2ools.ini files a 4.x cloud hands out spell them (EC2_URL=.../services/compute,
+# AWS_IAM_URL=.../services/Euare, TOKEN_URL=.../services/Tokens, AWS_ELB_URL=.../services/LoadBalancing).
+EUCALYPTUS_SERVICES: dict[str, tuple[str, str]] = {
+    "ec2": ("compute", "compute"),
+    "iam": ("euare", "Euare"),
+    "s3": ("objectstorage", "objectstorage"),
+    "sts": ("tokens", "Tokens"),
+    "auto_scaling": ("autoscaling", "AutoScaling"),
+    "cloudformation": ("cloudformation", "CloudFormation"),
+    "cloudwatch": ("cloudwatch", "CloudWatch"),
+    "elastic_load_balancing": ("loadbalancing", "LoadBalancing"),
+}
+# Names Eucalyptus and euca2ools use for its services (lower-cased), mapped to botocore's ids: the layout's
+# own names, and older or euca2ools spellings.
 EUCALYPTUS_NAMES = {
-    "compute": "ec2",
-    "euare": "iam",
-    "objectstorage": "s3",
+    **{label: sid for sid, (label, _path) in EUCALYPTUS_SERVICES.items()},
+    **{path.lower(): sid for sid, (_label, path) in EUCALYPTUS_SERVICES.items()},
     "walrus": "s3",
-    "tokens": "sts",
-    "autoscaling": "auto_scaling",
-    "cloudformation": "cloudformation",
-    "cloudwatch": "cloudwatch",
     "monitoring": "cloudwatch",
-    "loadbalancing": "elastic_load_balancing",
     "elasticloadbalancing": "elastic_load_balancing",
 }
 # What private clouds usually offer: preferred when suggesting a name.
@@ -45,6 +54,25 @@ def known_services() -> dict[str, str]:
         names[sid] = sid
         names[sid.replace("_", "-")] = sid
     return names
+
+
+@lru_cache(maxsize=1)
+def _clients_by_id() -> dict[str, str]:
+    """Return snake_case service id -> the first boto3 client name with that id."""
+    from botocore.loaders import create_loader
+
+    out: dict[str, str] = {}
+    for client in create_loader().list_available_services("service-2"):
+        out.setdefault(snake_id(client), client)
+    return out
+
+
+def client_name(sid: str) -> str:
+    """Return the boto3 client name of a snake_case service id (``elastic_load_balancing`` -> ``elb``)."""
+    try:
+        return _clients_by_id()[sid]
+    except KeyError:
+        raise AwsError(f"no boto3 client for service id {sid!r}", hint="use botocore's snake_case ids") from None
 
 
 def service_id(name: str) -> str:

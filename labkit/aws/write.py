@@ -1,8 +1,10 @@
 """``write_profile``: merge a CloudProfile into awscli's config and credentials files, safely.
 
 Only labkit's own sections change; the result is parsed with botocore before it replaces
-anything (every other section must read back the same); both files are swapped in
-atomically with a backup, and a failure half-way puts the first file back.
+anything (every other section must read back the same); both files are replaced as one pair
+(:mod:`labkit.aws.commit`: backups, a journal, renames; a killed write is completed or rolled
+back by the next one). By default the secret stays out of both files: the profile runs
+``labkit aws credential-process`` (:mod:`labkit.aws.credentials`).
 """
 
 from __future__ import annotations
@@ -10,18 +12,29 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.aws import ini
+from labkit.aws import commit, ini
+from labkit.aws.commit import BACKUP_SUFFIX
+from labkit.aws.credentials import SecretHome, process_command, secret_home
 from labkit.aws.errors import AwsError
 from labkit.aws.profile import CloudProfile
 
-BACKUP_SUFFIX = ".labkit-backup"
+__all__ = ["BACKUP_SUFFIX", "FileChange", "WriteResult", "config_blocks", "credentials_blocks", "mask_secrets",
+           "write_profile"]
+
 _SECRET_LINE = re.compile(r"^(?P<lead>[-+ ]?\s*(?:aws_secret_access_key|aws_session_token|aws_security_token)\s*[=:]\s*)\S.*$",
                           re.IGNORECASE)
+# Why the written section says what it says (comment lines inside labkit's block, never its last line).
+CHECKSUM_WHY = {
+    "when_required": "# S3-compatible stores (MinIO, Ceph RGW, Eucalyptus, ...) reject the checksums botocore >= 1.36 "
+                     "and awscli >= 1.37 send by default: send and check them only when an operation requires it",
+    "when_supported": "# this store accepts the checksums botocore >= 1.36 sends by default: keep them on",
+}
+PATH_STYLE_WHY = "# path-style S3 URLs (http://host:port/BUCKET/KEY): a private cloud has no DNS name per bucket"
+PROCESS_WHY = "# the secret stays in the keyring or environment: labkit hands it to aws and boto3 when they ask"
 
 
 def default_config_file() -> Path:
@@ -52,6 +65,8 @@ class WriteResult:
     profile: str
     dry_run: bool
     files: list[FileChange] = field(default_factory=list)
+    secret: str = ""  # where the secret lives: credential_process (...), credentials file, no key
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -66,7 +81,7 @@ class WriteResult:
     def rows(self) -> list[dict]:
         """Return one table row per file."""
         return [{"profile": self.profile, "file": f.path, "changed": f.changed, "dry_run": self.dry_run,
-                 "backup": f.backup or ""} for f in self.files]
+                 "backup": f.backup or "", "secret": self.secret} for f in self.files]
 
 
 def mask_secrets(text: str) -> str:
@@ -75,8 +90,9 @@ def mask_secrets(text: str) -> str:
                    for line in text.splitlines(keepends=True))
 
 
-def config_blocks(p: CloudProfile) -> dict[ini.SectionKey, list[str]]:
+def config_blocks(p: CloudProfile, home: SecretHome | None = None) -> dict[ini.SectionKey, list[str]]:
     """Return the config-file sections of a validated profile: key -> [header, body lines...]."""
+    home = home or secret_home(p)
     body = [f"region = {p.region}"]
     if p.endpoint_url:
         body.append(f"endpoint_url = {p.endpoint_url}")
@@ -86,6 +102,13 @@ def config_blocks(p: CloudProfile) -> dict[ini.SectionKey, list[str]]:
         body.append(f"ca_bundle = {p.ca_bundle}")
     if not p.verify_tls:
         body.append("# TLS verification is off for this cloud: add --no-verify-ssl to aws commands")
+    if p.checksums:
+        body += [CHECKSUM_WHY[p.checksums], f"request_checksum_calculation = {p.checksums}",
+                 f"response_checksum_validation = {p.checksums}"]
+    if home.mode == "process":
+        body += [PROCESS_WHY, f"credential_process = {process_command(p, home)}"]
+    if p.s3_addressing_style == "path":
+        body.append(PATH_STYLE_WHY)
     body += ["s3 =", f"  addressing_style = {p.s3_addressing_style}"]
     key = ("profile", p.name)
     blocks = {key: [ini.config_header(key), *body]}
@@ -98,16 +121,18 @@ def config_blocks(p: CloudProfile) -> dict[ini.SectionKey, list[str]]:
     return blocks
 
 
-def credentials_blocks(p: CloudProfile) -> dict[ini.SectionKey, list[str]]:
-    """Return the credentials-file section of a profile (none when it has no access key id)."""
-    secret = p.resolve_secret()
-    if secret is None:
+def credentials_blocks(p: CloudProfile, home: SecretHome | None = None) -> dict[ini.SectionKey, list[str]]:
+    """Return the credentials-file section of a profile: plain keys only in ``keys`` mode, else none."""
+    home = home or secret_home(p)
+    if home.mode != "keys":
         return {}
+    secret = p.resolve_secret()
+    assert secret is not None
     return {("profile", p.name): [p.name, f"aws_access_key_id = {p.access_key_id}",
                                   f"aws_secret_access_key = {secret.reveal()}"]}
 
 
-def _read(path: Path) -> tuple[bytes, str]:
+def read_file(path: Path) -> tuple[bytes, str]:
     """Return a file's bytes and text ('' when it does not exist), or AwsError."""
     try:
         raw = path.read_bytes()
@@ -122,34 +147,33 @@ def _read(path: Path) -> tuple[bytes, str]:
                        hint="aws cannot read it either; move it away or point at another file") from None
 
 
-def _botocore_parse(text: str, where: Path) -> dict:
-    """Parse INI text exactly as botocore does (its raw_config_parse on a temporary file)."""
+def botocore_parse(text: str, where: Path) -> dict:
+    """Parse INI text exactly as botocore does (its raw_config_parse), from memory: no copy on disk."""
     from botocore.configloader import raw_config_parse
     from botocore.exceptions import ConfigParseError
 
-    fd, tmp = tempfile.mkstemp(prefix=".labkit-check-", suffix=".ini")
+    fd = os.memfd_create("labkit-check", 0)  # the text may hold a secret: never a file in /tmp
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        return raw_config_parse(tmp)
+        os.write(fd, text.encode("utf-8"))
+        return raw_config_parse(f"/proc/self/fd/{fd}")
     except ConfigParseError as exc:
         err = str(getattr(exc, "kwargs", {}).get("error", exc)).splitlines()[0]
         raise AwsError(f"{where} cannot be read by botocore ({err})",
                        hint="labkit only merges into files the AWS tools can read: fix or move it first") from None
     finally:
-        os.unlink(tmp)
+        os.close(fd)
 
 
 def _expected(blocks: dict[ini.SectionKey, list[str]]) -> dict[str, dict]:
     """Return what botocore should read for the new sections (parsed back from the rendered block alone)."""
     text = "".join(f"[{lines[0]}]\n" + "".join(b + "\n" for b in lines[1:]) for lines in blocks.values())
-    return _botocore_parse(text, Path("<labkit block>"))
+    return botocore_parse(text, Path("<labkit block>"))
 
 
 def _plan_file(path: Path, owner: str, blocks: dict, keyfunc: Callable[[str], ini.SectionKey], force: bool) -> tuple[bytes, str, str]:
     """Return (old bytes, old text, merged text) of one file, checked with botocore."""
-    raw, text = _read(path)
-    before = _botocore_parse(text, path) if text.strip() else {}
+    raw, text = read_file(path)
+    before = botocore_parse(text, path) if text.strip() else {}
     merged, conflicts = ini.merge(text, owner, blocks, keyfunc=keyfunc, force=force)
     if conflicts:
         c = conflicts[0]
@@ -157,7 +181,7 @@ def _plan_file(path: Path, owner: str, blocks: dict, keyfunc: Callable[[str], in
         raise AwsError(f"{path} already has [{c.header}] ({whose})",
                        hint="choose another profile name, or pass force=True (--force) to replace it; a backup is kept")
     if merged != text:
-        after = _botocore_parse(merged, path)
+        after = botocore_parse(merged, path)
         headers = {lines[0] for lines in blocks.values()}
         ours_before = {s.header for s in ini.parse_sections(text.splitlines(True), keyfunc)
                        if s.owner == owner or s.key in blocks}
@@ -187,19 +211,70 @@ def _diff(path: Path, old: str, new: str, existed: bool) -> str:
     return mask_secrets(out)
 
 
-def _write_temp(path: Path, data: bytes, mode: int) -> Path:
-    """Write bytes to a fsynced temporary file next to ``path`` with ``mode``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".labkit-tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
+def resolve_files(config_file: str | Path | None, credentials_file: str | Path | None) -> tuple[Path, Path]:
+    """Return the real paths of the config and credentials files (awscli's defaults when None)."""
+    cfg = Path(os.path.realpath(Path(config_file).expanduser() if config_file else default_config_file()))
+    cred = Path(os.path.realpath(Path(credentials_file).expanduser() if credentials_file
+                                 else default_credentials_file()))
+    if cfg == cred:
+        raise AwsError(f"config and credentials are the same file ({cfg})", hint="give two different files")
+    return cfg, cred
+
+
+def plan_files(owner: str, cfg: Path, cred: Path, config: dict, credentials: dict, *,
+               force: bool = False) -> tuple[list[commit.FileWrite], list[FileChange]]:
+    """Merge ``owner``'s new sections into both files; return the writes and what each file would see."""
+    writes, changes = [], []
+    for path, blocks, keyfunc, what in ((cfg, config, ini.config_key, "config"),
+                                        (cred, credentials, ini.credentials_key, "credentials")):
+        raw, old, new = _plan_file(path, owner, blocks, keyfunc, force)
+        existed = path.exists()
+        mode = path.stat().st_mode & 0o777 if what == "config" and existed else 0o600
+        changed = old != new or (what == "credentials" and existed and bool(blocks)
+                                 and path.stat().st_mode & 0o777 != 0o600)
+        change = FileChange(str(path), existed, changed, _diff(path, old, new, existed))
+        changes.append(change)
+        if changed:
+            keep = _backup_text(old, keyfunc).encode("utf-8") if what == "credentials" else None
+            writes.append(commit.FileWrite(path, raw if existed else None, new.encode("utf-8"), mode, keep))
+    return writes, changes
+
+
+def _backup_text(text: str, keyfunc: Callable[[str], ini.SectionKey]) -> str:
+    """Return a credentials file's text for its backup: the secrets of labkit's own sections masked.
+
+    labkit can write those sections again from the keyring or environment; a backup must not be one
+    more file holding them. The user's own sections are kept byte for byte.
+    """
+    lines = text.splitlines(keepends=True)
+    for s in ini.parse_sections(lines, keyfunc):
+        if s.managed:
+            lines[s.start:s.end] = [mask_secrets(line) for line in lines[s.start:s.end]]
+    return "".join(lines)
+
+
+def merge_files(owner: str, cfg: Path, cred: Path, config: dict, credentials: dict, *, dry_run: bool,
+                force: bool = False, before: Callable[[], None] | None = None) -> tuple[list[FileChange], list[str]]:
+    """Replace ``owner``'s sections in both files (or show how); return per-file changes and notes.
+
+    Applying happens under the directory lock: first an interrupted write is completed
+    (:func:`labkit.aws.commit.recover`), then the files are planned from what is on disk, then
+    ``before()`` runs (e.g. keeping a secret in the keyring) and the pair is committed.
+    """
+    if dry_run:
+        writes, changes = plan_files(owner, cfg, cred, config, credentials, force=force)
+        notes = ["an interrupted labkit write is pending: applying completes it first"] if commit.pending(cfg) else []
+        return changes, notes
+    with commit.locked(cfg):
+        notes = commit.recover(cfg, [cred])
+        writes, changes = plan_files(owner, cfg, cred, config, credentials, force=force)
+        if before:
+            before()
+        commit.commit(writes, cfg)
+    backups = {str(w.path): str(w.backup) for w in writes if w.backup}
+    for c in changes:
+        c.backup = backups.get(c.path)
+    return changes, notes
 
 
 def write_profile(profile: CloudProfile, config_file: str | Path | None = None,
@@ -210,72 +285,33 @@ def write_profile(profile: CloudProfile, config_file: str | Path | None = None,
     Replaces only sections marked as this profile's (``# managed by labkit (profile NAME)``);
     a same-named section labkit did not write is kept unless ``force``. Before anything is
     replaced, both results are parsed with botocore and every other section must read back
-    unchanged. Files are swapped in atomically (temporary file, fsync, rename), a copy of
+    unchanged. Both files are replaced as a pair (see :mod:`labkit.aws.commit`), a copy of
     each old file is kept as ``<file>.labkit-backup``, and the credentials file ends up mode 0600.
+    With a keyring (or ``secret_env``) the secret stays out of both files: the profile gets a
+    ``credential_process`` line instead (``credentials="keys"`` writes plain keys).
     """
     p = profile.validated()
-    cfg = Path(os.path.realpath(Path(config_file).expanduser() if config_file else default_config_file()))
-    cred = Path(os.path.realpath(Path(credentials_file).expanduser() if credentials_file
-                                 else default_credentials_file()))
-    if cfg == cred:
-        raise AwsError(f"config and credentials are the same file ({cfg})", hint="give two different files")
-    plans = []
-    for path, blocks, keyfunc, what, mode in (
-            (cfg, config_blocks(p), ini.config_key, "config", 0o600),
-            (cred, credentials_blocks(p), ini.credentials_key, "credentials", 0o600)):
-        raw, old, new = _plan_file(path, p.name, blocks, keyfunc, force)
-        existed = path.exists()
-        if what == "config" and existed:
-            mode = path.stat().st_mode & 0o777
-        changed = old != new or (what == "credentials" and existed and bool(blocks)
-                                 and path.stat().st_mode & 0o777 != 0o600)
-        plans.append((path, raw, new.encode("utf-8"), mode, existed,
-                      FileChange(str(path), existed, changed, _diff(path, old, new, existed))))
-    result = WriteResult(p.name, dry_run, [plan[-1] for plan in plans])
-    if dry_run:
-        return result
-    _apply([pl for pl in plans if pl[-1].changed])
+    cfg, cred = resolve_files(config_file, credentials_file)
+    home = secret_home(p)
+    if home.mode == "process":
+        p.resolve_secret()  # the secret must be findable now, or the profile would fail at its first use
+
+    def keep_secret() -> None:
+        """Put the profile's secret into the keyring before the files point at it."""
+        if home.store_in_keyring:
+            from labkit.config import set_secret
+
+            secret = p.resolve_secret()
+            assert secret is not None and home.keyring_user
+            set_secret(home.keyring_user, secret.reveal())
+
+    changes, notes = merge_files(p.name, cfg, cred, config_blocks(p, home), credentials_blocks(p, home),
+                                 dry_run=dry_run, force=force, before=keep_secret)
+    result = WriteResult(p.name, dry_run, changes, secret=home.source, notes=notes)
+    if home.store_in_keyring:
+        result.notes.append(f"{'would store' if dry_run else 'stored'} the secret in the keyring "
+                            f"(labkit/{home.keyring_user})")
+    if home.mode == "keys" and p.credentials == "auto":
+        result.notes.append("no keyring and no secret_env: the secret goes into the credentials file as a plain "
+                            "key; install a keyring backend or give secret_env to keep it out (credential_process)")
     return result
-
-
-def _apply(plans: list) -> None:
-    """Back up, write temporaries, then rename each into place; on failure restore what was renamed."""
-    temps: list[Path] = []
-    done: list[tuple[Path, bytes, bool, int]] = []
-    try:
-        for path, raw, new, mode, existed, change in plans:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if existed:
-                backup = path.with_name(path.name + BACKUP_SUFFIX)
-                tmp = _write_temp(backup, raw, 0o600)  # a backup may hold secrets: owner only
-                os.replace(tmp, backup)
-                change.backup = str(backup)
-            temps.append(_write_temp(path, new, mode))
-        for (path, raw, _new, _mode, existed, _change), tmp in zip(plans, temps, strict=True):
-            current = path.read_bytes() if path.exists() else None
-            if current != (raw if existed else None):
-                raise AwsError(f"{path} changed on disk while labkit was writing it",
-                               hint="nothing was written; run the write again")
-            os.replace(tmp, path)
-            done.append((path, raw, existed, _mode))
-    except BaseException as exc:
-        failed = []
-        for path, raw, existed, mode in reversed(done):
-            try:
-                if existed:
-                    os.replace(_write_temp(path, raw, mode), path)
-                else:
-                    path.unlink(missing_ok=True)
-            except OSError:
-                failed.append(str(path))
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-        if failed:
-            raise AwsError(f"writing failed and {', '.join(failed)} could not be put back",
-                           hint=f"copy {failed[0]}{BACKUP_SUFFIX} back by hand") from exc
-        if isinstance(exc, AwsError):
-            raise
-        if isinstance(exc, OSError):
-            raise AwsError(f"could not write {exc.filename or 'the files'} ({exc.strerror or exc})",
-                           hint="the old files are unchanged; check the directory's permissions and free space") from None
-        raise

@@ -2,7 +2,9 @@
 
 The secret key is typed into a Password field and moved at once to the environment of this
 kernel (``$LABKIT_AWS_SECRET_<NAME>``) or the keyring; the field is then cleared, so the
-secret is never part of the notebook, its widget state or its outputs.
+secret is never part of the notebook, its widget state or its outputs. A notebook that already
+keeps the secret somewhere passes that reference (``secret_env=`` or ``secret_keyring=``), and
+the form works with nothing typed. Verify shows its progress (checks done / total).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from labkit.aws.write import WriteResult
 from labkit.errors import LabkitError
 
 STORES = ("environment", "keyring")
+CREDENTIALS = ("auto", "process", "keys")
+CHECKSUMS = ("when_required", "when_supported", "unset")
 
 
 def secret_env_name(profile: str) -> str:
@@ -31,8 +35,9 @@ class ProviderForm(widgets.VBox):
 
     def __init__(self, *, name: str = "partner01", preset: str = "eucalyptus", host: str = "",
                  url: str = "", region: str = "partner01", access_key_id: str = "",
-                 config_file: str | Path = "", credentials_file: str | Path = "") -> None:
-        """Build the fields and buttons, pre-filled with the given values."""
+                 config_file: str | Path = "", credentials_file: str | Path = "", secret_env: str = "",
+                 secret_keyring: str = "", credentials: str = "auto", checksums: str = "when_required") -> None:
+        """Build the fields and buttons, pre-filled with the given values (the secret only by reference)."""
         style = {"description_width": "150px"}
         layout = widgets.Layout(width="640px")
         self.name = widgets.Text(value=name, description="profile name", style=style, layout=layout)
@@ -52,6 +57,13 @@ class ProviderForm(widgets.VBox):
                                        description="secret key", style=style, layout=layout)
         self.store = widgets.ToggleButtons(options=STORES, value="environment", description="keep secret in",
                                            style=style)
+        self.credentials = widgets.ToggleButtons(options=CREDENTIALS, value=credentials, description="aws gets it by",
+                                                 tooltips=["credential_process when the secret has a keyring or "
+                                                           "environment home, else plain keys",
+                                                           "credential_process: no secret in ~/.aws",
+                                                           "plain keys in the credentials file"], style=style)
+        self.checksums = widgets.Dropdown(options=CHECKSUMS, value=checksums, description="S3 checksums",
+                                          style=style, layout=layout)
         self.config_file = widgets.Text(value=str(config_file), placeholder="~/.aws/config",
                                         description="config file", style=style, layout=layout)
         self.credentials_file = widgets.Text(value=str(credentials_file), placeholder="~/.aws/credentials",
@@ -64,21 +76,28 @@ class ProviderForm(widgets.VBox):
         self.write_button.add_class("labkit-aws-write")
         self.verify_button.add_class("labkit-aws-verify")
         self.status = widgets.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks", style=style,
+                                            layout=widgets.Layout(width="640px", visibility="hidden"))
         self.output = widgets.Output()
         self.last_result: WriteResult | None = None
         self.last_rows: list[CheckRow] = []
-        self._secret_ref: dict[str, str] = {}
+        self._secret_ref: dict[str, str] = {k: v for k, v in (("secret_env", secret_env),
+                                                                ("secret_keyring", secret_keyring)) if v}
+        if self._secret_ref:
+            where = f"${secret_env}" if secret_env else f"the keyring (labkit, {secret_keyring})"
+            self.secret.placeholder = f"kept in {where}; type here to replace it"
         self._previewed: tuple | None = None
         self.preview_button.on_click(lambda _b: self._run(self._preview))
         self.write_button.on_click(lambda _b: self._run(self._write))
         self.verify_button.on_click(lambda _b: self._run(self._verify))
         for w in (self.name, self.preset, self.host, self.port, self.url, self.endpoints, self.region, self.key_id,
-                  self.config_file, self.credentials_file, self.force):
+                  self.config_file, self.credentials_file, self.force, self.credentials, self.checksums):
             w.observe(self._changed, names="value")
         super().__init__([self.name, self.preset, self.host, self.port, self.url, self.endpoints, self.region,
-                          self.key_id, self.secret, self.store, self.config_file, self.credentials_file, self.force,
+                          self.key_id, self.secret, self.store, self.credentials, self.checksums, self.config_file,
+                          self.credentials_file, self.force,
                           widgets.HBox([self.preview_button, self.write_button, self.verify_button]),
-                          self.status, self.output])
+                          self.status, self.progress, self.output])
 
     # -- wiring -------------------------------------------------------------------------------
     def _changed(self, _change) -> None:
@@ -122,7 +141,8 @@ class ProviderForm(widgets.VBox):
 
         self._keep_secret()
         name = self.name.value.strip()
-        fields: dict = {"access_key_id": self.key_id.value.strip() or None}
+        fields: dict = {"access_key_id": self.key_id.value.strip() or None, "credentials": self.credentials.value,
+                        "checksums": None if self.checksums.value == "unset" else self.checksums.value}
         if fields["access_key_id"]:
             ref = self._secret_ref or {"secret_env": secret_env_name(name)}
             fields.update(ref)
@@ -152,7 +172,7 @@ class ProviderForm(widgets.VBox):
         """Return the field values a preview was made from."""
         return tuple(w.value for w in (self.name, self.preset, self.host, self.port, self.url, self.endpoints,
                                        self.region, self.key_id, self.config_file, self.credentials_file,
-                                       self.force))
+                                       self.force, self.credentials, self.checksums))
 
     def _preview(self) -> None:
         """Show the dry-run diff and enable Write."""
@@ -162,9 +182,12 @@ class ProviderForm(widgets.VBox):
         self._previewed = self._state()
         self.write_button.disabled = not result.changed
         self.status.value = ("dry run: the diff below is what <b>Write</b> does" if result.changed
-                             else "nothing to change: the files already hold this profile")
+                             else "nothing to change: the files already hold this profile") \
+            + f" &middot; secret: {_escape(result.secret)}"
         with self.output:
             print(result.diff or "(no changes)")
+            for note in result.notes:
+                print(f"note: {note}")
 
     def _write(self) -> None:
         """Write the previewed profile and show the files table."""
@@ -185,13 +208,22 @@ class ProviderForm(widgets.VBox):
             display(to_frame(result.rows()))
 
     def _verify(self) -> None:
-        """Verify the profile with both tools and show the check table."""
+        """Verify the profile with both tools, showing checks done / total, then the check table."""
         cfg, cred = self._files()
         self.status.value = "verifying with boto3 and the aws CLI ..."
-        rows = verify(self.name.value.strip(), cfg, cred)
+        self.progress.value, self.progress.max = 0, 1
+        self.progress.layout.visibility = "visible"
+
+        def step(done: int, total: int, row: CheckRow) -> None:
+            """Move the bar and say which check just finished."""
+            self.progress.max, self.progress.value = total, done
+            self.progress.description = f"{done} / {total}"
+            self.status.value = f"verifying: {done} of {total} checks done ({_escape(row.tool)}: {_escape(row.check)})"
+
+        rows = verify(self.name.value.strip(), cfg, cred, progress=step)
         self.last_rows = rows
         failed = sum(r.status == "fail" for r in rows)
-        self.status.value = f"{len(rows) - failed} of {len(rows)} checks passed or skipped, {failed} failed"
+        self.status.value = f"{len(rows) - failed} of {len(rows)} checks passed, skipped or informed, {failed} failed"
         with self.output:
             from IPython.display import display
 

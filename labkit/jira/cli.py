@@ -20,7 +20,7 @@ TABLE_COLUMNS = ["key", "issuetype", "status", "priority", "assignee", "summary"
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``jira`` command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("jira", help="search Jira with JQL, mirror it into a local store, bulk-import another tracker")
     ss = p.add_subparsers(dest="jira_command", metavar="ACTION", required=True)
@@ -52,7 +52,7 @@ def _client(args: argparse.Namespace) -> Any:
 
 def _search(args: argparse.Namespace) -> int:
     """Run ``labkit jira search``."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     client = _client(args)
     try:
@@ -94,7 +94,7 @@ def _plain_rows(df: Any) -> list[dict[str, Any]]:
 
 def _mirror(args: argparse.Namespace) -> int:
     """Run ``labkit jira mirror``."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.jira.store.mirror import mirror
 
     client = _client(args)

@@ -60,7 +60,7 @@ def _add_source(a: argparse.ArgumentParser, offline_only: bool = False) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``rank`` command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("rank", help="rank blockers above what they block: violations, minimal plan, apply, undo")
     rs = p.add_subparsers(dest="rank_command", metavar="ACTION", required=True)
@@ -104,7 +104,7 @@ def _close(client: Any) -> None:
 
 def _violations(args: argparse.Namespace) -> int:
     """Run ``labkit rank violations``: the violations table; cycles on stderr."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.rank import violations
 
     order, graph, client, _ = _source(args)
@@ -119,7 +119,7 @@ def _violations(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     """Run ``labkit rank plan``: a dry run; the moves (or calls, or the baseline comparison) on stdout."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.rank import baseline_plan, plan_moves, violations
 
     order, graph, client, jql = _source(args)
@@ -148,7 +148,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     """Run ``labkit rank apply``: plan, write the journal, send the calls, re-read, report what is left."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.rank import apply, load_journal, plan_moves
 
     journal = Path(args.journal)
@@ -183,7 +183,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _undo(args: argparse.Namespace) -> int:
     """Run ``labkit rank undo``: restore the journal's order on the profile's Jira and check it issue by issue."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.rank import load_journal, undo
 
     if not Path(args.journal).is_file():
@@ -211,7 +211,7 @@ def _undo(args: argparse.Namespace) -> int:
 
 def _rehearse(args: argparse.Namespace) -> int:
     """Run ``labkit rank rehearse``: OFFLINE apply + undo on an in-memory backlog."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.rank.apply import rehearse
 
     if args.journal and (Path(args.journal).is_dir() or not Path(args.journal).resolve().parent.is_dir()):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``pr`` command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("pr", help="review a pull request's patch series and apply it onto any branch")
     ps = p.add_subparsers(dest="pr_command", metavar="ACTION", required=True)
@@ -63,7 +63,7 @@ def load_series(args: argparse.Namespace):
 
 def _review(args: argparse.Namespace) -> int:
     """Run ``labkit pr review``: the series table and the check table; exit 1 when a check failed."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.review.checks import check_series
 
     series = load_series(args)
@@ -85,7 +85,7 @@ def _review(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     """Run ``labkit pr apply``: the step table; exit 1 when the series did not apply or its tests failed."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.review.apply import apply_series
     from labkit.review.errors import ReviewError
 

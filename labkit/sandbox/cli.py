@@ -7,7 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sandbox command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     p = sub.add_parser("sandbox", help="start, stop and list the local stand-in services")
     ss = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Run ``labkit sandbox start|stop|status`` and print the status table."""
     import labkit.sandbox as sb
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
 
     if args.action == "start":
         sb.start(args.services or None)

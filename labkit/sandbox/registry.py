@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,23 +30,9 @@ class ServiceSpec:
         return f"http://127.0.0.1:{port}"
 
 
-def _moto_argv(port: int, workdir: Path) -> list[str]:
-    """Return the command that runs moto's server on 127.0.0.1:``port``."""
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-
-
-MOTO = ServiceSpec(
-    name="aws",
-    description="AWS-compatible cloud (moto server)",
-    argv=_moto_argv,
-    env={"MOTO_ALLOW_NONEXISTENT_REGION": "true"},
-    health_path="/moto-api/",
-    order=10,
-)
-
 # name -> "module:attribute" of a ServiceSpec; a job's module that is not there yet is skipped.
 SERVICE_PATHS: dict[str, str] = {
-    "aws": "labkit.sandbox.registry:MOTO",
+    "aws": "labkit.aws.sandbox:SERVICE",
     "jira": "labkit.jira.sandbox:SERVICE",
     "forge": "labkit.review.forge:SERVICE",
 }

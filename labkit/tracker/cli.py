@@ -16,7 +16,7 @@ from labkit.jira.errors import JiraError
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``import`` to the ``jira`` command group."""
-    from labkit.cli import add_format_option
+    from labkit.cli_output import add_format_option
 
     jira = sub.choices.get("jira")
     if jira is None:  # the jira group is not installed: no import command either
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     """Run ``labkit jira import``: the plan as a dry run, or the resumable import with ``--apply``."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.tracker.bulk_import import Journal, Mapping, plan_import, run_import
     from labkit.tracker.rt import read_tickets
 

@@ -7,7 +7,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from labkit.vm.errors import Conflict
+from labkit.vm.errors import Conflict, VmError
 from labkit.vm.spec import MAC_PREFIX, VNC_BASE_PORT, IpRange
 
 
@@ -19,8 +19,8 @@ def mac_for(name: str, attempt: int = 0) -> str:
 
 def parse_range(text: str) -> tuple[int, int]:
     """Parse ``a.b.c.d-e.f.g.h``, ``a.b.c.d/nn`` or one address into inclusive integer bounds."""
-    from labkit.vm.errors import VmError
-
+    if not isinstance(text, str):
+        raise VmError(f"{text!r} is not an IPv4 range", hint="write 10.0.0.10-10.0.0.40, 172.16.0.0/16 or one address")
     text = text.strip()
     try:
         if "-" in text:
@@ -59,13 +59,19 @@ class RangeSet:
 
     def overlapping(self, lo: int, hi: int) -> tuple[int, int, str] | None:
         """Return one held interval that overlaps ``[lo, hi]``, or None."""
+        return next(self.overlaps(lo, hi), None)
+
+    def overlaps(self, lo: int, hi: int):
+        """Yield every held interval that overlaps ``[lo, hi]`` (intervals never overlap, so ends are sorted too)."""
         i = bisect.bisect_right(self.starts, hi) - 1
-        if i >= 0 and self.ends[i] >= lo:
-            return self.starts[i], self.ends[i], self.owners[i]
-        return None
+        while i >= 0 and self.ends[i] >= lo:
+            yield self.starts[i], self.ends[i], self.owners[i]
+            i -= 1
 
     def add(self, lo: int, hi: int, owner: str) -> None:
-        """Hold ``[lo, hi]`` for ``owner`` (the caller has checked it overlaps nothing)."""
+        """Hold ``[lo, hi]`` for ``owner``; space already held (e.g. a cloud re-planned from its record) stays as is."""
+        if self.overlapping(lo, hi):
+            return
         i = bisect.bisect_right(self.starts, lo)
         self.starts.insert(i, lo)
         self.ends.insert(i, hi)
@@ -97,6 +103,7 @@ class Draft:
         # what this same cloud already holds on a host (an earlier launch) is not a clash with itself
         """Start an empty draft over the lab's held MACs, host states, ranges and host networks."""
         self._own = f"{cloud}/" if cloud else None
+        self._own_ranges = (f"cloud '{cloud}' ", f"VM {cloud}/") if cloud else None
         self._macs, self._hosts, self._ranges, self._host_networks = macs, hosts, ranges, host_networks
         self.macs: dict[str, str] = {}
         self.ports: dict[tuple[str, int], str] = {}
@@ -182,9 +189,9 @@ class Draft:
     # --- IP ranges ---------------------------------------------------------------------------------
     def _range_holder(self, lo: int, hi: int, *, host_nets: bool) -> str | None:
         """Return who holds an address range overlapping ``[lo, hi]``, or None."""
-        hit = self._ranges.overlapping(lo, hi)
-        if hit:
-            return f"{hit[2]} {range_str(hit[0], hit[1])}"
+        for a, b, owner in self._ranges.overlaps(lo, hi):
+            if not (self._own_ranges and owner.startswith(self._own_ranges)):
+                return f"{owner} {range_str(a, b)}"
         for a, b, owner in self.ranges:
             if a <= hi and lo <= b:
                 return f"{owner} {range_str(a, b)}"
@@ -194,9 +201,13 @@ class Draft:
                     return owner
         return None
 
-    def take_range(self, who: str, text: str, *, host_nets: bool = True) -> tuple[int, int]:
+    def take_range(self, who: str, text: str, *, host_nets: bool = True,
+                   within: ipaddress.IPv4Network | None = None) -> tuple[int, int]:
         """Hold an asked range; an overlap with a cloud or host network is a conflict naming both."""
         lo, hi = parse_range(text)
+        if within is not None and not (int(within.network_address) <= lo and hi <= int(within.broadcast_address)):
+            raise VmError(f"{who}: {text} is outside the lab network {within}",
+                          hint=f"give an address in {within}, or leave it out to allocate one")
         holder = self._range_holder(lo, hi, host_nets=host_nets)
         if holder:
             self.conflicts.append(Conflict("ip-range", range_str(lo, hi), who, holder))
@@ -206,8 +217,6 @@ class Draft:
     def find_range(self, who: str, pools: list[ipaddress.IPv4Network], size: int, cursor: dict[str, int],
                    key: str, *, host_nets: bool = True) -> tuple[int, int]:
         """Hold the first free aligned block of ``size`` addresses in ``pools`` (``cursor[key]`` remembers where)."""
-        from labkit.vm.errors import VmError
-
         index = cursor.get(key, 0)
         blocks = [(int(p.network_address), p.num_addresses // size) for p in pools]
         total = sum(n for _, n in blocks)

@@ -6,8 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.vm.connection import connect, host_capabilities, is_remote
 from labkit.vm.errors import VmError
-from labkit.vm.inventory import cpu_vendor, host_root
+from labkit.vm.inventory import (
+    cpu_vendor,
+    host_root,
+    host_routes,
+    inventory_from_libvirt,
+    listening_ports,
+    read_capabilities,
+)
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
 
@@ -126,17 +134,15 @@ def _vg_free_from_vgs(vg: str) -> int | None:
     return int(float(text)) if out.returncode == 0 and text else None
 
 
-def check_vg_space(vg: str, need_gb: int, *, uri: str | None = None, root: Path = Path("/")) -> CheckRow:
-    """Check the volume group (a libvirt pool of that name, or ``vgs`` on this host) has room for the disks."""
+def check_vg_space(vg: str, need_gb: int, *, uri: str | None = None, local_vgs: bool = True) -> CheckRow:
+    """Check the volume group (a libvirt pool of that name, or ``vgs`` on this machine) has room for the disks."""
     free: int | None = None
     where = ""
     if uri:
-        from labkit.vm.inventory import inventory_from_libvirt
-
         pools = inventory_from_libvirt(uri).pools
         if vg in pools:
             free, where = pools[vg], f"libvirt pool '{vg}' at {uri}"
-    if free is None and str(root) == "/":
+    if free is None and local_vgs:
         free = _vg_free_from_vgs(vg)
         where = f"vgs {vg}"
     name = f"free space in {vg}"
@@ -150,12 +156,74 @@ def check_vg_space(vg: str, need_gb: int, *, uri: str | None = None, root: Path 
     return CheckRow(name, FAIL, detail, f"vgextend {vg} /dev/sdX, or plan smaller disks (disk_gb)")
 
 
+def check_routes(root: Path) -> CheckRow:
+    """Say which host networks the plan steers clear of (read from /proc/net/route)."""
+    nets = host_routes(root)
+    return CheckRow("routes", OK, f"{len(nets)} host network(s) read from {root / 'proc/net/route'}: "
+                    + (", ".join(str(n) for n, _ in nets) or "none") + "; the plan's ranges avoid them")
+
+
+def check_sockets(root: Path) -> CheckRow:
+    """Say which listening ports the plan's VNC displays steer clear of (read from /proc/net/tcp*)."""
+    ports = sorted(p for p in listening_ports(root) if p >= 5900)
+    return CheckRow("listening sockets", OK, f"{len(ports)} listening port(s) at 5900 or above "
+                    + (f"({', '.join(map(str, ports[:10]))}{'...' if len(ports) > 10 else ''})" if ports else "")
+                    + "; VNC displays skip them")
+
+
+def remote_checks(uri: str, *, bridge: str = "br0", vg: str = "vg01", need_gb: int = 0) -> list[CheckRow]:
+    """Check a remote host through libvirt only, and say plainly what cannot be read from here."""
+    import xml.etree.ElementTree as ET
+
+    import libvirt
+
+    host = uri.split("://", 1)[1].split("/", 1)[0] or uri
+    here = f"run labkit vm check on {host} itself"
+    vendor, features = read_capabilities(uri)
+    flag = "svm" if vendor == "amd" else "vmx"
+    if not vendor:
+        nested = CheckRow("nested virtualization", UNKNOWN, f"{uri} reports no CPU vendor", here)
+    elif flag in features:
+        module = "kvm_amd" if vendor == "amd" else "kvm_intel"
+        nested = CheckRow("nested virtualization", UNKNOWN, f"the CPU has {flag} (libvirt capabilities); kvm's nested "
+                          "parameter cannot be read over libvirt", f"ssh {host} cat /sys/module/{module}/parameters/nested")
+    else:
+        nested = CheckRow("nested virtualization", FAIL, f"the host CPU reports no {flag} (libvirt capabilities)",
+                          "run the lab on a host with hardware virtualization, or plan with accel='tcg'")
+    caps = ET.fromstring(host_capabilities(uri))
+    kvm = any(d.get("type") == "kvm" for d in caps.iterfind("guest/arch/domain"))
+    rows = [nested, CheckRow("/dev/kvm usable", OK if kvm else FAIL,
+                             f"libvirt on {host} {'offers' if kvm else 'does not offer'} kvm domains",
+                             "" if kvm else f"on {host}: modprobe kvm and give the qemu user /dev/kvm")]
+    try:
+        connect(uri).interfaceLookupByName(bridge)
+        rows.append(CheckRow(f"bridge {bridge} present", OK, f"libvirt on {host} knows interface {bridge}"))
+    except libvirt.libvirtError:
+        rows.append(CheckRow(f"bridge {bridge} present", UNKNOWN, f"libvirt on {host} does not list {bridge} "
+                             "(its interface driver may be off)", here))
+    for name in ("qemu bridge.conf", "ip_forward", "firewall"):
+        rows.append(CheckRow(name, UNKNOWN, "cannot be read over libvirt from a remote host", here))
+    rows.append(check_vg_space(vg, need_gb, uri=uri, local_vgs=False))
+    rows.append(CheckRow("routes", UNKNOWN, f"{host}'s routes cannot be read over libvirt: a planned range could "
+                         "overlap a network only that host has", f"{here}, or give --public-range and --private-subnet"))
+    rows.append(CheckRow("listening sockets", UNKNOWN, f"{host}'s listening sockets cannot be read over libvirt: only "
+                         "its domains' VNC, websocket and SPICE ports are avoided", f"{here}, or pin --vnc-display"))
+    return rows
+
+
 def host_checks(root: str | Path = "/", *, bridge: str = "br0", vg: str = "vg01", need_gb: int = 0,
                 uri: str | None = None, vendor: str | None = None) -> list[CheckRow]:
-    """Run every host check against ``root`` (a fake /sys, /proc, /etc tree in tests) and return the rows."""
-    root = host_root(root)
+    """Run every host check and return the rows: a remote ``uri`` through libvirt, else against ``root``.
+
+    ``root`` is a fake /sys, /proc, /etc tree in tests. For a remote host, what libvirt cannot tell (the kvm
+    nested parameter, routes, listening sockets, bridge.conf, forwarding, firewall) is an ``unknown`` row saying
+    so, never a guess from this machine.
+    """
     if need_gb < 0:
         raise VmError(f"need_gb={need_gb} is not a size", hint="give the GB the planned disks need, 0 or more")
+    if uri and is_remote(uri):
+        return remote_checks(uri, bridge=bridge, vg=vg, need_gb=need_gb)
+    root = host_root(root)
     vendor = vendor or cpu_vendor(root)
     return [
         check_nested(root, vendor),
@@ -164,5 +232,7 @@ def host_checks(root: str | Path = "/", *, bridge: str = "br0", vg: str = "vg01"
         check_bridge_conf(root, bridge),
         check_ip_forward(root),
         check_firewall(root, bridge),
-        check_vg_space(vg, need_gb, uri=uri, root=root),
+        check_vg_space(vg, need_gb, uri=uri, local_vgs=str(root) == "/"),
+        check_routes(root),
+        check_sockets(root),
     ]

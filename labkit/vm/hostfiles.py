@@ -85,11 +85,12 @@ def host_files(plan: CloudPlan, *, nic: str = "eth0", style: str = "ifcfg", vend
     """Return every file a host needs for a cloud: bridge over ``nic``, nested kvm, qemu bridge ACL, sysctl."""
     vendor = vendor or plan_vendor(plan)
     module = "kvm_amd" if vendor == "amd" else "kvm_intel"
-    files = _bridge_files(plan.bridge, nic, style, host_ip, plan.gateway, plan.dns)
+    files = _bridge_files(plan.bridge, nic, style, host_ip, plan.gateway, plan.dns) if plan.bridge else []
     files += [
         HostFile("/etc/modprobe.d/kvm.conf", f"options {module} nested=1\n",
                  f"nested virtualization ({NESTED_FLAG.get(vendor, 'vmx')}) inside the cloud's VMs"),
-        HostFile("/etc/qemu/bridge.conf", f"allow {plan.bridge}\n", f"lets qemu-bridge-helper add taps to {plan.bridge}"),
+        *([HostFile("/etc/qemu/bridge.conf", f"allow {plan.bridge}\n",
+                    f"lets qemu-bridge-helper add taps to {plan.bridge}")] if plan.bridge else []),
         HostFile("/etc/sysctl.d/90-labkit-vm.conf",
                  "net.ipv4.ip_forward = 1\n"
                  "net.bridge.bridge-nf-call-iptables = 0\nnet.bridge.bridge-nf-call-ip6tables = 0\n",
@@ -107,8 +108,11 @@ def disk_commands(vms: Iterable[VmSpec]) -> list[HostCommand]:
             out.append(HostCommand(shlex.join(["lvcreate", "-L", f"{d.size_gb}G", "-n", d.lv or "", d.vg or ""]),
                                    f"{d.size_gb} GB logical volume for {vm.name} on {vm.host}"))
         else:
-            out.append(HostCommand(shlex.join(["qemu-img", "create", "-f", d.format, d.path, f"{d.size_gb}G"]),
-                                   f"{d.size_gb} GB {d.format} disk for {vm.name} on {vm.host}"))
+            fmt = d.file_format
+            backing = ["-b", d.backing, "-F", d.backing_format or "raw"] if d.backing else []
+            out.append(HostCommand(shlex.join(["qemu-img", "create", "-f", fmt, *backing, d.path, f"{d.size_gb}G"]),
+                                   f"{d.size_gb} GB {fmt} disk for {vm.name} on {vm.host}"
+                                   + (f" (linked clone of {d.backing})" if d.backing else "")))
     return out
 
 

@@ -10,8 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit.vm.connection import connect, host_capabilities, is_remote
 from labkit.vm.errors import VmError
-from labkit.vm.spec import LABKIT_NS, VNC_BASE_PORT
+from labkit.vm.record import RECORD_DOMAIN, clouds_in, merge_parts, read_record
+from labkit.vm.spec import LABKIT_NS, VNC_BASE_PORT, CloudPlan, volume_key
+
+# What a remote host cannot tell through libvirt (said in the check table rather than guessed from this machine).
+REMOTE_UNREADABLE = ("routes", "listening sockets")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class DomainFacts:
     networks: tuple[str, ...] = ()
     vnc_ports: tuple[int, ...] = ()
     vnc_listen: tuple[str, ...] = ()
+    other_ports: tuple[int, ...] = ()  # VNC websocket, SPICE port and TLS port
     disks: tuple[str, ...] = ()
     cdroms: tuple[str, ...] = ()
     cpu_model: str = ""
@@ -36,6 +42,7 @@ class DomainFacts:
     labkit_cloud: str = ""
     labkit_role: str = ""
     labkit_created_volume: str = ""
+    recorded: tuple[CloudPlan, ...] = ()  # its cloud's plan with this VM only, from labkit's metadata
 
     @property
     def holder(self) -> str:
@@ -57,7 +64,10 @@ def _memory_kib(el: ET.Element | None) -> int:
     """Return a <memory> element's value in KiB, whatever its unit."""
     if el is None or not (el.text or "").strip():
         return 0
-    value = int(el.text.strip())
+    try:
+        value = int(el.text.strip())
+    except ValueError:
+        return 0
     unit = (el.get("unit") or "KiB").lower()
     scale = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024, "mib": 1024,
              "mb": 1000**2 / 1024, "g": 1024**2, "gib": 1024**2, "gb": 1000**3 / 1024}.get(unit, 1)
@@ -85,13 +95,19 @@ def parse_domain_xml(xml: str, source: str = "") -> DomainFacts:
                 bridges.append(src.get("bridge"))
             if src.get("network"):
                 networks.append(src.get("network"))
-    ports, listens = [], []
+    ports, listens, others = [], [], []
     for g in root.iterfind("devices/graphics"):
-        if g.get("type") != "vnc":
+        kind = g.get("type")
+        for attr in ("port", "websocket", "tlsPort"):
+            value = (g.get(attr) or "").strip()
+            if not value.isdigit() or not 0 < int(value) < 65536:
+                continue  # -1: autoport, given a free port when the domain starts
+            if kind == "vnc" and attr == "port":
+                ports.append(int(value))
+            elif kind in ("vnc", "spice"):
+                others.append(int(value))
+        if kind != "vnc":
             continue
-        port = g.get("port")
-        if port and port.lstrip("-").isdigit() and int(port) >= VNC_BASE_PORT:
-            ports.append(int(port))
         listen = g.get("listen") or next((x.get("address") for x in g.iterfind("listen") if x.get("address")), "")
         if listen:
             listens.append(listen)
@@ -119,18 +135,25 @@ def parse_domain_xml(xml: str, source: str = "") -> DomainFacts:
             cloud = tag.get("cloud", "")
             role = tag.get("role", "")
             created = tag.get("created-volume", "")
+    recorded = tuple(clouds_in(meta, f"domain '{name}'" + (f" on {source}" if source and source != name else "")))
     return DomainFacts(
         name=name, source=source, domain_type=root.get("type", ""), memory_kib=_memory_kib(root.find("memory")),
-        vcpus=int((root.findtext("vcpu") or "0").strip() or 0), macs=tuple(macs), bridges=tuple(bridges),
-        networks=tuple(networks), vnc_ports=tuple(ports), vnc_listen=tuple(listens), disks=tuple(disks),
+        vcpus=int(v) if (v := (root.findtext("vcpu") or "").strip()).isdigit() else 0, macs=tuple(macs), bridges=tuple(bridges),
+        networks=tuple(networks), vnc_ports=tuple(ports), vnc_listen=tuple(listens), other_ports=tuple(others),
+        disks=tuple(disks),
         cdroms=tuple(cdroms), cpu_model=cpu_model, cpu_features=tuple(feats),
         boot=tuple(b.get("dev", "") for b in root.iterfind("os/boot")), labkit_cloud=cloud, labkit_role=role,
-        labkit_created_volume=created)
+        labkit_created_volume=created, recorded=recorded)
 
 
 @dataclass
 class HostInventory:
-    """Everything on one host a plan must not collide with; each value maps to who holds it."""
+    """Everything on one host a plan must not collide with; each value maps to who holds it.
+
+    ``vnc_ports`` holds every TCP port a VNC display could clash with (VNC, websocket and SPICE ports of
+    domains, listening sockets). ``clouds`` are the plans labkit recorded on the host. ``unread`` names what
+    could not be read (a remote host's routes and listening sockets) so the check table can say so.
+    """
 
     name: str = "local"
     uri: str = "test:///default"
@@ -141,6 +164,11 @@ class HostInventory:
     networks: list[tuple[ipaddress.IPv4Network, str]] = field(default_factory=list)
     pools: dict[str, int] = field(default_factory=dict)  # pool name -> free bytes
     cpu_vendor: str = "intel"
+    cpu_features: tuple[str, ...] = ()
+    cpu_source: str = "assumed"
+    clouds: dict[str, CloudPlan] = field(default_factory=dict)
+    remote: bool = False
+    unread: tuple[str, ...] = ()
 
     def add_domain(self, facts: DomainFacts) -> None:
         """Record a domain and everything it holds."""
@@ -148,27 +176,21 @@ class HostInventory:
         who = facts.holder
         for mac in facts.macs:
             self.macs.setdefault(mac, who)
-        for port in facts.vnc_ports:
+        for port in facts.vnc_ports + facts.other_ports:
             self.vnc_ports.setdefault(port, who)
         for disk in facts.disks:
             self.volumes.setdefault(volume_key(disk), f"{who} as its disk")
+        parts = {p.name: [p] for p in facts.recorded}
+        for name, plan in self.clouds.items():
+            if name in parts:
+                parts[name].insert(0, plan)
+        self.clouds.update({name: merge_parts(found) for name, found in parts.items()})
 
     def rows(self) -> list[dict[str, object]]:
         """Return the domains as table rows."""
         return [{"domain": d.name, "macs": ", ".join(d.macs), "bridges": ", ".join(d.bridges + d.networks),
-                 "vnc_ports": ", ".join(map(str, d.vnc_ports)), "disks": ", ".join(d.disks),
+                 "vnc_ports": ", ".join(map(str, d.vnc_ports + d.other_ports)), "disks": ", ".join(d.disks),
                  "cpu_features": ", ".join(d.cpu_features), "source": d.source} for d in self.domains.values()]
-
-
-def volume_key(path: str) -> str:
-    """Return ``vg/lv`` for ``/dev/vg/lv`` or ``/dev/mapper/vg-lv`` paths, the path itself otherwise."""
-    if path.startswith("/dev/mapper/") and "-" in path[12:]:
-        vg, _, lv = path[12:].partition("-")
-        return f"{vg}/{lv}"
-    parts = path.split("/")
-    if len(parts) == 4 and parts[1] == "dev" and parts[2] not in ("mapper", "disk", "sd", "nvme"):
-        return f"{parts[2]}/{parts[3]}"
-    return path
 
 
 def inventory_from_files(paths: Iterable[str | Path], name: str = "files") -> HostInventory:
@@ -184,15 +206,33 @@ def inventory_from_files(paths: Iterable[str | Path], name: str = "files") -> Ho
     return inv
 
 
-def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInventory:
-    """Read a libvirt host's domains, storage pools and volumes, networks and CPU vendor."""
-    from labkit.vm.connection import connect
+def read_capabilities(uri: str) -> tuple[str, tuple[str, ...]]:
+    """Return (vendor, CPU feature names) of a host from its libvirt capabilities; vendor "" when not reported."""
+    try:
+        caps = ET.fromstring(host_capabilities(uri))
+    except ET.ParseError as exc:
+        raise VmError(f"the capabilities of {uri} are not XML ({exc})", hint="check the libvirt host") from None
+    text = (caps.findtext("host/cpu/vendor") or "").strip().lower()
+    vendor = "amd" if "amd" in text else "intel" if "intel" in text else ""
+    features = tuple(f.get("name", "") for f in caps.iterfind("host/cpu/feature") if f.get("name"))
+    return vendor, features
 
+
+def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInventory:
+    """Read a libvirt host: its domains, labkit's record, pools and volumes, networks, CPU vendor and features.
+
+    Everything comes from that host through libvirt (``getCapabilities``, its domains' XML), never from the
+    machine labkit runs on, so planning on ``qemu+ssh://intel-host`` from an AMD laptop gives vmx.
+    """
     conn = conn or connect(uri)
-    inv = HostInventory(name=name, uri=uri)
+    inv = HostInventory(name=name, uri=uri, remote=is_remote(uri))
     for dom in conn.listAllDomains():
-        inv.add_domain(parse_domain_xml(dom.XMLDesc(0), source=dom.name()))
-    for pool in conn.listAllStoragePools():
+        facts = parse_domain_xml(dom.XMLDesc(0), source=dom.name())
+        if facts.name == RECORD_DOMAIN:
+            continue
+        inv.add_domain(facts)
+    inv.clouds.update(read_record(conn, f"host {name} ({uri})"))  # the whole plans win over the domains' parts
+    for pool in conn.listAllStoragePools() if _offers(conn, "numOfStoragePools") else []:
         try:
             if not pool.isActive():
                 continue
@@ -203,7 +243,7 @@ def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInve
                 inv.volumes.setdefault(volume_key(vol.path()), f"volume {vol.name()} in pool '{pool.name()}'")
         except Exception:  # noqa: BLE001 - a pool that cannot be read holds nothing we can see
             continue
-    for net in conn.listAllNetworks():
+    for net in conn.listAllNetworks() if _offers(conn, "numOfNetworks") else []:
         try:
             root = ET.fromstring(net.XMLDesc(0))
         except Exception:  # noqa: BLE001
@@ -213,22 +253,32 @@ def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInve
             if addr and prefix and ":" not in addr:
                 network = ipaddress.IPv4Network(f"{addr}/{prefix}", strict=False)
                 inv.networks.append((network, f"libvirt network '{net.name()}' {network}"))
-    try:
-        caps = ET.fromstring(conn.getCapabilities())
-        vendor = (caps.findtext("host/cpu/vendor") or "").lower()
-        inv.cpu_vendor = "amd" if "amd" in vendor else "intel"
-    except Exception:  # noqa: BLE001
-        pass
+    vendor, features = read_capabilities(uri)
+    inv.cpu_features = features
+    if vendor:
+        inv.cpu_vendor, inv.cpu_source = vendor, "libvirt capabilities"
     return inv
 
 
+def _offers(conn, counter: str) -> bool:
+    """Tell whether a connection has a driver (``numOfStoragePools``, ``numOfNetworks``): the embedded qemu driver
+    has neither storage pools nor networks."""
+    import libvirt
+
+    try:
+        getattr(conn, counter)()
+        return True
+    except libvirt.libvirtError:
+        return False
+
+
 def cpu_vendor(root: str | Path = "/") -> str:
-    """Return ``intel`` or ``amd`` from ``<root>/proc/cpuinfo`` (intel when unknown)."""
+    """Return ``intel`` or ``amd`` from ``<root>/proc/cpuinfo`` ("" when it cannot be read)."""
     try:
         text = (Path(root) / "proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return "intel"
-    return "amd" if "AuthenticAMD" in text else "intel"
+        return ""
+    return "amd" if "AuthenticAMD" in text else "intel" if "GenuineIntel" in text else ""
 
 
 def listening_ports(root: str | Path = "/") -> dict[int, str]:
@@ -277,14 +327,26 @@ def host_root(root: str | Path) -> Path:
 
 def inventory_from_host(uri: str = "test:///default", *, name: str = "local", root: str | Path = "/",
                         probe_host: bool = True) -> HostInventory:
-    """Read a host through libvirt and, when ``probe_host``, its listening ports, routes and CPU vendor from ``root``."""
-    if probe_host:
+    """Read a host through libvirt and, for a host on this machine, its listening ports and routes from ``root``.
+
+    A remote URI (one naming a host) is read through libvirt only: its routes and listening sockets cannot be
+    seen from here and are listed in ``unread`` instead of being taken from this machine. The CPU vendor comes
+    from the host's capabilities; only a local driver that reports none (the test driver) falls back to
+    ``root``'s /proc/cpuinfo.
+    """
+    local = probe_host and not is_remote(uri)
+    if local:
         root = host_root(root)
     inv = inventory_from_libvirt(uri, name=name)
-    if probe_host:
+    if inv.remote:
+        inv.unread = REMOTE_UNREADABLE
+    if local:
         for port, who in listening_ports(root).items():
             if port >= VNC_BASE_PORT:
                 inv.vnc_ports.setdefault(port, who)
         inv.networks.extend(host_routes(root))
-        inv.cpu_vendor = cpu_vendor(root)
+        if inv.cpu_source != "libvirt capabilities":
+            vendor = cpu_vendor(root)
+            if vendor:
+                inv.cpu_vendor, inv.cpu_source = vendor, f"{Path(root) / 'proc/cpuinfo'}"
     return inv

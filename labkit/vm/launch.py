@@ -1,19 +1,36 @@
-"""Launch and tear down a planned cloud through libvirt: dry run first, idempotent, never half-applied."""
+"""Launch and tear down a planned cloud through libvirt: dry run first, idempotent, never half-applied.
+
+Launch works out every step against what each host has now (so a conflict is found before the first change),
+then creates disks and seeds, defines and starts the domains, and finally writes the cloud's plan into the host's
+record (:mod:`labkit.vm.record`). If a step fails, what this call created is removed again. With
+``converge=True`` (``labkit vm apply``) a labkit domain of the same cloud that differs from the plan is
+"drift" and is redefined instead of being an error.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass, replace
 
-from labkit.vm.connection import connect, default_uri, disconnect  # noqa: F401 - re-exported for callers
+from labkit.vm.connection import connect, default_uri, files_here, is_remote, is_sandbox
 from labkit.vm.errors import Conflict, VmError, conflict_error
-from labkit.vm.inventory import HostInventory, inventory_from_libvirt, parse_domain_xml, volume_key
+from labkit.vm.inventory import DomainFacts, HostInventory, inventory_from_libvirt, parse_domain_xml
+from labkit.vm.lab import Lab
+from labkit.vm.record import read_record, write_record
 from labkit.vm.render_libvirt import domain_xml
+from labkit.vm.seed import write_seeds
 from labkit.vm.spec import CloudPlan, VmSpec
+
+# Fields compared to tell whether a domain on the host is the planned one (and named when it drifted).
+_SAME_FIELDS = ("memory_kib", "vcpus", "macs", "bridges", "vnc_ports", "vnc_listen", "disks", "cdroms", "cpu_model",
+                "boot", "labkit_cloud")
 
 
 def sandbox_pool(uri: str, vg: str = "vg01", capacity_gb: int = 2000) -> str:
     """Give a test-driver host a logical storage pool named ``vg`` (the sandbox stand-in for a volume group)."""
-    if not uri.startswith("test://"):
+    if not is_sandbox(uri):
         raise VmError(f"sandbox_pool only makes fake pools on libvirt's test driver, not {uri}",
                       hint=f"on a real host run vgcreate {vg} /dev/sdX and define a logical pool")
     conn = connect(uri)
@@ -32,24 +49,81 @@ def sandbox_pool(uri: str, vg: str = "vg01", capacity_gb: int = 2000) -> str:
     return vg
 
 
+def sandbox_iso(uri: str, path: str = "/var/lib/libvirt/isos/silvereye.iso", size_mb: int = 600) -> str:
+    """Put an ISO volume at ``path`` into a test-driver host (a ``dir`` pool over its folder); return the path.
+
+    The sandbox's stand-in for an installer ISO on the hypervisor: launch checks the ISO exists on the host, and
+    on the test driver "exists" means a volume in one of its pools.
+    """
+    import posixpath
+    from xml.sax.saxutils import escape, quoteattr
+
+    import libvirt
+
+    if not is_sandbox(uri):
+        raise VmError(f"sandbox_iso only makes fake ISOs on libvirt's test driver, not {uri}",
+                      hint="copy the ISO to the host and put its folder in a storage pool")
+    if not path.startswith("/"):
+        raise VmError(f"ISO path {path!r} is relative", hint="give an absolute path, e.g. /var/lib/libvirt/isos/x.iso")
+    conn = connect(uri)
+    folder, name = posixpath.split(path)
+    pool = next((p for p in conn.listAllStoragePools() if _pool_target(p) == folder), None)
+    if pool is None:
+        pool_name = "isos" if not _pool_exists(conn, "isos") else f"isos-{len(conn.listAllStoragePools())}"
+        pool = conn.storagePoolDefineXML(f"<pool type='dir'><name>{pool_name}</name><target><path>{escape(folder)}"
+                                         "</path></target></pool>", 0)
+        pool.create(0)
+    try:
+        pool.storageVolLookupByName(name)
+    except libvirt.libvirtError:
+        pool.createXML(f"<volume><name>{escape(name)}</name><key>{escape(path)}</key>"
+                       f"<capacity unit='M'>{int(size_mb)}</capacity><allocation unit='M'>0</allocation>"
+                       f"<target><format type={quoteattr('iso')}/></target></volume>", 0)
+    return path
+
+
+def _pool_exists(conn, name: str) -> bool:
+    """Tell whether a storage pool of that name exists."""
+    import libvirt
+
+    try:
+        conn.storagePoolLookupByName(name)
+        return True
+    except libvirt.libvirtError:
+        return False
+
+
+def _pool_target(pool) -> str:
+    """Return a storage pool's target directory ("" when unreadable)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        return (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").rstrip("/")
+    except Exception:  # noqa: BLE001 - a pool we cannot read holds nothing for us
+        return ""
+
+
 @dataclass(frozen=True)
 class LaunchStep:
     """One thing launch or destroy does (or, in a dry run, would do) on a host."""
 
     host: str
     uri: str
-    action: str  # create-volume | define | start | leave | manual | destroy | undefine | delete-volume | skip
+    action: str  # create-volume | create-disk | write-seed | define | drift | start | leave | manual | record ...
     target: str
     detail: str
     done: bool = False
 
 
-def _uri_for(vm: VmSpec, uri: str | None, hosts: dict[str, HostInventory] | None) -> str:
-    """Return the libvirt URI of the host a VM is planned on."""
+def uri_for(vm: VmSpec, uri: str | None = None, hosts: dict[str, HostInventory] | None = None,
+            plan: CloudPlan | None = None) -> str:
+    """Return the libvirt URI of the host a VM is planned on (explicit, the lab's hosts, the plan's, the profile's)."""
     if uri:
         return uri
     if hosts and vm.host in hosts and hosts[vm.host].uri:
         return hosts[vm.host].uri
+    if plan is not None and plan.uris.get(vm.host):
+        return plan.uris[vm.host]
     return default_uri()
 
 
@@ -63,97 +137,232 @@ def _pool_for(conn, vg: str):
         return None
 
 
+def _dir_pool_for(conn, folder: str):
+    """Return an active storage pool whose target is ``folder``, or None (the embedded driver has no pools)."""
+    try:
+        pools = conn.listAllStoragePools()
+    except Exception:  # noqa: BLE001 - no storage driver
+        return None
+    return next((p for p in pools if p.isActive() and _pool_target(p) == folder.rstrip("/")), None)
+
+
+def _on_host(conn, uri: str, path: str) -> bool:
+    """Tell whether a file exists on the host: a volume in one of its pools, or (a host on this machine) a file."""
+    import libvirt
+
+    try:
+        conn.storageVolLookupByPath(path)
+        return True
+    except libvirt.libvirtError:
+        pass
+    return files_here(uri) and os.path.isfile(path)
+
+
+def _needs_files(vm: VmSpec, conn, uri: str, who: str) -> None:
+    """Refuse a VM whose ISO, kernel or initrd is not on its host (or is written relative), before any change."""
+    wanted = [("ISO", vm.iso)]
+    if vm.kernel:
+        wanted += [("kernel", vm.kernel.kernel), ("initrd", vm.kernel.initrd)]
+    for label, path in wanted:
+        if not path:
+            continue
+        if not path.startswith("/"):
+            raise VmError(f"{who}: the {label} path {path!r} is relative; libvirt needs an absolute one",
+                          hint=f"give the full path of the {label} on the host, e.g. /var/lib/libvirt/isos/x.iso")
+        if not _on_host(conn, uri, path):
+            where = "on this machine" if files_here(uri) else "in any storage pool"
+            raise VmError(f"{who}: the {label} {path} does not exist {where} of host {vm.host} ({uri}); "
+                          "nothing was changed",
+                          hint=f"copy the {label} there (or put its folder in a storage pool), or fix the path")
+
+
+def _differences(have: DomainFacts, want: DomainFacts) -> list[str]:
+    """Return the names of the fields where a domain on the host differs from the planned one."""
+    out = [k for k in _SAME_FIELDS if getattr(have, k) != getattr(want, k)]
+    if sorted(have.cpu_features) != sorted(want.cpu_features):
+        out.append("cpu_features")
+    return out
+
+
+def _disk_step(vm: VmSpec, conn, u: str, who: str,
+               conflicts: list[Conflict]) -> tuple[LaunchStep, str]:
+    """Return the step that creates a VM's disk and the volume key launch records as created ("" if none)."""
+    d = vm.disk
+    if d.kind == "lvm":
+        if _pool_for(conn, d.vg or "") is not None:
+            return LaunchStep(vm.host, u, "create-volume", d.path, f"{d.size_gb} GiB volume in pool '{d.vg}'"), d.path
+        return LaunchStep(vm.host, u, "manual", d.path, f"no libvirt pool '{d.vg}': run lvcreate -L {d.size_gb}G "
+                                                         f"-n {d.lv} {d.vg} on {vm.host} yourself"), ""
+    backing = f" over {d.backing}" if d.backing else ""
+    if not d.path.startswith("/"):
+        raise VmError(f"{who}: the disk path {d.path!r} is relative; libvirt needs an absolute one",
+                      hint="give disk_dir as an absolute folder")
+    folder = os.path.dirname(d.path)
+    if _dir_pool_for(conn, folder) is not None:
+        return LaunchStep(vm.host, u, "create-volume", d.path,
+                          f"{d.size_gb} GiB {d.format} volume{backing} in the pool over {folder}"), d.path
+    if not files_here(u):
+        cmd = f"qemu-img create -f {d.format}" + (f" -b {d.backing} -F {d.backing_format or 'raw'}" if d.backing
+                                                  else "") + f" {d.path} {d.size_gb}G"
+        return LaunchStep(vm.host, u, "manual", d.path, f"create the disk on {vm.host}: {cmd}"), ""
+    if os.path.exists(d.path):
+        conflicts.append(Conflict("volume", d.path, who, f"a file already there on {u}"))
+    if not os.path.isdir(folder):
+        raise VmError(f"{who}: the disk folder {folder} does not exist on this machine",
+                      hint=f"mkdir -p {folder}, or plan with another disk_dir")
+    if d.backing and not os.path.exists(d.backing):
+        raise VmError(f"{who}: the clone's backing image {d.backing} does not exist", hint="launch the original first")
+    return LaunchStep(vm.host, u, "create-disk", d.path, f"qemu-img create -f {d.format}{backing} ({d.size_gb} GiB)"), \
+        d.path
+
+
 def _plan_steps(plan: CloudPlan, uri: str | None, hosts: dict[str, HostInventory] | None,
-                start: bool) -> list[tuple[LaunchStep, VmSpec, str]]:
+                start: bool, converge: bool) -> list[tuple[LaunchStep, VmSpec | None, str]]:
     """Work out every step against what each host has now; raise VmError on any conflict (nothing changed)."""
-    steps: list[tuple[LaunchStep, VmSpec, str]] = []
+    import libvirt
+
+    steps: list[tuple[LaunchStep, VmSpec | None, str]] = []
     conflicts: list[Conflict] = []
     inventories: dict[str, HostInventory] = {}
     for vm in plan.vms:
-        u = _uri_for(vm, uri, hosts)
+        u = uri_for(vm, uri, hosts, plan)
         inv = inventories.get(u) or inventories.setdefault(u, inventory_from_libvirt(u, name=vm.host))
         conn = connect(u)
-        created = ""
-        vol_key = volume_key(vm.disk.device)
+        who = vm.who
+        _needs_files(vm, conn, u, who)
         existing = inv.domains.get(vm.name)
         if existing is not None:
-            xml = domain_xml(vm, created_volume=existing.labkit_created_volume)
-            if existing.same_machine(parse_domain_xml(xml)):
+            # compare with the persistent definition: a redefined running domain changes at its next start
+            existing = parse_domain_xml(conn.lookupByName(vm.name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            xml = domain_xml(vm, plan=plan, created_volume=existing.labkit_created_volume)
+            diff = _differences(existing, parse_domain_xml(xml))
+            if not diff:
                 steps.append((LaunchStep(vm.host, u, "leave", vm.name, "identical domain already defined"), vm, xml))
-                if start and not conn.lookupByName(vm.name).isActive():
-                    steps.append((LaunchStep(vm.host, u, "start", vm.name, "start the existing domain"), vm, xml))
-                continue
-            conflicts.append(Conflict("domain", f"name {vm.name} on {u}", f"{plan.name}/{vm.role}",
-                                      f"a different domain '{vm.name}' already defined there"))
-            continue
-        who = f"{plan.name}/{vm.role}"
-        if vm.nic.mac in inv.macs:
-            conflicts.append(Conflict("mac", vm.nic.mac, who, f"{inv.macs[vm.nic.mac]} on {u}"))
-        if vm.vnc.port in inv.vnc_ports:
-            conflicts.append(Conflict("vnc", f"port {vm.vnc.port}", who, f"{inv.vnc_ports[vm.vnc.port]} on {u}"))
-        if vol_key in inv.volumes:
-            conflicts.append(Conflict("volume", vol_key, who, f"{inv.volumes[vol_key]} on {u}"))
-        if vm.disk.kind == "lvm":
-            pool = _pool_for(conn, vm.disk.vg or "")
-            if pool is not None:
-                created = vol_key
-                steps.append((LaunchStep(vm.host, u, "create-volume", vol_key,
-                                         f"{vm.disk.size_gb} GiB volume in pool '{vm.disk.vg}'"), vm, ""))
+            elif converge and existing.labkit_cloud == plan.name:
+                xml = domain_xml(vm, plan=plan, created_volume=existing.labkit_created_volume,
+                                 uuid=conn.lookupByName(vm.name).UUIDString())
+                steps.append((LaunchStep(vm.host, u, "drift", vm.name, f"differs in {', '.join(diff)}: redefine "
+                                         "(takes effect at the next start)"), vm, xml))
             else:
-                steps.append((LaunchStep(vm.host, u, "manual", vol_key,
-                                         f"no libvirt pool '{vm.disk.vg}': run lvcreate -L {vm.disk.size_gb}G "
-                                         f"-n {vm.disk.lv} {vm.disk.vg} on {vm.host} yourself"), vm, ""))
-        else:
-            steps.append((LaunchStep(vm.host, u, "manual", vm.disk.path,
-                                     f"create the disk: qemu-img create -f {vm.disk.format} {vm.disk.path} "
-                                     f"{vm.disk.size_gb}G"), vm, ""))
-        xml = domain_xml(vm, created_volume=created)
+                conflicts.append(Conflict("domain", f"name {vm.name} on {u}", who,
+                                          f"a different domain '{vm.name}' already defined there "
+                                          f"(differs in {', '.join(diff)})"))
+                continue
+            if start and not conn.lookupByName(vm.name).isActive():
+                steps.append((LaunchStep(vm.host, u, "start", vm.name, "start the existing domain"), vm, xml))
+            continue
+        step, created = _disk_step(vm, conn, u, who, conflicts)
+        steps.append((step, vm, ""))
+        if vm.seed:
+            if is_remote(u):
+                steps.append((LaunchStep(vm.host, u, "manual", vm.seed, "write the seed with labkit vm seed and copy "
+                                         f"it to {vm.host}:{vm.seed}"), vm, ""))
+            else:
+                if not os.path.isdir(os.path.dirname(vm.seed) or "."):
+                    raise VmError(f"{who}: the seed folder {os.path.dirname(vm.seed)} does not exist on this machine; "
+                                  "nothing was changed", hint="create it, or plan with another seed_dir")
+                steps.append((LaunchStep(vm.host, u, "write-seed", vm.seed, f"{plan.seed_kind or 'nocloud'} seed "
+                                         f"for {vm.ip} (labelled ISO)"), vm, ""))
+        xml = domain_xml(vm, plan=plan, created_volume=created)
         steps.append((LaunchStep(vm.host, u, "define", vm.name,
                                  f"mac {vm.nic.mac}, bridge {vm.nic.bridge or 'user'}, vnc {vm.vnc.listen}:{vm.vnc.port}, "
                                  f"disk {vm.disk.device}"), vm, xml))
         if start:
             steps.append((LaunchStep(vm.host, u, "start", vm.name, "start the domain"), vm, xml))
+    for u, inv in inventories.items():
+        # what each host holds now (its domains, and every cloud labkit recorded there) against the whole plan
+        here = {vm.name: inv.name for vm in plan.vms if uri_for(vm, uri, hosts, plan) == u}
+        conflicts += Lab([inv], network=plan.network).clashes(plan, on_host=here)
     if conflicts:
         raise conflict_error(conflicts, f"cannot launch cloud '{plan.name}'")
+    for u, inv in inventories.items():
+        old = inv.clouds.get(plan.name)
+        if old is None or old != plan:
+            steps.append((LaunchStep(inv.name, u, "record", plan.name,
+                                     "record the cloud's plan in labkit-state on the host"
+                                     + (" (replacing the old one)" if old is not None else "")), None, ""))
     return steps
 
 
-def launch(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInventory] | None = None,
-           dry_run: bool = True, start: bool = True) -> list[LaunchStep]:
-    """Create volumes, define and start every VM of a plan; dry run by default.
+def _create_volume(conn, vm: VmSpec, uri: str) -> None:
+    """Create a VM's disk as a volume in the pool that holds it (LVM group or directory)."""
+    from xml.sax.saxutils import escape
 
-    Idempotent: an identical domain already there is left alone, a different one is an error. Any conflict is
-    found before the first change; if a step fails midway, what this call created is removed again.
+    d = vm.disk
+    if d.kind == "lvm":
+        pool, name = _pool_for(conn, d.vg or ""), d.lv or ""
+        # the test driver's pools are a fixed size: sandbox volumes are thin, real ones fully allocated
+        alloc = 0 if is_sandbox(uri) else d.size_gb
+    else:
+        pool, name, alloc = _dir_pool_for(conn, os.path.dirname(d.path)), os.path.basename(d.path), 0
+    backing = (f"<backingStore><path>{escape(d.backing)}</path><format type='{d.backing_format or 'raw'}'/>"
+               "</backingStore>") if d.backing else ""
+    fmt = "" if d.kind == "lvm" else f"<target><format type='{d.format}'/></target>"
+    pool.createXML(f"<volume><name>{escape(name)}</name><capacity unit='G'>{d.size_gb}</capacity>"
+                   f"<allocation unit='G'>{alloc}</allocation>{fmt}{backing}</volume>", 0)
+
+
+def _create_disk(vm: VmSpec) -> None:
+    """Create a VM's disk file on this machine with qemu-img (a qcow2 overlay when it has a backing image)."""
+    exe = shutil.which("qemu-img")
+    if not exe:
+        raise VmError("qemu-img is not installed", hint="apt-get install qemu-utils")
+    d = vm.disk
+    argv = [exe, "create", "-q", "-f", d.file_format]
+    if d.backing:
+        argv += ["-b", d.backing, "-F", d.backing_format or "raw"]
+    argv += [d.path, f"{d.size_gb}G"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise VmError(f"qemu-img could not create {d.path} ({proc.stderr.strip()})", hint="check the folder and space")
+
+
+def launch(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInventory] | None = None,
+           dry_run: bool = True, start: bool = True, converge: bool = False) -> list[LaunchStep]:
+    """Create disks and seeds, define and start every VM of a plan, record the plan on the host; dry run by default.
+
+    Idempotent: an identical domain already there is left alone, a different one is an error (or, with
+    ``converge``, drift to redefine when it is this cloud's own). Any conflict or missing ISO is found before the
+    first change; if a step fails midway, what this call created is removed again.
     """
     import libvirt
 
-    planned = _plan_steps(plan, uri, hosts, start)
+    planned = _plan_steps(plan, uri, hosts, start, converge)
     if dry_run:
         return [s for s, _, _ in planned]
     done: list[LaunchStep] = []
     undo: list[tuple[str, str, str]] = []  # (uri, kind, name)
+    step = planned[0][0] if planned else None
     try:
         for step, vm, xml in planned:
             conn = connect(step.uri)
             if step.action == "create-volume":
-                pool = _pool_for(conn, vm.disk.vg or "")
-                # the test driver's pools are a fixed 100 GiB: sandbox volumes are thin, real ones fully allocated
-                alloc = 0 if step.uri.startswith("test:") else vm.disk.size_gb
-                pool.createXML(f"<volume><name>{vm.disk.lv}</name><capacity unit='G'>{vm.disk.size_gb}</capacity>"
-                               f"<allocation unit='G'>{alloc}</allocation></volume>", 0)
-                undo.append((step.uri, "volume", f"{vm.disk.vg}/{vm.disk.lv}"))
-            elif step.action == "define":
+                _create_volume(conn, vm, step.uri)
+                undo.append((step.uri, "volume", vm.disk.device))
+            elif step.action == "create-disk":
+                _create_disk(vm)
+                undo.append((step.uri, "file", vm.disk.path))
+            elif step.action == "write-seed":
+                existed = os.path.exists(vm.seed)
+                write_seeds(replace(plan, vms=[vm]), dry_run=False)
+                if not existed:
+                    undo.append((step.uri, "file", vm.seed))
+            elif step.action in ("define", "drift"):
                 conn.defineXML(xml)
-                undo.append((step.uri, "domain", vm.name))
+                if step.action == "define":
+                    undo.append((step.uri, "domain", vm.name))
             elif step.action == "start":
                 dom = conn.lookupByName(vm.name)
                 if not dom.isActive():
                     dom.create()
-            done.append(replace(step, done=step.action in ("create-volume", "define", "start")))
-    except libvirt.libvirtError as exc:
+            elif step.action == "record":
+                write_record(conn, f"host {step.host} ({step.uri})", put=[plan])
+            done.append(replace(step, done=step.action not in ("leave", "manual")))
+    except (libvirt.libvirtError, VmError, OSError) as exc:
         _undo(undo)
+        why = exc.get_error_message() if isinstance(exc, libvirt.libvirtError) else str(exc)
         raise VmError(f"launch of cloud '{plan.name}' failed at {step.action} {step.target} on {step.uri} "
-                      f"({exc.get_error_message()}); everything this launch created was removed",
+                      f"({why}); everything this launch created was removed",
                       hint="fix the cause and launch again") from None
     return done
 
@@ -163,30 +372,35 @@ def _undo(undo: list[tuple[str, str, str]]) -> None:
     import libvirt
 
     for uri, kind, name in reversed(undo):
-        conn = connect(uri)
         try:
+            if kind == "file":
+                os.unlink(name)
+                continue
+            conn = connect(uri)
             if kind == "domain":
                 dom = conn.lookupByName(name)
                 if dom.isActive():
                     dom.destroy()
                 dom.undefine()
             else:
-                vg, lv = name.split("/", 1)
-                pool = _pool_for(conn, vg)
-                if pool is not None:
-                    pool.storageVolLookupByName(lv).delete(0)
-        except libvirt.libvirtError:
+                conn.storageVolLookupByPath(name).delete(0)
+        except (libvirt.libvirtError, OSError, VmError):
             continue
 
 
 def destroy(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInventory] | None = None,
             dry_run: bool = True) -> list[LaunchStep]:
-    """Stop and undefine the plan's domains and delete the volumes launch created; touch nothing else."""
+    """Stop and undefine the plan's domains, delete the disks and seeds launch created, drop the host's record.
+
+    Only domains labkit defined for this cloud are touched; anything else is left alone and listed as ``skip``.
+    """
     import libvirt
 
     steps: list[LaunchStep] = []
+    uris: dict[str, str] = {}
     for vm in plan.vms:
-        u = _uri_for(vm, uri, hosts)
+        u = uri_for(vm, uri, hosts, plan)
+        uris.setdefault(u, vm.host)
         conn = connect(u)
         try:
             dom = conn.lookupByName(vm.name)
@@ -198,27 +412,54 @@ def destroy(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInv
             steps.append(LaunchStep(vm.host, u, "skip", vm.name,
                                     f"domain was not created by labkit for cloud '{plan.name}': left alone", False))
             continue
-        active = bool(dom.isActive())
-        if active:
+        if dom.isActive():
             if not dry_run:
                 dom.destroy()
             steps.append(LaunchStep(vm.host, u, "destroy", vm.name, "stop the domain", not dry_run))
         if not dry_run:
-            dom.undefine()
-        steps.append(LaunchStep(vm.host, u, "undefine", vm.name, "remove the definition", not dry_run))
-        if facts.labkit_created_volume:
-            vg, _, lv = facts.labkit_created_volume.partition("/")
-            pool = _pool_for(conn, vg)
-            if pool is not None:
-                try:
-                    vol = pool.storageVolLookupByName(lv)
-                except libvirt.libvirtError:
-                    continue
-                if not dry_run:
-                    vol.delete(0)
-                steps.append(LaunchStep(vm.host, u, "delete-volume", facts.labkit_created_volume,
-                                        "launch created it", not dry_run))
+            # snapshots go with the domain: their data lives in the disk launch created, deleted below
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        steps.append(LaunchStep(vm.host, u, "undefine", vm.name, "remove the definition (and its snapshots)",
+                                not dry_run))
+        created = facts.labkit_created_volume
+        if created:
+            steps += _delete_created(conn, vm, u, created, dry_run)
+        if vm.seed and not is_remote(u) and os.path.isfile(vm.seed):
+            if not dry_run:
+                os.unlink(vm.seed)
+            steps.append(LaunchStep(vm.host, u, "delete-seed", vm.seed, "launch wrote it", not dry_run))
+    for u, host in uris.items():
+        if plan.name in read_record(connect(u), u):
+            if not dry_run:
+                write_record(connect(u), f"host {host} ({u})", drop=[plan.name])
+            steps.append(LaunchStep(host, u, "unrecord", plan.name, "drop the cloud from labkit-state", not dry_run))
     return steps
+
+
+def _delete_created(conn, vm: VmSpec, u: str, created: str, dry_run: bool) -> list[LaunchStep]:
+    """Delete the volume or disk file launch created for a VM (as recorded in its metadata)."""
+    import libvirt
+
+    path = f"/dev/{created}" if not created.startswith("/") else created
+    try:
+        vol = conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError:
+        vol = None
+    if vol is None and created.count("/") == 1 and not created.startswith("/"):
+        pool = _pool_for(conn, created.split("/")[0])
+        try:
+            vol = pool.storageVolLookupByName(created.split("/")[1]) if pool is not None else None
+        except libvirt.libvirtError:
+            vol = None
+    if vol is not None:
+        if not dry_run:
+            vol.delete(0)
+        return [LaunchStep(vm.host, u, "delete-volume", created, "launch created it", not dry_run)]
+    if created.startswith("/") and files_here(u) and os.path.isfile(created):
+        if not dry_run:
+            os.unlink(created)
+        return [LaunchStep(vm.host, u, "delete-disk", created, "launch created it", not dry_run)]
+    return []
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,12 @@
-"""Fixtures for the awscli provider tests: a scrubbed environment, a moto server, a Eucalyptus front."""
+"""Fixtures for the awscli provider tests: a scrubbed environment, plain moto servers, labkit's aws sandbox."""
 
 from __future__ import annotations
 
-import http.client
 import os
-import re
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,6 +21,19 @@ def free_port() -> int:
     from labkit.sandbox import free_port as fp
 
     return fp()
+
+
+@pytest.fixture(autouse=True)
+def no_real_keyring(monkeypatch):
+    """Never touch the machine's keyring: keyring's null backend here and in every child process."""
+    import keyring
+    from keyring.backends import null
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(null.Keyring())
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    yield
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -99,62 +107,43 @@ def moto_auth_url(tmp_path_factory):
     _stop(proc, log)
 
 
-class EucalyptusFront:
-    """A stand-in for a Eucalyptus cloud controller in front of moto, recording what it was asked.
+def _start_sandbox(rd: Path, checksums: str = "accept") -> dict[str, str]:
+    """Start labkit's sandbox aws service (moto + Eucalyptus front) in a private run dir; return its URLs."""
+    import labkit.sandbox as sb
+    from labkit.aws.sandbox import CHECKSUM_ENV, endpoints
 
-    Path-style: ``/services/compute/...`` is forwarded to moto as ``/...``. DNS-style: it also
-    works as an HTTP proxy, so ``http://compute.REGION.DOMAIN:8773/`` reaches it without DNS.
-    """
-
-    def __init__(self, backend: str) -> None:
-        self.backend = urlsplit(backend)
-        self.seen: list[tuple[str, str, str]] = []  # (method, host, path) as the client sent them
-        front = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                target = urlsplit(self.path)
-                host = target.netloc or self.headers.get("Host", "")
-                path = target.path if target.netloc else self.path.split("?")[0]
-                query = target.query if target.netloc else (self.path.split("?", 1)[1] if "?" in self.path else "")
-                front.seen.append((self.command, host, path))
-                m = re.match(r"^/services/[A-Za-z]+(?P<rest>/.*)?$", path)
-                fwd = (m.group("rest") or "/") if m else path
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}
-                conn = http.client.HTTPConnection(front.backend.hostname, front.backend.port, timeout=30)
-                conn.request(self.command, fwd + (f"?{query}" if query else ""), body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> EucalyptusFront:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    old = os.environ.get(CHECKSUM_ENV)
+    os.environ[CHECKSUM_ENV] = checksums
+    try:
+        sb.start(["aws"], rd=rd)
+    finally:
+        if old is None:
+            os.environ.pop(CHECKSUM_ENV, None)
+        else:
+            os.environ[CHECKSUM_ENV] = old
+    return {**endpoints(rd), "log": str(rd / "aws.log")}
 
 
-@pytest.fixture
-def euca_front(moto_url):
-    """A Eucalyptus-style front (path prefixes and DNS names) to the moto server."""
-    with EucalyptusFront(moto_url) as front:
-        yield front
+@pytest.fixture(scope="session")
+def aws_sandbox(tmp_path_factory):
+    """labkit's sandbox aws service: moto on ``gateway``, the Eucalyptus layout on ``eucalyptus``; stopped after."""
+    import labkit.sandbox as sb
+
+    rd = tmp_path_factory.mktemp("aws-sandbox")
+    yield _start_sandbox(rd)
+    sb.stop(rd=rd)
+
+
+@pytest.fixture(scope="session")
+def strict_sandbox(tmp_path_factory):
+    """The sandbox aws service refusing the new S3 checksum headers, as older MinIO and Ceph RGW do."""
+    import labkit.sandbox as sb
+
+    rd = tmp_path_factory.mktemp("aws-strict")
+    yield _start_sandbox(rd, "reject")
+    sb.stop(rd=rd)
+
+
+def proxy_env(url: str) -> dict[str, str]:
+    """Return the variables that send DNS-style Eucalyptus host names to the front (it stands in for DNS)."""
+    return {"HTTP_PROXY": url, "http_proxy": url}

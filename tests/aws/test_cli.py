@@ -22,10 +22,52 @@ def test_write_is_a_dry_run_by_default_then_applies(tmp_path, capsys, monkeypatc
     assert "+[services partner01]" in out and "cli-secret-value" not in out and not cfg.exists()
     assert main([*args, "--apply", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["changed"] for r in rows] == [True, True]
-    assert "cli-secret-value" in cred.read_text()
+    # the secret has an environment variable to live in: credential_process, no credentials file at all
+    assert [r["changed"] for r in rows] == [True, False] and not cred.exists()
+    assert rows[0]["secret"] == "credential_process ($LAB_SECRET)"
+    text = cfg.read_text()
+    assert "cli-secret-value" not in text
+    assert "credential-process partner01 --access-key-id AKIDCLI --secret-env LAB_SECRET" in text
+    assert "request_checksum_calculation = when_required" in text
     assert main(args) == 0
     assert "nothing to change" in capsys.readouterr().out
+    # plain keys only when asked
+    assert main([*args, "--credentials", "keys", "--apply"]) == 0
+    capsys.readouterr()
+    assert "aws_secret_access_key = cli-secret-value" in cred.read_text()
+    assert "credential_process" not in cfg.read_text()
+
+
+def test_credential_process_prints_the_json_aws_reads(capsys, monkeypatch):
+    monkeypatch.setenv("LAB_SECRET", "cp-secret-value")
+    assert main(["aws", "credential-process", "p", "--access-key-id", "AKIDCP", "--secret-env", "LAB_SECRET"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"Version": 1, "AccessKeyId": "AKIDCP", "SecretAccessKey": "cp-secret-value"}
+    assert err == ""
+    monkeypatch.delenv("LAB_SECRET")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    assert main(["aws", "credential-process", "p", "--access-key-id", "AKIDCP", "--secret-env", "LAB_SECRET"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("labkit: error: no secret") and "LAB_SECRET" in err
+
+
+def test_list_and_remove(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LAB_SECRET", "cli-secret-value")
+    files = ["--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")]
+    (tmp_path / "c").write_text("[default]\nregion = us-east-1\n")
+    assert main(["aws", "write", "lab", "--url", "http://10.0.0.1:5000", "--region", "partner01",
+                 "--access-key-id", "AKIDCLI", "--secret-env", "LAB_SECRET", "--apply", *files]) == 0
+    capsys.readouterr()
+    assert main(["aws", "list", "--format", "json", *files]) == 0
+    rows = {r["profile"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["lab"]["labkit"] is True and rows["default"]["labkit"] is False
+    assert rows["lab"]["endpoint"] == "http://10.0.0.1:5000" and rows["lab"]["secret"] == "credential_process ($LAB_SECRET)"
+    assert main(["aws", "remove", "default", *files]) == 1
+    assert "not written by labkit" in capsys.readouterr().err
+    assert main(["aws", "remove", "lab", *files]) == 0
+    assert "-[profile lab]" in capsys.readouterr().out and "[profile lab]" in (tmp_path / "c").read_text()
+    assert main(["aws", "remove", "lab", "--apply", *files]) == 0
+    assert (tmp_path / "c").read_text() == "[default]\nregion = us-east-1\n"
 
 
 def test_user_mistakes_exit_1_with_one_line(tmp_path, capsys):
@@ -65,7 +107,12 @@ def test_verify_unknown_profile_exits_1_with_a_table(tmp_path, capsys):
     code = main(["aws", "verify", "nope", "--tool", "boto3", "--format", "json",
                  "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
     rows = json.loads(capsys.readouterr().out)
-    assert code == 1 and rows and all(r["status"] == "fail" for r in rows if r["check"] != "environment")
+    checks = [r for r in rows if r["check"] not in ("environment", "client and checksums")]
+    assert code == 1 and checks
+    # every check fails, except those that build on a failed one (the S3 object checks need the bucket)
+    assert all(r["status"] == "fail" or (r["status"] == "skip" and r["detail"].startswith("needs ")) for r in checks)
+    assert {r["check"] for r in checks if r["status"] == "fail"} >= {"sts get-caller-identity",
+                                                                     "s3 create-bucket + list-buckets"}
 
 
 def test_import_eucarc_dry_run_then_apply(tmp_path, capsys):

@@ -34,10 +34,15 @@ def test_form_preview_write_verify(moto_url, clean_env, tmp_path):
     form.region.value = "partner01"
     form.preview_button.click()
     form.write_button.click()
-    assert not form.last_result.dry_run and cfg.exists() and SECRET in cred.read_text()
+    assert not form.last_result.dry_run and cfg.exists()
+    # the secret went to this kernel's environment; the profile reads it through credential_process
+    assert not cred.exists() and SECRET not in cfg.read_text()
+    assert f"--secret-env {secret_env_name('formtest')}" in cfg.read_text()
     form.verify_button.click()
-    statuses = {r.status for r in form.last_rows if r.check != "environment"}
+    statuses = {r.status for r in form.last_rows if r.check not in ("environment", "client and checksums")}
     assert statuses == {"pass"}, form.last_rows
+    assert form.progress.value == form.progress.max == len(form.last_rows)
+    assert form.progress.description == f"{len(form.last_rows)} / {len(form.last_rows)}"
     # nothing a notebook would save holds the secret: widget state of every widget of the form
     state = json.dumps(embed_data(views=[form])["manager_state"])
     assert SECRET not in state and "formtest" in state
@@ -70,3 +75,21 @@ def test_secret_to_a_keyring_that_fails_is_dropped_not_kept(tmp_path, clean_env,
     form.preview_button.click()
     assert form.secret.value == "" and "keyring" in form.status.value and "error" in form.status.value
     assert not (tmp_path / "c").exists()
+
+
+def test_form_works_on_the_notebooks_secret_with_nothing_typed(moto_url, clean_env, tmp_path, monkeypatch):
+    """Issue 19: the runbook builds the form with the secret reference its own cells use; Preview just works."""
+    from labkit.forms.aws import ProviderForm
+
+    monkeypatch.setenv("NOTEBOOK_SECRET", SECRET)
+    cfg, cred = tmp_path / "config", tmp_path / "credentials"
+    form = ProviderForm(name="nbform", preset="moto", url=moto_url, region="partner01", access_key_id="AKIDNB",
+                        config_file=cfg, credentials_file=cred, secret_env="NOTEBOOK_SECRET",
+                        credentials="keys", checksums="unset")
+    assert "NOTEBOOK_SECRET" in form.secret.placeholder and form.secret.value == ""
+    form.preview_button.click()
+    assert form.status.value.startswith("dry run") and not form.write_button.disabled, form.status.value
+    assert "credentials file (plain key)" in form.status.value
+    assert "request_checksum_calculation" not in form.last_result.diff
+    form.write_button.click()
+    assert SECRET in cred.read_text()  # plain keys, as asked

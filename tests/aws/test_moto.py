@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from labkit.aws import preset_profile, verify, write_profile
 from labkit.aws.verify import CHECKS
 from labkit.config import Secret
-from tests.aws.conftest import AWS, cli_env, free_port, run_aws
+from tests.aws.conftest import AWS, cli_env, free_port, proxy_env, run_aws
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,24 +23,30 @@ SERVED = {"moto": {"sts", "ec2", "iam", "s3"}, "localstack": {"sts", "ec2", "iam
           "eucalyptus": {"sts", "ec2", "iam", "s3"}, "eucalyptus-dns": {"sts", "ec2", "iam", "s3"}}
 
 
-def _profile(preset: str, moto_url: str, front):
-    kw = {"access_key_id": KEY_ID, "secret": Secret(SECRET, "test")}
+def _profile(preset: str, moto_url: str, sandbox: dict, **extra):
+    kw = {"access_key_id": KEY_ID, "secret": Secret(SECRET, "test"), "credentials": "keys", **extra}
     name = f"lab-{preset}"
     if preset == "eucalyptus":
-        return preset_profile(preset, name, region=REGION, url=front.url, **kw)
+        return preset_profile(preset, name, region=REGION, url=sandbox["eucalyptus"], **kw)
     if preset == "eucalyptus-dns":
         return preset_profile(preset, name, region=REGION, host="cloud.test", **kw)
     return preset_profile(preset, name, region=REGION, url=moto_url, **kw)
 
 
+OBJECT_CHECKS = {"s3 put-object + get-object", "s3 multipart upload (10 MiB, 5 MiB parts)", "s3 ranged get",
+                 "s3 copy-object", "s3 presigned get (requests)", "s3 delete objects + bucket"}
+
+
 @pytest.mark.parametrize("preset", list(SERVED))
-def test_every_preset_answers_the_real_cli_and_boto3(preset, moto_url, euca_front, clean_env, tmp_path, monkeypatch):
+def test_every_preset_answers_the_real_cli_and_boto3(preset, moto_url, aws_sandbox, clean_env, tmp_path,
+                                                     monkeypatch):
+    """Gateway and per-service presets against a plain moto server; Eucalyptus ones against the sandbox's front."""
     cfg, cred = tmp_path / "config", tmp_path / "credentials"
-    profile = _profile(preset, moto_url, euca_front)
+    profile = _profile(preset, moto_url, aws_sandbox)
     write_profile(profile, cfg, cred, dry_run=False)
     extra = {}
     if preset == "eucalyptus-dns":  # the front stands in for DNS: every service host name reaches it
-        extra = {"HTTP_PROXY": euca_front.url, "http_proxy": euca_front.url}
+        extra = proxy_env(aws_sandbox["eucalyptus"])
         for k, v in extra.items():
             monkeypatch.setenv(k, v)
     env = cli_env(cfg, cred, clean_env, **extra)
@@ -51,8 +58,11 @@ def test_every_preset_answers_the_real_cli_and_boto3(preset, moto_url, euca_fron
         out = run_aws(["--profile", profile.name, "s3api", "create-bucket", "--bucket", bucket,
                        "--create-bucket-configuration", f"LocationConstraint={REGION}"], env)
         assert out.returncode == 0, out.stderr
-        out = run_aws(["--profile", profile.name, "--output", "json", "s3api", "list-buckets"], env)
-        assert bucket in [b["Name"] for b in json.loads(out.stdout)["Buckets"]]
+        (tmp_path / "up.txt").write_text("uploaded by the aws CLI\n")
+        out = run_aws(["--profile", profile.name, "s3", "cp", str(tmp_path / "up.txt"), f"s3://{bucket}/up.txt"], env)
+        assert out.returncode == 0, out.stderr
+        out = run_aws(["--profile", profile.name, "s3", "ls", f"s3://{bucket}/"], env)
+        assert out.returncode == 0 and "up.txt" in out.stdout, out.stderr
     if "sts" in served:
         out = run_aws(["--profile", profile.name, "--output", "json", "sts", "get-caller-identity"], env)
         assert out.returncode == 0, out.stderr
@@ -75,26 +85,36 @@ def test_every_preset_answers_the_real_cli_and_boto3(preset, moto_url, euca_fron
     assert session.region_name == REGION
     if "s3" in served:
         s3 = session.client("s3")
-        assert f"lab-{preset}-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert s3.get_object(Bucket=f"lab-{preset}-bucket", Key="up.txt")["Body"].read() == b"uploaded by the aws CLI\n"
         assert s3.meta.config.s3["addressing_style"] == "path"
+        assert s3.meta.config.request_checksum_calculation == "when_required"
     if "ec2" in served:
         vols = session.client("ec2").describe_volumes()["Volumes"]
         assert vol in [v["VolumeId"] for v in vols]
     if "iam" in served:
         session.client("iam").list_users()
 
-    # labkit's own verification table agrees, for both tools
-    rows = verify(profile, cfg, cred, timeout=5)
+    # labkit's own verification table agrees, for both tools, down to multipart and presigned GET
+    monkeypatch.delenv("AWS_CONFIG_FILE")
+    monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
+    rows = verify(profile, cfg, cred, timeout=10)
     assert {r.tool for r in rows} == {"boto3", "aws-cli"}
+    info = [r for r in rows if r.status == "info"]
+    assert len(info) == 2 and all("request checksums when_required" in r.detail for r in info)
     for r in rows:
+        if r.status == "info":
+            continue
         service = next(c.service for c in CHECKS if c.name == r.check)
         assert r.status == ("pass" if service in served else "skip"), r
+    if "s3" in served:
+        passed = {(r.tool, r.check) for r in rows if r.status == "pass"}
+        assert {(t, c) for t in ("boto3", "aws-cli") for c in OBJECT_CHECKS} <= passed
     if preset.startswith("eucalyptus"):
-        seen = {(host, path) for _m, host, path in euca_front.seen}
-        for svc in ("compute", "euare", "tokens"):
-            want = (f"{svc}.{REGION}.cloud.test:8773", "/") if preset == "eucalyptus-dns" \
-                else (euca_front.url.removeprefix("http://"), f"/services/{svc}")
-            assert want in seen, (want, sorted(seen)[:10])
+        log = Path(aws_sandbox["log"]).read_text()
+        for svc in ("compute", "Euare", "Tokens", "objectstorage"):
+            want = f"http://{svc.lower()}.{REGION}.cloud.test:8773/" if preset == "eucalyptus-dns" \
+                else f" /services/{svc}"
+            assert want in log, want
 
 
 def _write_text_profile(tmp_path, config_text, cred_text=f"[p]\naws_access_key_id = {KEY_ID}\n"
@@ -109,13 +129,21 @@ def _only(rows, tool):
     return [r for r in rows if r.tool == tool]
 
 
+def _checks(rows):
+    """The check rows, without each tool's info row (versions and checksum behaviour)."""
+    return [r for r in rows if r.status != "info"]
+
+
+BUCKET = "s3 create-bucket + list-buckets"
+
+
 def test_connection_refused_becomes_advice(clean_env, tmp_path):
     port = free_port()  # nothing listens there
     profile = preset_profile("moto", "p", region=REGION, url=f"http://127.0.0.1:{port}",
                              access_key_id=KEY_ID, secret=Secret(SECRET, "t"))
     cfg, cred = tmp_path / "config", tmp_path / "credentials"
     write_profile(profile, cfg, cred, dry_run=False)
-    rows = verify(profile, cfg, cred, checks=["sts", "s3"], timeout=3)
+    rows = _checks(verify(profile, cfg, cred, checks=["sts", BUCKET], timeout=3))
     assert len(rows) == 4
     for r in rows:
         assert r.status == "fail" and r.detail.startswith("cannot connect"), r
@@ -127,7 +155,7 @@ def test_bad_credentials_become_advice(clean_env, tmp_path, moto_auth_url):
                              secret=Secret("wrong", "t"))
     cfg, cred = tmp_path / "config", tmp_path / "credentials"
     write_profile(profile, cfg, cred, dry_run=False)
-    rows = verify(profile, cfg, cred, checks=["sts", "ec2 describe-regions", "s3"])
+    rows = _checks(verify(profile, cfg, cred, checks=["sts", "ec2 describe-regions", BUCKET]))
     assert len(rows) == 6
     for r in rows:
         assert r.status == "fail" and r.detail.startswith("bad credentials"), r
@@ -138,7 +166,7 @@ def test_bad_credentials_become_advice(clean_env, tmp_path, moto_auth_url):
 
 def test_unknown_profile_becomes_advice(clean_env, tmp_path):
     cfg, cred = _write_text_profile(tmp_path, "[profile other]\nregion = x\n")
-    rows = verify("nope", cfg, cred, checks=["sts"])
+    rows = _checks(verify("nope", cfg, cred, checks=["sts"]))
     assert [r.status for r in rows] == ["fail", "fail"]
     assert all(r.detail.startswith("unknown profile") and "(nope)" in r.detail for r in rows)
     assert all("labkit aws write" in r.advice for r in rows)
@@ -146,7 +174,7 @@ def test_unknown_profile_becomes_advice(clean_env, tmp_path):
 
 def test_missing_services_section_becomes_advice(clean_env, tmp_path):
     cfg, cred = _write_text_profile(tmp_path, "[profile p]\nregion = partner01\nservices = gone\n")
-    rows = verify("p", cfg, cred, checks=["sts", "ec2 describe-regions"])
+    rows = _checks(verify("p", cfg, cred, checks=["sts", "ec2 describe-regions"]))
     assert len(rows) == 4
     for r in rows:
         assert r.status == "fail" and r.detail.startswith("missing services section"), r
@@ -155,7 +183,7 @@ def test_missing_services_section_becomes_advice(clean_env, tmp_path):
 
 def test_no_region_becomes_advice(clean_env, tmp_path, moto_url):
     cfg, cred = _write_text_profile(tmp_path, f"[profile p]\nendpoint_url = {moto_url}\n")
-    rows = verify("p", cfg, cred, checks=["ec2 describe-regions"])
+    rows = _checks(verify("p", cfg, cred, checks=["ec2 describe-regions"]))
     assert len(rows) == 2
     for r in rows:
         assert r.status == "fail" and r.detail.startswith("no region"), r
@@ -163,7 +191,7 @@ def test_no_region_becomes_advice(clean_env, tmp_path, moto_url):
 
 def test_a_profile_without_endpoints_is_never_sent_to_aws(clean_env, tmp_path):
     cfg, cred = _write_text_profile(tmp_path, "[profile p]\nregion = us-east-1\n")
-    rows = verify("p", cfg, cred)
+    rows = _checks(verify("p", cfg, cred))
     assert rows and all(r.status == "skip" and "would go to AWS" in r.detail for r in rows)
 
 

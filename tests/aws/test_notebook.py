@@ -28,6 +28,15 @@ def test_notebook_is_committed_clean():
     assert re.fullmatch(r"[A-Z0-9_]*", params["secret_env"])  # a variable's name, never a value
 
 
+FORM_CHECK = """
+form.preview_button.click()
+print("PREVIEW:", form.status.value, "WRITE-ENABLED:", not form.write_button.disabled)
+form.verify_button.click()
+print("VERIFY:", form.status.value, "PROGRESS:", form.progress.value, "/", form.progress.max)
+print("FAILED:", [(r.tool, r.check) for r in form.last_rows if r.status == "fail"])
+"""
+
+
 def test_notebook_runs_and_keeps_the_secret_out(run_dir):
     """``run_dir`` (tests/conftest.py) is a private sandbox run dir, stopped after the test."""
     import nbformat
@@ -36,19 +45,28 @@ def test_notebook_runs_and_keeps_the_secret_out(run_dir):
     import labkit.sandbox as sb
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
+    nb.cells.append(nbformat.v4.new_code_cell(FORM_CHECK))  # the form, on its defaults, nothing typed
+    NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     secret = sb.secret("aws", rd=run_dir).reveal()
     text = nbformat.writes(nb)
     assert len(secret) > 10 and secret not in text
-    assert secret in (run_dir / "aws" / "credentials").read_text()  # it went where aws reads it
+    files = run_dir / "aws"
+    assert not [p.name for p in files.iterdir() if p.is_file() and secret in p.read_text(errors="replace")]
+    assert "credential-process labkit-sandbox" in (files / "config").read_text()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     joined = json.dumps(outputs)
-    assert "[profile labkit-sandbox]" in joined and "aws_secret_access_key = ******" in joined
-    assert "CreateVolume" in joined and "ami-" in joined
-    checks = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("checks ="))
-    html = checks.outputs[0]["data"]["text/html"]
-    assert html.count(">pass<") >= 14 and ">fail<" not in html
-    last = nb.cells[-1].outputs[0]["data"]["text/html"]
+    assert "[profile labkit-sandbox]" in joined and "+credential_process = " in joined
+    assert "+request_checksum_calculation = when_required" in joined and "files holding the secret: none" in joined
+    assert "CreateVolume" in joined and "ami-" in joined and "runbook-04.txt" in joined
+    checks = next(c for c in nb.cells if c.cell_type == "code" and "checks = to_frame(verify(" in c.source)
+    html = next(o for o in checks.outputs if "text/html" in o.get("data", {}))["data"]["text/html"]
+    assert html.count(">pass<") >= 2 * 13 and ">fail<" not in html and html.count(">info<") == 2
+    assert "multipart" in html and "presigned" in html
+    form_out = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "PREVIEW: nothing to change" in form_out or "PREVIEW: dry run" in form_out, form_out
+    assert "error" not in form_out.split("VERIFY:")[0], form_out
+    assert "FAILED: []" in form_out and "PROGRESS: 28 / 28" in form_out, form_out
+    last = nb.cells[-2].outputs[0]["data"]["text/html"]
     assert "vol-" in last and "available" in last

@@ -84,13 +84,21 @@ def test_secret_from_the_environment(monkeypatch):
     assert s.reveal() == "s3cr3t" and "s3cr3t" not in repr(s)
 
 
+# Service paths of a Eucalyptus 4.x cloud controller, as its own files spell them: the euca2ools.ini a
+# 4.x install writes ("ec2-url = http://CLC:8773/services/compute", "s3-url = .../services/objectstorage",
+# "iam-url = .../services/Euare", "sts-url = .../services/Tokens",
+# "elasticloadbalancing-url = .../services/LoadBalancing", "autoscaling-url = .../services/AutoScaling",
+# "monitoring-url = .../services/CloudWatch", "cloudformation-url = .../services/CloudFormation"), and the
+# Eucalyptus endpoints.json published by its engineers (gist jeevanullas/9ef7d5a5440416de5b15:
+# "uri":"http://10.104.10.45:8773/services/LoadBalancing/", ".../services/AutoScaling/", ".../services/CloudWatch/").
+EUCALYPTUS_PATHS = {"ec2": "compute", "s3": "objectstorage", "iam": "Euare", "sts": "Tokens",
+                    "elastic_load_balancing": "LoadBalancing", "auto_scaling": "AutoScaling",
+                    "cloudwatch": "CloudWatch", "cloudformation": "CloudFormation"}
+
+
 def test_eucalyptus_presets_lay_out_both_styles():
     path = preset_profile("eucalyptus", "e", region="partner01", host="10.0.0.1")
-    assert path.endpoints["ec2"] == "http://10.0.0.1:8773/services/compute"
-    assert path.endpoints["iam"] == "http://10.0.0.1:8773/services/euare"
-    assert path.endpoints["s3"] == "http://10.0.0.1:8773/services/objectstorage"
-    assert path.endpoints["sts"] == "http://10.0.0.1:8773/services/tokens"
-    assert path.endpoints["elastic_load_balancing"] == "http://10.0.0.1:8773/services/loadbalancing"
+    assert path.endpoints == {sid: f"http://10.0.0.1:8773/services/{p}" for sid, p in EUCALYPTUS_PATHS.items()}
     dns = preset_profile("eucalyptus-dns", "e", region="partner01", host="cloud.example.com")
     assert dns.endpoints["ec2"] == "http://compute.partner01.cloud.example.com:8773/"
     assert dns.endpoints["auto_scaling"] == "http://autoscaling.partner01.cloud.example.com:8773/"

@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+import labkit.aws.commit as commit_mod
 import labkit.aws.write as write_mod
 from labkit.aws import AwsError, CloudProfile, preset_profile, write_profile
 from labkit.config import Secret
@@ -33,6 +34,7 @@ sso_region = eu-west-1
 
 
 def gateway(name="partner01", url="http://10.0.0.1:5000", **kw) -> CloudProfile:
+    kw.setdefault("credentials", "keys")  # plain keys: these tests are about the two files
     return CloudProfile(name, "partner01", endpoint_url=url, access_key_id="AKIDEXAMPLE",
                         secret=Secret(SECRET, "test"), **kw)
 
@@ -254,7 +256,7 @@ def test_an_interrupt_during_the_write_rolls_back(files, tmp_path, monkeypatch):
 
 def test_a_file_changed_by_someone_else_mid_write_is_not_clobbered(files, monkeypatch):
     cfg, cred = files
-    real = write_mod._write_temp
+    real = commit_mod.write_temp
 
     def meddle(path, data, mode):
         out = real(path, data, mode)
@@ -262,7 +264,7 @@ def test_a_file_changed_by_someone_else_mid_write_is_not_clobbered(files, monkey
             cfg.write_text(USER_CONFIG + "\n[profile added-meanwhile]\nregion = x\n")
         return out
 
-    monkeypatch.setattr(write_mod, "_write_temp", meddle)
+    monkeypatch.setattr(commit_mod, "write_temp", meddle)
     with pytest.raises(AwsError) as err:
         write_profile(gateway(), cfg, cred, dry_run=False)
     assert "changed on disk" in str(err.value)

@@ -107,8 +107,12 @@ def test_rendered_qemu_command_boots_iso_under_tcg(tiny_iso, tmp_path, style):
     host = HostInventory(name="local", uri="")
     host.vnc_ports.update({p: w for p, w in listening_ports("/").items() if p >= 5900})
     lab = Lab([host])
-    plan = lab.plan_cloud(f"boot-{style}", iso=str(tiny_iso), memory_mb=256, vcpus=1, bridge="",
-                          disk_kind="raw", disk_dir=str(tmp_path), disk_gb=1)
+    # commas in both paths: qemu must still open these very files (the renderer doubles them in -drive)
+    iso = tmp_path / "test,if=none.iso"
+    shutil.copy(tiny_iso, iso)
+    (tmp_path / "d,isks").mkdir()
+    plan = lab.plan_cloud(f"boot-{style}", iso=str(iso), memory_mb=256, vcpus=1, bridge="",
+                          disk_kind="raw", disk_dir=str(tmp_path / "d,isks"), disk_gb=1)
     vm = plan.vms[0]
     assert vm.vnc.port not in host.vnc_ports and vm.vnc.listen == "127.0.0.1"
     Path(vm.disk.path).write_bytes(b"")

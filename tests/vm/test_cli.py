@@ -19,7 +19,7 @@ def sandbox_profile(tmp_path, monkeypatch):
     monkeypatch.delenv("LABKIT_PROFILE", raising=False)
     (tmp_path / "root/proc").mkdir(parents=True)  # an empty fake /proc: no ports in use, no routes
     yield
-    from labkit.vm.launch import disconnect
+    from labkit.vm.connection import disconnect
 
     disconnect()
 
@@ -56,12 +56,12 @@ def test_launch_is_a_dry_run_unless_apply(capsys, tmp_path):
     root = ["--root", str(tmp_path / "root")]
     code, out, _ = run(capsys, "vm", "launch", "alpha", "--format", "json", *root)
     steps = json.loads(out)
-    assert code == 0 and {s["action"] for s in steps} == {"manual", "define", "start"}
+    assert code == 0 and [s["action"] for s in steps] == ["manual", "define", "start", "record"]
     assert not any(s["done"] for s in steps)
     code, out, _ = run(capsys, "vm", "launch", "alpha", "--apply", *root)
     assert code == 0 and "https://192.168.100.10:8443" in out
     code, out, _ = run(capsys, "vm", "destroy", "alpha", "--apply", "--format", "json", *root)
-    assert [s["action"] for s in json.loads(out)] == ["destroy", "undefine"]
+    assert [s["action"] for s in json.loads(out)] == ["destroy", "undefine", "unrecord"]
 
 
 def test_a_user_mistake_is_one_line_and_exit_1(capsys, tmp_path):
@@ -97,3 +97,31 @@ def test_the_missing_bridge_fix_names_a_command_that_runs(capsys, tmp_path):
 def test_bad_options_are_one_line_and_exit_1(capsys, tmp_path, argv, words):
     code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 1 and out == "" and err.count("\n") == 1 and words.format(tmp=tmp_path) in err
+
+
+def test_wait_seed_snapshot_revert_and_clone_work_on_a_launched_cloud(capsys, tmp_path):
+    root = ["--root", str(tmp_path / "root")]
+    code, _, err = run(capsys, "vm", "launch", "alpha", "--seed", "nocloud", "--seed-dir", str(tmp_path),
+                       "--disk-kind", "qcow2", "--disk-dir", "/srv/lab", "--apply", *root)
+    assert code == 0, err
+    code, out, _ = run(capsys, "vm", "seed", "alpha")  # the plan comes back from the host's record
+    assert code == 0 and "# alpha-ciab: network-config" in out and "192.168.100.10/24" in out
+    code, out, _ = run(capsys, "vm", "wait", "alpha", "--probe", "lease", "--timeout", "0.3", "--format", "json")
+    assert code == 1 and json.loads(out)[0]["ready"] is False  # the test driver runs no guest
+    code, out, _ = run(capsys, "vm", "snapshot", "alpha", "before", "--format", "json")
+    assert code == 0 and [s["done"] for s in json.loads(out)] == [False]
+    assert run(capsys, "vm", "snapshot", "alpha", "before", "--apply")[0] == 0
+    code, out, _ = run(capsys, "vm", "snapshot", "alpha", "--list", "--format", "json")
+    assert [r["snapshot"] for r in json.loads(out)] == ["before"]
+    code, out, _ = run(capsys, "vm", "revert", "alpha", "before", "--apply", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["action"] == "revert"
+    code, out, _ = run(capsys, "vm", "clone", "alpha", "2", "--save", str(tmp_path / "clones.toml"), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["cloud"] for r in rows] == ["alpha-c1", "alpha-c2"]
+    assert len({r["ip"] for r in rows} | {"192.168.100.10"}) == 3
+    code, out, _ = run(capsys, "vm", "apply", str(tmp_path / "clones.toml"), "--format", "json")
+    assert code == 0 and {s["action"] for s in json.loads(out)} >= {"manual", "write-seed", "define"}
+    code, out, err = run(capsys, "vm", "wait", "nosuch")
+    assert code == 1 and "no cloud 'nosuch' is recorded" in err and err.count("\n") == 1
+    assert run(capsys, "vm", "destroy", "alpha", "--apply")[0] == 0
+    assert not (tmp_path / "alpha-ciab-seed.iso").exists()
