@@ -366,8 +366,11 @@ class JiraClient:
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
         fast = None if extra or raw else page_parser(rank)
         if fast is not None:  # decode into typed structs, then build columns: no JSON tree or dict per issue
-            issues = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
-            return to_dataframe(search_columns(issues, rank, self.blocking))
+            from labkit.bulk import no_gc
+
+            with no_gc():
+                issues = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
+                return to_dataframe(search_columns(issues, rank, self.blocking))
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
         rows = [normalise(i, rank, extra, self.blocking) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)

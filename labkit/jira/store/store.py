@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from labkit.bulk import no_gc
 from labkit.jira.errors import JiraError, JqlError
 from labkit.jira.jql.parser import parse
 from labkit.jira.jql.text import has_index_word
@@ -349,7 +350,7 @@ class Store:
             raise JiraError(f"import_issues() takes many issues, not one {type(issues).__name__}",
                             hint="pass a list (or any iterable) of issue dicts or JSON lines")
         n = 0
-        with self.lock:
+        with self.lock, no_gc():
             self.db.execute("BEGIN")
             try:
                 self._bulk = self.db.execute("SELECT 1 FROM issue LIMIT 1").fetchone() is None
@@ -614,12 +615,12 @@ class Store:
         One SQL statement reads the page with its labels, components and links; the frame is built
         column by column.
         """
-        with self.lock:
+        with self.lock, no_gc():
             where, order, params = self._query(jql, ordered=limit is None)
             lim = -1 if limit is None else max(0, int(limit))
             rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
                                   "LIMIT ? OFFSET ?", [*params, lim, max(0, int(start))])
-        return self._frame(rows)
+            return self._frame(rows)
 
     def rows(self, rids: list[int]) -> list[dict]:
         """Return the normalised rows (dicts with ``SEARCH_COLUMNS``) of issues by internal row id, in that order."""
