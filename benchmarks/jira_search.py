@@ -1,86 +1,217 @@
-"""Benchmark: labkit JiraClient.search vs pycontribs jira search_issues(maxResults=False) into a DataFrame.
+"""Benchmark: labkit JiraClient.search vs pycontribs jira at its best, and vs the raw floor, into a DataFrame.
 
-    .venv/bin/python benchmarks/jira_search.py            # 20,000 issues, Server/DC mode
-    .venv/bin/python benchmarks/jira_search.py --quick    # 2,000 issues, smoke run
-    .venv/bin/python benchmarks/jira_search.py --mode cloud
+    .venv/bin/python benchmarks/jira_search.py                 # 20,000 issues, Server/DC then Cloud mode
+    .venv/bin/python benchmarks/jira_search.py --quick         # 2,000 issues, 3 rounds
+    .venv/bin/python benchmarks/jira_search.py --mode cloud    # one mode only
 
-The Jira sandbox runs in its own process. Each client runs in a fresh child process and
-reports its wall time, its CPU time (user+system, all threads) and its peak memory growth
-(peak RSS minus RSS before the search). The sandbox's caches (issue JSON per field selection) are warmed for both
-clients' requests first so that
-neither side pays for it. Printed: each measurement and the ratios pycontribs / labkit.
+The Jira sandbox runs in its own process. Every client runs in a fresh Python process (a user's
+fresh kernel), in interleaved rounds (the order alternates each round); medians are printed:
+- pycontribs at its best: the same ``fields=`` as labkit (13 fields), ``json_result=True`` (plain
+  JSON, no Issue objects), and its largest documented page: ``search_issues(startAt=..,
+  maxResults=1000)`` pages on Server/DC, ``enhanced_search_issues(nextPageToken=.., maxResults=1000)``
+  on Cloud (the server caps it), issues collected then normalised with labkit's own ``normalise``
+  into the same DataFrame;
+- labkit: ``JiraClient.search`` (Server/DC: pages of 1000 fetched concurrently; Cloud: ids by token
+  paging, then concurrent ``bulkfetch``; msgspec decoding into columns);
+- the raw floor: the same requests as labkit's, sent with a bare ``requests.Session`` by the same
+  number of threads, each page decoded with ``json.loads`` and nothing else (no DataFrame);
+- pycontribs the old naive way (``search_issues(maxResults=False)``: all fields, Issue objects),
+  one run, as a labelled second row.
+Per client: wall and CPU time (user+system, all threads) of the search, the process's own peak
+memory (VmHWM from /proc/self/status) and its growth over the resident size before the search, and
+the cold total (fresh process: imports, client creation and server-info calls, then the search).
+The sandbox's own cold search is measured too: labkit's first search right after the sandbox
+started (its issue cache empty) against the same search repeated (warm), over fresh sandboxes.
+Goals: pycontribs / labkit >= 3x wall and CPU, labkit's peak memory <= 0.5x pycontribs', labkit /
+raw floor <= 1.2x wall, sandbox cold <= 1.5x warm; one met / not-met line each, with the load average.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import secrets
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-JQL = "ORDER BY key ASC"
-GOALS = {"wall": 3.0, "cpu": 5.0, "memory": 2.0}
+_T0 = time.perf_counter()  # the child's start: the cold total counts imports from here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"wall": 3.0, "cpu": 3.0, "memory": 0.5, "raw": 1.2, "sandbox": 1.5}
+WORKERS = 4  # labkit's default page workers; the raw floor uses as many
 
 
-def _rss_kb() -> int:
-    """Return this process's resident memory in KiB."""
+def _status_kb(name: str) -> int:
+    """Return a /proc/self/status figure in KiB (VmRSS, VmHWM)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
     return 0
 
 
-def run_client(kind: str, url: str, jql: str, mode: str) -> dict[str, float]:
-    """Run one search in this (fresh) process and return its measurements."""
-    import pandas as pd  # noqa: F401 - imported before the baseline so both sides pay it equally
+def _cpu() -> float:
+    """User+system CPU seconds of this process (all threads)."""
+    t = os.times()
+    return t.user + t.system
 
-    secret = os.environ["LABKIT_SANDBOX_SECRET"]
-    if kind == "labkit":
-        from labkit.jira.client import JiraClient
 
-        client = JiraClient(url, ("admin", secret), progress=False)
-        client.server_info()
-        client.rank_field  # noqa: B018 - metadata calls happen before timing on both sides
-    else:
-        from jira import JIRA
+def _fields() -> list[str]:
+    """The fields labkit asks for (the peer and the raw floor ask for the same)."""
+    sys.path.insert(0, str(ROOT))
+    from labkit.jira.client.rest import base_fields
 
-        from labkit.jira.client.rest import normalise, to_dataframe
+    return base_fields()
 
-        client = JIRA(url, basic_auth=("admin", secret), options={"check_update": False})
-    base_rss = _rss_kb()
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    if kind == "labkit":
-        df = client.search(jql)
-    elif mode == "cloud":
-        issues = client.enhanced_search_issues(jql, maxResults=False)
-        df = to_dataframe([normalise(i.raw) for i in issues])
-    else:
-        issues = client.search_issues(jql, maxResults=False)
-        df = to_dataframe([normalise(i.raw) for i in issues])
-    wall = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    peak = r1.ru_maxrss  # KiB on Linux
-    return {"rows": len(df), "unique": int(df["key"].nunique()), "wall": wall, "cpu": cpu,
-            "mem_mb": max(peak - base_rss, 1) / 1024}
+
+def run_labkit(url: str, auth: tuple[str, str], jql: str, mode: str):
+    """labkit: JiraClient.search."""
+    sys.path.insert(0, str(ROOT))
+    from labkit.jira.client import JiraClient
+
+    client = JiraClient(url, auth, progress=False, workers=WORKERS)
+    client.server_info()
+    client.rank_field  # noqa: B018 - metadata calls happen before timing on every side
+
+    def search():
+        """The timed part."""
+        return client.search(jql)
+    return search
+
+
+def run_peer(url: str, auth: tuple[str, str], jql: str, mode: str):
+    """pycontribs at its best: same fields, json_result=True, pages of 1000, then labkit's normalise."""
+    from jira import JIRA
+
+    sys.path.insert(0, str(ROOT))
+    from labkit.jira.client.rest import normalise, to_dataframe
+
+    fields = _fields()
+    client = JIRA(url, basic_auth=auth, options={"check_update": False})
+
+    def search():
+        """The timed part."""
+        issues: list[dict] = []
+        if mode == "cloud":
+            token = None
+            while True:
+                page = client.enhanced_search_issues(jql, nextPageToken=token, maxResults=1000, fields=list(fields),
+                                                     json_result=True)
+                issues.extend(page["issues"])
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast"):
+                    break
+        else:
+            start = 0
+            while True:
+                page = client.search_issues(jql, startAt=start, maxResults=1000, fields=list(fields), json_result=True)
+                issues.extend(page["issues"])
+                start += len(page["issues"])
+                if not page["issues"] or start >= page["total"]:
+                    break
+        return to_dataframe([normalise(i) for i in issues])
+    return search
+
+
+def run_naive(url: str, auth: tuple[str, str], jql: str, mode: str):
+    """pycontribs the old way: maxResults=False (all fields, Issue objects), then normalise."""
+    from jira import JIRA
+
+    sys.path.insert(0, str(ROOT))
+    from labkit.jira.client.rest import normalise, to_dataframe
+
+    client = JIRA(url, basic_auth=auth, options={"check_update": False})
+
+    def search():
+        """The timed part."""
+        if mode == "cloud":
+            issues = client.enhanced_search_issues(jql, maxResults=False)
+        else:
+            issues = client.search_issues(jql, maxResults=False)
+        return to_dataframe([normalise(i.raw) for i in issues])
+    return search
+
+
+def run_raw(url: str, auth: tuple[str, str], jql: str, mode: str):
+    """The raw floor: labkit's requests with a bare requests.Session and json.loads, no DataFrame."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    fields = _fields()
+    s = requests.Session()
+    s.auth = auth
+    s.mount("http://", HTTPAdapter(pool_maxsize=WORKERS * 2))
+
+    def post(path: str, body: dict) -> dict:
+        """POST JSON, decode the answer with json.loads."""
+        r = s.post(url + path, json=body, timeout=120)
+        r.raise_for_status()
+        return json.loads(r.content)
+
+    def search():
+        """The timed part: the same pages as labkit, decoded, counted."""
+        with ThreadPoolExecutor(WORKERS) as pool:
+            if mode == "cloud":
+                ids, token = [], None
+                while True:
+                    body = {"jql": jql, "fields": ["id"], "maxResults": 5000}
+                    if token:
+                        body["nextPageToken"] = token
+                    page = post("/rest/api/3/search/jql", body)
+                    ids += [i["id"] for i in page["issues"]]
+                    token = page.get("nextPageToken")
+                    if not token:
+                        break
+                batches = [ids[i:i + 100] for i in range(0, len(ids), 100)]
+                pages = list(pool.map(lambda b: post("/rest/api/3/issue/bulkfetch",
+                                                     {"issueIdsOrKeys": b, "fields": fields}), batches))
+            else:
+                first = post("/rest/api/2/search", {"jql": jql, "startAt": 0, "maxResults": 1000, "fields": fields})
+                starts = range(len(first["issues"]), first["total"], 1000)
+                pages = [first] + list(pool.map(
+                    lambda st: post("/rest/api/2/search",
+                                    {"jql": jql, "startAt": st, "maxResults": 1000, "fields": fields}), starts))
+        return [i for p in pages for i in p["issues"]]
+    return search
+
+
+CLIENTS = {"labkit": run_labkit, "pycontribs": run_peer, "naive": run_naive, "raw": run_raw}
+
+
+def client_main(kind: str, url: str, jql: str, mode: str) -> dict[str, float]:
+    """Run one client in this fresh process and return its measurements."""
+    import pandas  # noqa: F401 - every side pays for pandas before its baseline
+
+    auth = ("admin", os.environ["LABKIT_SANDBOX_SECRET"])
+    search = CLIENTS[kind](url, auth, jql, mode)
+    base_kb = _status_kb("VmRSS")
+    c0, t0 = _cpu(), time.perf_counter()
+    out = search()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    keys = list(out["key"]) if hasattr(out, "columns") else [i["key"] for i in out]
+    return {"rows": len(keys), "unique": len(set(keys)), "wall": wall, "cpu": cpu,
+            "hwm_mb": _status_kb("VmHWM") / 1024, "growth_mb": max(_status_kb("VmHWM") - base_kb, 0) / 1024,
+            "cold": time.perf_counter() - _T0}
 
 
 def child(kind: str, url: str, jql: str, mode: str, env: dict[str, str]) -> dict[str, float]:
     """Run one client in a fresh interpreter and return its JSON result."""
     out = subprocess.run([sys.executable, __file__, "--client", kind, "--url", url, "--jql", jql, "--mode", mode],
-                         env=env, capture_output=True, text=True, check=True)
+                         env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{kind} client failed: {out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 900) -> None:
     """Wait until the sandbox answers /status."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -95,59 +226,125 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> None:
     raise SystemExit("sandbox did not start")
 
 
+class Sandbox:
+    """A Jira sandbox in its own process on a free loopback port."""
+
+    def __init__(self, mode: str, n: int, env: dict[str, str]) -> None:
+        """Start it and wait until it answers."""
+        sys.path.insert(0, str(ROOT))
+        from labkit.sandbox import free_port
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        t = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", mode,
+                                      "--seed-issues", str(n)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        try:
+            wait_ready(self.url, self.proc)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.perf_counter() - t
+
+    def stop(self) -> None:
+        """Stop the sandbox process."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def load() -> str:
+    """The 1-minute load average and the CPU count."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
+def bench_mode(mode: str, n: int, rounds: int, cold_rounds: int, env: dict[str, str]) -> list[tuple[str, bool, str]]:
+    """Measure one mode; print the table and return its goal lines."""
+    jql = "project is not EMPTY ORDER BY key ASC" if mode == "cloud" else "ORDER BY key ASC"
+    print(f"\n=== {mode} mode, {n:,} issues, JQL {jql!r}", flush=True)
+    cold_pairs = []
+    for k in range(cold_rounds):
+        sb = Sandbox(mode, n, env)
+        try:
+            cold = child("labkit", sb.url, jql, mode, env)
+            warm = child("labkit", sb.url, jql, mode, env)
+            cold_pairs.append((cold["wall"], warm["wall"]))
+            print(f"  sandbox {k + 1}: ready in {sb.ready_s:.1f}s; labkit's first search {cold['wall']:.2f}s, "
+                  f"repeated {warm['wall']:.2f}s; {load()}", flush=True)
+        finally:
+            sb.stop()
+    sb = Sandbox(mode, n, env)
+    results: dict[str, list[dict[str, float]]] = {"pycontribs": [], "labkit": [], "raw": []}
+    try:
+        for kind in ("labkit", "pycontribs", "raw", "naive"):  # warm the sandbox's caches for every request shape
+            child(kind, sb.url, jql, mode, env)
+        naive = child("naive", sb.url, jql, mode, env)
+        order = ["pycontribs", "labkit", "raw"]
+        for r in range(rounds):
+            for kind in (order if r % 2 == 0 else order[::-1]):
+                results[kind].append(child(kind, sb.url, jql, mode, env))
+            print(f"  round {r + 1}/{rounds} done; {load()}", flush=True)
+    finally:
+        sb.stop()
+    med = {k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in results.items()}
+    for k, v in med.items():
+        assert v["rows"] == v["unique"] == n, f"{k} must return every issue once: {v}"
+    print(f"  medians of {rounds} interleaved rounds (fresh process each); {load()}")
+    print(f"  {'client':58} {'wall s':>7} {'CPU s':>7} {'VmHWM MB':>9} {'growth MB':>10} {'cold total s':>13}")
+    rows = [("pycontribs at its best (same fields, json_result=True, 1000/page)", med["pycontribs"]),
+            ("labkit JiraClient.search", med["labkit"]),
+            ("raw floor (bare requests, labkit's pages, json.loads only)", med["raw"]),
+            ("pycontribs old naive (maxResults=False, *all, Issue objects; 1 run)", naive)]
+    for name, v in rows:
+        print(f"  {name:58} {v['wall']:7.2f} {v['cpu']:7.2f} {v['hwm_mb']:9.0f} {v['growth_mb']:10.0f} {v['cold']:13.2f}")
+    peer, lab, raw = med["pycontribs"], med["labkit"], med["raw"]
+    wall, cpu = peer["wall"] / lab["wall"], peer["cpu"] / max(lab["cpu"], 1e-3)
+    mem, floor = lab["hwm_mb"] / peer["hwm_mb"], lab["wall"] / raw["wall"]
+    sandbox = statistics.median(c / w for c, w in cold_pairs) if cold_pairs else float("nan")
+    print(f"  pycontribs / labkit: wall {wall:.2f}x, CPU {cpu:.2f}x; labkit / pycontribs peak memory {mem:.2f}x "
+          f"(growth {lab['growth_mb'] / max(peer['growth_mb'], 1e-3):.2f}x); labkit / raw floor wall {floor:.2f}x, "
+          f"CPU {lab['cpu'] / max(raw['cpu'], 1e-3):.2f}x")
+    print(f"  old naive pycontribs / labkit: wall {naive['wall'] / lab['wall']:.1f}x, CPU "
+          f"{naive['cpu'] / max(lab['cpu'], 1e-3):.1f}x, peak memory labkit/naive {lab['hwm_mb'] / naive['hwm_mb']:.2f}x")
+    return [
+        (f"{mode}: pycontribs / labkit wall >= {GOALS['wall']:g}x", wall >= GOALS["wall"], f"{wall:.2f}x"),
+        (f"{mode}: pycontribs / labkit client CPU >= {GOALS['cpu']:g}x", cpu >= GOALS["cpu"], f"{cpu:.2f}x"),
+        (f"{mode}: labkit peak memory <= {GOALS['memory']:g}x pycontribs'", mem <= GOALS["memory"], f"{mem:.2f}x"),
+        (f"{mode}: labkit / raw fetch+parse wall <= {GOALS['raw']:g}x", floor <= GOALS["raw"], f"{floor:.2f}x"),
+        (f"{mode}: sandbox cold search <= {GOALS['sandbox']:g}x warm", sandbox <= GOALS["sandbox"],
+         f"{sandbox:.2f}x over {len(cold_pairs)} fresh sandboxes"),
+    ]
+
+
 def main() -> int:
-    """Start the sandbox, run both clients, print measurements and ratios."""
+    """Start the sandbox per mode, run every client, print measurements, ratios and goals."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="2,000 issues instead of 20,000")
+    p.add_argument("--quick", action="store_true", help="2,000 issues, 3 rounds, 1 cold sandbox")
     p.add_argument("--issues", type=int, help="number of issues in the sandbox")
-    p.add_argument("--mode", choices=("server", "cloud"), default="server")
-    p.add_argument("--client", choices=("labkit", "pycontribs"), help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, help="interleaved rounds (default 5)")
+    p.add_argument("--cold-rounds", type=int, help="fresh sandboxes for the cold search (default 3)")
+    p.add_argument("--mode", choices=("server", "cloud", "both"), default="both")
+    p.add_argument("--client", choices=tuple(CLIENTS), help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
-    p.add_argument("--jql", default=JQL, help=argparse.SUPPRESS)
+    p.add_argument("--jql", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.client:
-        print(json.dumps(run_client(args.client, args.url, args.jql, args.mode)))
+        print(json.dumps(client_main(args.client, args.url, args.jql, args.mode)))
         return 0
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from labkit.jira.client import JiraClient
-    from labkit.sandbox import free_port
-
     n = args.issues or (2000 if args.quick else 20000)
-    jql = "project is not EMPTY ORDER BY key ASC" if args.mode == "cloud" else JQL
-    secret = secrets.token_urlsafe(18)
-    env = {**os.environ, "LABKIT_SANDBOX_SECRET": secret}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    print(f"starting the Jira sandbox ({args.mode} mode, {n:,} issues) on {url} ...", flush=True)
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", args.mode,
-                             "--seed-issues", str(n)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_ready(url, proc)
-        print(f"  ready in {time.perf_counter() - t:.1f}s; warming the server's issue cache ...", flush=True)
-        warm = JiraClient(url, ("admin", secret), progress=False, page_size=100)
-        total = len(warm.search_issues(jql, ["*all"]))   # what pycontribs asks for
-        warm.search(jql)                                 # what labkit asks for
-        warm.close()
-        results = {}
-        for kind in ("pycontribs", "labkit"):
-            results[kind] = child(kind, url, jql, args.mode, env)
-            r = results[kind]
-            print(f"  {kind:10s} rows={r['rows']:,} unique={r['unique']:,} wall={r['wall']:.2f}s "
-                  f"cpu={r['cpu']:.2f}s peak-mem=+{r['mem_mb']:.1f} MB", flush=True)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    lab, peer = results["labkit"], results["pycontribs"]
-    assert lab["rows"] == peer["rows"] == lab["unique"] == total, "both clients must return every issue once"
-    ratios = {"wall": peer["wall"] / lab["wall"], "cpu": peer["cpu"] / max(lab["cpu"], 1e-3),
-              "memory": peer["mem_mb"] / lab["mem_mb"]}
-    print(f"\n{total:,} issues, {args.mode} mode: pycontribs / labkit")
-    for name, value in ratios.items():
-        goal = GOALS[name]
-        verdict = "meets" if value >= goal else "misses"
-        print(f"  {name:7s} ratio {value:5.2f}x  (goal >= {goal:g}x: {verdict})")
+    rounds = args.rounds or (3 if args.quick else 5)
+    cold_rounds = args.cold_rounds if args.cold_rounds is not None else (1 if args.quick else 3)
+    env = {**os.environ, "LABKIT_SANDBOX_SECRET": secrets.token_urlsafe(18), "PYTHONPATH": str(ROOT)}
+    goals = []
+    for mode in (("server", "cloud") if args.mode == "both" else (args.mode,)):
+        goals += bench_mode(mode, n, rounds, cold_rounds, env)
+    print()
+    for text, ok, detail in goals:
+        print(f"goal {text}: {'met' if ok else 'NOT met'} ({detail}); {load()}")
     return 0
 
 

@@ -18,7 +18,7 @@ from labkit.jira.jql.text import TEXT_FIELDS
 
 __all__ = ["LEXO_RANK", "RANK_FIELD", "RANK_FIELD_NUMBER", "RANK_NAMES", "SEARCH_COLUMNS", "STATUS_CATEGORIES",
            "TEXT_FIELDS", "WORDING", "BlockingRule", "adf_text", "blocking_rule", "field_texts", "status_category",
-           "text_of"]
+           "text_of", "texts_of"]
 
 RANK_FIELD = "customfield_10019"
 RANK_FIELD_NUMBER = int(RANK_FIELD.rsplit("_", 1)[1])
@@ -77,8 +77,13 @@ def field_texts(fields: dict) -> tuple[str, str, str, str]:
     REST v3 (Cloud) sends rich text as Atlassian Document Format; it is flattened to its words.
     """
     cm = (fields.get("comment") or {}).get("comments") or []
-    return (text_of(fields.get("summary")), text_of(fields.get("description")),
-            text_of(fields.get("environment")), "\n".join(text_of(c.get("body")) for c in cm))
+    return texts_of(fields.get("summary"), fields.get("description"), fields.get("environment"),
+                    [c.get("body") for c in cm])
+
+
+def texts_of(summary: Any, description: Any, environment: Any, bodies: Any) -> tuple[str, str, str, str]:
+    """Return the four searchable texts from the raw values of the fields (comment bodies joined by lines)."""
+    return (text_of(summary), text_of(description), text_of(environment), "\n".join(text_of(b) for b in bodies))
 
 
 # ---------------------------------------------------------------- blocking links

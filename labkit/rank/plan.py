@@ -14,6 +14,7 @@ from labkit.rank.matching import _bits, max_antichain
 from labkit.rank.violations import Cycle, cycles_of
 
 MAX_RANK_BATCH = 50  # Agile REST: at most 50 issues per PUT /rest/agile/1.0/issue/rank
+SHARE_REACH = 100    # a moved issue may land up to this many unmoved issues past its nearest place, to share a call
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,58 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
     return slot, {sid: emit[sid] for sid in sids}
 
 
+def _shared_gaps(cons: Constraints, stays: list[int], uidx: dict[str, int], gap0: dict[str, int],
+                 natural: dict[str, int], emits: dict[str, int], n_unmoved: int) -> dict[str, int]:
+    """Choose each moved issue's gap so that moved issues share as few gaps as possible: one rank call carries a gap.
+
+    The set of moved issues is fixed (the move count stays minimal); only where they land is chosen.
+    An issue moving up may go anywhere between its lowest unmoved blocker and its natural gap (the
+    nearest to where it was), one moving down between its natural gap and its highest unmoved blocked
+    issue, in both cases at most :data:`SHARE_REACH` unmoved issues past its natural gap. Each side is a minimum stabbing of those intervals (greedy, so every chosen gap is some
+    issue's natural gap: nobody is pushed to an end of the backlog); a last pass in blocking order
+    keeps every moved blocker at or above what it blocks.
+    """
+    up: list[tuple[int, int, str]] = []
+    down: list[tuple[int, int, str]] = []
+    for comp, stay in zip(cons.components, stays, strict=True):
+        for i, key in enumerate(comp.keys):
+            if key not in natural:
+                continue
+            lp, ls = comp.pred[i] & stay, comp.succ[i] & stay
+            lb = uidx[comp.keys[lp.bit_length() - 1]] + 1 if lp else 0
+            ub = uidx[comp.keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
+            n = min(max(natural[key], lb), ub)
+            if n < gap0[key]:
+                up.append((max(lb, n - SHARE_REACH), n, key))
+            else:
+                down.append((n, min(ub, n + SHARE_REACH) if n > gap0[key] else n, key))
+    gaps: dict[str, int] = {}
+    point = -1
+    for lb, n, key in sorted(up, key=lambda t: t[1]):       # by right end: a new gap is this issue's own
+        if point < lb:
+            point = n
+        gaps[key] = point
+    point = n_unmoved + 1
+    for n, ub, key in sorted(down, key=lambda t: -t[0]):    # mirrored, by left end from the bottom
+        if point > ub:
+            point = n
+        gaps[key] = point
+    # blockers at or above what they block (members of one cycle are not ordered among themselves)
+    for comp in cons.components:
+        moved = [i for i in range(len(comp.keys)) if comp.keys[i] in gaps]
+        if not moved:
+            continue
+        moved_bits = sum(1 << i for i in moved)
+        for i in sorted(moved, key=lambda i: emits[comp.keys[i]]):
+            above = comp.pred[i] & moved_bits
+            while above:
+                j = (above & -above).bit_length() - 1
+                above &= above - 1
+                if gaps[comp.keys[j]] > gaps[comp.keys[i]]:
+                    gaps[comp.keys[i]] = gaps[comp.keys[j]]
+    return gaps
+
+
 def _merge_gap(items: Collection[tuple[int, int, int, str]]) -> list[str]:
     """Order the moved issues that share one gap: each component's in blocking order, interleaved by old position."""
     if len(items) <= 1:
@@ -328,7 +381,8 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
             seen += 1
     buckets: dict[int, list[tuple[int, int, int, str]]] = {}
     reasons: dict[str, tuple[int, int, int, dict[str, int]]] = {}
-    gaps: dict[str, int] = {}
+    natural: dict[str, int] = {}
+    emits: dict[str, int] = {}
     for ci, (comp, stay) in enumerate(zip(cons.components, stays, strict=True)):
         if stay == (1 << len(comp.keys)) - 1:
             continue
@@ -336,18 +390,23 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         local = {k: i for i, k in enumerate(comp.keys)}
         for i, key in enumerate(comp.keys):
             if key in slot:
-                gaps[key] = slot[key]
-                buckets.setdefault(slot[key], []).append((emit[cons.scc_of[key]], comp.positions[i], ci, key))
+                natural[key] = slot[key]
+                emits[key] = emit[cons.scc_of[key]]
                 reasons[key] = (ci, i, stay, local)
-    final: list[str] = []
-    for g in range(len(unmoved) + 1):
-        final += _merge_gap(buckets.get(g, ()))
-        if g < len(unmoved):
-            final.append(unmoved[g])
+    gaps = _shared_gaps(cons, stays, uidx, gap0, natural, emits, len(unmoved))
+    for key, (ci, i, _, _) in reasons.items():
+        buckets.setdefault(gaps[key], []).append((emits[key], cons.components[ci].positions[i], ci, key))
+    final: list[str] = []  # the unmoved issues in order, each gap's moved issues before the issue of the gap
+    at = 0
+    for g in sorted(buckets):
+        final += unmoved[at:g]
+        at = g
+        final += _merge_gap(buckets[g])
+    final += unmoved[at:]
     old_pos = {k: i for i, k in enumerate(order)}
     moves = []
     for to, key in enumerate(final):
-        if key in moved:
+        if key in reasons:
             frm = old_pos[key]
             ci, i, stay, local = reasons[key]
             # up/down relative to the issues that stay put (its number also shifts as others move)

@@ -346,8 +346,12 @@ class Journal:
         elif kind == "status-done":
             self.statuses_done.add(e["source"])
 
-    def write(self, event: dict[str, Any]) -> None:
-        """Append one event and flush it to disk before returning (the binding first, on a new journal)."""
+    def write(self, event: dict[str, Any], *, durable: bool = True) -> None:
+        """Append one event (the binding first, on a new journal); ``durable`` flushes it to disk before returning.
+
+        An event that only confirms a step (``batch-done``, ``link-done``) need not be durable: lost
+        in a crash, the step is re-checked on the server, and the next durable write syncs it anyway.
+        """
         line = json.dumps(event, separators=(",", ":")) + "\n"
         with self._lock:
             if self._unbound is not None:
@@ -360,7 +364,8 @@ class Journal:
                     f.truncate(self._cut_at)  # drop the torn last line: appending onto it would corrupt both
                 f.write(line.encode("utf-8"))
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
             self._cut_at, self._end_line = None, False
 
 
@@ -447,20 +452,27 @@ def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]
     return updates, embedded
 
 
-def _existing(client: Any, mapping: Mapping, sources: list[str]) -> dict[str, str]:
-    """Find issues already carrying the source labels of these tickets (one search per 50)."""
+def _existing(client: Any, mapping: Mapping, sources: list[str], workers: int = 4) -> dict[str, str]:
+    """Find issues already carrying the source labels of these tickets (one search per 50, ``workers`` at a time)."""
     from labkit.jira.jql.build import field
 
     found: dict[str, str] = {}
     prefix = mapping.label_prefix + "-"
-    for i in range(0, len(sources), BULK_LIMIT):
-        chunk = sources[i:i + BULK_LIMIT]
+
+    def search(chunk: list[str]) -> list[tuple[str, str]]:
+        """(source id, key) of the issues labelled with one chunk's source labels."""
         # built and quoted by the JQL builder: a project or label with a quote in it stays one value
         jql = str((field("project") == mapping.project) & field("labels").in_([mapping.label(s) for s in chunk]))
-        for issue in client.search_issues(jql, ["labels"], progress=False):
-            for label in issue["fields"].get("labels") or []:
-                if label.startswith(prefix) and label[len(prefix):] in chunk:
-                    found[label[len(prefix):]] = issue["key"]
+        wanted = set(chunk)
+        return [(label[len(prefix):], issue["key"])
+                for issue in client.search_issues(jql, ["labels"], progress=False)
+                for label in issue["fields"].get("labels") or []
+                if label.startswith(prefix) and label[len(prefix):] in wanted]
+
+    chunks = [sources[i:i + BULK_LIMIT] for i in range(0, len(sources), BULK_LIMIT)]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks) or 1))) as pool:
+        for pairs in pool.map(search, chunks):
+            found.update(pairs)
     return found
 
 
@@ -492,7 +504,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     todo = [i for i in plan.issues if i.source_id not in j.created]
     if not j.path.exists() or not j.created:
         # a first run into a project that may already hold these tickets (a rerun without the journal)
-        found = _existing(client, mapping, [i.source_id for i in todo])
+        found = _existing(client, mapping, [i.source_id for i in todo], workers)
         if found:
             j.write({"event": "found", "created": found})
             j.created.update(found)
@@ -511,7 +523,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
         j.write({"event": "batch-start", "batch": batch_no, "sources": sources, "links": embedded})
         keys = _bulk_create(client, updates)
         created = dict(zip(sources, keys, strict=True))
-        j.write({"event": "batch-done", "batch": batch_no, "created": created, "links": embedded})
+        j.write({"event": "batch-done", "batch": batch_no, "created": created, "links": embedded}, durable=False)
         j.created.update(created)
         j.links_done.update(embedded)
         result.links_created += len(embedded)
@@ -532,7 +544,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
             return "found"
         j.write({"event": "link-start", "link": link.link_id})
         client.add_link(link.type, j.created[link.inward], j.created[link.outward])
-        j.write({"event": "link-done", "link": link.link_id})
+        j.write({"event": "link-done", "link": link.link_id}, durable=False)
         return "created"
 
     pending_links = [ln for ln in plan.links if ln.link_id not in j.links_done]

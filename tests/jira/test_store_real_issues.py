@@ -11,6 +11,7 @@ import pytest
 from labkit.jira.jql.text import parse_text, text_matches
 from labkit.jira.model import field_texts
 from labkit.jira.store import Store
+from labkit.jira.store.sql import SqlBuilder
 
 from .test_store_helpers import APPC
 
@@ -77,6 +78,39 @@ def test_proximity_and_wildcards_agree_with_a_scan(appc):
     assert set(store.search_keys('summary ~ "sdcard*"')[0]) == {
         it["key"] for it in issues
         if pre_w[0].search(it["fields"].get("summary") or "") and text_matches("sdcard*", [it["fields"]["summary"]])}
+
+
+@pytest.mark.parametrize("head", ["sdcard", "crash", "keyb", "javas", "th"])
+def test_prefix_wildcards_agree_with_the_word_expansion_and_a_scan(appc, head, monkeypatch):
+    # "th" starts stop words (the, this...): it takes the expansion path, which leaves them out
+    store, issues = appc
+    jql = f'text ~ "{head}*"'
+    fast = set(store.search_keys(jql)[0])
+    assert store.count(jql) == len(fast) > 0
+    pre = re.compile(rf"(?<![^\W_]){head}", re.I)
+    scan = set()
+    for it in issues:
+        texts = field_texts(it["fields"])
+        if any(pre.search(t) for t in texts) and text_matches(f"{head}*", texts):
+            scan.add(it["key"])
+    assert fast == scan
+    monkeypatch.setattr(SqlBuilder, "prefix", staticmethod(lambda n: None))  # the word-list expansion instead
+    assert set(store.search_keys(jql)[0]) == fast
+    assert set(store.search_keys(f'summary ~ "{head}*" OR description ~ "{head}*"')[0]) <= fast
+
+
+def test_search_frame_matches_the_issues(appc):
+    store, issues = appc
+    by_key = {it["key"]: it for it in issues}
+    df = store.search(r'text ~ "\"disk space\"" ORDER BY created DESC')
+    assert len(df) == store.count(r'text ~ "\"disk space\""') > 0
+    assert list(df["created"]) == sorted(df["created"], reverse=True)
+    for row in df.head(200).itertuples():
+        f = by_key[row.key]["fields"]
+        assert row.summary == f["summary"]
+        assert row.status == f["status"]["name"]
+        assert row.labels == sorted(f.get("labels") or [])
+        assert row.components == sorted(c["name"] for c in f.get("components") or [])
 
 
 def test_links_from_the_archive(appc):

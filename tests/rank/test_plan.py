@@ -149,3 +149,26 @@ def test_plan_tables():
     assert list(plan.to_frame().columns) == ["issue", "from_pos", "to_pos", "direction", "blocker", "blocked"]
     assert plan.calls_frame()["count"].tolist() == [1]
     assert plan.summary() == {"issues": 2, "violated_pairs": 1, "moves": 1, "rank_calls": 1, "cycles": 0}
+
+
+def test_moved_issues_share_a_place_so_one_rank_call_carries_them():
+    # X must go above B and Y above C: two moves whatever the plan; putting both right above B
+    # (a place each of them may take) makes them neighbours, so one call moves both
+    order = ["A", "B", "C", "D", "E", "X", "Y"]
+    blocks = [("X", "B"), ("Y", "C")]
+    plan = plan_moves(order, blocks)
+    assert sorted(plan.moved) == ["X", "Y"]
+    assert [c.issues for c in plan.calls] == [("X", "Y")]
+    assert apply_calls(order, plan.calls) == plan.final_order
+    assert count_violations(plan.final_order, blocks) == 0
+
+
+def test_sharing_places_never_breaks_a_blocking_chain_among_moved_issues():
+    # P blocks Q blocks R, all three ranked below what they must precede: they move together, in order
+    order = ["T1", "T2", "T3", "F1", "F2", "R", "Q", "P"]
+    blocks = [("P", "Q"), ("Q", "R"), ("R", "T2"), ("P", "T1")]
+    plan = plan_moves(order, blocks)
+    final = plan.final_order
+    assert final.index("P") < final.index("Q") < final.index("R") < final.index("T2")
+    assert count_violations(final, blocks) == 0
+    assert len(plan.calls) == 1

@@ -41,11 +41,12 @@ def _parse_json(content: bytes) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDING) -> Parser | None:
-    """Return a parser that decodes a search/bulkfetch page straight into normalised rows (msgspec).
+def page_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
+    """Return a parser that decodes a search/bulkfetch page into typed issue structs (msgspec, in C).
 
-    Only the fields the columns need are decoded (typed, in C); a page that does not fit the
-    expected shape falls back to plain JSON and :func:`normalise`. None when msgspec is missing.
+    Only the fields the columns need are decoded; a page that does not fit the expected shape
+    falls back to plain JSON (dict issues, which :func:`search_columns` also takes). None when
+    msgspec is missing.
     """
     try:
         import msgspec
@@ -54,9 +55,9 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDIN
     from msgspec import defstruct, field
 
     # defstruct, not class syntax: this module's postponed annotations cannot see local classes.
-    def struct(name: str, *fields: tuple[Any, ...]) -> Any:
-        """Define a msgspec Struct with the given (name, type[, default]) fields."""
-        return defstruct(name, [(f[0], f[1], f[2] if len(f) > 2 else None) for f in fields])
+    def struct(name: str, *fields: tuple[Any, ...], **kw: Any) -> Any:
+        """Define a msgspec Struct (no GC tracking: decoded trees have no cycles)."""
+        return defstruct(name, [(f[0], f[1], f[2] if len(f) > 2 else None) for f in fields], gc=False, **kw)
 
     Named = struct("Named", ("name", Any), ("value", Any))
     Category = struct("Category", ("name", Any))
@@ -70,23 +71,47 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDIN
                     ("created", Any), ("updated", Any), ("resolutiondate", Any), ("labels", list[Any] | None),
                     ("components", list[Named] | None), ("issuelinks", list[Link] | None),
                     ("rank", Any, field(default=None, name=rank_field)))
-    Issue = struct("Issue", ("id", Any), ("key", Any), ("fields", Fields | None))
+    # item access (issue["key"]) lets the paging code treat these like the dicts of plain JSON
+    Issue = struct("Issue", ("id", Any), ("key", Any), ("fields", Fields | None),
+                   namespace={"__getitem__": lambda self, name: getattr(self, name)})
     Page = struct("Page", ("total", int | None), ("maxResults", int | None), ("issues", list[Issue], []))
-
     decoder = msgspec.json.Decoder(Page)
 
-    def name(v: Any) -> Any:
-        """Return a named value's name (or its value, e.g. a custom field option)."""
-        return None if v is None else (v.name if v.name is not None else v.value)
+    def parse(content: bytes) -> dict[str, Any]:
+        """Decode a search page into issue structs (falling back to plain JSON for unexpected shapes)."""
+        try:
+            page = decoder.decode(content)
+        except msgspec.ValidationError:
+            return json.loads(content)
+        return {"total": page.total, "maxResults": page.maxResults, "issues": page.issues}
 
-    def user(u: Any) -> Any:
-        """Return the best name of a user object (display name, name or account id)."""
-        return None if u is None else (u.displayName or u.name or u.accountId)
+    return parse
 
-    def row(i: Any) -> dict[str, Any]:
-        """Turn one decoded issue into a row of the normalised columns."""
-        f = i.fields or Fields()
-        st = f.status
+
+def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
+                   rule: BlockingRule = WORDING) -> dict[str, list[Any]]:
+    """Return the normalised columns of decoded issues (structs of :func:`page_parser`), built column by column.
+
+    Dict issues (plain JSON) go through :func:`normalise` row by row.
+    """
+    if any(isinstance(i, dict) for i in issues):
+        rows = [normalise(i, rank_field, rule=rule) for i in issues]
+        return {c: [r[c] for r in rows] for c in COLUMNS}
+    fs = [i.fields for i in issues]
+    st = [f.status if f is not None else None for f in fs]
+    fs = [f if f is not None else _NO_FIELDS for f in fs]
+
+    def named(attr: str) -> list[Any]:
+        """A named object's name (or option value) per issue."""
+        return [None if (v := getattr(f, attr)) is None else (v.name if v.name is not None else v.value) for f in fs]
+
+    def user(attr: str) -> list[Any]:
+        """A user's display name (or login, or account id) per issue."""
+        return [None if (u := getattr(f, attr)) is None else (u.displayName or u.name or u.accountId) for f in fs]
+
+    blocked_by: list[list[str]] = []
+    blocks: list[list[str]] = []
+    for f in fs:
         sides = []
         for lk in f.issuelinks or ():
             t = lk.type
@@ -96,30 +121,33 @@ def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDIN
                 sides.append((t.name, t.inward, t.outward, "outward", lk.outwardIssue.key))
             elif lk.inwardIssue is not None:
                 sides.append((t.name, t.inward, t.outward, "inward", lk.inwardIssue.key))
-        blocked_by, blocks = rule.sides(sides)
-        return {
-            "id": i.id, "key": i.key, "summary": f.summary,
-            "status": st.name if st is not None else None,
-            "status_category": st.statusCategory.name if st is not None and st.statusCategory is not None else None,
-            "issuetype": name(f.issuetype), "priority": name(f.priority),
-            "assignee": user(f.assignee), "reporter": user(f.reporter),
-            "created": f.created, "updated": f.updated, "resolved": f.resolutiondate,
-            "labels": sorted(f.labels) if f.labels else [],
-            "components": sorted(name(c) for c in f.components) if f.components else [],
-            "rank": f.rank, "blocked_by": blocked_by, "blocks": blocks,
-        }
+        by, bl = rule.sides(sides) if sides else ([], [])
+        blocked_by.append(by)
+        blocks.append(bl)
+    return {
+        "key": [i.key for i in issues], "summary": [f.summary for f in fs],
+        "status": [None if s is None else s.name for s in st],
+        "status_category": [None if s is None or s.statusCategory is None else s.statusCategory.name for s in st],
+        "issuetype": named("issuetype"), "priority": named("priority"),
+        "assignee": user("assignee"), "reporter": user("reporter"),
+        "created": [f.created for f in fs], "updated": [f.updated for f in fs],
+        "resolved": [f.resolutiondate for f in fs],
+        "labels": [sorted(f.labels) if f.labels else [] for f in fs],
+        "components": [sorted(c.name if c.name is not None else c.value for c in f.components) if f.components else []
+                       for f in fs],
+        "rank": [f.rank for f in fs], "blocked_by": blocked_by, "blocks": blocks,
+    }
 
-    def parse(content: bytes) -> dict[str, Any]:
-        """Decode a search page into rows (falling back to plain JSON for unexpected shapes)."""
-        try:
-            page = decoder.decode(content)
-        except msgspec.ValidationError:
-            data = json.loads(content)
-            rows = [{"id": i.get("id"), **normalise(i, rank_field, rule=rule)} for i in data.get("issues", [])]
-            return {"total": data.get("total"), "maxResults": data.get("maxResults"), "issues": rows}
-        return {"total": page.total, "maxResults": page.maxResults, "issues": [row(i) for i in page.issues]}
 
-    return parse
+class _NoFields:
+    """Stands in for an issue without ``fields``: every field is absent."""
+
+    def __getattr__(self, name: str) -> None:
+        """Return None for any field."""
+        return None
+
+
+_NO_FIELDS = _NoFields()
 
 
 def base_fields(rank_field: str = DEFAULT_RANK_FIELD) -> list[str]:
@@ -172,8 +200,9 @@ def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
     return row
 
 
-def to_dataframe(rows: list[dict[str, Any]], extra: Sequence[str] = (), raw: list[Any] | None = None):
-    """Build the search DataFrame: normalised columns, UTC timestamps, then extras (and ``raw``)."""
+def to_dataframe(rows: list[dict[str, Any]] | dict[str, list[Any]], extra: Sequence[str] = (),
+                 raw: list[Any] | None = None):
+    """Build the search DataFrame: normalised columns (rows, or columns by name), UTC timestamps, then extras (and ``raw``)."""
     import pandas as pd
 
     cols = COLUMNS + [c for c in extra if c not in COLUMNS]
@@ -349,10 +378,13 @@ class JiraClient:
         extra = list(fields)
         rank = self.rank_field
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
-        fast = None if extra or raw else row_parser(rank, self.blocking)
-        if fast is not None:  # decode straight into rows: no full JSON tree per issue
-            rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
-            return to_dataframe(rows)
+        fast = None if extra or raw else page_parser(rank)
+        if fast is not None:  # decode into typed structs, then build columns: no JSON tree or dict per issue
+            from labkit.bulk import no_gc
+
+            with no_gc():
+                issues = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
+                return to_dataframe(search_columns(issues, rank, self.blocking))
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
         rows = [normalise(i, rank, extra, self.blocking) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)

@@ -53,7 +53,12 @@ def has_index_word(text: str | None) -> bool:
     """Tell whether a text has at least one searchable word (not a stop word); stops at the first one."""
     if not text:
         return False
-    return any(m.group().lower() not in STOP_WORDS for m in _WORD.finditer(text))
+    m = _WORD.search(text)  # the first word decides almost always: one regex step, no generator
+    while m is not None:
+        if m.group().lower() not in STOP_WORDS:
+            return True
+        m = _WORD.search(text, m.end())
+    return False
 
 
 def stop_stems() -> frozenset[str]:

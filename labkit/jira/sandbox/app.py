@@ -335,7 +335,9 @@ class JiraApp:
             found = {k: self._cache.get(self._ids.get(k, k)) for k in keys}
         missing = [k for k, v in found.items() if v is None]
         if missing:
-            loaded = self.db.read(lambda s: {k: s.get_issue(k) for k in missing})
+            got = self.db.read(lambda s: s.get_issues(missing))  # one read of the page's documents and links
+            by = {i["key"]: i for i in got} | {str(i["id"]): i for i in got}
+            loaded = {k: by.get(k.upper(), by.get(k)) for k in missing}
             with self._cache_lock:
                 keep = generation == self._generation
                 for k, issue in loaded.items():

@@ -30,8 +30,9 @@ from labkit.jira.jql.ast import (
     without_not,
 )
 from labkit.jira.jql.reserved import looks_numeric
-from labkit.jira.model import RANK_NAMES, STATUS_CATEGORIES, field_texts
+from labkit.jira.model import RANK_NAMES, STATUS_CATEGORIES
 from labkit.jira.store.dates import function_date, iso, value_date
+from labkit.jira.store.decode import texts as doc_texts
 
 TEXT_COLUMNS = {"summary": ["summary"], "description": ["description"], "environment": ["environment"],
                 "comment": ["comment"], "text": ["summary", "description", "environment", "comment"]}
@@ -113,9 +114,18 @@ class SqlBuilder:
         """Return the SQL condition for the query's WHERE part (``1`` when there is none)."""
         return "1" if q.where is None else self.node(without_not(q.where))
 
-    def order(self, q: Query) -> str:
-        """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC)."""
-        parts = []
+    def order(self, q: Query, *, after_filter: bool = False) -> str:
+        """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC).
+
+        ``after_filter``: sort the matches rather than walk an index of the order (``+`` keeps
+        SQLite from using an index for a term), for when most issues will not match.
+        """
+        terms = self._order(q)
+        return ", ".join(f"+{t}" if after_filter and t.startswith("i.") else t for t in terms)
+
+    def _order(self, q: Query) -> list[str]:
+        """The ORDER BY terms."""
+        parts: list[str] = []
         for k in q.order_by:
             f = field_key(k.field)
             desc = k.direction == "DESC"
@@ -134,17 +144,17 @@ class SqlBuilder:
                 parts.append(f"{_ORDER_COLS[f]}{d}")
             elif f in _ORDER_MULTI:  # by the first value; issues without one sort last
                 sub = f"(SELECT MIN(m.value COLLATE NOCASE) FROM {_ORDER_MULTI[f]} m WHERE m.rid = i.rid)"
-                parts.append(f"{sub} IS NULL, {sub}{d}")
+                parts += [f"{sub} IS NULL", f"{sub}{d}"]
             else:
                 raise JqlError(f"Cannot order by {k.field!r} in the local store",
                                hint="order by key, id, Rank, priority, a date, status, statusCategory, issuetype, "
                                     "project, resolution, assignee, reporter, summary, labels, component or fixVersion")
         if not q.order_by:
-            return "i.project DESC, i.num DESC"
+            return ["i.project DESC", "i.num DESC"]
         last = field_key(q.order_by[-1].field)
         if last in _KEYS:  # already a total order
-            return ", ".join(parts)
-        return ", ".join(parts + ["i.project ASC", "i.num ASC"])
+            return parts
+        return parts + ["i.project ASC", "i.num ASC"]
 
     # ------------------------------------------------------------ boolean structure
     def node(self, n: Node) -> str:
@@ -296,13 +306,27 @@ class SqlBuilder:
         if names:
             parts.append(f"{col} IN ({self.ps(names)})")
         if ids:
-            parts.append(f"i.{id_col} IN ({self.ps(ids)})")
+            parts.append(self._by_id(kind, col, f"i.{id_col}", ids))
         if unresolved:  # resolution = Unresolved: the issues with no resolution
             parts.append(f"{col} IS NULL")
         hit = "(" + " OR ".join(parts) + ")" if parts else None
         if not _positive(c.op) and unresolved:
             return f"(NOT COALESCE({hit}, 0))" if hit else "0"
         return self._equality(c, col, hit, empty)
+
+    def _by_id(self, kind: str, name_col: str, id_col: str, ids: list[str]) -> str:
+        """Match object ids through the indexed name column (the names those ids carry), then by the id itself.
+
+        Every issue's (id, name) of an object is recorded in the object table, so the names of the
+        ids hold every match; a project's column holds its key, which an object may lack: by id alone.
+        """
+        if kind != "project":
+            names = [r[0] for r in self.db.execute(
+                "SELECT DISTINCT name FROM object WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",
+                (kind, json.dumps(ids)))]
+            if names and "" not in names:
+                return f"({name_col} IN ({self.ps(names)}) AND {id_col} IN ({self.ps(ids)}))"
+        return f"{id_col} IN ({self.ps(ids)})"
 
     def priority_range(self, c: Clause) -> str:
         """SQL for ``priority > x`` (higher priority has the lower id)."""
@@ -351,7 +375,7 @@ class SqlBuilder:
     def multi_clause(self, c: Clause, f: str) -> str:
         """SQL for multi-valued fields (labels, components, versions): any of its values matches."""
         table, kind, id_col = _MULTI[f]
-        has_any = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid)"
+        has_any = f"i.rid IN (SELECT rid FROM {table})"
         if c.op in ("IS", "IS NOT"):
             return has_any if c.op == "IS NOT" else f"(NOT {has_any})"
         if c.op not in _EQUALITY:
@@ -371,8 +395,9 @@ class SqlBuilder:
             if names:
                 conds.append(f"m.value IN ({self.ps(names)})")
             if ids:
-                conds.append(f"m.{id_col} IN ({self.ps(ids)})")
-        hit = f"EXISTS (SELECT 1 FROM {table} m WHERE m.rid = i.rid AND ({' OR '.join(conds)}))" if conds else None
+                conds.append(self._by_id(kind, "m.value", f"m.{id_col}", ids))
+        # a set of rids from the value's index, not a probe per issue
+        hit = f"i.rid IN (SELECT m.rid FROM {table} m WHERE {' OR '.join(conds)})" if conds else None
         if _positive(c.op):
             parts = ([hit] if hit else []) + ([f"(NOT {has_any})"] if empty else [])
             return "(" + " OR ".join(parts) + ")" if parts else "0"
@@ -512,7 +537,10 @@ class SqlBuilder:
             raise self.fail(c, f"the text search is not valid: {e.reason} at position {e.position}",
                             hint=e.hint) from None
         expr = self.fts_expr(tq.node)
-        if expr is not None:  # one FTS5 query; each column must match the whole expression on its own
+        head = self.prefix(tq.node)
+        if head is not None:  # a prefix wildcard: one FTS5 prefix query over the field's columns
+            cond = self._prefix_match(head, cols)
+        elif expr is not None:  # one FTS5 query; each column must match the whole expression on its own
             match = " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
             cond = f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p(match)})"
         elif isinstance(tq.node, T.Term | T.Phrase):  # one word or phrase: any field, checked in one pass
@@ -529,6 +557,9 @@ class SqlBuilder:
         if isinstance(n, T.Wildcard | T.Fuzzy):
             if isinstance(n, T.Wildcard) and n.pattern == "*":
                 return self._any_word(col)
+            head = self.prefix(n)
+            if head is not None:
+                return self._prefix_match(head, [col])
             terms = self.expand(n)
             if not terms:
                 return "0"
@@ -548,6 +579,27 @@ class SqlBuilder:
                 parts.append(f"NOT {self.text_node(x, col)}")
             return "(" + " AND ".join(parts) + ")"
         raise TypeError(n)
+
+    @staticmethod
+    def prefix(n: T.TextNode) -> str | None:
+        """The word start of a wildcard FTS5 can answer as a prefix query (``win*``), else None.
+
+        Exact when the pattern is a plain word start followed by one ``*`` and no stop word starts
+        with it (stop words are not indexed by Jira, but ``fts_raw`` holds them, so ``th*`` is expanded).
+        """
+        if not isinstance(n, T.Wildcard):
+            return None
+        head = n.pattern[:-1]
+        if not n.pattern.endswith("*") or not head or not all(ch.isalnum() for ch in head):
+            return None
+        if any(w.startswith(head) for w in T.STOP_WORDS):
+            return None
+        return head
+
+    def _prefix_match(self, head: str, cols: list[str]) -> str:
+        """Issues with a word starting with ``head`` in one of ``cols`` (FTS5 prefix query on words as written)."""
+        match = "{" + " ".join(cols) + '} : "' + head + '" *'
+        return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p(match)})"
 
     def _any_word(self, col: str) -> str:
         """Issues whose field has at least one searchable word (``field ~ "*"``)."""
@@ -586,7 +638,7 @@ class SqlBuilder:
             chunk = cand[k:k + 500]
             for rid, doc in self.db.execute(
                     f"SELECT rid, doc FROM issue_doc WHERE rid IN ({','.join('?' * len(chunk))})", chunk):
-                texts = field_texts(json.loads(doc).get("fields") or {})  # the very text the index was fed
+                texts = doc_texts(doc)  # the very text the index was fed
                 if any(T.matches(n, T.FieldText.of(texts[b])) for b in which):
                     rids.append(rid)
         return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"

@@ -26,6 +26,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
+from labkit.bulk import no_gc
 from labkit.jira.errors import JiraError, JqlError
 from labkit.jira.jql.limits import check_length, check_terms
 from labkit.jira.jql.parser import parse
@@ -37,11 +40,23 @@ from labkit.jira.model import (
     SEARCH_COLUMNS,
     BlockingRule,
     blocking_rule,
-    field_texts,
     status_category,
+    text_of,
 )
 from labkit.jira.store.budget import SearchBudget
 from labkit.jira.store.dates import iso, normalise
+from labkit.jira.store.decode import (
+    DocFields,
+    IssueDoc,
+    LinkType,
+    decode_issue,
+    encode,
+    fields_texts,
+    link_snapshot,
+    loads,
+    raw_object,
+    texts,
+)
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
 
@@ -58,27 +73,15 @@ CREATE TABLE IF NOT EXISTS issue(
   creator TEXT, creator_display TEXT, parent TEXT, parent_id TEXT,
   created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT, texts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT);
-CREATE INDEX IF NOT EXISTS issue_pk ON issue(project, num);
-CREATE INDEX IF NOT EXISTS issue_rank ON issue(rank);
-CREATE INDEX IF NOT EXISTS issue_created ON issue(created);
-CREATE INDEX IF NOT EXISTS issue_project_status ON issue(project, status);
-CREATE INDEX IF NOT EXISTS issue_status ON issue(status, project);
 CREATE TABLE IF NOT EXISTS object(kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
   PRIMARY KEY (kind, id, name, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS label(rid INTEGER, value TEXT);
-CREATE INDEX IF NOT EXISTS label_rid ON label(rid);
-CREATE INDEX IF NOT EXISTS label_value ON label(value COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS component(rid INTEGER, value TEXT, cid TEXT);
-CREATE INDEX IF NOT EXISTS component_rid ON component(rid);
 CREATE TABLE IF NOT EXISTS fixversion(rid INTEGER, value TEXT, vid TEXT);
-CREATE INDEX IF NOT EXISTS fixversion_rid ON fixversion(rid);
 CREATE TABLE IF NOT EXISTS affectsversion(rid INTEGER, value TEXT, vid TEXT);
-CREATE INDEX IF NOT EXISTS affectsversion_rid ON affectsversion(rid);
 CREATE TABLE IF NOT EXISTS link(
   id TEXT PRIMARY KEY, type_id TEXT, type_name TEXT, inward TEXT, outward TEXT,
   src TEXT, src_id TEXT, src_fields TEXT, dst TEXT, dst_id TEXT, dst_fields TEXT);
-CREATE INDEX IF NOT EXISTS link_src ON link(src);
-CREATE INDEX IF NOT EXISTS link_dst ON link(dst);
 CREATE TABLE IF NOT EXISTS linktype(id TEXT PRIMARY KEY, name TEXT, inward TEXT, outward TEXT);
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(summary, description, environment, comment,
@@ -89,6 +92,46 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row')
 """
 
 _SQL_INT_MAX = 2**62  # LIMIT/OFFSET bound: SQLite integers are 64-bit, no store holds this many issues
+
+# Secondary indexes: one for each column a JQL clause can match (NOCASE where the match ignores case), the
+# orders of ORDER BY, and the look-ups of links and multi-valued fields (an object's id is matched through its
+# name's index, see SqlBuilder._by_id; statusCategory has three values, an index would not narrow it). A load into an empty store drops
+# them and builds each once at the end (a sort), which is much faster than updating them row by row.
+_INDEXES = {
+    "issue_pk": "issue(project, num)", "issue_rank": "issue(rank)", "issue_created": "issue(created)",
+    "issue_updated": "issue(updated)", "issue_resolved": "issue(resolved)", "issue_due": "issue(due)",
+    "issue_project_status": "issue(project, status)", "issue_status": "issue(status, project)",
+    "issue_project_id": "issue(project_id)", "issue_type": "issue(issuetype)", "issue_priority": "issue(priority)",
+    "issue_resolution": "issue(resolution)",
+    "issue_assignee": "issue(assignee COLLATE NOCASE)", "issue_assignee_name": "issue(assignee_display COLLATE NOCASE)",
+    "issue_reporter": "issue(reporter COLLATE NOCASE)", "issue_reporter_name": "issue(reporter_display COLLATE NOCASE)",
+    "issue_creator": "issue(creator COLLATE NOCASE)", "issue_creator_name": "issue(creator_display COLLATE NOCASE)",
+    "issue_parent": "issue(parent COLLATE NOCASE)", "issue_parent_id": "issue(parent_id COLLATE NOCASE)",
+    "label_rid": "label(rid)", "label_value": "label(value COLLATE NOCASE)",
+    "component_rid": "component(rid)", "component_value": "component(value)",
+    "fixversion_rid": "fixversion(rid)", "fixversion_value": "fixversion(value)",
+    "affectsversion_rid": "affectsversion(rid)", "affectsversion_value": "affectsversion(value)",
+    "link_src": "link(src)", "link_dst": "link(dst)",
+}
+# The issue table's columns in the order rows are built at import.
+_ISSUE_COLUMNS = ("rid", "id", "key", "project", "num", "project_id", "project_name", "summary", "issuetype",
+                  "issuetype_id", "status", "status_id", "status_category", "status_category_key",
+                  "status_category_id", "priority", "priority_id", "resolution", "resolution_id", "assignee",
+                  "assignee_display", "reporter", "reporter_display", "creator", "creator_display", "parent",
+                  "parent_id", "created", "updated", "resolved", "due", "rank", "texts")
+_INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})"
+_BATCH = 2000
+# One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
+# subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
+# from each side, for the blocking rule.
+_FRAME_SELECT = (
+    "i.key, i.summary, i.status, i.status_category, i.issuetype, i.priority, i.assignee_display, "
+    "i.reporter_display, i.created, i.updated, i.resolved, "
+    "(SELECT json_group_array(value) FROM label WHERE rid = i.rid), "
+    "(SELECT json_group_array(value) FROM component WHERE rid = i.rid), i.rank, "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key), "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key)")
+
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
     _BLOCKS,
@@ -98,22 +141,23 @@ _DEFAULT_LINK_TYPES = [
 ]
 
 
+def _page(start: int, limit: int | None) -> tuple[int, int]:
+    """SQL LIMIT and OFFSET of a page (-1: no limit), clamped to what SQLite's 64-bit integers hold."""
+    lim = -1 if limit is None else min(max(0, int(limit)), _SQL_INT_MAX)  # past any store's size
+    return lim, min(max(0, int(start)), _SQL_INT_MAX)
+
+
 def _short(jql: str, limit: int = 200) -> str:
     """A JQL cut to ``limit`` characters for an error message."""
     return jql if len(jql) <= limit else jql[:limit] + f"... ({len(jql):,} characters)"
 
 
-def _name(obj: Any, attr: str = "name") -> str | None:
-    """The name of a REST object, or None."""
-    return obj.get(attr) if isinstance(obj, dict) else None
-
-
-def _user(obj: Any) -> tuple[str | None, str | None]:
-    """(login, display name) of a REST user object."""
-    if not isinstance(obj, dict):
+def _user(u: Any) -> tuple[Any, Any]:
+    """(login, display name) of a decoded REST user."""
+    if u is None:
         return None, None
-    login = obj.get("name") or obj.get("accountId") or obj.get("key")
-    return login, obj.get("displayName") or login
+    login = u.name or u.accountId or u.key
+    return login, u.displayName or login
 
 
 def text_mask(texts: tuple[str, str, str, str]) -> int:
@@ -127,29 +171,73 @@ def text_mask(texts: tuple[str, str, str, str]) -> int:
     return mask
 
 
-def _objects(f: dict) -> set[tuple[str, str, str, str]]:
-    """The (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL."""
-    out = set()
-
+def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
+    """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL."""
     def add(kind: str, obj: Any, key: str = "") -> None:
         """Record one object (empty strings for what it lacks)."""
-        if isinstance(obj, dict) and (obj.get("id") is not None or obj.get("name")):
-            out.add((kind, str(obj.get("id") or ""), str(obj.get("name") or ""), key))
+        if obj is not None and (obj.id is not None or obj.name):
+            out.add((kind, str(obj.id or ""), str(obj.name or ""), key))
 
-    proj = f.get("project")
-    if isinstance(proj, dict):
-        add("project", proj, str(proj.get("key") or ""))
-    for kind in ("issuetype", "status", "priority", "resolution"):
-        add(kind, f.get(kind))
-    for kind, name in (("component", "components"), ("fixversion", "fixVersions"), ("affectsversion", "versions")):
-        for obj in f.get(name) or []:
+    if f.project is not None:
+        add("project", f.project, str(f.project.key or ""))
+    add("issuetype", f.issuetype)
+    add("status", f.status)
+    add("priority", f.priority)
+    add("resolution", f.resolution)
+    for kind, objs in (("component", f.components), ("fixversion", f.fixVersions), ("affectsversion", f.versions)):
+        for obj in objs or ():
             add(kind, obj)
-    return out
 
 
-def _link_fields(issue_fields: dict) -> dict:
-    """The few fields Jira embeds for the other issue of a link."""
-    return {k: issue_fields.get(k) for k in ("summary", "status", "priority", "issuetype") if k in issue_fields}
+def _document(issue: dict | str | bytes) -> tuple[str, IssueDoc]:
+    """The stored text and the decoded indexed parts of one issue to import (a dict, or JSON text kept as is)."""
+    if isinstance(issue, dict):
+        text = encode(issue)
+    elif isinstance(issue, str | bytes):
+        try:
+            text = issue.decode("utf-8") if isinstance(issue, bytes) else issue
+        except UnicodeDecodeError as exc:
+            raise JiraError(f"an issue to import is not UTF-8 text ({exc})",
+                            hint="import Jira REST issue JSON: {id, key, fields}") from None
+    else:
+        raise JiraError(f"An issue to import has no id or key: {str(issue)[:80]}",
+                        hint="import Jira REST issue JSON: {id, key, fields}")
+    try:
+        d = decode_issue(text)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise JiraError(f"an issue to import is not JSON ({exc}): {text[:80]}",
+                        hint="import Jira REST issue JSON: {id, key, fields}") from None
+    if d is None or not d.key or d.id in (None, ""):
+        raise JiraError(f"An issue to import has no id or key: {text[:80]}",
+                        hint="import Jira REST issue JSON: {id, key, fields}")
+    return text, d
+
+
+def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tuple:
+    """The issue table row (in :data:`_ISSUE_COLUMNS` order) of one decoded issue."""
+    key = d.key
+    project, _, num = key.rpartition("-")
+    proj = f.project
+    st = f.status
+    cat = st.statusCategory if st is not None else None
+    a_login, a_name = _user(f.assignee)
+    r_login, r_name = _user(f.reporter)
+    c_login, c_name = _user(f.creator)
+    it, pr, rs, pa = f.issuetype, f.priority, f.resolution, f.parent
+    summary = f.summary if f.summary is None or isinstance(f.summary, str) else text_of(f.summary)
+    return (rid, str(d.id), key, (proj.key if proj is not None else None) or project,
+            int(num) if num.isdigit() else 0, proj.id if proj is not None else None,
+            proj.name if proj is not None else None, summary,
+            it.name if it is not None else None, it.id if it is not None else None,
+            st.name if st is not None else None, st.id if st is not None else None,
+            cat.name if cat is not None else None, cat.key if cat is not None else None,
+            cat.id if cat is not None else None,
+            pr.name if pr is not None else None, pr.id if pr is not None else None,
+            rs.name if rs is not None else None, rs.id if rs is not None else None,
+            a_login, a_name, r_login, r_name, c_login, c_name,
+            pa.key if pa is not None else None, pa.id if pa is not None else None,
+            normalise(f.created), normalise(f.updated), normalise(f.resolutiondate), normalise(f.duedate),
+            rank, texts)
 
 
 class Store:
@@ -173,8 +261,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA cache_size=-200000")
+            self.db.execute("PRAGMA threads=2")  # index builds sort on two cores
             self._migrate()
             self.db.executescript(_SCHEMA)
+            self._create_indexes()
         except sqlite3.Error as exc:
             raise JiraError(f"cannot open {self.path} as a labkit store ({exc})",
                             hint="give the path of a new file in an existing directory, or of a store "
@@ -187,6 +277,7 @@ class Store:
         self._vocab: list[str] | None = None
         self._vocab_version = -1
         self._version = 0
+        self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
             self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
 
@@ -209,11 +300,33 @@ class Store:
         objects: set[tuple[str, str, str, str]] = set()
         updates = []
         for rid, doc in self.db.execute("SELECT rid, doc FROM issue_doc"):
-            f = json.loads(doc).get("fields") or {}
-            updates.append((text_mask(field_texts(f)), rid))
-            objects.update(_objects(f))
+            d = decode_issue(doc)
+            f = d.fields if d is not None and d.fields is not None else DocFields()
+            updates.append((text_mask(fields_texts(f)), rid))
+            _objects(f, objects)
         self.db.executemany("UPDATE issue SET texts = ? WHERE rid = ?", updates)
         self.db.executemany("INSERT OR IGNORE INTO object VALUES (?,?,?,?)", objects)
+
+    def _create_indexes(self) -> None:
+        """Create the secondary indexes that are missing (all of them after a bulk load)."""
+        for name, on in _INDEXES.items():
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+    def _drop_indexes(self) -> None:
+        """Drop the secondary indexes before a bulk load into an empty store; let FTS5 merge its segments less."""
+        for name in _INDEXES:
+            self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        for table in ("fts", "fts_raw"):  # merging as it goes rewrites the index several times over
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 0)")
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 64)")
+
+    def _end_bulk(self) -> None:
+        """Build the secondary indexes after a bulk load and put FTS5's merging back to its defaults."""
+        self._create_indexes()
+        for table in ("fts", "fts_raw"):
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 4)")
+            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 16)")
+        self._bulk = False
 
     def close(self) -> None:
         """Close the database connection."""
@@ -250,28 +363,23 @@ class Store:
         Each issue is ``{id, key, fields: {...}}`` as ``GET /rest/api/2/issue/KEY`` returns it
         (``fields.issuelinks``, ``fields.comment.comments`` and ``changelog.histories`` are kept
         when present). Issues without a rank (:data:`labkit.jira.model.RANK_FIELD`) go to the bottom of the backlog.
+        A load into an empty store builds the secondary indexes once at the end.
         """
         if isinstance(issues, str | bytes | dict):
             raise JiraError(f"import_issues() takes many issues, not one {type(issues).__name__}",
                             hint="pass a list (or any iterable) of issue dicts or JSON lines")
         n = 0
-        with self.lock:
+        with self.lock, no_gc():
             self.db.execute("BEGIN")
             try:
+                self._bulk = self.db.execute("SELECT 1 FROM issue LIMIT 1").fetchone() is None
+                if self._bulk:
+                    self._drop_indexes()
                 next_rank = self._meta("rank_next", 0)
-                batch: list[dict] = []
+                batch: list[tuple[str, IssueDoc]] = []
                 for issue in issues:
-                    if isinstance(issue, str | bytes):  # a JSON line: keep its text as the stored document
-                        try:
-                            text = issue.decode("utf-8") if isinstance(issue, bytes) else issue
-                            issue = json.loads(text)
-                        except ValueError as exc:
-                            raise JiraError(f"an issue to import is not JSON ({exc}): {str(issue)[:80]}",
-                                            hint="import Jira REST issue JSON: {id, key, fields}") from None
-                        if isinstance(issue, dict):
-                            issue["\0json"] = text
-                    batch.append(issue)
-                    if len(batch) >= 2000:
+                    batch.append(_document(issue))
+                    if len(batch) >= _BATCH:
                         n += len(batch)
                         next_rank = self._import_batch(batch, next_rank)
                         batch = []
@@ -279,127 +387,79 @@ class Store:
                     n += len(batch)
                     next_rank = self._import_batch(batch, next_rank)
                 self._set_meta("rank_next", next_rank)
+                if self._bulk:
+                    self._end_bulk()
                 self.db.execute("COMMIT")
             except BaseException:
+                self._bulk = False
                 self.db.execute("ROLLBACK")
                 raise
             self._version += 1
         return n
 
-    def _row(self, issue: dict, rank: str | None) -> dict:
-        """The issue table row of one REST issue."""
-        f = issue.get("fields") or {}
-        key = issue["key"]
-        project, _, num = key.rpartition("-")
-        proj = f.get("project") or {}
-        st = f.get("status") or {}
-        cat = st.get("statusCategory") or {}
-        a_login, a_name = _user(f.get("assignee"))
-        r_login, r_name = _user(f.get("reporter"))
-        c_login, c_name = _user(f.get("creator"))
-        parent = f.get("parent") or {}
-        return {
-            "id": str(issue["id"]), "key": key, "project": proj.get("key") or project,
-            "num": int(num) if num.isdigit() else 0, "project_id": proj.get("id"), "project_name": proj.get("name"),
-            "summary": f.get("summary"), "issuetype": _name(f.get("issuetype")),
-            "issuetype_id": (f.get("issuetype") or {}).get("id"), "status": st.get("name"), "status_id": st.get("id"),
-            "status_category": cat.get("name"), "status_category_key": cat.get("key"),
-            "status_category_id": cat.get("id"), "priority": _name(f.get("priority")),
-            "priority_id": (f.get("priority") or {}).get("id"), "resolution": _name(f.get("resolution")),
-            "resolution_id": (f.get("resolution") or {}).get("id"), "assignee": a_login, "assignee_display": a_name,
-            "reporter": r_login, "reporter_display": r_name, "creator": c_login, "creator_display": c_name,
-            "parent": parent.get("key"), "parent_id": parent.get("id"),
-            "created": normalise(f.get("created")), "updated": normalise(f.get("updated")),
-            "resolved": normalise(f.get("resolutiondate")), "due": normalise(f.get("duedate")), "rank": rank,
-        }
-
-    def _import_batch(self, batch: list[dict], next_rank: int) -> int:
-        """Upsert a batch of issues with their texts, labels, links; return the next rank number."""
+    def _import_batch(self, batch: list[tuple[str, IssueDoc]], next_rank: int) -> int:
+        """Upsert a batch of decoded issues with their texts, labels, links; return the next rank number."""
         db = self.db
-        bad = [b for b in batch if not isinstance(b, dict) or not b.get("key") or b.get("id") in (None, "")]
-        if bad:
-            raise JiraError(f"An issue to import has no id or key: {str(bad[0])[:80]}",
-                            hint="import Jira REST issue JSON: {id, key, fields}")
-        keys = [b["key"] for b in batch]
-        if len(set(keys)) != len(keys):
-            seen: dict[str, dict] = {}
-            for b in batch:
-                seen[b["key"]] = b  # the last copy of a key wins, as an upsert would
-            batch[:] = list(seen.values())
-            keys = [b["key"] for b in batch]
-        # upsert: drop what an earlier import stored for these keys
-        old: dict[str, int] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            q = ",".join("?" * len(chunk))
-            old.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({q})", chunk)))
-            ids = [str(b["id"]) for b in batch[i:i + 500]]
-            old.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE id IN ({q})", ids)))  # a moved issue
+        last = {d.key: k for k, (_, d) in enumerate(batch)}
+        if len(last) != len(batch):  # the last copy of a key wins, as an upsert would
+            batch = [b for k, b in enumerate(batch) if last[b[1].key] == k]
+        keys = [d.key for _, d in batch]
+        # upsert: drop what an earlier import stored for these keys (or ids: a moved issue)
+        old: dict[str, tuple[int, str]] = {}
+        for row in db.execute("SELECT key, rid, rank FROM issue WHERE key IN (SELECT value FROM json_each(?)) "
+                              "OR id IN (SELECT value FROM json_each(?))",
+                              (encode(keys), encode([str(d.id) for _, d in batch]))):
+            old[row[0]] = (row[1], row[2])
         old_rank: dict[str, str] = {}
         if old:
-            for key, rid in old.items():
-                r = db.execute("SELECT rank FROM issue WHERE rid = ?", (rid,)).fetchone()
-                old_rank[key] = r[0]
+            if self._bulk:  # deletes look rows up by rid: build the indexes now
+                self._end_bulk()
+            for key, (rid, rank) in old.items():
+                old_rank[key] = rank
                 self._delete_rid(rid)
-        rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes, doc_rows = ([] for _ in range(10))
+        rid = (db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
+        rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         objects: set[tuple[str, str, str, str]] = set()
-        for issue in batch:
-            f = issue.get("fields") or {}
-            rank = f.get(RANK_FIELD) or old_rank.get(issue["key"])
+        for text, d in batch:
+            f = d.fields if d.fields is not None else DocFields()
+            key = d.key
+            rank = f.rank or old_rank.get(key)
             if not rank:
                 rank = rank_of(next_rank)
                 next_rank += 1
             else:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
-            row = self._row(issue, rank)
-            # the document as given (links and rank are served from their tables, the rest from here)
-            text = issue.pop("\0json", None) or json.dumps(issue, ensure_ascii=False, separators=(",", ":"),
-                                                            check_circular=False)
-            doc_rows.append([text, None])
-            rows.append(row)
-            cm = (f.get("comment") or {}).get("comments") or []
-            texts = field_texts(f)
-            row["texts"] = text_mask(texts)
-            fts_rows.append(list(texts))
-            objects.update(_objects(f))
-            docs.append((issue, cm))
-            for lk in f.get("issuelinks") or []:
-                t = lk.get("type") or {}
-                ltypes.append((t.get("id"), t.get("name"), t.get("inward"), t.get("outward")))
-                here = (issue["key"], str(issue["id"]), json.dumps(_link_fields(f), ensure_ascii=False))
-                if "outwardIssue" in lk:
-                    o = lk["outwardIssue"]
-                    other = (o.get("key"), str(o.get("id")), json.dumps(o.get("fields") or {}, ensure_ascii=False))
-                    src, dst = here, other
-                elif "inwardIssue" in lk:
-                    o = lk["inwardIssue"]
-                    other = (o.get("key"), str(o.get("id")), json.dumps(o.get("fields") or {}, ensure_ascii=False))
-                    src, dst = other, here
-                else:
-                    continue
-                links.append((str(lk.get("id")), t.get("id"), t.get("name"), t.get("inward"), t.get("outward"),
-                              *src, *dst))
-        cols = list(rows[0])
-        db.executemany(f"INSERT INTO issue ({','.join(cols)}) VALUES ({','.join(':' + c for c in cols)})", rows)
-        rid_of = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rid_of.update(dict(db.execute(f"SELECT key, rid FROM issue WHERE key IN ({','.join('?' * len(chunk))})",
-                                          chunk)))
-        for (issue, _cm), ft, dr in zip(docs, fts_rows, doc_rows, strict=True):
-            rid = rid_of[issue["key"]]
-            dr.insert(0, rid)
-            f = issue.get("fields") or {}
-            ft.insert(0, rid)
-            labels.extend((rid, lb) for lb in f.get("labels") or [])
-            comps.extend((rid, c.get("name"), c.get("id")) for c in f.get("components") or [])
-            fixv.extend((rid, v.get("name"), v.get("id")) for v in f.get("fixVersions") or [])
-            affv.extend((rid, v.get("name"), v.get("id")) for v in f.get("versions") or [])
+            texts = fields_texts(f)
+            rows.append(_issue_row(rid, d, f, rank, text_mask(texts)))
+            docs.append((rid, text, None))
+            fts_rows.append((rid, *texts))
+            _objects(f, objects)
+            if f.labels:
+                labels.extend((rid, lb) for lb in f.labels)
+            if f.components:
+                comps.extend((rid, c.name, c.id) for c in f.components)
+            if f.fixVersions:
+                fixv.extend((rid, v.name, v.id) for v in f.fixVersions)
+            if f.versions:
+                affv.extend((rid, v.name, v.id) for v in f.versions)
+            if f.issuelinks:
+                here = (key, str(d.id), link_snapshot(text))
+                for lk in f.issuelinks:
+                    t = lk.type or LinkType()
+                    ltypes.append((t.id, t.name, t.inward, t.outward))
+                    o = lk.outwardIssue or lk.inwardIssue
+                    if o is None:
+                        continue
+                    other = (o.key, str(o.id), raw_object(o.fields))
+                    src, dst = (here, other) if lk.outwardIssue is not None else (other, here)
+                    links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
+            rid += 1
+        db.executemany(_INSERT_ISSUE, rows)
         db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
                        fts_rows)
         db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
                        fts_rows)
-        db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", doc_rows)
+        db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
         db.executemany("INSERT INTO fixversion VALUES (?,?,?)", fixv)
@@ -415,7 +475,7 @@ class Store:
         row = db.execute("SELECT summary, key FROM issue WHERE rid = ?", (rid,)).fetchone()
         doc = db.execute("SELECT doc FROM issue_doc WHERE rid = ?", (rid,)).fetchone()
         if doc is not None:
-            old = field_texts(json.loads(doc[0])["fields"])
+            old = texts(doc[0])
             for table in ("fts", "fts_raw"):
                 db.execute(f"INSERT INTO {table} ({table}, rowid, summary, description, environment, comment) "
                            "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
@@ -428,43 +488,71 @@ class Store:
     # ------------------------------------------------------------ read
     def get_issue(self, key_or_id: str) -> dict | None:
         """Return the REST-shaped issue ``{id, key, fields, changelog?}`` with current links, comments and rank, or None."""
+        got = self.get_issues([key_or_id])
+        return got[0] if got else None
+
+    def get_issues(self, keys_or_ids: list[str]) -> list[dict]:
+        """Return REST-shaped issues (as :meth:`get_issue`) of keys or ids, in that order; unknown ones are left out.
+
+        One read of the documents and one of the links serve the whole list (a page of a search).
+        """
+        wanted = [str(k) for k in keys_or_ids]
+        if not wanted:
+            return []
         with self.lock:
-            row = self.db.execute("SELECT i.rid, i.key, d.doc, i.rank, d.changelog FROM issue i JOIN issue_doc d "
-                                  "ON d.rid = i.rid WHERE i.key = ? OR i.id = ?",
-                                  (str(key_or_id).upper(), str(key_or_id))).fetchone()
-            if row is None:
-                return None
-            rid, key, doc, rank, changelog = row
-            issue = json.loads(doc)
+            by_key: dict[str, tuple] = {}
+            by_id: dict[str, tuple] = {}
+            for row in self.db.execute(
+                    "SELECT i.key, i.id, d.doc, i.rank FROM issue i JOIN issue_doc d ON d.rid = i.rid "
+                    "WHERE i.key IN (SELECT value FROM json_each(?)) OR i.id IN (SELECT value FROM json_each(?))",
+                    (encode([w.upper() for w in wanted]), encode(wanted))):
+                by_key[row[0]] = by_id[row[1]] = row
+            rows = [r for r in (by_key.get(w.upper()) or by_id.get(w) for w in wanted) if r is not None]
+            links = self._links_for([r[0] for r in rows])
+        out = []
+        for key, _id, doc, rank in rows:
+            issue = loads(doc)
             f = issue["fields"]
             f[RANK_FIELD] = rank
             cm = (f.get("comment") or {}).get("comments") or []
             f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
-            f["issuelinks"] = self._links_of(key)
-            return issue
+            f["issuelinks"] = links[key]
+            out.append(issue)
+        return out
 
-    def _current_fields(self, key: str, stored: str, id_: str) -> tuple[str, dict]:
-        """The id and link fields of the other issue of a link (stored snapshot if it is not in the store)."""
-        row = self.db.execute("SELECT i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid WHERE i.key = ?",
-                              (key,)).fetchone()
-        if row is None:
-            return id_, json.loads(stored or "{}")
-        return row[0], _link_fields(json.loads(row[1])["fields"])
+    def _links_for(self, keys: list[str]) -> dict[str, list[dict]]:
+        """Each issue's links REST-shaped (outwardIssue: this issue [outward] it; inwardIssue: it [outward] this issue).
+
+        The other issue shows its current id and fields when it is in the store, else the snapshot
+        taken when the link was imported.
+        """
+        out: dict[str, list[dict]] = {k: [] for k in keys}
+        if not keys:
+            return out
+        ks = encode(keys)
+        rows = self.db.execute("SELECT * FROM link WHERE src IN (SELECT value FROM json_each(?)) "
+                               "OR dst IN (SELECT value FROM json_each(?)) ORDER BY CAST(id AS INTEGER), id",
+                               (ks, ks)).fetchall()
+        if not rows:
+            return out
+        ends = sorted({r[5] for r in rows} | {r[8] for r in rows})
+        current = {key: (id_, link_snapshot(doc)) for key, id_, doc in self.db.execute(
+            "SELECT i.key, i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid "
+            "WHERE i.key IN (SELECT value FROM json_each(?))", (encode(ends),))}
+        for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in rows:
+            if src in out:
+                oid, of = current.get(dst, (dst_id, dst_f or "{}"))
+                out[src].append({"id": lid, "type": {"id": tid, "name": tname, "inward": inward, "outward": outward},
+                                 "outwardIssue": {"id": oid, "key": dst, "fields": loads(of)}})
+            if dst in out and dst != src:
+                oid, of = current.get(src, (src_id, src_f or "{}"))
+                out[dst].append({"id": lid, "type": {"id": tid, "name": tname, "inward": inward, "outward": outward},
+                                 "inwardIssue": {"id": oid, "key": src, "fields": loads(of)}})
+        return out
 
     def _links_of(self, key: str) -> list[dict]:
-        """The issue's links REST-shaped (outwardIssue: this issue [outward] it; inwardIssue: it [outward] this issue)."""
-        out = []
-        for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in self.db.execute(
-                "SELECT * FROM link WHERE src = ? OR dst = ? ORDER BY CAST(id AS INTEGER), id", (key, key)):
-            entry: dict[str, Any] = {"id": lid, "type": {"id": tid, "name": tname, "inward": inward, "outward": outward}}
-            if src == key:
-                oid, of = self._current_fields(dst, dst_f, dst_id)
-                entry["outwardIssue"] = {"id": oid, "key": dst, "fields": of}
-            else:
-                oid, of = self._current_fields(src, src_f, src_id)
-                entry["inwardIssue"] = {"id": oid, "key": src, "fields": of}
-            out.append(entry)
-        return out
+        """One issue's links REST-shaped (see :meth:`_links_for`)."""
+        return self._links_for([key])[key]
 
     def _data_version(self) -> tuple[int, int]:
         """What the cached word list depends on: this object's writes and commits by other connections."""
@@ -523,93 +611,103 @@ class Store:
             got.update(self.db.execute(f"SELECT rid, key FROM issue WHERE rid IN ({','.join('?' * len(chunk))})", chunk))
         return [got[r] for r in rids]
 
-    def _search_rids(self, jql: str, start: int, limit: int | None, with_total: bool) -> tuple[list[int], int]:
-        """Internal row ids of a page of matches, and the total."""
+    def _query(self, jql: str, *, ordered: bool) -> tuple[str, str, list[Any]]:
+        """The WHERE and ORDER BY of a JQL query and their parameters.
+
+        ``ordered``: the order is applied to the matches (filter, then sort) instead of walking an
+        index of the order and filtering each row on the way, which reads every issue.
+        """
         q = self._parse(jql)
         b = self._builder()
         where = b.where(q)
-        order = b.order(q)
-        params = list(b.params)
+        order = b.order(q, after_filter=ordered and where != "1")
         self._keep_vocab(b)
-        lim = -1 if limit is None else min(max(0, int(limit)), _SQL_INT_MAX)  # past any store's size
-        off = min(max(0, int(start)), _SQL_INT_MAX)
-        sql = f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return where, order, list(b.params)
+
+    def _run(self, jql: str, sql: str, params: list[Any]) -> list[tuple]:
+        """Run a search's SQL, turning SQLite's refusal into a JqlError naming the query."""
         try:
-            rids = [r[0] for r in self.db.execute(sql, [*params, lim, off])]
-            total = len(rids) + off if limit is None and start == 0 else -1
-            if with_total and (total < 0 or limit is not None or start):
-                total = self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", params).fetchone()[0]
+            return self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError as e:
             self._budget.check()  # interrupted at the deadline: say so, not "could not run"
             raise JqlError(f"The local store could not run `{_short(jql)}`: {e}",
                            hint="simplify the text search (very broad wildcards expand to too many words)") from e
+
+    def _search_rids(self, jql: str, start: int, limit: int | None, with_total: bool) -> tuple[list[int], int]:
+        """Internal row ids of a page of matches, and the total."""
+        where, order, params = self._query(jql, ordered=limit is None)
+        lim, off = _page(start, limit)
+        rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                         [*params, lim, off])
+        rids = [r[0] for r in rows]
+        total = len(rids) + off if limit is None and start == 0 else -1
+        if with_total and (total < 0 or limit is not None or start):
+            total = self._run(jql, f"SELECT COUNT(*) FROM issue i WHERE {where}", params)[0][0]
         return rids, total
 
     def count(self, jql: str) -> int:
         """Return how many issues match the JQL (the ORDER BY is ignored)."""
         with self.lock, self._bounded():
-            q = self._parse(jql)
-            b = self._builder()
-            where = b.where(q)
-            self._keep_vocab(b)
-            try:
-                return self.db.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", b.params).fetchone()[0]
-            except sqlite3.OperationalError as e:
-                self._budget.check()
-                raise JqlError(f"The local store could not count `{_short(jql)}`: {e}",
-                               hint="simplify the text search (very broad wildcards expand to too many words)") from e
+            where, _, params = self._query(jql, ordered=False)
+            return self._run(jql, f"SELECT COUNT(*) FROM issue i WHERE {where}", params)[0][0]
 
     def search(self, jql: str, *, start: int = 0, limit: int | None = None):  # -> pandas.DataFrame
         """Return the matches as a DataFrame with the columns in ``SEARCH_COLUMNS``, in result order.
 
         Dates are UTC timestamps; ``labels``, ``components``, ``blocked_by`` and ``blocks`` are lists
         of names/keys (``blocked_by``: issues linked with "is blocked by", i.e. that block this one).
+        One SQL statement reads the page with its labels, components and links; the frame is built
+        column by column.
         """
-        import pandas as pd
-
-        with self.lock, self._bounded():
-            rids, _ = self._search_rids(jql, start, limit, with_total=False)
-            rows = self.rows(rids)
-        df = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
-        for c in ("created", "updated", "resolved"):
-            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce")
-        return df
+        with self.lock, self._bounded(), no_gc():
+            where, order, params = self._query(jql, ordered=limit is None)
+            rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
+                                  "LIMIT ? OFFSET ?", [*params, *_page(start, limit)])
+            return self._frame(rows)
 
     def rows(self, rids: list[int]) -> list[dict]:
         """Return the normalised rows (dicts with ``SEARCH_COLUMNS``) of issues by internal row id, in that order."""
         if not rids:
             return []
-        by: dict[int, dict] = {}
-        multi: dict[str, dict[int, list[str]]] = {"labels": {}, "components": {}, "blocked_by": {}, "blocks": {}}
-        for i in range(0, len(rids), 900):
-            chunk = rids[i:i + 900]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                    f"SELECT rid, key, summary, status, status_category, issuetype, priority, assignee_display, "
-                    f"reporter_display, created, updated, resolved, rank FROM issue WHERE rid IN ({marks})", chunk):
-                by[r[0]] = dict(zip(["rid", "key", "summary", "status", "status_category", "issuetype", "priority",
-                                     "assignee", "reporter", "created", "updated", "resolved", "rank"], r, strict=True))
-            for rid, v in self.db.execute(f"SELECT rid, value FROM label WHERE rid IN ({marks}) ORDER BY value", chunk):
-                multi["labels"].setdefault(rid, []).append(v)
-            for rid, v in self.db.execute(f"SELECT rid, value FROM component WHERE rid IN ({marks}) ORDER BY value", chunk):
-                multi["components"].setdefault(rid, []).append(v)
-            sides: dict[int, list[tuple]] = {}
-            for rid, other, name, inward, outward, side in self.db.execute(
-                    f"SELECT i.rid, l.src, l.type_name, l.inward, l.outward, 'inward' FROM link l "
-                    f"JOIN issue i ON i.key = l.dst WHERE i.rid IN ({marks}) UNION ALL "
-                    f"SELECT i.rid, l.dst, l.type_name, l.inward, l.outward, 'outward' FROM link l "
-                    f"JOIN issue i ON i.key = l.src WHERE i.rid IN ({marks})", chunk + chunk):
-                sides.setdefault(rid, []).append((name, inward, outward, side, other))
-            for rid, links in sides.items():
-                multi["blocked_by"][rid], multi["blocks"][rid] = self.blocking.sides(links)
-        out = []
-        for rid in rids:
-            d = by[rid]
-            d.pop("rid")
-            for name, m in multi.items():
-                d[name] = m.get(rid, [])
-            out.append({c: d.get(c) for c in SEARCH_COLUMNS})
-        return out
+        with self.lock:
+            got = {r[-1]: r[:-1] for r in self.db.execute(
+                f"SELECT {_FRAME_SELECT}, i.rid FROM issue i WHERE i.rid IN (SELECT value FROM json_each(?))",
+                (encode(rids),))}
+        columns = self._columns([got[r] for r in rids])
+        return [dict(zip(SEARCH_COLUMNS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+    def _columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
+        """Turn the rows of :data:`_FRAME_SELECT` into the search columns (lists decoded, blocking sides derived)."""
+        if not rows:
+            return {c: [] for c in SEARCH_COLUMNS}
+        cols = list(zip(*rows, strict=True))
+        labels, components = ([sorted(v) if len(v) > 1 else v for v in loads(f"[{','.join(cols[k])}]")]
+                              for k in (11, 12))
+        blocked_by: list[list[str]] = []
+        blocks: list[list[str]] = []
+        sides = self.blocking.sides
+        for inward, outward in zip(cols[14], cols[15], strict=True):
+            if inward == "[]" and outward == "[]":
+                blocked_by.append([])
+                blocks.append([])
+                continue
+            links = [(*lk[:3], "inward", lk[3]) for lk in loads(inward)]
+            links += [(*lk[:3], "outward", lk[3]) for lk in loads(outward)]
+            by, bl = sides(links)
+            blocked_by.append(by)
+            blocks.append(bl)
+        out = dict(zip(SEARCH_COLUMNS[:11], (list(c) for c in cols[:11]), strict=True))
+        out.update(labels=labels, components=components, rank=list(cols[13]), blocked_by=blocked_by, blocks=blocks)
+        return {c: out[c] for c in SEARCH_COLUMNS}
+
+    def _frame(self, rows: list[tuple]):  # -> pandas.DataFrame
+        """The search DataFrame of :data:`_FRAME_SELECT` rows (UTC timestamps for the dates)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self._columns(rows), columns=SEARCH_COLUMNS)
+        for c in ("created", "updated", "resolved"):
+            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601", errors="coerce")
+        return df
 
     # ------------------------------------------------------------ write
     def _project_of(self, ref: dict, projects: list[dict] | None = None) -> dict:
@@ -766,7 +864,7 @@ class Store:
                                   (k,)).fetchone()
             if row is None:
                 return "", "{}"
-            return row[0], json.dumps(_link_fields(json.loads(row[1])["fields"]), ensure_ascii=False)
+            return row[0], link_snapshot(row[1])
         s_id, s_f = side(src)
         d_id, d_f = side(dst)
         self.db.execute("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)",
