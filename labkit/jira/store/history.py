@@ -2,7 +2,9 @@
 
 A field's history is rebuilt from ``changelog.histories``: the value before the first change is
 the first change's "from", then each change's "to" holds until the next one. The store answers
-these clauses only when every issue has a changelog; otherwise it says so (never a guess).
+these clauses only when every issue has a whole changelog; an issue without one, or with one Jira
+cut short (``total`` above the entries held: see :func:`labkit.jira.model.changelog_truncated`),
+makes it say so (never a guess). ``jira mirror`` stores whole changelogs.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ class HistoryEvaluator:
         if missing:
             raise self.fail(f"{missing:,} issues in the store have no changelog",
                             hint="import issues fetched with expand=changelog, or run this query on the Jira server")
+        cut = self.db.execute("SELECT COUNT(*) FROM issue_doc WHERE json_extract(doc, '$.changelog.total') > "
+                              "json_array_length(doc, '$.changelog.histories')").fetchone()[0]
+        if cut:
+            raise self.fail(f"{cut:,} issues in the store have a changelog Jira cut short (fewer entries than its total)",
+                            hint="fill the store with `labkit jira mirror`, which pages in whole changelogs")
         lo, hi, by = self._window()
         op = self.c.op
         want, want_empty = self._values(self.c.operand) if op != "CHANGED" else (set(), False)
