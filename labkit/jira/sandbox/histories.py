@@ -50,7 +50,7 @@ class DemoWorkflow:
     unstarted: float = 0.1      # a finished issue was closed without being started (won't fix, duplicate)
     flag: float = 0.12          # an issue in progress is flagged (an impediment) for a while
     field_changes: float = 1.0  # mean number of other field changes (assignee, priority, labels)
-    long_history: float = 0.01  # share of issues whose history is long
+    long_history: float = 0.02  # share of issues whose history is long (over 100 entries)
     long_entries: tuple[int, int] = (120, 260)
     columns: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())  # board columns; default by category
 
