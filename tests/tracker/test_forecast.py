@@ -123,3 +123,21 @@ def test_bad_input_is_refused_in_one_line():
         how_many([1, -1], days=3, start=START)
     with pytest.raises(TrackerError, match="not done after"):
         when([0] * 999 + [1], items=100, start=START, trials=50)
+
+
+def test_the_frames_blockers_are_the_blocker_graphs():
+    """open_blockers over read_issues' blocked_by agrees with labkit.rank's blocks_graph of the same issues."""
+    from labkit.jira.model import WORDING
+    from labkit.jira.sandbox.demo import generate
+    from labkit.rank.graph import blocks_graph
+    from labkit.tracker.history import read_issues
+
+    raw = list(generate(900, seed=6))
+    frame, _log, _counts = read_issues(raw, rule=WORDING)
+    done = set(frame.loc[frame["status_category"] == "done", "key"])
+    from_frame = {k: list(v) for k, v in zip(frame["key"], frame["blocked_by"], strict=True) if len(v)}
+    from_graph = blocks_graph(raw, include_done=True, rule=WORDING).blockers_map()
+    blocked = [k for k in from_frame if k not in done]
+    assert len(blocked) > 20
+    for key in blocked:
+        assert open_blockers(key, from_frame, done) == open_blockers(key, from_graph, done), key
