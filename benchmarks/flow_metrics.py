@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         return worker(args.peer, args.data)
     n = 10_000 if args.quick else 100_000
-    with tempfile.TemporaryDirectory(prefix="labkit-flow-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="flow-metrics-bench-") as tmp:
         folder = Path(tmp)
         size = make_data(n, folder, args.seed)
         print(f"data: {size['issues']:,} issues, {size['entries']:,} history entries ({size['items']:,} items, "
