@@ -78,6 +78,8 @@ def category_key(value: Any) -> str | None:
 
 def jira_time(value: Any) -> datetime | None:
     """Parse a Jira REST timestamp (``2016-02-03T23:55:46.000+0000``, RFC 3339, or a date) to aware UTC, or None."""
+    if isinstance(value, datetime):  # already parsed (a naive one is taken as UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not value or not isinstance(value, str):
         return None
     text = value.strip().replace("Z", "+00:00")

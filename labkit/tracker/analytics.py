@@ -132,11 +132,14 @@ class JiraAccessor:
         """What in the histories makes the numbers doubtful: one row per check, with example keys and advice."""
         return metrics.data_quality(self.flow(log, workflow, now=now, counts=counts))
 
-    def blocked_chain_depth(self) -> pd.Series:
-        """For each issue, the length of the longest chain of open blockers behind it (0: nothing blocks it)."""
+    def blocked_chain_depth(self, workflow: Workflow | None = None) -> pd.Series:
+        """For each issue, the length of the longest chain of open blockers behind it (0: nothing blocks it).
+
+        Open means not in the workflow's done stage (or a later one) by the current status.
+        """
         if "blocked_by" not in self._df.columns:
             raise TrackerError("blocked chains need the blocked_by column", hint="search with links (the default fields)")
-        done = self._done_keys()
+        done = self._done_keys(self.flow(None, workflow, now="last"))
         open_keys = set(self._df["key"]) - done
         blockers = {k: [b for b in (v if isinstance(v, list | tuple) else []) if b in open_keys]
                     for k, v in zip(self._df["key"], self._df["blocked_by"], strict=True)}
@@ -165,14 +168,10 @@ class JiraAccessor:
                     stack.append((nxt, iter(blockers.get(nxt, ()))))
         return pd.Series(depth, name="blocked_depth").reindex(self._df["key"]).fillna(0).astype(int)
 
-    def _done_keys(self) -> set[str]:
-        """Keys of the issues whose status is in the done category (by the frame's status_category)."""
-        from labkit.jira.model import category_key
-
-        if "status_category" not in self._df.columns:
-            return set()
-        done = self._df["status_category"].map(category_key) == "done"
-        return set(self._df.loc[done, "key"])
+    @staticmethod
+    def _done_keys(flow: Flow) -> set[str]:
+        """Keys of the issues in the workflow's done stage (or a later one) now: the one meaning of done."""
+        return set(flow.keys[flow.stage_now >= flow.workflow.done_index])
 
     def blockers(self) -> dict[str, list[str]]:
         """Each issue's direct blockers (the ``blocked_by`` column, which the blocking rule filled)."""
@@ -218,7 +217,7 @@ class JiraAccessor:
         cycle = metrics.cycle_time(flow)["cycle_days"] if flow.has_history else None
         ages = dict(zip(*metrics.ageing_wip(flow)[["key", "age_days"]].to_numpy().T, strict=True)) \
             if flow.has_history else {}
-        return release(key, self.blockers(), samples, done=self._done_keys(), cycle_times=cycle, ages=ages,
+        return release(key, self.blockers(), samples, done=self._done_keys(flow), cycle_times=cycle, ages=ages,
                        start=start, trials=trials, seed=seed)
 
     # -- charts ----------------------------------------------------------------------------------

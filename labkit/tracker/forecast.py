@@ -101,11 +101,16 @@ class Forecast:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def likely(self, p: float) -> int:
-        """The answer that holds in at least ``p``% of the trials (items for how many, days for when)."""
-        s = np.sort(self.outcomes)
-        k = int(np.ceil(p / 100.0 * len(s)))
-        k = min(max(k, 1), len(s))
-        return int(s[len(s) - k]) if self.question == "how many" else int(s[k - 1])
+        """The answer that holds in at least ``p``% of the trials (items for how many, days for when).
+
+        *When* is the nearest-rank percentile of the days; *how many* the same taken from the top
+        (the largest count that at least ``p``% of the trials reach).
+        """
+        from labkit.tracker.metrics import percentile
+
+        if self.question == "how many":
+            return int(-percentile(-self.outcomes, p))
+        return int(percentile(self.outcomes, p))
 
     def date(self, p: float) -> Any:
         """For when/release: the day the work is done in at least ``p``% of the trials."""

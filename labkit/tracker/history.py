@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from labkit.jira.model import category_key, changelog_truncated
+from labkit.jira.model import category_key, changelog_truncated, jira_time
 
 LOG_COLUMNS = ["key", "at", "field", "from", "to", "author", "history"]
 COUNT_COLUMNS = ["key", "total", "held", "truncated"]
@@ -30,8 +30,8 @@ def utc(values: Any):  # -> pandas.Series of datetime64[ns, UTC]
         return s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
     try:  # the usual REST form, parsed fast
         return pd.to_datetime(s, utc=True, format="%Y-%m-%dT%H:%M:%S.%f%z")
-    except (ValueError, TypeError):
-        return pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+    except (ValueError, TypeError):  # any other form: the model's one parser, value by value
+        return pd.to_datetime(s.map(jira_time), utc=True)
 
 
 def _author(h: dict[str, Any]) -> Any:

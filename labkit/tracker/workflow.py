@@ -5,24 +5,9 @@
     wf = Workflow.from_board(client, board_id=1)        # an agile board's columns
     wf.stage_of("In Review")                            # -> 2 (its stage's position), -1 for an unknown status
 
-A workflow file (TOML or JSON)::
-
-    start = "In Progress"          # cycle time starts on first entering this stage (or a later one)
-    done = "Done"                  # ... and ends on entering this one (or a later one) for the last time
-    lead_start = "created"         # lead time starts at creation (or name a stage)
-    [[stages]]
-    name = "To Do"
-    statuses = ["Open", "To Do", "Reopened"]
-    [[stages]]
-    name = "In Progress"
-    statuses = ["In Progress"]
-    [[stages]]
-    name = "Review"
-    statuses = ["In Review"]
-    active = false                 # a queue: flow efficiency counts time here as waiting
-    [[stages]]
-    name = "Done"
-    statuses = ["Resolved", "Closed"]
+A workflow file (TOML or JSON) lists ``[[stages]]`` (``name``, ``statuses``, ``active``) and the
+keys ``start``, ``done``, ``lead_start``, ``start_policy``, ``done_policy``, ``name``; ``labkit
+report --help`` shows a whole one.
 
 Moves between stages are read against this order (:meth:`Workflow.move`): forward, a skip (over
 stages never entered), backward, or a reopening (backward out of done). Status names compare
