@@ -162,6 +162,12 @@ class Flow:
         wf = workflow or Workflow.default(frame)
         keys = frame["key"].to_numpy(dtype=object)
         n = len(keys)
+        if not n:
+            raise TrackerError("the issue table is empty: no flow to measure", hint="widen the search")
+        twice = frame["key"][frame["key"].duplicated()]
+        if len(twice):
+            raise TrackerError(f"the issue table holds {twice.iloc[0]} (and {len(twice) - 1} more) twice",
+                               hint="drop duplicate rows (df.drop_duplicates('key')) before measuring")
         created = _ns(frame["created"])
         resolved = _ns(frame["resolved"]) if "resolved" in frame.columns else np.full(n, NAT, dtype=np.int64)
         status = frame["status"] if "status" in frame.columns else pd.Series([None] * n, dtype=object)

@@ -181,3 +181,10 @@ def test_plot_returns_a_titled_chart(frame, log, wf):
     assert chart.title == "Cumulative flow" and ">Cumulative flow</text>" in chart.svg()
     with pytest.raises(TrackerError, match="unknown chart"):
         frame.jira.plot("pie", log)
+
+
+def test_an_empty_or_doubled_table_is_refused(frame, log):
+    with pytest.raises(TrackerError, match="empty"):
+        frame.head(0).jira.lead_time()
+    with pytest.raises(TrackerError, match="A-1 .* twice"):
+        pd.concat([frame, frame.head(1)]).jira.cycle_time(log)
