@@ -152,6 +152,7 @@ def build_report(frame: Any, log: Any = None, counts: Any = None, workflow: Any 
     """
     import pandas as pd
 
+    import labkit.tracker.analytics  # noqa: F401  (df.jira, for the release forecast)
     from labkit.tracker import charts, forecast, metrics
     from labkit.tracker.flow import NAT, Flow
     from labkit.tracker.workflow import Workflow
