@@ -4,7 +4,8 @@ Every module that needs one of these asks here, so the client, the fast path, th
 sandbox and rank analysis can never disagree:
 
 - the Rank field (:data:`RANK_FIELD`, its custom-field type and JQL names);
-- status categories (:data:`STATUS_CATEGORIES`);
+- status categories (:data:`STATUS_CATEGORIES`, :func:`category_key`);
+- when an issue's embedded changelog is cut short (:data:`EMBEDDED_CHANGELOG_MAX`, :func:`changelog_truncated`);
 - the columns of a search result (:data:`SEARCH_COLUMNS`);
 - a field's searchable text, Atlassian Document Format flattened (:func:`adf_text`, :func:`field_texts`);
 - which issue links mean "blocks", and which way round (:class:`BlockingRule`).
@@ -12,13 +13,14 @@ sandbox and rank analysis can never disagree:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from labkit.jira.jql.text import TEXT_FIELDS
 
-__all__ = ["LEXO_RANK", "RANK_FIELD", "RANK_FIELD_NUMBER", "RANK_NAMES", "SEARCH_COLUMNS", "STATUS_CATEGORIES",
-           "TEXT_FIELDS", "WORDING", "BlockingRule", "adf_text", "blocking_rule", "field_texts", "status_category",
-           "text_of", "texts_of"]
+__all__ = ["EMBEDDED_CHANGELOG_MAX", "LEXO_RANK", "RANK_FIELD", "RANK_FIELD_NUMBER", "RANK_NAMES", "SEARCH_COLUMNS",
+           "STATUS_CATEGORIES", "TEXT_FIELDS", "WORDING", "BlockingRule", "adf_text", "blocking_rule", "category_key",
+           "changelog_truncated", "field_texts", "jira_time", "status_category", "text_of", "texts_of"]
 
 RANK_FIELD = "customfield_10019"
 RANK_FIELD_NUMBER = int(RANK_FIELD.rsplit("_", 1)[1])
@@ -38,11 +40,70 @@ SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "p
                   "blocked_by", "blocks"]
 
 
+# Jira embeds at most this many changelog entries per issue in a search (and in Cloud's GET issue) with
+# expand=changelog; the rest come from GET /issue/{key}/changelog (paged) or Cloud's POST /changelog/bulkfetch.
+EMBEDDED_CHANGELOG_MAX = 100
+
 
 def status_category(key: str) -> dict[str, Any]:
     """Return the REST ``statusCategory`` object of a category key (``new``, ``indeterminate``, ``done``)."""
     cid, name, color = STATUS_CATEGORIES.get(key, STATUS_CATEGORIES["undefined"])
     return {"id": cid, "key": key if key in STATUS_CATEGORIES else "undefined", "colorName": color, "name": name}
+
+
+def category_key(value: Any) -> str | None:
+    """Return the category key (``new``, ``indeterminate``, ``done``) of a category key, name, id or object.
+
+    Jira names its categories "To Do", "In Progress" and "Done" and keys them ``new``,
+    ``indeterminate`` and ``done`` (ids 2, 4, 3); a ``statusCategory`` object, or a whole
+    ``status`` object holding one, is read by its key, then its name, then its id. None when
+    the value is no category.
+    """
+    if isinstance(value, dict):
+        if isinstance(value.get("statusCategory"), dict):
+            value = value["statusCategory"]
+        for attr in ("key", "name", "id"):
+            found = category_key(value.get(attr)) if value.get(attr) is not None else None
+            if found:
+                return found
+        return None
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    for key, (cid, name, _color) in STATUS_CATEGORIES.items():
+        if text in (key, name.lower(), str(cid)):
+            return key
+    return None
+
+
+def jira_time(value: Any) -> datetime | None:
+    """Parse a Jira REST timestamp (``2016-02-03T23:55:46.000+0000``, RFC 3339, or a date) to aware UTC, or None."""
+    if isinstance(value, datetime):  # already parsed (a naive one is taken as UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def changelog_truncated(changelog: Any) -> bool:
+    """Tell whether an issue's embedded ``changelog`` may lack entries, so the rest must be paged in.
+
+    It may when it says so (``total`` above the entries it holds) or when it holds
+    :data:`EMBEDDED_CHANGELOG_MAX` entries or more without a ``total`` to prove it complete
+    (Jira caps the embedded list there). A missing changelog is not truncated: it was not asked for.
+    """
+    if not isinstance(changelog, dict):
+        return False
+    held = len(changelog.get("histories") or [])
+    total = changelog.get("total")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total > held
+    return held >= EMBEDDED_CHANGELOG_MAX
 
 
 def adf_text(value: Any) -> Any:

@@ -198,7 +198,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _range_diff(args: argparse.Namespace) -> int:
     """Run ``labkit pr range-diff``: one row per commit pair (unchanged/changed/added/dropped)."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.review.errors import ReviewError
     from labkit.review.rangediff import range_diff
 
@@ -229,7 +229,7 @@ def _range_diff(args: argparse.Namespace) -> int:
 
 def _backport(args: argparse.Namespace) -> int:
     """Run ``labkit pr backport``: the branch x commit grid; exit 1 when a branch did not take every patch."""
-    from labkit.cli import print_rows
+    from labkit.cli_output import print_rows
     from labkit.review.backports import backport
 
     series = load_series(args)

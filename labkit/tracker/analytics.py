@@ -1,73 +1,42 @@
-"""Tracker analytics on issue DataFrames: trends, throughput, cycle time, flow, ageing WIP, blocked chains.
+"""The ``df.jira`` pandas accessor: flow metrics, charts and forecasts on an issue table and its changelog.
 
-Importing this module registers the ``df.jira`` pandas accessor::
+Importing this module registers the accessor::
 
     import labkit.tracker.analytics  # noqa: F401  (registers df.jira)
-    df = store.search("project = DEMO")                  # normalised columns
-    log = changelog_frame(issues_json)                  # status transitions, when you have them
-    df.jira.created_vs_resolved("W")                     # weekly created, resolved, open
-    df.jira.cycle_time(log).describe()
+    issues = client.search_issues(jql, expand="changelog")     # whole changelogs (paged in when cut)
+    df, log, counts = read_issues(issues)                       # or df = client.search(jql); log = changelog_frame(issues)
+    wf = Workflow.default(df)                                   # or Workflow.from_file / from_board
+    df.jira.cycle_time(log, workflow=wf)                        # key, started, done, cycle_days
+    df.jira.plot("cycle_time", log)                             # a Chart (inline SVG in notebooks)
+    df.jira.forecast_when(20)                                   # when will 20 items be done (p50/p85/p95)
+
+Every metric is also a plain function of a :class:`labkit.tracker.flow.Flow` in
+:mod:`labkit.tracker.metrics`; the accessor builds the flow once per changelog, workflow and
+``now`` and keeps it. Without a changelog the metrics that only need creation and resolution
+(lead time, throughput, created vs resolved, ageing since creation, forecasts) still work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from labkit.jira.errors import JiraError
+from labkit.tracker import metrics
+from labkit.tracker.errors import TrackerError
+from labkit.tracker.flow import Flow
+from labkit.tracker.history import changelog_counts, changelog_frame, read_issues
+from labkit.tracker.workflow import CATEGORY_ORDER, Workflow
 
-# Status -> category for trackers whose frames carry no status_category (Jira's three categories).
-DEFAULT_CATEGORIES = {
-    "open": "new", "to do": "new", "backlog": "new", "reopened": "new", "new": "new", "selected for development": "new",
-    "in progress": "indeterminate", "in review": "indeterminate", "in qe test": "indeterminate",
-    "in testing": "indeterminate", "code review": "indeterminate", "blocked": "indeterminate",
-    "done": "done", "closed": "done", "resolved": "done", "won't fix": "done",
-}
-CATEGORY_ORDER = ("new", "indeterminate", "done")
+__all__ = ["CATEGORY_ORDER", "JiraAccessor", "changelog_counts", "changelog_frame", "read_issues"]
 
-
-_FREQ_ALIASES = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE"}
-
-
-def _freq(freq: str) -> str:
-    """Accept the classic period names (M, Q, Y) that newer pandas renamed to month-end etc."""
-    return _FREQ_ALIASES.get(freq, freq)
-
-
-def _utc(series: pd.Series) -> pd.Series:
-    """Parse a column of Jira timestamps as UTC datetimes (unparseable ones become NaT)."""
-    return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-
-
-def changelog_frame(issues: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Flatten ``changelog.histories`` of REST issue JSON into rows: key, at, field, from, to, author."""
-    rows = []
-    for issue in issues:
-        for h in (issue.get("changelog") or {}).get("histories", []):
-            author = (h.get("author") or {}).get("displayName") or (h.get("author") or {}).get("name")
-            for item in h.get("items", []):
-                rows.append({"key": issue["key"], "at": h.get("created"), "field": item.get("field"),
-                             "from": item.get("fromString"), "to": item.get("toString"), "author": author})
-    frame = pd.DataFrame(rows, columns=["key", "at", "field", "from", "to", "author"])
-    frame["at"] = _utc(frame["at"])
-    return frame.sort_values(["key", "at"], kind="stable").reset_index(drop=True)
-
-
-def _status_transitions(changelog: pd.DataFrame) -> pd.DataFrame:
-    """Return the status rows of a changelog frame, or say that the metric needs a changelog."""
-    if changelog is None or changelog.empty:
-        raise JiraError("this metric needs the changelog (status transitions), and none was given",
-                        hint="fetch issues with expand=changelog and pass changelog_frame(issues)")
-    log = changelog[changelog["field"].str.lower() == "status"].copy()
-    log["at"] = _utc(log["at"])
-    return log
+PLOTS = ("cycle_time", "cycle_time_histogram", "throughput", "cumulative_flow", "ageing_wip",
+         "created_vs_resolved", "forecast_how_many", "forecast_when")
 
 
 @pd.api.extensions.register_dataframe_accessor("jira")
 class JiraAccessor:
-    """The ``df.jira`` accessor: metrics over a frame with labkit's normalised issue columns."""
+    """The ``df.jira`` accessor: metrics over a frame with labkit's issue columns (key, created, status...)."""
 
     REQUIRED = ("key", "created")
 
@@ -75,119 +44,104 @@ class JiraAccessor:
         """Wrap an issue table; refuse a frame that lacks the issue columns."""
         missing = [c for c in self.REQUIRED if c not in df.columns]
         if missing:
-            raise JiraError(f"not an issue table: columns {missing} are missing",
-                            hint="use a frame from JiraClient.search, Store.search or SoapClient.search")
+            raise TrackerError(f"not an issue table: columns {missing} are missing",
+                               hint="use a frame from JiraClient.search, Store.search or read_issues")
         self._df = df
+        self._flows: dict[tuple[Any, ...], tuple[Any, Any, Flow]] = {}
 
-    # -- helpers ---------------------------------------------------------------------------------
-    def _frame(self) -> pd.DataFrame:
-        """Return a copy of the issue table with created/resolved as UTC datetimes."""
-        df = self._df.copy()
-        df["created"] = _utc(df["created"])
-        df["resolved"] = _utc(df["resolved"]) if "resolved" in df else pd.NaT
-        return df
+    # -- the flow ---------------------------------------------------------------------------------
+    def workflow(self, statuses: Any = ()) -> Workflow:
+        """The default workflow of this frame: To Do / In Progress / Done by the statuses' categories."""
+        return Workflow.default(self._df, statuses)
 
-    def categories(self) -> dict[str, str]:
-        """Return status -> category (new, indeterminate, done), from the frame where it says, else defaults."""
-        cats = {k: v for k, v in DEFAULT_CATEGORIES.items()}
-        if {"status", "status_category"} <= set(self._df.columns):
-            for status, cat in self._df[["status", "status_category"]].dropna().drop_duplicates().itertuples(index=False):
-                cats[str(status).lower()] = _category_key(cat)
-        return cats
+    def flow(self, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *, now: Any = None,
+             counts: pd.DataFrame | None = None) -> Flow:
+        """The frame's :class:`Flow` under a workflow (built once per changelog, workflow, now and counts)."""
+        if log is not None and not isinstance(log, pd.DataFrame):
+            raise TrackerError("the changelog must be a DataFrame", hint="pass changelog_frame(issues)")
+        if log is not None and len(log) and not {"key", "at", "field", "from", "to"} <= set(log.columns):
+            raise TrackerError("that is not a changelog frame (key, at, field, from, to)",
+                               hint="pass changelog_frame(issues)")
+        wf = workflow or self.workflow()
+        cache = (id(log), len(log) if log is not None else -1, wf, str(now) if now is not None else None, id(counts))
+        kept = self._flows.get(cache)
+        if kept is not None and kept[0] is log and kept[1] is counts:  # the very objects (ids are reused)
+            return kept[2]
+        found = Flow.build(self._df, log, wf, now=now, counts=counts)
+        if now is not None:  # "now" moves: an unpinned flow is rebuilt every time
+            self._flows[cache] = (log, counts, found)
+        return found
+
+    def _need_log(self, log: pd.DataFrame | None, what: str) -> None:
+        """Refuse a metric that needs the changelog when none was given."""
+        if log is None or not len(log):
+            raise TrackerError(f"{what} needs the changelog (status changes), and none was given",
+                               hint="fetch issues with expand=changelog and pass changelog_frame(issues)")
 
     # -- metrics ---------------------------------------------------------------------------------
-    def created_vs_resolved(self, freq: str = "W") -> pd.DataFrame:
-        """Count issues created and resolved per period, and the open backlog at each period's end."""
-        df = self._frame()
-        freq = _freq(freq)
-        created = df.set_index("created").resample(freq).size().rename("created")
-        resolved = df.dropna(subset=["resolved"]).set_index("resolved").resample(freq).size().rename("resolved")
-        out = pd.concat([created, resolved], axis=1).fillna(0).astype(int).sort_index()
-        out["open"] = out["created"].cumsum() - out["resolved"].cumsum()
-        out.index.name = "period"
-        return out
+    def cycle_time(self, log: pd.DataFrame, workflow: Workflow | None = None, *, now: Any = None) -> pd.DataFrame:
+        """Done items that were started: key, started, done, cycle_days."""
+        self._need_log(log, "cycle time")
+        return metrics.cycle_time(self.flow(log, workflow, now=now))
 
-    def throughput(self, freq: str = "W") -> pd.Series:
-        """Count issues resolved per period (a period with none counts 0)."""
-        return self.created_vs_resolved(freq)["resolved"].rename("throughput")
+    def lead_time(self, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                  now: Any = None) -> pd.DataFrame:
+        """Done items: key, start (creation or the lead_start stage), done, lead_days."""
+        return metrics.lead_time(self.flow(log, workflow, now=now))
 
-    def cycle_time(self, changelog: pd.DataFrame) -> pd.DataFrame:
-        """Time from first entering an in-progress status to the last move into done, per finished issue."""
-        cats = self.categories()
-        log = _status_transitions(changelog)
-        log = log[log["key"].isin(set(self._df["key"]))]
-        log["to_cat"] = log["to"].str.lower().map(cats).fillna("indeterminate")
-        started = log[log["to_cat"] == "indeterminate"].groupby("key")["at"].min().rename("started")
-        finished = log[log["to_cat"] == "done"].groupby("key")["at"].max().rename("finished")
-        out = pd.concat([started, finished], axis=1).dropna()
-        out = out[out["finished"] >= out["started"]]
-        out["cycle_days"] = (out["finished"] - out["started"]).dt.total_seconds() / 86400
-        out.index.name = "key"
-        return out.sort_values("cycle_days")
+    def throughput(self, freq: str = "W", log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                   now: Any = None) -> pd.Series:
+        """Items done per period over the data's range (done by the changelog when given, else resolved)."""
+        return metrics.throughput(self.flow(log, workflow, now=now), freq)
 
-    def status_intervals(self, changelog: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Each issue's stay in each status: key, status, start, end (end is ``now`` for the current one)."""
-        df = self._frame().set_index("key")
-        now = now or pd.Timestamp.now(tz="UTC")
-        log = _status_transitions(changelog)
-        rows = []
-        by_key = {k: g for k, g in log.groupby("key")}
-        for key, issue in df.iterrows():
-            moves = by_key.get(key)
-            first = moves["from"].iloc[0] if moves is not None and len(moves) else issue.get("status")
-            at, status = issue["created"], first
-            if moves is not None:
-                for m in moves.itertuples(index=False):
-                    rows.append((key, status, at, m.at))
-                    at, status = m.at, m.to
-            rows.append((key, status, at, now))
-        return pd.DataFrame(rows, columns=["key", "status", "start", "end"])
+    def created_vs_resolved(self, freq: str = "W", log: pd.DataFrame | None = None,
+                            workflow: Workflow | None = None, *, now: Any = None) -> pd.DataFrame:
+        """Items created and done per period, and the open backlog at each period's end."""
+        return metrics.created_vs_resolved(self.flow(log, workflow, now=now), freq)
 
-    def cumulative_flow(self, changelog: pd.DataFrame, freq: str = "D",
-                        now: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Count issues in each status category at the end of each period (a cumulative flow diagram's data)."""
-        cats = self.categories()
-        iv = self.status_intervals(changelog, now)
-        iv["category"] = iv["status"].str.lower().map(cats).fillna("indeterminate")
-        start, end = iv["start"].min().floor("D"), iv["end"].max().floor("D")
-        current = iv.groupby("key").cumcount(ascending=False) == 0
-        iv.loc[current, "end"] = pd.Timestamp("2200-01-01", tz="UTC")  # the status an issue is in now has no end
-        ticks = pd.date_range(start, end, freq=_freq(freq), tz="UTC")
-        data = {}
-        for cat in CATEGORY_ORDER:
-            part = iv[iv["category"] == cat]
-            s, e = part["start"].to_numpy(), part["end"].to_numpy()
-            data[cat] = [int(((s <= t) & (e > t)).sum()) for t in ticks.to_numpy()]
-        out = pd.DataFrame(data, index=ticks)
-        out.index.name = "at"
-        return out
+    def wip(self, log: pd.DataFrame, workflow: Workflow | None = None, *, now: Any = None) -> pd.Series:
+        """Items between the start and done stages at the end of each day."""
+        self._need_log(log, "work in progress per day")
+        return metrics.wip(self.flow(log, workflow, now=now))
 
-    def ageing_wip(self, changelog: pd.DataFrame | None = None, now: pd.Timestamp | None = None) -> pd.DataFrame:
-        """List unfinished in-progress issues with their age: since entering progress (changelog) or creation."""
-        cats = self.categories()
-        now = now or pd.Timestamp.now(tz="UTC")
-        df = self._frame()
-        df["category"] = df["status"].str.lower().map(cats).fillna("indeterminate") if "status" in df else "new"
-        wip = df[df["category"] == "indeterminate"].set_index("key")
-        since = wip["created"]
-        if changelog is not None and not changelog.empty:
-            log = _status_transitions(changelog)
-            log = log[log["to"].str.lower().map(cats).fillna("indeterminate") == "indeterminate"]
-            since = log.groupby("key")["at"].min().reindex(wip.index).fillna(wip["created"])
-        out = pd.DataFrame({"status": wip.get("status"), "since": since})
-        out["age_days"] = (now - out["since"]).dt.total_seconds() / 86400
-        return out.sort_values("age_days", ascending=False)
+    def cumulative_flow(self, log: pd.DataFrame, workflow: Workflow | None = None, *, now: Any = None,
+                        freq: str = "D") -> pd.DataFrame:
+        """Items in each stage at the end of each day (``freq`` W/M: at each period's last day)."""
+        self._need_log(log, "cumulative flow")
+        cfd = metrics.cumulative_flow(self.flow(log, workflow, now=now))
+        return cfd if freq.upper() == "D" else cfd.resample(metrics._freq(freq)).last()
 
-    def blocked_chain_depth(self) -> pd.Series:
-        """For each issue, the length of the longest chain of open blockers behind it (0: nothing blocks it)."""
+    def ageing_wip(self, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                   now: Any = None) -> pd.DataFrame:
+        """Items in progress now: key, stage, since, age_days, band against the cycle-time percentiles."""
+        return metrics.ageing_wip(self.flow(log, workflow, now=now))
+
+    def time_in_stage(self, log: pd.DataFrame, workflow: Workflow | None = None, *, now: Any = None) -> pd.DataFrame:
+        """Days each item spent in each stage."""
+        self._need_log(log, "time in stage")
+        return metrics.time_in_stage(self.flow(log, workflow, now=now))
+
+    def flow_efficiency(self, log: pd.DataFrame, workflow: Workflow | None = None, *,
+                        now: Any = None) -> pd.DataFrame:
+        """Per done item: cycle_days, waiting_days, flagged_days, efficiency_pct (``.attrs`` holds the overall)."""
+        self._need_log(log, "flow efficiency")
+        return metrics.flow_efficiency(self.flow(log, workflow, now=now))
+
+    def data_quality(self, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                     now: Any = None, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+        """What in the histories makes the numbers doubtful: one row per check, with example keys and advice."""
+        return metrics.data_quality(self.flow(log, workflow, now=now, counts=counts))
+
+    def blocked_chain_depth(self, workflow: Workflow | None = None) -> pd.Series:
+        """For each issue, the length of the longest chain of open blockers behind it (0: nothing blocks it).
+
+        Open means not in the workflow's done stage (or a later one) by the current status.
+        """
         if "blocked_by" not in self._df.columns:
-            raise JiraError("blocked chains need the blocked_by column", hint="search with links (the default fields)")
-        cats = self.categories()
-        open_keys = set(self._df["key"])
-        if "status" in self._df:
-            done = self._df["status"].str.lower().map(cats).eq("done")
-            open_keys = set(self._df.loc[~done, "key"])
-        blockers = {k: [b for b in (v if isinstance(v, (list, tuple)) else []) if b in open_keys]
+            raise TrackerError("blocked chains need the blocked_by column", hint="search with links (the default fields)")
+        done = self._done_keys(self.flow(None, workflow, now="last"))
+        open_keys = set(self._df["key"]) - done
+        blockers = {k: [b for b in (v if isinstance(v, list | tuple) else []) if b in open_keys]
                     for k, v in zip(self._df["key"], self._df["blocked_by"], strict=True)}
         depth: dict[str, int] = {}
         for root in blockers:
@@ -214,33 +168,82 @@ class JiraAccessor:
                     stack.append((nxt, iter(blockers.get(nxt, ()))))
         return pd.Series(depth, name="blocked_depth").reindex(self._df["key"]).fillna(0).astype(int)
 
-    # -- plots -----------------------------------------------------------------------------------
-    def plot(self, metric: str = "created_vs_resolved", changelog: pd.DataFrame | None = None,
-             freq: str = "W", ax: Any = None):
-        """Draw one metric with matplotlib and return the Axes."""
-        import matplotlib.pyplot as plt
+    @staticmethod
+    def _done_keys(flow: Flow) -> set[str]:
+        """Keys of the issues in the workflow's done stage (or a later one) now: the one meaning of done."""
+        return set(flow.keys[flow.stage_now >= flow.workflow.done_index])
 
-        ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    def blockers(self) -> dict[str, list[str]]:
+        """Each issue's direct blockers (the ``blocked_by`` column, which the blocking rule filled)."""
+        if "blocked_by" not in self._df.columns:
+            raise TrackerError("blockers need the blocked_by column", hint="search with links (the default fields)")
+        return {k: list(v) for k, v in zip(self._df["key"], self._df["blocked_by"], strict=True)
+                if isinstance(v, list | tuple) and len(v)}
+
+    # -- forecasts -------------------------------------------------------------------------------
+    def _samples(self, log: pd.DataFrame | None, workflow: Workflow | None, now: Any, window: int | None) -> Any:
+        """Daily throughput samples and the day after the data's last day."""
+        from labkit.tracker.forecast import throughput_samples
+
+        flow = self.flow(log, workflow, now=now)
+        return throughput_samples(flow, window=window), pd.Timestamp(flow.last_day, tz="UTC") + pd.Timedelta(days=1)
+
+    def forecast_how_many(self, days: int | None = None, until: Any = None, log: pd.DataFrame | None = None,
+                          workflow: Workflow | None = None, *, now: Any = None, window: int | None = 90,
+                          trials: int = 10_000, seed: int = 0) -> Any:
+        """How many items will be done in ``days`` days (or by ``until``), from the last ``window`` days' throughput."""
+        from labkit.tracker.forecast import how_many
+
+        samples, start = self._samples(log, workflow, now, window)
+        return how_many(samples, days=days, until=until, start=start, trials=trials, seed=seed)
+
+    def forecast_when(self, items: int, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                      now: Any = None, window: int | None = 90, trials: int = 10_000, seed: int = 0) -> Any:
+        """When ``items`` items will be done, from the last ``window`` days' throughput."""
+        from labkit.tracker.forecast import when
+
+        samples, start = self._samples(log, workflow, now, window)
+        return when(samples, items=items, start=start, trials=trials, seed=seed)
+
+    def forecast_release(self, key: str, log: pd.DataFrame | None = None, workflow: Workflow | None = None, *,
+                         now: Any = None, window: int | None = 90, trials: int = 10_000, seed: int = 0) -> Any:
+        """When ``key`` and every open issue (transitively) blocking it will be done (p50/p85/p95)."""
+        from labkit.tracker.forecast import release
+
+        flow = self.flow(log, workflow, now=now)
+        if key not in set(self._df["key"]):
+            raise TrackerError(f"{key} is not in this issue table", hint="give a key the search found")
+        samples, start = self._samples(log, workflow, now, window)
+        cycle = metrics.cycle_time(flow)["cycle_days"] if flow.has_history else None
+        ages = dict(zip(*metrics.ageing_wip(flow)[["key", "age_days"]].to_numpy().T, strict=True)) \
+            if flow.has_history else {}
+        return release(key, self.blockers(), samples, done=self._done_keys(flow), cycle_times=cycle, ages=ages,
+                       start=start, trials=trials, seed=seed)
+
+    # -- charts ----------------------------------------------------------------------------------
+    def plot(self, metric: str = "cycle_time", log: pd.DataFrame | None = None, workflow: Workflow | None = None,
+             *, now: Any = None, freq: str = "W", **options: Any) -> Any:
+        """Draw one metric as a :class:`labkit.tracker.charts.Chart` (``PLOTS`` lists them)."""
+        from labkit.tracker import charts
+
+        if metric not in PLOTS:
+            raise TrackerError(f"unknown chart {metric!r}", hint=f"choose one of: {', '.join(PLOTS)}")
+        flow = self.flow(log, workflow, now=now)
+        if metric == "cycle_time":
+            return charts.cycle_time_scatter(metrics.cycle_time(flow))
+        if metric == "cycle_time_histogram":
+            return charts.cycle_time_histogram(metrics.cycle_time(flow))
+        if metric == "throughput":
+            return charts.throughput_chart(metrics.throughput(flow, "W"))
+        if metric == "cumulative_flow":
+            return charts.cumulative_flow_chart(metrics.cumulative_flow(flow), done=flow.workflow.done)
+        if metric == "ageing_wip":
+            wf = flow.workflow
+            pct = metrics.percentiles(metrics.cycle_time(flow)["cycle_days"]) if flow.has_history else \
+                {p: float("nan") for p in metrics.PERCENTILES}
+            return charts.ageing_wip_chart(metrics.ageing_wip(flow), wf.names[wf.start_index:wf.done_index], pct)
         if metric == "created_vs_resolved":
-            self.created_vs_resolved(freq)[["created", "resolved"]].plot(ax=ax, title="Created vs resolved")
-        elif metric == "throughput":
-            self.throughput(freq).plot(kind="bar", ax=ax, title=f"Throughput per {freq}")
-        elif metric == "cycle_time":
-            self.cycle_time(changelog)["cycle_days"].plot(kind="hist", bins=20, ax=ax, title="Cycle time (days)")
-        elif metric == "cumulative_flow":
-            self.cumulative_flow(changelog, freq="D")[list(reversed(CATEGORY_ORDER))].plot.area(
-                ax=ax, title="Cumulative flow", stacked=True)
-        elif metric == "ageing_wip":
-            self.ageing_wip(changelog)["age_days"].head(30).plot(kind="barh", ax=ax, title="Ageing WIP (days)")
-        else:
-            raise JiraError(f"unknown metric {metric!r}", hint="created_vs_resolved, throughput, cycle_time, "
-                                                              "cumulative_flow or ageing_wip")
-        return ax
-
-
-def _category_key(value: Any) -> str:
-    """Map a status category name or key to its key (new, indeterminate, done)."""
-    v = str(value).lower()
-    if v in CATEGORY_ORDER:
-        return v
-    return {"to do": "new", "in progress": "indeterminate", "complete": "done"}.get(v, v)
+            return charts.created_vs_resolved_chart(metrics.created_vs_resolved(flow, freq))
+        if metric == "forecast_how_many":
+            return charts.forecast_chart(self.forecast_how_many(log=log, workflow=workflow, now=now, **options))
+        return charts.forecast_chart(self.forecast_when(log=log, workflow=workflow, now=now, **options))

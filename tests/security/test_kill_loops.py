@@ -152,7 +152,7 @@ def test_rank_apply_killed_20_times_is_always_undone_to_the_exact_order(jira, tm
         journal = tmp_path / f"undo-{attempt}.json"
         proc = start(["rank", "apply", "--jql", RANK_JQL, "--journal", str(journal)])
 
-        def calls() -> int:
+        def calls(journal: Path = journal) -> int:
             try:
                 return len(json.loads(journal.read_text())["calls"])
             except (OSError, ValueError, KeyError):

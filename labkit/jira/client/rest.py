@@ -9,6 +9,10 @@ Server/DC: the first page tells ``total``, the other pages are fetched concurren
 Cloud: issue ids by ``nextPageToken`` paging, then details in parallel ``bulkfetch`` calls
 (Atlassian's advice). All HTTP goes through :func:`labkit.http.session` (timeouts, retries,
 Retry-After, clear errors).
+
+Changelogs come complete: Jira embeds at most 100 entries per issue in a search with
+``expand=changelog``; the rest is paged in (``GET /issue/{key}/changelog`` per issue, in
+parallel; on Cloud ``POST /rest/api/3/changelog/bulkfetch`` for up to 1000 issues a call).
 """
 
 from __future__ import annotations
@@ -19,11 +23,23 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from labkit.errors import HttpError
 from labkit.jira.errors import JiraError
-from labkit.jira.model import LEXO_RANK, RANK_FIELD, SEARCH_COLUMNS, WORDING, BlockingRule, blocking_rule
+from labkit.jira.model import (
+    LEXO_RANK,
+    RANK_FIELD,
+    SEARCH_COLUMNS,
+    WORDING,
+    BlockingRule,
+    blocking_rule,
+    changelog_truncated,
+    jira_time,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 COLUMNS = SEARCH_COLUMNS
 DEFAULT_RANK_FIELD = RANK_FIELD
@@ -32,6 +48,10 @@ CLOUD_ID_PAGE = 5000    # Cloud search/jql page when asking for ids only
 BULKFETCH = 100         # Cloud bulkfetch batch
 RANK_BATCH = 50         # PUT /rest/agile/1.0/issue/rank limit
 PROGRESS_MIN = 5000     # show a progress bar from this many issues on
+CHANGELOG_PAGE = 100    # GET /issue/{key}/changelog: at most 100 entries a page
+CHANGELOG_BULK = 1000   # POST /changelog/bulkfetch: at most 1000 issues a call
+CHANGELOG_BULK_PAGE = 10000  # ... and at most 10000 entries a page
+CHANGELOG_PROGRESS_MIN = 50  # show a progress bar when this many changelogs are paged in
 Parser = Callable[[bytes], dict[str, Any]]
 
 
@@ -391,11 +411,12 @@ class JiraClient:
 
     def search_issues(self, jql: str, fields: Sequence[str] | None = None, *, limit: int | None = None,
                       progress: bool | None = None, parse: Parser | None = None,
-                      expand: str | None = None) -> list[dict[str, Any]]:
+                      expand: str | None = None, full_changelog: bool = True) -> list[dict[str, Any]]:
         """Return the raw REST issues of a search, complete, in order and without duplicates.
 
         ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON);
-        ``expand="changelog"`` adds each issue's status history.
+        ``expand="changelog"`` adds each issue's history, complete: a changelog Jira cut short is
+        paged in (:meth:`complete_changelogs`) unless ``full_changelog=False``.
         """
         if limit is not None and limit < 0:
             raise JiraError(f"the search limit {limit} is negative", hint="give a limit of 0 or more, or none for all")
@@ -411,7 +432,119 @@ class JiraClient:
             if i["key"] not in seen:
                 seen.add(i["key"])
                 unique.append(i)
+        if full_changelog and expand and "changelog" in expand.split(","):
+            self.complete_changelogs(unique, progress=progress)
         return unique
+
+    # ------------------------------------------------------------------ changelogs
+    def changelog(self, key: str) -> list[dict[str, Any]]:
+        """Return one issue's whole changelog, oldest first, paged in 100 entries at a time.
+
+        A Jira without ``GET /issue/{key}/changelog`` (Server/DC before it had one) answers 404;
+        then the issue is read with ``expand=changelog``, which Server/DC embeds whole.
+        """
+        histories: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            r = self.session.get(f"{self.api}/issue/{key}/changelog", params={"startAt": start,
+                                 "maxResults": CHANGELOG_PAGE}, check=False)
+            if r.status_code == 404 and start == 0:
+                r.close()
+                return self._embedded_changelog(key)
+            from labkit.http import raise_for_status
+
+            page = raise_for_status(r).json()
+            values = page.get("values") or []
+            histories.extend(values)
+            start += len(values)
+            total = page.get("total")
+            if not values or page.get("isLast") or (isinstance(total, int) and start >= total):
+                return histories
+
+    def _embedded_changelog(self, key: str) -> list[dict[str, Any]]:
+        """Return the changelog embedded in ``GET /issue/{key}?expand=changelog`` (whole on Server/DC)."""
+        issue = self.session.get(f"{self.api}/issue/{key}", params={"fields": "key", "expand": "changelog"}).json()
+        return list((issue.get("changelog") or {}).get("histories") or [])
+
+    def changelogs(self, issues: Sequence[str], *, progress: bool | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Return the whole changelog of each issue (ids or keys, as given), oldest first.
+
+        Cloud: ``POST /rest/api/3/changelog/bulkfetch``, 1000 issues a call, the calls in parallel
+        (give ids: the answer names issues by id). Server/DC: :meth:`changelog` per issue, in parallel.
+        """
+        wanted = list(dict.fromkeys(str(i) for i in issues))
+        bar = self._bar(len(wanted), progress if progress is not None else
+                        (None if len(wanted) >= CHANGELOG_PROGRESS_MIN else False), "changelogs")
+        try:
+            if self.is_cloud:
+                return self._bulk_changelogs(wanted, bar)
+
+            def one(key: str) -> tuple[str, list[dict[str, Any]]]:
+                """Fetch one issue's changelog."""
+                got = self.changelog(key)
+                if bar is not None:
+                    bar.update(1)
+                return key, got
+
+            return dict(self._parallel(one, wanted))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _bulk_changelogs(self, wanted: list[str], bar: Any) -> dict[str, list[dict[str, Any]]]:
+        """Cloud: the changelogs of issues by ids, 1000 a call, each call token-paged, calls in parallel."""
+        def batch(ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+            """Fetch every page of one bulkfetch call; key the histories as the caller named the issues."""
+            got: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+            token = None
+            while True:
+                body: dict[str, Any] = {"issueIdsOrKeys": ids, "maxResults": CHANGELOG_BULK_PAGE}
+                if token:
+                    body["nextPageToken"] = token
+                page = self.session.post("/rest/api/3/changelog/bulkfetch", json=body, idempotent=True).json()
+                for entry in page.get("issueChangeLogs") or []:
+                    iid = str(entry.get("issueId"))
+                    got.setdefault(iid, []).extend(entry.get("changeHistories") or [])
+                token = page.get("nextPageToken")
+                if not token:
+                    break
+            if bar is not None:
+                bar.update(len(ids))
+            return got
+
+        out: dict[str, list[dict[str, Any]]] = {}
+        for part in self._parallel(batch, [wanted[i:i + CHANGELOG_BULK] for i in range(0, len(wanted), CHANGELOG_BULK)]):
+            out.update(part)
+        return out
+
+    def complete_changelogs(self, issues: list[dict[str, Any]], *, known: dict[str, list[dict[str, Any]]] | None = None,
+                            progress: bool | None = None) -> int:
+        """Page in the rest of every embedded changelog Jira cut short, in place; return how many were completed.
+
+        An issue's changelog is cut short when :func:`labkit.jira.model.changelog_truncated` says so.
+        ``known`` holds histories already stored per key (a mirror's): merged with the embedded ones
+        by entry id, they may make a changelog whole without a call. Completed changelogs are
+        oldest first with ``total`` equal to their length.
+        """
+        todo = []
+        for issue in issues:
+            log = issue.get("changelog")
+            if not changelog_truncated(log):
+                continue
+            merged = _merge_histories((known or {}).get(issue["key"]) or [], log.get("histories") or [])
+            total = log.get("total")
+            if isinstance(total, int) and len(merged) >= total:
+                issue["changelog"] = _whole(merged)
+            else:
+                todo.append(issue)
+        if not todo:
+            return 0
+        names = [str(i.get("id") or i["key"]) if self.is_cloud else i["key"] for i in todo]
+        fetched = self.changelogs(names, progress=progress)
+        for issue, name in zip(todo, names, strict=True):
+            full = _merge_histories(fetched.get(name) or [], issue["changelog"].get("histories") or [])
+            issue["changelog"] = _whole(full)
+        return len(todo)
 
     def search_keys(self, jql: str, *, limit: int | None = None) -> list[str]:
         """Return only the keys a JQL finds, in the server's order."""
@@ -430,16 +563,16 @@ class JiraClient:
         """POST a search: retried as idempotent, but a read timeout only with ``retry_read_timeout``."""
         return self.session.post(path, json=body, idempotent=True, retry_read_timeout=self.retry_read_timeout)
 
-    def _bar(self, total: int | None, progress: bool | None) -> Any:
-        """Return a tqdm progress bar for long searches, or None."""
+    def _bar(self, total: int | None, progress: bool | None, what: str = "jira search") -> Any:
+        """Return a tqdm progress bar for long searches (or changelog fetches), or None."""
         show = progress if progress is not None else self.progress
         if show is None:
-            show = bool(total and total >= PROGRESS_MIN)
+            show = bool(total and total >= (PROGRESS_MIN if what == "jira search" else CHANGELOG_PROGRESS_MIN))
         if not show:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, unit="issue", desc="jira search", leave=False)
+        return tqdm(total=total, unit="issue", desc=what, leave=False)
 
     def _page(self, jql: str, fields: Sequence[str], start: int, size: int,
               parse: Parser | None = None, expand: str | None = None) -> dict[str, Any]:
@@ -544,15 +677,18 @@ class JiraClient:
             pool.shutdown(wait=True)
 
     def iter_pages(self, jql: str, fields: Sequence[str] = ("*all",), *, cursor: Any = None,
-                   page_size: int = 100) -> Iterable[tuple[list[dict[str, Any]], Any]]:
+                   page_size: int = 100, expand: str | None = None) -> Iterable[tuple[list[dict[str, Any]], Any]]:
         """Yield ``(issues, next_cursor)`` page by page, sequentially; ``next_cursor`` resumes (None at the end).
 
         The cursor is a ``startAt`` on Server/DC and a ``nextPageToken`` on Cloud, where REST v2 is used
-        so rich-text fields come as plain text (v3 sends Atlassian Document Format).
+        so rich-text fields come as plain text (v3 sends Atlassian Document Format). ``expand`` as in
+        a search (embedded changelogs come as Jira cuts them: see :meth:`complete_changelogs`).
         """
         while True:
             if self.is_cloud:
                 body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
+                if expand:
+                    body["expand"] = expand
                 if cursor:
                     body["nextPageToken"] = cursor
                 with rejected_jql(jql):
@@ -565,7 +701,7 @@ class JiraClient:
             else:
                 start = int(cursor or 0)
                 with rejected_jql(jql):
-                    page = self._page(jql, fields, start, page_size)
+                    page = self._page(jql, fields, start, page_size, expand=expand)
                 issues = page.get("issues", [])
                 nxt = start + len(issues)
                 cursor = nxt if issues and nxt < int(page.get("total", 0)) else None
@@ -621,6 +757,26 @@ class JiraClient:
     def backlog_order(self, jql: str) -> list[str]:
         """Return the keys a JQL finds in rank order (top of the backlog first)."""
         return self.search_keys(with_rank_order(jql))
+
+
+def _history_order(h: dict[str, Any]) -> tuple[datetime, int, str]:
+    """Sort key of a changelog entry: its time (UTC), then its id (Jira's ids grow with time)."""
+    hid = str(h.get("id") or "")
+    return (jira_time(h.get("created")) or _EPOCH, int(hid) if hid.isdigit() else 0, hid)
+
+
+def _merge_histories(*parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join changelog entries from several sources, once per entry id, oldest first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for h in part:
+            seen.setdefault(str(h.get("id")) if h.get("id") is not None else f"#{len(seen)}", h)
+    return sorted(seen.values(), key=_history_order)
+
+
+def _whole(histories: list[dict[str, Any]]) -> dict[str, Any]:
+    """A complete changelog object."""
+    return {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
 
 
 def _pooled(workers: int) -> Any:

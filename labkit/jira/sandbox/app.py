@@ -24,7 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from labkit.jira.errors import JiraError, JqlSyntaxError
-from labkit.jira.model import RANK_FIELD_NUMBER
+from labkit.jira.model import EMBEDDED_CHANGELOG_MAX, RANK_FIELD_NUMBER, category_key
 from labkit.jira.sandbox.faults import FaultInjector, fault_response
 from labkit.jira.sandbox.fields import (
     ISSUE_EXPAND,
@@ -32,11 +32,13 @@ from labkit.jira.sandbox.fields import (
     PRIORITIES,
     adf_text,
     field_spec,
+    rfc3339,
     select_fields,
     to_v3,
     v3_comment,
 )
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
+from labkit.jira.store.dates import normalise
 
 T = TypeVar("T")
 
@@ -49,6 +51,10 @@ CLOUD_MAX_IDS = 5000        # id/key only
 RANK_MAX_ISSUES = 50
 BULK_MAX = 50
 BULKFETCH_MAX = 100
+CHANGELOG_PAGE_MAX = 100          # GET issue/{key}/changelog: "The default is 100 and the maximum is 100"
+CHANGELOG_BULK_ISSUES = 1000      # POST changelog/bulkfetch: "up to 1000 issues"
+CHANGELOG_BULK_FIELDS = 10        # ... "filter them by up to 10 field IDs"
+CHANGELOG_BULK_MAX = 10000        # ... maxResults: default 1000, maximum 10000
 RENDER_CACHE_MAX = 200_000
 SEARCH_BUDGET = 10.0        # seconds a search may run before it is stopped with a 400
 READERS = 8                 # searches that run at once beside the writer (file stores only)
@@ -150,16 +156,19 @@ class JiraApp:
 
     def __init__(self, store_factory: Callable[[], Any], *, secret: str, mode: str = "server",
                  user: str = "admin", wsdl_dir: str | None = None, search_budget: float | None = SEARCH_BUDGET,
-                 readers: int = READERS) -> None:
+                 readers: int = READERS, workflow: Any = None) -> None:
         """Serve the store made by ``store_factory`` as a Server/DC or Cloud Jira with this admin secret.
 
         A search running longer than ``search_budget`` seconds is stopped with a 400; up to
-        ``readers`` searches run at once beside the writer when the store is a file.
+        ``readers`` searches run at once beside the writer when the store is a file. ``workflow`` (a
+        :class:`labkit.jira.sandbox.histories.DemoWorkflow`) gives the boards' columns; without one
+        they follow the status categories.
         """
         if mode not in ("server", "cloud"):
             raise ValueError(f"mode must be server or cloud, not {mode!r}")
         self.mode = mode
         self.user = user
+        self.workflow = workflow
         self.secret = secret
         self.db = StoreWorker(store_factory, readers=readers, budget=search_budget)
         self._token_key = secrets.token_bytes(32)  # page tokens are signed with a key of this run only
@@ -181,6 +190,8 @@ class JiraApp:
             Rule("/rest/agile/1.0/issue/rank", endpoint="rank", methods=["PUT"]),
             Rule("/rest/agile/1.0/board", endpoint="boards", methods=["GET"]),
             Rule("/rest/agile/1.0/board/<int:board_id>/backlog", endpoint="backlog", methods=["GET"]),
+            Rule("/rest/agile/1.0/board/<int:board_id>/configuration", endpoint="board_configuration",
+                 methods=["GET"]),
         ]
         api = {
             "serverInfo": ("server_info", ["GET"]),
@@ -199,6 +210,8 @@ class JiraApp:
             "issue/<key>": ("issue", ["GET", "PUT"]),
             "issue/<key>/comment": ("comments", ["GET", "POST"]),
             "issue/<key>/transitions": ("transitions", ["GET", "POST"]),
+            "issue/<key>/changelog": ("changelog", ["GET"]),
+            "changelog/bulkfetch": ("changelog_bulkfetch", ["POST"]),
             "issueLink": ("create_link", ["POST"]),
             "search": ("search", ["GET", "POST"]),
             "search/jql": ("search_jql", ["GET", "POST"]),
@@ -294,9 +307,13 @@ class JiraApp:
             self._rendered.clear()
 
     def rendered(self, issues: list[dict[str, Any]], version: str, base: str, spec: list[str] | None,
-                 default: str, expand: str | None = None) -> list[bytes]:
-        """Return each issue's wire JSON as bytes, cached per field selection (pages are mostly re-reads)."""
-        tag = (version, base, tuple(spec) if spec else None, default, expand)
+                 default: str, expand: str | None = None,
+                 changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes]:
+        """Return each issue's wire JSON as bytes, cached per field selection (pages are mostly re-reads).
+
+        Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
+        """
+        tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
         out: list[bytes] = []
         with self._cache_lock:
             generation = self._generation
@@ -304,7 +321,7 @@ class JiraApp:
         fresh: dict[tuple[Any, ...], bytes] = {}
         for issue, hit in zip(issues, hits, strict=True):
             if hit is None:
-                hit = json.dumps(self.issue_json(issue, version, base, spec, default, expand),
+                hit = json.dumps(self.issue_json(issue, version, base, spec, default, expand, changelog_max),
                                  separators=(",", ":"), ensure_ascii=False).encode()
                 fresh[(issue["key"], tag)] = hit
             out.append(hit)
@@ -349,8 +366,12 @@ class JiraApp:
         return [found[k] for k in keys if found.get(k) is not None]
 
     def issue_json(self, issue: dict[str, Any], version: str, base: str, spec: list[str] | None,
-                   default: str, expand: str | None = None) -> dict[str, Any]:
-        """Render one issue for the wire: ``self`` link, field selection, v3 rich text, ``expand=changelog``."""
+                   default: str, expand: str | None = None, changelog_max: int | None = None) -> dict[str, Any]:
+        """Render one issue for the wire: ``self`` link, field selection, v3 rich text, ``expand=changelog``.
+
+        An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
+        many there are in ``total``.
+        """
         fields = select_fields(issue.get("fields", {}), spec, default)
         if version == "3":
             fields = to_v3(fields)
@@ -362,10 +383,20 @@ class JiraApp:
         elif spec == ["key"]:
             out["fields"] = {}
         if expand and "changelog" in expand.split(","):
-            histories = (issue.get("changelog") or {}).get("histories", [])
-            out["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
-                                "histories": histories}
+            histories = self.histories(issue, version)
+            total = len(histories)
+            if changelog_max is not None and total > changelog_max:
+                histories = histories[total - changelog_max:]
+            out["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": total, "histories": histories}
         return out
+
+    @staticmethod
+    def histories(issue: dict[str, Any], version: str) -> list[dict[str, Any]]:
+        """Return an issue's changelog entries, oldest first (v3: RFC 3339 dates, as its spec declares)."""
+        histories = list((issue.get("changelog") or {}).get("histories") or [])
+        if version == "3":
+            histories = [{**h, "created": rfc3339(h.get("created"))} for h in histories]
+        return histories
 
     def one(self, key: str) -> dict[str, Any]:
         """Return one issue's stored JSON or a 404 in Jira's words."""
@@ -494,7 +525,9 @@ class JiraApp:
             return Response(status=204)
         issue = self.one(key)
         spec = field_spec(request.args.getlist("fields")) if "fields" in request.args else None
-        return self.json(self.issue_json(issue, version, self.base(request), spec, "*all", request.args.get("expand")))
+        cap = EMBEDDED_CHANGELOG_MAX if self.mode == "cloud" else None  # Server/DC: all (the client's fallback)
+        return self.json(self.issue_json(issue, version, self.base(request), spec, "*all", request.args.get("expand"),
+                                         cap))
 
     def incoming_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Normalise fields a client sends: ADF to text, issue type and project ids to names and keys."""
@@ -656,9 +689,88 @@ class JiraApp:
         fields: dict[str, Any] = {"status": chosen["to"],
                                   "resolution": {"id": "10000", "name": "Done"} if done else None,
                                   "resolutiondate": now if done else None}
-        self.db(lambda s: s.update_issue(issue["key"], fields))
+        history = self.transition_history(issue, chosen["to"], fields["resolution"], now)
+        self.db(lambda s: s.update_issue(issue["key"], fields, history))
         self.invalidate()
         return Response(status=204)
+
+    def transition_history(self, issue: dict[str, Any], to: dict[str, Any], resolution: dict[str, Any] | None,
+                           now: str) -> dict[str, Any]:
+        """The changelog entry Jira records for a transition: the status change, and the resolution's if it changes."""
+        f = issue.get("fields") or {}
+        old = f.get("status") or {}
+        items = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": old.get("id"),
+                  "fromString": old.get("name"), "to": to.get("id"), "toString": to.get("name")}]
+        old_res = f.get("resolution") or None
+        if (old_res or {}).get("name") != (resolution or {}).get("name"):
+            items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
+                          "from": (old_res or {}).get("id"), "fromString": (old_res or {}).get("name"),
+                          "to": (resolution or {}).get("id"), "toString": (resolution or {}).get("name")})
+        known = (issue.get("changelog") or {}).get("histories") or []
+        hid = max([int(h["id"]) for h in known if str(h.get("id", "")).isdigit()] + [int(issue["id"]) * 1000]) + 1
+        return {"id": str(hid), "author": {"name": self.user, "key": self.user, "displayName": "Administrator"},
+                "created": now, "items": items}
+
+    def on_changelog(self, request: Request, version: str, key: str) -> Response:
+        """GET issue/{key}/changelog: the issue's changelog, oldest first, paged by startAt/maxResults (at most 100)."""
+        issue = self.one(key)
+        start = self.int_param(request.args.get("startAt"), "startAt", 0)
+        if start < 0:
+            raise ApiError(400, f"The value '{start}' is invalid for the 'startAt' parameter.")
+        limit = self.int_param(request.args.get("maxResults"), "maxResults", CHANGELOG_PAGE_MAX)
+        limit = CHANGELOG_PAGE_MAX if limit <= 0 or limit > CHANGELOG_PAGE_MAX else limit
+        histories = self.histories(issue, version)
+        values = histories[start:start + limit]
+        here = f"{self.base(request)}/rest/api/{version}/issue/{issue['key']}/changelog"
+        last = start + len(values) >= len(histories)
+        page: dict[str, Any] = {"self": f"{here}?startAt={start}&maxResults={limit}", "maxResults": limit,
+                                "startAt": start, "total": len(histories), "isLast": last, "values": values}
+        if not last:
+            page["nextPage"] = f"{here}?startAt={start + len(values)}&maxResults={limit}"
+        return self.json(page)
+
+    def on_changelog_bulkfetch(self, request: Request, version: str) -> Response:
+        """POST changelog/bulkfetch (Cloud): the changelogs of up to 1000 issues, oldest first, token-paged.
+
+        Entries are sorted by date, then issue id; ``fieldIds`` keeps only the items of those fields
+        (an entry left with none is dropped); a page holds ``maxResults`` entries (default 1000).
+        """
+        if self.mode != "cloud":
+            raise NotFound()
+        data = self.body(request)
+        wanted = data.get("issueIdsOrKeys")
+        if not isinstance(wanted, list) or not wanted or len(wanted) > CHANGELOG_BULK_ISSUES:
+            raise ApiError(400, f"issueIdsOrKeys must hold 1 to {CHANGELOG_BULK_ISSUES} issue ids or keys.")
+        fields = data.get("fieldIds") or []
+        if not isinstance(fields, list) or len(fields) > CHANGELOG_BULK_FIELDS:
+            raise ApiError(400, f"fieldIds may hold at most {CHANGELOG_BULK_FIELDS} field ids.")
+        limit = self.int_param(data.get("maxResults"), "maxResults", 1000)
+        if not 1 <= limit <= CHANGELOG_BULK_MAX:
+            raise ApiError(400, f"maxResults must be between 1 and {CHANGELOG_BULK_MAX}.")
+        keys = [str(w) for w in wanted]
+        bound = json.dumps([sorted(keys), sorted(map(str, fields)), limit])  # a token is valid for this request only
+        start = self.untoken(data["nextPageToken"], bound) if data.get("nextPageToken") else 0
+        wanted_fields = {str(f).lower() for f in fields}
+        entries = []
+        for issue in self.issues(keys):
+            for h in self.histories(issue, version):
+                items = h.get("items") or []
+                if wanted_fields:
+                    items = [it for it in items if str(it.get("fieldId") or it.get("field") or "").lower() in wanted_fields
+                             or str(it.get("field") or "").lower() in wanted_fields]
+                    if not items:
+                        continue
+                entries.append((normalise(h.get("created")) or "", int(issue["id"]), {**h, "items": items}))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        chunk = entries[start:start + limit]
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for _when, iid, h in chunk:
+            grouped.setdefault(iid, []).append(h)
+        out: dict[str, Any] = {"issueChangeLogs": [{"issueId": str(iid), "changeHistories": hs}
+                                                   for iid, hs in grouped.items()]}
+        if start + len(chunk) < len(entries):
+            out["nextPageToken"] = self.token(bound, start + len(chunk))
+        return self.json(out)
 
     def on_create_link(self, request: Request, version: str) -> Response:
         """POST issueLink: inwardIssue blocks outwardIssue for Blocks, as Jira does."""
@@ -851,6 +963,47 @@ class JiraApp:
         base = self.base(request)
         values = [{**b, "self": f"{base}/rest/agile/1.0/board/{b['id']}"} for b in boards]
         return self.json({"maxResults": 50, "startAt": 0, "total": len(values), "isLast": True, "values": values})
+
+    def board_columns(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The boards' columns with their statuses: the demo workflow's, else To Do / each in progress / Done."""
+        statuses = self.db(lambda s: s.statuses())
+        by_name = {st.get("name"): st for st in statuses}
+        if self.workflow is not None:
+            cols = [(name, [by_name[n] for n in names if n in by_name]) for name, names in self.workflow.board_columns()]
+            placed = {st["name"] for _n, sts in cols for st in sts}
+            rest = [st for st in statuses if st.get("name") not in placed]
+        else:
+            cols, rest = [], statuses
+        for cat, title in (("new", "To Do"), ("indeterminate", None), ("done", "Done")):
+            group = sorted((st for st in rest if category_key(st) == cat), key=lambda st: (len(str(st.get("id"))),
+                                                                                         str(st.get("id"))))
+            if title is None:
+                at = next((i for i, (_n, sts) in enumerate(cols) if sts and category_key(sts[0]) == "done"), len(cols))
+                cols[at:at] = [(st["name"], [st]) for st in group]
+            elif group:
+                same = next((i for i, (n, _s) in enumerate(cols) if n == title), None)
+                if same is None:
+                    cols.insert(0 if cat == "new" else len(cols), (title, group))
+                else:
+                    cols[same][1].extend(group)
+        return cols
+
+    def on_board_configuration(self, request: Request, board_id: int) -> Response:
+        """GET /rest/agile/1.0/board/{id}/configuration: the board's columns and the statuses mapped to each."""
+        board = next((b for b in self.boards() if b["id"] == board_id), None)
+        if board is None:
+            raise ApiError(404, f"Board {board_id} does not exist or you do not have permission to see it.")
+        base = self.base(request)
+        columns = [{"name": name, "statuses": [{"id": str(st["id"]), "self": f"{base}/rest/api/2/status/{st['id']}"}
+                                               for st in sts]}
+                   for name, sts in self.board_columns()]
+        return self.json({"id": board_id, "name": board["name"], "type": board["type"],
+                          "self": f"{base}/rest/agile/1.0/board/{board_id}/configuration",
+                          "location": {"type": "project", "key": board["location"]["projectKey"],
+                                       "projectKeyOrId": board["location"]["projectKey"]},
+                          "filter": {"id": str(10000 + board_id), "self": f"{base}/rest/api/2/filter/{10000 + board_id}"},
+                          "columnConfig": {"columns": columns, "constraintType": "issueCount"},
+                          "ranking": {"rankCustomFieldId": RANK_FIELD_NUMBER}})
 
     def on_backlog(self, request: Request, board_id: int) -> Response:
         """GET /rest/agile/1.0/board/{id}/backlog: the board's unfinished issues in rank order."""

@@ -3,6 +3,8 @@
 ``generate(n)`` streams issues (projects, statuses with categories, issue types, priorities,
 assignees, comments, changelog histories, Blocks links on both issues, LexoRank ranks), so a
 million issues never sit in memory; ``seed_store(store, n)`` imports them into a ``Store``.
+Histories walk a configurable workflow (:class:`labkit.jira.sandbox.histories.DemoWorkflow`)
+with skipped statuses, backward moves, reopenings, flags and a share of long histories.
 """
 
 from __future__ import annotations
@@ -10,22 +12,16 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from labkit.jira.model import RANK_FIELD, status_category
+from labkit.jira.model import RANK_FIELD
 from labkit.jira.sandbox.fields import ISSUE_TYPES as _CONFIGURED_TYPES
 from labkit.jira.sandbox.fields import PRIORITIES as _CONFIGURED_PRIORITIES
+from labkit.jira.sandbox.histories import DEFAULT_STATUSES, DemoWorkflow, history
 from labkit.jira.store.rank import rank_of
 
 PROJECTS: tuple[tuple[str, str], ...] = (("DEMO", "Demo Cloud"), ("OPS", "Operations"), ("NET", "Networking"))
-_CAT = {key: status_category(key) for key in ("new", "indeterminate", "done")}
-STATUSES = [
-    {"id": "1", "name": "Open", "statusCategory": _CAT["new"]},
-    {"id": "10000", "name": "To Do", "statusCategory": _CAT["new"]},
-    {"id": "3", "name": "In Progress", "statusCategory": _CAT["indeterminate"]},
-    {"id": "10001", "name": "In Review", "statusCategory": _CAT["indeterminate"]},
-    {"id": "5", "name": "Resolved", "statusCategory": _CAT["done"]},
-    {"id": "6", "name": "Closed", "statusCategory": _CAT["done"]},
-]
+STATUSES = list(DEFAULT_STATUSES)
 _STATUS_WEIGHTS = [12, 10, 8, 4, 16, 50]
 ISSUE_TYPES = [{k: t[k] for k in ("id", "name", "subtask")} for t in _CONFIGURED_TYPES[:5]]
 _TYPE_WEIGHTS = [40, 25, 20, 13, 2]
@@ -92,8 +88,13 @@ def _user(name: str) -> dict:
 
 def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]] = PROJECTS,
              start: datetime = datetime(2020, 1, 1), block_rate: float = 0.06,
-             comments: bool = True, changelog: bool = True, extra_block_rate: float = 0.12) -> Iterator[dict]:
+             comments: bool = True, changelog: bool = True, extra_block_rate: float = 0.12,
+             workflow: DemoWorkflow | None = None) -> Iterator[dict]:
     """Yield ``n_issues`` REST-shaped issues, deterministic by ``seed``, spread round-robin over ``projects``.
+
+    Statuses and histories follow ``workflow`` (default :class:`DemoWorkflow`: Open, To Do, In
+    Progress, In Review, Resolved, Closed); a custom workflow keeps the same share of issues in each
+    status category.
 
     About ``block_rate`` of the issues are blocked by a later issue of the same project (the
     Blocks link is on both issues); ranks are shuffled within blocks of 100 so the backlog order
@@ -103,12 +104,16 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
     """
     rng = random.Random(seed)
     hrng = random.Random(f"{seed}/history")  # its own stream: histories do not shift the other fields
+    wrng = random.Random(f"{seed}/workflow")  # the walks through the workflow, on a stream of their own
+    srng = random.Random(f"{seed}/status")  # ... and the age-dependent statuses on theirs (same for any workflow)
+    wf = workflow or DemoWorkflow()
     counters = [0] * len(projects)
     pending: dict[str, list[dict]] = {}
     open_blockers: set[str] = set()
     link_id = 20000
     perm: list[int] = []
     step = max(1, int(60 * 60 * 24 * 365 * 3 / max(n_issues, 1)))  # spread over about three years
+    end = start + timedelta(seconds=n_issues * step)
     for i in range(n_issues):
         pi = i % len(projects)
         pkey, pname = projects[pi]
@@ -125,8 +130,16 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
             status = _BY_NAME["In Progress"]  # a blocking cycle among open issues, for the rank runbook
         elif key in open_blockers:
             status = _BY_NAME["To Do"]  # an extra blocker stays open, so its link counts
+        elif (status["statusCategory"]["key"] == "indeterminate" and (n_issues - i) * step > _STALE
+              and srng.random() < 0.97):
+            status = _BY_NAME["Closed"]  # work started long ago is mostly finished by now
+        elif (status["statusCategory"]["key"] == "done" and (n_issues - i) * step < _FRESH
+              and srng.random() < 0.5):
+            status = _BY_NAME[srng.choice(("In Progress", "In Review"))]  # recent work is often still going
+        status = wf.final_status(status, STATUSES)
         done = status["statusCategory"]["key"] == "done"
         updated = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 40))
+        updated = max(created + timedelta(minutes=1), min(updated, end))  # nothing happens after the data's end
         subj, prob, ctx = rng.choice(_SUBJECTS), rng.choice(_PROBLEMS), rng.choice(_CONTEXTS)
         fmt = {"s": subj, "c": ctx, "p": pkey.lower()}
         desc = " ".join(rng.choice(_SENTENCES).format(**fmt) for _ in range(rng.randint(1, 3)))
@@ -196,12 +209,15 @@ def generate(n_issues: int, *, seed: int = 0, projects: Sequence[tuple[str, str]
                 o_num = int(side["key"].rsplit("-", 1)[1])
                 side["id"] = str(100000 + (o_num - 1) * len(projects) + pi)
         if changelog:
-            hist = _history(hrng, i, reporter, assignee, created, updated, status["name"])
+            hist = history(wrng, wf, i, status, created, updated, _user(assignee or reporter), _ts)
             issue["changelog"] = {"startAt": 0, "maxResults": len(hist), "total": len(hist), "histories": hist}
         yield issue
 
 
 _CYCLE = (2, 3, 4)
+_STALE = 40 * 24 * 3600  # seconds before the data's end after which work in progress is rare
+_FRESH = 60 * 24 * 3600  # ... before which finished work is rarer than elsewhere
+_BY_NAME = {s["name"]: s for s in STATUSES}
 
 
 def _side(key: str, i: int, fields: dict, status: dict) -> dict:
@@ -221,35 +237,6 @@ def _blocks_later(links: list, pending: dict, link_id: int, *, blocker: tuple, b
     pending.setdefault(blocked, []).append({"id": str(link_id), "type": BLOCKS, "inwardIssue": _side(*blocker)})
 
 
-_BY_NAME = {s["name"]: s for s in STATUSES}
-# the classic workflow's way to each final status (after Open)
-_PATHS = {"Open": [], "To Do": ["To Do"], "In Progress": ["In Progress"], "In Review": ["In Progress", "In Review"],
-          "Resolved": ["In Progress", "In Review", "Resolved"], "Closed": ["In Progress", "In Review", "Resolved", "Closed"]}
-
-
-def _history(rng: random.Random, i: int, reporter: str, assignee: str | None, created: datetime,
-             updated: datetime, final: str) -> list[dict]:
-    """Status transitions from Open to ``final`` between creation and the last update, as a REST changelog."""
-    path = list(_PATHS[final])
-    if "In Review" in path and rng.random() < 0.4:
-        path.remove("In Review")  # not every change is reviewed
-    if final == "Closed" and rng.random() < 0.2:
-        path = ["Closed"]  # closed straight from Open (won't fix, duplicate)
-    if not path:
-        return []
-    span = (updated - created).total_seconds()
-    cuts = sorted(rng.uniform(0.05, 0.95) for _ in range(len(path) - 1)) + [1.0]
-    hist, prev = [], _BY_NAME["Open"]
-    for k, (name, cut) in enumerate(zip(path, cuts, strict=True)):
-        to = _BY_NAME[name]
-        who = _user(assignee or reporter)
-        hist.append({"id": str(500000 + i * 8 + k), "author": who, "created": _ts(created + timedelta(seconds=span * cut)),
-                     "items": [{"field": "status", "fieldtype": "jira", "from": prev["id"], "fromString": prev["name"],
-                                "to": to["id"], "toString": to["name"]}]})
-        prev = to
-    return hist
-
-
-def seed_store(store, n: int, seed: int = 0, **kwargs) -> int:  # store: labkit.jira.store.Store
+def seed_store(store, n: int, seed: int = 0, **kwargs: Any) -> int:  # store: labkit.jira.store.Store
     """Import ``n`` generated issues into a store and return how many were imported."""
     return store.import_issues(generate(n, seed=seed, **kwargs))

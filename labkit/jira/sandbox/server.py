@@ -79,8 +79,11 @@ def iter_dump_issues(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, seed: int = DEFAULT_SEED,
-               data: str | os.PathLike[str] | None = None) -> Any:
-    """Open the Store and fill it (dumps from ``data``, else the demo generator) unless it has issues."""
+               data: str | os.PathLike[str] | None = None, workflow: Any = None) -> Any:
+    """Open the Store and fill it (dumps from ``data``, else the demo generator) unless it has issues.
+
+    ``workflow`` is the demo data's :class:`labkit.jira.sandbox.histories.DemoWorkflow` (its default if None).
+    """
     from labkit.jira.sandbox.fields import ISSUE_TYPES, PRIORITIES
     from labkit.jira.store import Store
 
@@ -94,7 +97,7 @@ def open_store(db: str = ":memory:", *, seed_issues: int = DEFAULT_SEED_ISSUES, 
     elif seed_issues > 0:
         from labkit.jira.sandbox.demo import seed_store
 
-        seed_store(store, seed_issues, seed)
+        seed_store(store, seed_issues, seed, workflow=workflow)
     return store
 
 
@@ -144,19 +147,21 @@ def make_server(app: Any, port: int = 0, host: str = "127.0.0.1") -> Any:
 @contextmanager
 def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_SEED, data: str | None = None,
           secret: str | None = None, db: str = ":memory:", wsdl_dir: str | None = None,
-          search_budget: float | None = None) -> Iterator[RunningSandbox]:
+          search_budget: float | None = None, workflow: Any = None) -> Iterator[RunningSandbox]:
     """Run a sandbox on a free loopback port in a background thread; stop it on exit.
 
     With ``db`` a file, searches run beside each other and beside writes (``:memory:`` has one connection);
     ``search_budget`` overrides the seconds a search may take (default :data:`app.SEARCH_BUDGET`).
+    ``workflow`` (a :class:`labkit.jira.sandbox.histories.DemoWorkflow`) shapes the demo histories and boards.
     """
     import secrets as _secrets
 
     from labkit.jira.sandbox.app import SEARCH_BUDGET, JiraApp
 
     secret = secret or _secrets.token_urlsafe(18)
-    app = JiraApp(lambda: open_store(db, seed_issues=seed_issues, seed=seed, data=data), secret=secret,
-                  mode=mode, wsdl_dir=wsdl_dir, search_budget=search_budget or SEARCH_BUDGET)
+    app = JiraApp(lambda: open_store(db, seed_issues=seed_issues, seed=seed, data=data, workflow=workflow),
+                  secret=secret, mode=mode, wsdl_dir=wsdl_dir, search_budget=search_budget or SEARCH_BUDGET,
+                  workflow=_board_workflow(data, workflow))
     server = make_server(app)
     thread = threading.Thread(target=server.serve_forever, name="jira-sandbox", daemon=True)
     thread.start()
@@ -165,6 +170,17 @@ def serve(*, mode: str = "server", seed_issues: int = 200, seed: int = DEFAULT_S
         yield running
     finally:
         running.stop()
+
+
+def _board_workflow(data: Any, workflow: Any) -> Any:
+    """The workflow whose columns the boards show: the demo data's (none for dumps: columns by category)."""
+    if data:
+        return None
+    if workflow is None:
+        from labkit.jira.sandbox.histories import DemoWorkflow
+
+        workflow = DemoWorkflow()
+    return workflow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         print("LABKIT_SANDBOX_SECRET is not set: it is the admin password and token", file=sys.stderr)
         return 2
     app = JiraApp(lambda: open_store(args.db, seed_issues=args.seed_issues, seed=args.seed, data=args.data),
-                  secret=secret, mode=args.mode, wsdl_dir=args.wsdl_dir, search_budget=args.search_budget)
+                  secret=secret, mode=args.mode, wsdl_dir=args.wsdl_dir, search_budget=args.search_budget,
+                  workflow=_board_workflow(args.data, None))
     server = make_server(app, args.port, args.host)
     print(f"jira sandbox ({args.mode}) on http://{args.host}:{server.server_port}", flush=True)
     try:

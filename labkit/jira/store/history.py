@@ -2,7 +2,9 @@
 
 A field's history is rebuilt from ``changelog.histories``: the value before the first change is
 the first change's "from", then each change's "to" holds until the next one. The store answers
-these clauses only when every issue has a changelog; otherwise it says so (never a guess).
+these clauses only when every issue has a whole changelog; an issue without one, or with one Jira
+cut short (``total`` above the entries held: see :func:`labkit.jira.model.changelog_truncated`),
+makes it say so (never a guess). ``jira mirror`` stores whole changelogs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from labkit.jira.errors import JqlError
 from labkit.jira.jql import render
 from labkit.jira.jql.ast import Clause, Empty, Function, ListValue, Operand, Value
+from labkit.jira.model import changelog_truncated
 from labkit.jira.store.dates import function_date, iso, normalise, value_date
 
 HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "priority", "resolution": "resolution",
@@ -130,8 +133,12 @@ class HistoryEvaluator:
                 to = self._values(p.operands[0])
         now = iso(self.now)
         out = []
+        cut = 0
         for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid"):
             doc = json.loads(row[-1])
+            if changelog_truncated(doc.get("changelog")):
+                cut += 1
+                continue
             intervals, changes = _timeline(doc, HISTORY_FIELDS[f], current_of(row), row[1] or "", now)
             if op == "CHANGED":
                 hit = any(lo <= ch.when < hi and (by is None or ch.by & by)
@@ -144,6 +151,9 @@ class HistoryEvaluator:
                     hit = not hit
             if hit:
                 out.append(row[0])
+        if cut:
+            raise self.fail(f"{cut:,} issues in the store have a changelog Jira cut short (not every entry is there)",
+                            hint="fill the store with `labkit jira mirror`, which pages in whole changelogs")
         return out
 
 

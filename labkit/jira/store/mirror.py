@@ -6,6 +6,8 @@
 
 The sync state lives beside the database (``tracker.db.sync.json``, mode 0600), written atomically after
 every page. It names the server by its URL without credentials: a password never goes into it.
+Issues come with their whole changelog: what Jira cut from a page is paged in before the page is
+stored, and an issue pulled again keeps its stored entries (only what is new is fetched).
 """
 
 from __future__ import annotations
@@ -118,8 +120,10 @@ def mirror(client: Any, db: str | os.PathLike[str], jql: str = "", *, page_size:
     store = Store(str(db))
     pages = 0
     try:
-        for issues, cursor in client.iter_pages(query, ["*all"], cursor=run["cursor"], page_size=page_size):
+        for issues, cursor in client.iter_pages(query, ["*all"], cursor=run["cursor"], page_size=page_size,
+                                                expand="changelog"):
             if issues:
+                client.complete_changelogs(issues, known=_stored_histories(store, issues), progress=False)
                 store.import_issues(issues)
             run["pulled"] += len(issues)
             run["cursor"] = cursor
@@ -150,6 +154,20 @@ def _has_order_by(jql: str) -> bool:
     except JqlSyntaxError as exc:
         raise JiraError(f"the mirror's JQL {jql!r} is not valid: {exc.reason} at position {exc.position}",
                         hint=exc.hint or "fix the query (labkit.jira.jql.lint explains common traps)") from None
+
+
+def _stored_histories(store: Any, issues: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The whole changelogs the store holds for the issues of a page whose embedded changelog is cut short."""
+    from labkit.jira.model import changelog_truncated
+
+    out = {}
+    for issue in issues:
+        if changelog_truncated(issue.get("changelog")):
+            old = store.get_issue(issue["key"])
+            log = (old or {}).get("changelog")
+            if isinstance(log, dict) and not changelog_truncated(log):
+                out[issue["key"]] = list(log.get("histories") or [])
+    return out
 
 
 def _total(store: Any) -> int:

@@ -824,14 +824,23 @@ class Store:
         f.setdefault("reporter", {"name": self.current_user, "displayName": self.current_user})
         f.setdefault("labels", [])
         f.setdefault("components", [])
-        return {"id": str(new_id), "key": f"{proj['key']}-{nums[proj['key']]}", "fields": f}
+        return {"id": str(new_id), "key": f"{proj['key']}-{nums[proj['key']]}", "fields": f,
+                "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}}  # nothing changed yet
 
-    def update_issue(self, key_or_id: str, fields: dict) -> None:
-        """Set fields of an issue (REST ``PUT /issue`` ``fields`` semantics: given fields replace the old values)."""
+    def update_issue(self, key_or_id: str, fields: dict, history: dict | None = None) -> None:
+        """Set fields of an issue (REST ``PUT /issue`` ``fields`` semantics: given fields replace the old values).
+
+        ``history`` (a changelog entry ``{id, author, created, items}``) is appended to the issue's
+        changelog, when it keeps one, as Jira records a transition.
+        """
         with self.lock:
             issue = self.get_issue(key_or_id)
             if issue is None:
                 raise JiraError(f"Issue {key_or_id} does not exist in the local store")
+            log = issue.get("changelog")
+            if history is not None and isinstance(log, dict):
+                hist = list(log.get("histories") or []) + [history]
+                issue["changelog"] = {"startAt": 0, "maxResults": len(hist), "total": len(hist), "histories": hist}
             f = issue["fields"]
             for k, v in fields.items():
                 if k in ("issuelinks", "comment"):
