@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "labkit.vm.cli",
     "labkit.aws.cli",
     "labkit.review.cli",
+    "labkit.cloud.cli",
     "labkit.sandbox.cli",
     "labkit.lab",
     "labkit.run",

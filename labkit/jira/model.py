@@ -106,6 +106,10 @@ def changelog_truncated(changelog: Any) -> bool:
     return held >= EMBEDDED_CHANGELOG_MAX
 
 
+# Where the sandbox's store keeps a comment's ADF body as a REST v3 client posted it (v3 reads give it back).
+ADF_BODY = "labkitBodyAdf"
+
+
 def adf_text(value: Any) -> Any:
     """Flatten an Atlassian Document Format document to plain text (any other value passes through).
 

@@ -34,7 +34,9 @@ from labkit.jira.sandbox.fields import (
     field_spec,
     rfc3339,
     select_fields,
+    to_v2,
     to_v3,
+    v2_comment,
     v3_comment,
 )
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
@@ -373,8 +375,7 @@ class JiraApp:
         many there are in ``total``.
         """
         fields = select_fields(issue.get("fields", {}), spec, default)
-        if version == "3":
-            fields = to_v3(fields)
+        fields = to_v3(fields) if version == "3" else to_v2(fields)
         v = "3" if version == "3" else "2"
         out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
                "key": issue["key"]}
@@ -656,18 +657,18 @@ class JiraApp:
         issue = self.one(key)
         base = self.base(request)
         if request.method == "POST":
-            body = adf_text(self.body(request).get("body"))
+            posted = self.body(request).get("body")
+            body = adf_text(posted)
             if not body:
                 raise ApiError(400, [], {"comment": "Comment body can not be empty!"})
-            made = self.db(lambda s: s.add_comment(issue["key"], body, author=self.user))
+            kept = posted if isinstance(posted, dict) and version == "3" else None  # v3 reads give the ADF back
+            made = self.db(lambda s: s.add_comment(issue["key"], body, author=self.user, adf=kept))
             self.invalidate()
-            if version == "3":
-                made = v3_comment(made)
+            made = v3_comment(made) if version == "3" else v2_comment(made)
             return self.json({**made, "self": f"{base}/rest/api/{version}/issue/{issue['id']}/comment/{made.get('id')}"},
                              201)
         comment = (issue.get("fields") or {}).get("comment") or {"comments": []}
-        if version == "3":
-            comment = to_v3({"comment": comment})["comment"]
+        comment = (to_v3 if version == "3" else to_v2)({"comment": comment})["comment"]
         comments = comment.get("comments", [])
         return self.json({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
 

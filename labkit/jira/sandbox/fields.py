@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from labkit.jira.model import RANK_FIELD, adf_text
+from labkit.jira.model import ADF_BODY, RANK_FIELD, adf_text
 
 __all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_spec",
            "rfc3339", "select_fields", "to_v3", "v3_comment"]
@@ -84,6 +84,19 @@ def to_v3(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop the ADF bodies kept for REST v3 from an issue's comments (v2 answers the text)."""
+    comment = fields.get("comment")
+    if not isinstance(comment, dict) or not any(ADF_BODY in c for c in comment.get("comments") or []):
+        return fields
+    return {**fields, "comment": {**comment, "comments": [v2_comment(c) for c in comment["comments"]]}}
+
+
+def v2_comment(c: dict[str, Any]) -> dict[str, Any]:
+    """Render a comment for REST v2: the text, without the ADF body kept for v3."""
+    return {k: v for k, v in c.items() if k != ADF_BODY}
+
+
 def rfc3339(value: Any) -> Any:
     """Turn Jira's ``...+0000`` timestamps into RFC 3339 (``...+00:00``), as the v3 spec declares them."""
     if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit():
@@ -94,7 +107,10 @@ def rfc3339(value: Any) -> Any:
 def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
     """Render a comment for REST v3: ADF body, RFC 3339 dates."""
     out = dict(c)
-    if isinstance(out.get("body"), str):
+    posted = out.pop(ADF_BODY, None)
+    if isinstance(posted, dict):
+        out["body"] = posted
+    elif isinstance(out.get("body"), str):
         out["body"] = adf(out["body"])
     for k in ("created", "updated"):
         if k in out:

@@ -34,6 +34,7 @@ from labkit.jira.jql.limits import check_length, check_terms
 from labkit.jira.jql.parser import parse
 from labkit.jira.jql.text import has_index_word
 from labkit.jira.model import (
+    ADF_BODY,
     LEXO_RANK,
     RANK_FIELD,
     RANK_FIELD_NUMBER,
@@ -904,8 +905,11 @@ class Store:
             self._insert_link(str(lid), t, keys[0], keys[1])
             return str(lid)
 
-    def add_comment(self, key_or_id: str, body: str, author: str = "admin") -> dict:
-        """Add a comment to an issue (it becomes searchable with ``comment ~``) and return it REST-shaped."""
+    def add_comment(self, key_or_id: str, body: str, author: str = "admin", adf: dict | None = None) -> dict:
+        """Add a comment to an issue (it becomes searchable with ``comment ~``) and return it REST-shaped.
+
+        ``adf`` keeps the Atlassian Document Format body a REST v3 client posted, so v3 reads give it back.
+        """
         with self.lock:
             issue = self.get_issue(key_or_id)
             if issue is None:
@@ -915,6 +919,8 @@ class Store:
             now = iso(self.now or datetime.now(UTC)) + ".000+0000"
             user = {"name": author, "key": author, "displayName": author, "active": True}
             c = {"id": str(cid), "author": user, "body": body, "updateAuthor": user, "created": now, "updated": now}
+            if adf is not None:
+                c[ADF_BODY] = adf
             issue["fields"]["comment"]["comments"].append(c)
             links = issue["fields"].pop("issuelinks")
             self.import_issues([issue])
