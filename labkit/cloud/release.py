@@ -68,6 +68,48 @@ class ReleaseCheck:
         failed = next((s for s in [*self.steps, self.transition, self.comment] if s and s.status == "fail"), None)
         return f"{failed.step}: {failed.detail}" if failed else ""
 
+    @property
+    def go(self) -> bool:
+        """Tell whether the next step should run (no step failed so far)."""
+        return all(s.ok for s in self.steps)
+
+    def add(self, result: StepResult) -> bool:
+        """Record a step's result; tell whether the chain goes on."""
+        self.steps.append(result)
+        return self.go
+
+    def finish(self, *, issue: str | None = None, jira=None, title: str = "labkit release check",
+               deployment: str = "auto", transition: str | None = None, cleanup: bool = True) -> list[dict[str, str]]:
+        """Mark the steps not run, undo what the steps created (when asked), record the result on the issue.
+
+        Return the final table's rows (also kept in ``final``): the comment holds exactly these rows.
+        """
+        stopped = self.stopped_at
+        for name in STEP_NAMES[len(self.steps):]:
+            self.steps.append(StepResult(name, "skip", f"not run: the chain stopped at {stopped}"))
+        self.cleanup = _clean_up(self.steps, cleanup)
+        self.final = [s.summary() for s in [*self.steps, self.cleanup]]
+        if not issue or jira is None:
+            return self.final
+        from labkit.cloud.comment import deployment_of
+
+        try:
+            kind = deployment_of(jira, deployment)
+        except Exception as exc:  # noqa: BLE001 - the tracker cannot be reached: said in the table, never a traceback
+            self.comment = StepResult("5 comment", "fail", one_line(f"{issue}: {exc}"))
+            self.final.append(self.comment.summary())
+            return self.final
+        passed = all(s.status in ("pass", DRY_RUN) for s in self.steps)
+        if transition:
+            self.transition = transition_step(jira, issue, transition, passed=passed, dry_run=self.dry_run)
+        self.final = tracker_rows([*self.steps, self.cleanup], key=issue, deployment=kind,
+                                  transitioned=self.transition)
+        self.comment = comment_step(jira, issue, self.final, title=title + (" (dry run)" if self.dry_run else ""),
+                                    deployment=kind, dry_run=self.dry_run)
+        if self.comment.status != "pass":
+            self.final[-1] = self.comment.summary()
+        return self.final
+
 
 def release_check(source: str, *, onto: str, plan_file: str | Path, issue: str | None = None, jira=None,
                   test_cmd: str | None = None, test_each: bool = False, repo: str | Path | None = None,
@@ -88,11 +130,11 @@ def release_check(source: str, *, onto: str, plan_file: str | Path, issue: str |
     run = ReleaseCheck(dry_run=dry_run)
 
     def done(result: StepResult) -> bool:
-        """Record a step's result; tell whether the chain goes on."""
-        run.steps.append(result)
+        """Record a step's result and report it; tell whether the chain goes on."""
+        go = run.add(result)
         if progress:
             progress(result)
-        return result.ok
+        return go
 
     plan = profile = files = None
     go = done(review_step(source, onto=onto, test_cmd=test_cmd, test_each=test_each, repo=repo, forge_url=forge_url,
@@ -111,31 +153,8 @@ def release_check(source: str, *, onto: str, plan_file: str | Path, issue: str |
         go = done(r)
     if go:
         done(smoke_step(profile, plan, dry_run=dry_run, **(files or {}), **(smoke_options or {})))
-    stopped = run.stopped_at
-    for name in STEP_NAMES[len(run.steps):]:
-        run.steps.append(StepResult(name, "skip", f"not run: the chain stopped at {stopped}"))
-    run.cleanup = _clean_up(run.steps, cleanup)
-    final = [s.summary() for s in run.steps] + [run.cleanup.summary()]
-    if issue and jira is not None:
-        from labkit.cloud.comment import deployment_of
-
-        try:
-            kind = deployment_of(jira, deployment)
-        except Exception as exc:  # noqa: BLE001 - the tracker cannot be reached: said in the table, never a traceback
-            run.comment = StepResult("5 comment", "fail", one_line(f"{issue}: {exc}"))
-            run.final = final + [run.comment.summary()]
-            return run
-        passed = all(s.status in ("pass", DRY_RUN) for s in run.steps)
-        if transition:
-            run.transition = transition_step(jira, issue, transition, passed=passed, dry_run=dry_run)
-        run.final = tracker_rows([*run.steps, run.cleanup], key=issue, deployment=kind, transition=transition,
-                                 transitioned=run.transition)
-        title = f"labkit release check of {source} onto {onto}" + (" (dry run)" if dry_run else "")
-        run.comment = comment_step(jira, issue, run.final, title=title, deployment=kind, dry_run=dry_run)
-        if run.comment.status != "pass":
-            run.final[-1] = run.comment.summary()
-    else:
-        run.final = final
+    run.finish(issue=issue, jira=jira, title=f"labkit release check of {source} onto {onto}", deployment=deployment,
+               transition=transition, cleanup=cleanup)
     return run
 
 

@@ -302,8 +302,8 @@ def smoke_step(profile, plan, *, config_file: str | Path | None = None, credenti
 
 # ----------------------------------------------------------------------------------------------- 5: tracker
 
-def tracker_rows(results: Sequence[StepResult], *, key: str, deployment: str, transition: str | None,
-                 transitioned: StepResult | None) -> list[dict[str, str]]:
+def tracker_rows(results: Sequence[StepResult], *, key: str, deployment: str,
+                 transitioned: StepResult | None = None) -> list[dict[str, str]]:
     """Return the final table: each step's row, the transition's (when asked) and the comment's own."""
     rows = [r.summary() for r in results]
     if transitioned is not None:
