@@ -210,12 +210,13 @@ def smoke_test(profile, plan=None, *, config_file: str | Path | None = None,
                    lambda: f"{plan.public_range.first}-{plan.public_range.last}"),
                   ("private IP", private, lambda ip: in_subnet(ip, plan.private_subnet),
                    lambda: plan.private_subnet))
+        wrong = False  # both addresses are checked before a wrong one stops the test
         for step, ip, inside, where in checks:
             t0 = time.perf_counter()
             if failed:
                 add(step, "skip", "an earlier step failed", t0)
             elif not ip:
-                failed = True
+                wrong = True
                 add(step, "fail", f"the instance has no {step}", t0)
             elif plan is None:
                 add(step, "skip", f"{ip}: no plan given to check it against", t0)
@@ -224,8 +225,9 @@ def smoke_test(profile, plan=None, *, config_file: str | Path | None = None,
             elif inside(ip):
                 add(step, "pass", f"{ip} in {where()}", t0)
             else:
-                failed = True
+                wrong = True
                 add(step, "fail", f"{ip} is outside the planned {where()}", t0)
+        failed = failed or wrong
 
         t0 = time.perf_counter()
         if failed:
