@@ -20,6 +20,13 @@ from labkit.aws.errors import AwsError
 from labkit.aws.profile import CloudProfile, lookup_secret
 
 
+def secret_env_name(profile: str) -> str:
+    """Return the environment variable labkit keeps a profile's secret in (``$LABKIT_AWS_SECRET_<NAME>``)."""
+    import re
+
+    return "LABKIT_AWS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", profile).upper()
+
+
 @dataclass(frozen=True)
 class SecretHome:
     """Where a written profile's secret lives and how the tools get it."""

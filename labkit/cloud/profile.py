@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from labkit.aws.presets import PRESETS
 from labkit.cloud.errors import CloudError
+
+API_PORT = PRESETS["eucalyptus"].port  # the cloud controller's API on the frontend (8773)
 
 
 def region_for(cloud: str) -> str:
@@ -18,7 +21,10 @@ def region_for(cloud: str) -> str:
 
 def frontend_address(plan) -> str:
     """Return the planned IP of the cloud's frontend (the cloud-in-a-box VM or the frontend of fe+nc)."""
-    fe = next((v for v in plan.vms if v.role in ("ciab", "frontend")), None)
+    try:
+        fe = plan.frontend
+    except StopIteration:
+        fe = None
     if fe is None or not fe.ip:
         raise CloudError(f"cloud {plan.name} has no frontend with a planned address",
                          hint="plan the cloud on a lab network (labkit vm plan)")

@@ -8,20 +8,15 @@ AWS secret is put in this process's environment only (never printed or written t
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
-API_PORT = 8773  # the cloud controller's API port on the frontend (Eucalyptus 4.x)
-
-
-def secret_env_for(profile_name: str) -> str:
-    """Return the environment variable the release check keeps a sandbox profile's secret in."""
-    return "LABKIT_RELEASE_AWS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", profile_name).upper()
+from labkit.cloud.profile import API_PORT
 
 
 def sandbox_settings(profile_name: str, services: tuple[str, ...] = ("forge", "aws", "jira")) -> dict[str, Any]:
     """Start the sandbox's services (idempotent) and return the release check's keyword arguments for them."""
     import labkit.sandbox as sandbox
+    from labkit.aws.credentials import secret_env_name
     from labkit.aws.sandbox import endpoints
 
     sandbox.start(list(services))
@@ -30,7 +25,7 @@ def sandbox_settings(profile_name: str, services: tuple[str, ...] = ("forge", "a
         out["forge_url"] = sandbox.url("forge")
     if "aws" in services:
         front = endpoints()["eucalyptus"]
-        env = secret_env_for(profile_name)
+        env = secret_env_name(profile_name)
         os.environ[env] = sandbox.secret("aws").reveal()
         out.update(profile_url=front, forwards={API_PORT: front.split("://", 1)[1]},
                    profile_fields={"access_key_id": "labkit", "secret_env": env})

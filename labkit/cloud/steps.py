@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from labkit.cloud.errors import CloudError
+from labkit.cloud.profile import API_PORT
 from labkit.cloud.smoke import NOT_CHECKABLE, smoke_test
 from labkit.errors import LabkitError
+from labkit.vm.launch import ADMIN_UI_PORT, USER_CONSOLE_PORT
 
 # The frontend's service ports the blog checks: SSH, the admin UI, the user console, the API (Eucalyptus 4.x).
-FRONTEND_PORTS = (22, 8443, 8888, 8773)
+FRONTEND_PORTS = (22, ADMIN_UI_PORT, USER_CONSOLE_PORT, API_PORT)
 DRY_RUN = "dry run"
 
 

@@ -10,12 +10,12 @@ the form works with nothing typed. Verify shows its progress (checks done / tota
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import ipywidgets as widgets
 
 from labkit.aws import PRESETS, CloudProfile, preset_profile, verify, write_profile
+from labkit.aws.credentials import secret_env_name
 from labkit.aws.verify import CheckRow
 from labkit.aws.write import WriteResult
 from labkit.errors import LabkitError
@@ -23,11 +23,6 @@ from labkit.errors import LabkitError
 STORES = ("environment", "keyring")
 CREDENTIALS = ("auto", "process", "keys")
 CHECKSUMS = ("when_required", "when_supported", "unset")
-
-
-def secret_env_name(profile: str) -> str:
-    """Return the environment variable the form keeps a profile's secret in."""
-    return "LABKIT_AWS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", profile).upper()
 
 
 class ProviderForm(widgets.VBox):

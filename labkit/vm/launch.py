@@ -462,6 +462,11 @@ def _delete_created(conn, vm: VmSpec, u: str, created: str, dry_run: bool) -> li
     return []
 
 
+# The frontend's web consoles (Eucalyptus 4.x): the admin UI and the user console.
+ADMIN_UI_PORT = 8443
+USER_CONSOLE_PORT = 8888
+
+
 @dataclass(frozen=True)
 class ConnectionRow:
     """How to reach one VM of a launched cloud: VNC, SSH and the cloud's web consoles."""
@@ -484,6 +489,6 @@ def connections(plan: CloudPlan, *, user: str = "root") -> list[ConnectionRow]:
         rows.append(ConnectionRow(
             cloud=plan.name, vm=vm.name, role=vm.role, vnc=f"vnc://{vm.vnc.listen}:{vm.vnc.port}{via}",
             ssh=f"ssh {user}@{vm.ip}" if vm.ip else "",
-            admin_ui=f"https://{vm.ip}:8443" if front and vm.ip else "",
-            user_console=f"https://{vm.ip}:8888" if front and vm.ip else ""))
+            admin_ui=f"https://{vm.ip}:{ADMIN_UI_PORT}" if front and vm.ip else "",
+            user_console=f"https://{vm.ip}:{USER_CONSOLE_PORT}" if front and vm.ip else ""))
     return rows

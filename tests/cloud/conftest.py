@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 import pytest
+
+from tests.review.conftest import nothing_left_in_tmp  # noqa: F401 - the same fixture here
 
 CLOUD = "rc1"
 ISO = "/var/lib/libvirt/isos/silvereye.iso"
@@ -59,17 +60,6 @@ def jira(sandboxes):
 
     with JiraClient.from_profile() as client:
         yield client
-
-
-@pytest.fixture
-def nothing_left_in_tmp(tmp_path_factory, monkeypatch):
-    """Point the temp folder at an empty folder; fail the test if anything is left there (clones, worktrees, files)."""
-    tmp = tmp_path_factory.mktemp("TMPDIR")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    yield tmp
-    left = sorted(p.name for p in tmp.iterdir())
-    assert not left, f"left behind in the temp folder: {left}"
 
 
 def ec2_gateway(region: str = CLOUD):
