@@ -198,3 +198,23 @@ def test_jira_500_on_the_comment_is_a_one_line_reason(common, plan_file, jira, n
     assert run.final[-1]["step"] == "5 comment" and run.final[-1]["status"] == "fail"
     assert "500" in run.final[-1]["detail"] and "\n" not in run.final[-1]["detail"]
     assert comment_count(jira, "DEMO-3") == before
+
+
+def test_an_mbox_file_applies_onto_a_local_clone(sandboxes, tmp_path, nothing_left_in_tmp):
+    import subprocess
+
+    from labkit.cloud import review_step
+    from labkit.review import PullRequest
+
+    pr = PullRequest.from_url(PR, base_url=sandboxes["forge_url"])
+    mbox = tmp_path / "series.mbox"
+    mbox.write_bytes(urllib.request.urlopen(pr.patch_url, timeout=30).read())  # noqa: S310 - the sandbox forge
+    clone = tmp_path / "calc"
+    subprocess.run(["git", "clone", "-q", pr.repository()["clone_url"], str(clone)], check=True)
+    step = review_step(str(mbox), onto="release-1.x", repo=clone, test_cmd=TESTS, test_each=True, dry_run=False)
+    assert step.status == "pass" and step.detail.startswith("file series.mbox: 2 commit(s) applied onto release-1.x")
+    assert [r["test"] for r in step.rows] == ["pass", "pass"]
+    heads = subprocess.run(["git", "-C", str(clone), "worktree", "list"], capture_output=True, text=True).stdout
+    assert len(heads.splitlines()) == 1  # the scratch worktree is gone; the clone's branches did not move
+    step = review_step(str(mbox), onto="release-1.x", dry_run=False)
+    assert step.status == "fail" and "no repository to apply it to" in step.detail and "\n" not in step.detail
