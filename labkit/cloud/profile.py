@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.aws.presets import PRESETS
 from labkit.cloud.errors import CloudError
+
+if TYPE_CHECKING:
+    from labkit.aws.profile import CloudProfile
+    from labkit.vm.spec import CloudPlan
 
 API_PORT = PRESETS["eucalyptus"].port  # the cloud controller's API on the frontend (8773)
 
@@ -19,7 +23,7 @@ def region_for(cloud: str) -> str:
     return region
 
 
-def frontend_address(plan) -> str:
+def frontend_address(plan: CloudPlan) -> str:
     """Return the planned IP of the cloud's frontend (the cloud-in-a-box VM or the frontend of fe+nc)."""
     try:
         fe = plan.frontend
@@ -31,8 +35,8 @@ def frontend_address(plan) -> str:
     return fe.ip
 
 
-def profile_from_plan(plan, preset: str = "eucalyptus", *, name: str | None = None, url: str | None = None,
-                      **fields: Any):
+def profile_from_plan(plan: CloudPlan, preset: str = "eucalyptus", *, name: str | None = None,
+                      url: str | None = None, **fields: Any) -> CloudProfile:
     """Return the CloudProfile of a planned cloud: the preset's endpoints at the frontend's planned address.
 
     The region is the cloud's name (:func:`region_for`), the profile name too unless ``name`` is given.

@@ -19,9 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.cloud.errors import CloudError
+
+if TYPE_CHECKING:
+    from labkit.aws.profile import CloudProfile
+    from labkit.vm.spec import CloudPlan
 
 NOT_CHECKABLE = "not checkable on the sandbox"
 STATUSES = ("pass", "fail", "skip", NOT_CHECKABLE, "not possible")
@@ -59,7 +63,7 @@ def reach(ip: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, f"TCP {ip}:{port}: {exc.strerror or type(exc).__name__}"
 
 
-def is_stand_in(profile) -> bool:
+def is_stand_in(profile: CloudProfile) -> bool:
     """Tell whether the profile's EC2 endpoint is the running sandbox's moto (its gateway or Eucalyptus front)."""
     try:
         from labkit.aws.sandbox import endpoints
@@ -71,14 +75,14 @@ def is_stand_in(profile) -> bool:
     return any(u.rstrip("/") == b or u.startswith(b + "/") for u in urls for b in bases)
 
 
-def _files(profile, config_file, credentials_file) -> tuple[Path, Path]:
+def _files(config_file: str | Path | None, credentials_file: str | Path | None) -> tuple[Path, Path]:
     """Return the awscli files to read (labkit.aws's defaults when not given)."""
     from labkit.aws.write import resolve_files
 
     return resolve_files(config_file, credentials_file)
 
 
-def smoke_test(profile, plan=None, *, config_file: str | Path | None = None,
+def smoke_test(profile: CloudProfile | str, plan: CloudPlan | None = None, *, config_file: str | Path | None = None,
                credentials_file: str | Path | None = None, image: str | None = None,
                instance_type: str = "t2.micro", port: int = 22, timeout: float = 120, interval: float = 1.0,
                call_timeout: float = 10.0, stand_in: bool | None = None, subnet: str | None = None,
@@ -98,7 +102,7 @@ def smoke_test(profile, plan=None, *, config_file: str | Path | None = None,
         raise CloudError(f"timeout {timeout!r} is out of range", hint="give 1 to 3600 seconds")
     if not 0 < port < 65536:
         raise CloudError(f"port {port!r} is not a TCP port", hint="give 1 to 65535, e.g. 22")
-    cfg, cred = _files(profile, config_file, credentials_file)
+    cfg, cred = _files(config_file, credentials_file)
     name = profile.name if isinstance(profile, CloudProfile) else str(profile)
     verify_tls = profile.verify_tls if isinstance(profile, CloudProfile) else True
     if stand_in is None:
