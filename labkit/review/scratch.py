@@ -12,7 +12,8 @@ still merges (ort writes any other path it needs). The sparse patterns live in t
 own admin folder (``.git/worktrees/<name>/info/sparse-checkout``, removed with it) and
 ``core.sparseCheckout`` is passed with ``-c`` to the commands that apply them, so the user's config
 is never written; ``git am`` itself runs with it off and leaves the skip-worktree files alone.
-Hooks are off unless asked (``core.hooksPath=/dev/null``).
+Hooks are off unless asked (``core.hooksPath=/dev/null``). A scratch worktree whose labkit process
+was killed (no ``finally`` ran) is removed by the next one made in the same repository.
 """
 
 from __future__ import annotations
@@ -92,6 +93,43 @@ def sparse_pattern(path: str) -> str | None:
     return "/" + escaped
 
 
+OWNER_FILE = "labkit-owner"  # in a scratch worktree's admin folder: the process that made it
+
+
+def process_id(pid: int) -> str:
+    """Name a live process so that a later one with the same pid is told apart: ``pid:start-time`` (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime, counted after the (comm)
+    except (OSError, IndexError):
+        return f"{pid}:?"
+
+
+def remove_orphans(common: Path) -> list[Path]:
+    """Remove the scratch worktrees whose labkit process is gone (killed mid-apply); return their folders.
+
+    Called under :func:`worktree_lock` before each new scratch worktree, so a ``kill -9`` during
+    an apply leaves the worktree list as it was at the next check, apply or backport. Only
+    folders labkit made (``labkit-review-*`` with an owner file) whose owner is dead are touched.
+    """
+    removed = []
+    for admin in sorted((common / "worktrees").glob("labkit-review-*")):
+        try:
+            owner = (admin / OWNER_FILE).read_text(encoding="utf-8").strip()
+            gitfile = Path((admin / "gitdir").read_text(encoding="utf-8", errors="surrogateescape").strip())
+        except OSError:
+            continue
+        pid, _, _ = owner.partition(":")
+        if not pid.isdigit() or owner.endswith(":?") or process_id(int(pid)) == owner:
+            continue  # alive (or cannot be told): leave it
+        wt = gitfile.parent
+        if wt.name.startswith("labkit-review-"):
+            shutil.rmtree(wt, ignore_errors=True)
+        shutil.rmtree(admin, ignore_errors=True)
+        removed.append(wt)
+    return removed
+
+
 @contextmanager
 def worktree_lock(common: Path) -> Iterator[None]:
     """Hold an exclusive lock while adding or removing a worktree (git's own add is not safe in parallel).
@@ -149,13 +187,17 @@ class Scratch:
             self.path.rmdir()  # git worktree add makes it (and names its admin folder after it)
             try:
                 with worktree_lock(self.common):
+                    remove_orphans(self.common)
                     run_git(self.root, "worktree", "add", "--no-checkout", "--detach", "--quiet", str(self.path), sha,
                             env=self.env, config=self.config)
+                    self.admin = self._admin_dir()
+                    (self.admin / OWNER_FILE).write_text(process_id(os.getpid()) + "\n", encoding="utf-8")
             except BaseException:
                 shutil.rmtree(self.path, ignore_errors=True)
-                self.path = None
+                if self.admin is not None and self.admin.parent == self.common / "worktrees":
+                    shutil.rmtree(self.admin, ignore_errors=True)
+                self.path = self.admin = None
                 raise
-            self.admin = self._admin_dir()
             self._write_patterns(lines)
             self.git("read-tree", "-mu", "HEAD", sparse=True)
         else:

@@ -43,12 +43,7 @@ def test_no_secret_in_executed_runbooks_or_logs(notebook_run):
     assert not leaks, f"secrets found in outputs or logs: {leaks}"
 
 
-LEAVES_CLONES = pytest.mark.xfail(reason="runbook 05 leaves its labkit-05-* scratch clones in TMPDIR "
-                                          "(issue 15 'Also'; the review package's fix)", strict=False)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=LEAVES_CLONES) if p.name.startswith("05-") else p
-                                  for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_runbook_leaves_nothing_in_tmp(notebook_run, path):
     if path.name not in notebook_run.executed:
         notebook_run.execute(path)

@@ -242,3 +242,40 @@ def test_scratch_is_sparse_and_shared_by_check_and_apply(busy_repo):
         assert (path / "NOTES").exists()
     assert not path.exists() and git(repo, "worktree", "list").count("\n") == 1
     assert repo_state(repo) == before
+
+
+def test_an_apply_killed_mid_test_is_cleaned_up_by_the_next_check(busy_repo, tmp_path, nothing_left_in_tmp):
+    """kill -9 during the test run leaves a registered scratch worktree; the next labkit run removes it."""
+    import signal
+    import sys
+    import time
+
+    from labkit.review import check_series
+    from labkit.review.scratch import Scratch
+
+    repo = busy_repo
+    patch = tmp_path / "pr.patch"
+    patch.write_bytes(format_patch(repo, "main..pr"))
+    before = repo_state(repo)
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-m", "labkit.cli", "pr", "apply", str(patch), "--repo", str(repo),
+                             "--onto", "release", "--apply", "--test", f"touch {started} && sleep 600"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), "the apply never reached its test command"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert git(repo, "worktree", "list").count("\n") == 2  # what the killed process left
+    assert [p.name for p in nothing_left_in_tmp.iterdir() if p.name.startswith("labkit-review-")]
+    with Scratch(repo) as live:  # a scratch worktree whose process is alive is left alone
+        live.checkout(git(repo, "rev-parse", "main").strip(), paths=["calc.py"])
+        results = check_series(parse_mbox(patch.read_bytes()), repo=repo, onto="release", issue_pattern=None)
+        assert all(r.status == "pass" for r in results if r.check == "applies")
+        assert live.path is not None and (live.path / "calc.py").exists()
+        assert git(repo, "worktree", "list").count("\n") == 2  # the killed one gone, the live one kept
+    assert repo_state(repo) == before
+    assert not [p.name for p in nothing_left_in_tmp.iterdir() if p.name.startswith("labkit-review-")]

@@ -91,3 +91,22 @@ def test_cli_backport_is_a_grid_and_a_dry_run(branches, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1 and "conflict: NEWS" in out and "would create branch bp/release-2 (add --apply)" in err
     assert repo_state(repo) == before
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--onto", "nope"], "--onto"),
+    (["--onto", "release-2", "--branch-prefix", "bad..name/"], "--branch-prefix"),
+    (["--onto", "release-2", "--branch-prefix", "keep/"], "--branch-prefix"),
+    (["--onto", "release-2", "--amend-issue", "not an id"], "--amend-issue"),
+])
+def test_cli_backport_hints_name_the_flag_and_change_nothing(branches, tmp_path, capsys, extra, flag):
+    repo, series = branches
+    git(repo, "branch", "keep/release-2", "release-2")
+    patch = tmp_path / "topic.patch"
+    patch.write_bytes(series.to_mbox())
+    before = repo_state(repo)
+    code = main(["pr", "backport", str(patch), "--repo", str(repo), *extra, "--apply"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.startswith("labkit: error:") and err.count("\n") == 1, err
+    assert flag in err, err
+    assert repo_state(repo) == before

@@ -19,6 +19,7 @@ from labkit.review import apply_series, check_series, parse_mbox
 
 from .conftest import data_dir, git
 from .preimage import rebuild
+from .test_apply import repo_state
 
 pytestmark = [pytest.mark.integration]
 
@@ -40,9 +41,12 @@ def base_repo(path: Path, files: dict[str, bytes], modes: dict[str, str] | None 
 
 
 def verdicts(repo: Path, series, onto: str = "main", **kw):
-    """Run the check and the apply; assert they agree (which patch fails, and on which files); return the apply."""
+    """Run the check and the apply; assert they agree (which patch fails, and on which files) and that neither
+    changed the repository (refs, HEAD, index, stash, worktree list, files); return the apply."""
+    before = repo_state(repo)
     checks = [r for r in check_series(series, repo=repo, onto=onto, issue_pattern=None, **kw) if r.check == "applies"]
     res = apply_series(repo, series, onto=onto, **kw)
+    assert repo_state(repo) == before, "the check or the apply changed the repository"
     failed = [r for r in checks if r.status == "fail"]
     assert (not failed) == res.ok, (res.status, res.message, [(r.n, r.detail) for r in failed])
     if failed:
@@ -178,3 +182,49 @@ def test_conflict_and_binary_series_check_equals_apply(make_repo):
     assert missing.failed_patch == 1
     no3way = verdicts(repo, series, onto="other", three_way=False)
     assert no3way.failed_patch == 2
+
+
+def bare_am_tree(repo: Path, onto: str, argv: list[str], mbox: bytes) -> str | None:
+    """The tree plain ``git am`` makes with ``argv`` in an ordinary full checkout of ``onto`` (None: it fails)."""
+    git(repo, "checkout", "-q", "--detach", onto)
+    env = {**os.environ, "GIT_COMMITTER_NAME": "c", "GIT_COMMITTER_EMAIL": "c@example.com"}
+    am = subprocess.run(["git", "-C", str(repo), *argv], input=mbox, capture_output=True, env=env)
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip() if am.returncode == 0 else None
+    if am.returncode:
+        subprocess.run(["git", "-C", str(repo), "am", "--abort"], capture_output=True)
+    git(repo, "checkout", "-q", "main")
+    return tree
+
+
+def test_sparse_scratch_three_way_gives_the_tree_of_plain_git_am(make_repo):
+    """The sparse worktree checks out only the series' paths, yet ``-3`` still merges where plain ``git am -3`` does:
+    onto a branch that renamed the file (rename detection needs a path the series never names) and onto one that
+    changed the hunk's context (git apply refuses, the 3-way merge succeeds). Oracle: plain git am in a full checkout."""
+    repo = make_repo()
+    lines = [f"line {i}\n" for i in range(40)]
+    (repo / "calc.py").write_text("".join(lines))
+    for i in range(20):
+        (repo / f"other{i}.txt").write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "calc.py").write_text("".join(lines).replace("line 20\n", "line 20 changed\n"))
+    git(repo, "commit", "-q", "-am", "change line 20")
+    git(repo, "checkout", "-q", "-b", "renamed", "main")
+    (repo / "lib").mkdir()
+    git(repo, "mv", "calc.py", "lib/calc.py")
+    git(repo, "commit", "-q", "-m", "move calc.py")
+    git(repo, "checkout", "-q", "-b", "context", "main")
+    (repo / "calc.py").write_text("".join(lines).replace("line 17\n", "line 17 other\n")
+                                  .replace("line 23\n", "line 23 other\n"))
+    git(repo, "commit", "-q", "-am", "change the context")
+    git(repo, "checkout", "-q", "main")
+    mbox = subprocess.run(["git", "-C", str(repo), "format-patch", "--stdout", "main..pr"], capture_output=True,
+                          check=True).stdout
+    series = parse_mbox(mbox)
+    for onto, changed in (("renamed", "lib/calc.py"), ("context", "calc.py")):
+        res = verdicts(repo, series, onto=onto)
+        assert res.ok and "-3" in res.am_args, (onto, res.message)
+        assert git(repo, "rev-parse", f"{res.head}^{{tree}}").strip() == bare_am_tree(repo, onto, res.am_args, mbox)
+        assert "line 20 changed" in git(repo, "show", f"{res.head}:{changed}")
+    assert verdicts(repo, series, onto="context", three_way=False).failed_patch == 1  # only -3 merges it

@@ -98,6 +98,30 @@ def test_thread_v1_against_v2(revisions):
     assert "unchanged" in rd.to_frame()["status"].tolist()
 
 
+def test_cli_range_diff_of_two_thread_files(revisions, tmp_path, capsys):
+    import json
+
+    from labkit.cli import main
+
+    for name, rev, extra in (("v1.mbox", "base..v1", []), ("v2.mbox", "base..v2", ["-v2"])):
+        (tmp_path / name).write_bytes(subprocess.run(["git", "-C", str(revisions), "format-patch", "--stdout",
+                                                      "--thread", "--cover-letter", *extra, rev],
+                                                     capture_output=True, check=True).stdout)
+    old, new = str(tmp_path / "v1.mbox"), str(tmp_path / "v2.mbox")
+    assert main(["pr", "range-diff", old, new, "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert sorted(((r["old"], r["new"]) for r in rows), key=str) == \
+        sorted(((o, n) for o, _, n in git_range_diff(revisions, "base..v1", "base..v2")), key=str)
+    assert "1 unchanged, 1 changed, 2 added, 2 dropped" in err
+    assert main(["pr", "range-diff", old, new, "--diff"]) == 0
+    text = capsys.readouterr().out
+    assert "-+line five" in text and "++line FIVE" in text  # the diff of the changed pair, as git range-diff shows it
+    assert main(["pr", "range-diff", old]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("labkit: error: range-diff needs two revisions") and err.count("\n") == 1
+
+
 def test_assignment_is_minimal_on_a_small_matrix():
     # brute force over all permutations is the oracle
     import itertools
