@@ -81,7 +81,7 @@ def journal_lines(path: Path) -> int:
 
 
 def test_a_bulk_import_killed_20_times_ends_with_exactly_n_issues_and_n_links(jira, tmp_path):
-    rng = random.Random(1515)
+    rng = random.Random(int(os.environ.get("LABKIT_KILL_SEED", "1515")))
     tickets = list(rt.generate_tickets(300, seed=15, link_ratio=0.6))
     export = rt.write_tickets(tickets, tmp_path / "export.csv")
     mapping = tmp_path / "mapping.json"
