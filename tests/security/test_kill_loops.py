@@ -147,7 +147,7 @@ def test_rank_apply_killed_20_times_is_always_undone_to_the_exact_order(jira, tm
     original = jira.backlog_order(RANK_JQL)
     kills = mid_apply = 0
     for attempt in range(120):
-        if kills >= KILLS:
+        if kills >= KILLS and mid_apply >= 3:  # on a loaded machine early kills land before the journal: go on
             break
         journal = tmp_path / f"undo-{attempt}.json"
         proc = start(["rank", "apply", "--jql", RANK_JQL, "--journal", str(journal)])
