@@ -239,7 +239,7 @@ def plan_import(tickets: Iterable[Ticket], mapping: Mapping) -> ImportPlan:
 
 
 class Journal:
-    """An append-only JSON-lines log of what an import has done, fsynced line by line.
+    """An append-only JSON-lines log of what an import has done (a step fsynced before it is sent).
 
     ``binding`` (from :meth:`ImportPlan.binding`) names the import the caller runs: a journal bound to
     another one is refused with what differs, and a new journal is bound by its first event. A line
