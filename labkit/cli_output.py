@@ -49,3 +49,16 @@ def bounded_seconds(high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def raise_for_failed(error: type[Exception], failed: list[str], total: int, noun: str, hint: str, *,
+                     verb: str = "failed") -> None:
+    """End a command whose printed table has failed rows with its one error line (``labkit: error: ...``, exit 1).
+
+    ``error`` is the command's domain error (a ``LabkitError``); ``failed`` names the failed rows, of
+    ``total``. Nothing is raised when none failed.
+    """
+    if not failed:
+        return
+    names = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    raise error(f"{len(failed)} of {total} {noun} {verb}: {names}", hint=hint)

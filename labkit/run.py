@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -193,7 +194,7 @@ def run_notebook(notebook: str | Path, parameters: dict[str, Any] | None = None,
         with _environment(profile), _kernel_stderr_quiet():
             papermill.execute_notebook(key_in, key_out, parameters=params, cwd=str(src.parent.resolve()),
                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                       execution_timeout=cell_timeout)
+                                       execution_timeout=_whole_seconds(cell_timeout))
     except PapermillExecutionError as exc:
         failure = exc
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout is reported, never a traceback
@@ -221,6 +222,11 @@ def run_notebook(notebook: str | Path, parameters: dict[str, Any] | None = None,
     if error:
         raise RunError(f"{src.name} failed {error}", hint=f"the executed notebook is {path}", record=record)
     return record
+
+
+def _whole_seconds(seconds: float | None) -> int | None:
+    """Return a cell timeout as the whole seconds nbclient takes (its ``timeout`` is an int): rounded up."""
+    return None if seconds is None else math.ceil(seconds)
 
 
 def _describe(exc: Any, nb: Any) -> str:

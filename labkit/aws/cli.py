@@ -8,7 +8,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``aws`` command group."""
-    from labkit.cli_output import add_format_option
+    from labkit.cli_output import add_format_option, bounded_int
 
     p = sub.add_parser("aws", help="write and verify awscli profiles for AWS-compatible private clouds")
     ss = p.add_subparsers(dest="aws_command", metavar="ACTION", required=True)
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("name", help="profile name")
     w.add_argument("--preset", default="moto", help="eucalyptus, eucalyptus-dns, minio, ceph-rgw, localstack, moto")
     w.add_argument("--host", default="127.0.0.1", help="host (DNS domain for eucalyptus-dns)")
-    w.add_argument("--port", type=int, help="port (default: the preset's)")
+    w.add_argument("--port", type=bounded_int(1, 65535), help="port (default: the preset's)")
     w.add_argument("--url", help="base URL instead of host and port")
     w.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
                    help="a per-service endpoint (repeatable); without --preset's host layout")
@@ -192,14 +192,16 @@ def _credential_process(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     """Run ``labkit aws verify``: the check table; exit 1 when a check failed."""
-    from labkit.aws import verify
-    from labkit.cli_output import print_rows
+    from labkit.aws import AwsError, verify
+    from labkit.cli_output import print_rows, raise_for_failed
 
     tools = ("boto3", "aws-cli") if args.tool == "both" else (args.tool,)
     rows = verify(args.name, args.config_file, args.credentials_file, tools=tools, timeout=args.timeout,
                   progress=_progress if sys.stderr.isatty() else None)
     print_rows(rows, args.format, ["tool", "check", "status", "detail", "advice", "seconds"])
-    return 1 if any(r.status == "fail" for r in rows) else 0
+    raise_for_failed(AwsError, [f"{r.tool} {r.check}" for r in rows if r.status == "fail"], len(rows), "checks",
+                     "follow the advice column of the failed checks, then verify again")
+    return 0
 
 
 def _progress(done: int, total: int, row) -> None:

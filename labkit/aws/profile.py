@@ -101,6 +101,7 @@ class CloudProfile:
             ca = str(Path(ca).expanduser())
             if not Path(ca).is_file():
                 raise AwsError(f"CA bundle {ca} does not exist", hint="give the PEM file of the cloud's CA")
+            _check_ca_bundle(ca)
         return dataclasses.replace(self, endpoint_url=gateway, endpoints=dict(sorted(endpoints.items())),
                                    ca_bundle=ca)
 
@@ -114,6 +115,22 @@ class CloudProfile:
             raise AwsError(f"profile {self.name}: an access key id but no secret",
                            hint="give secret_env (an environment variable) or secret_keyring (a keyring user)")
         return lookup_secret(self.name, env=self.secret_env, keyring_user=self.secret_keyring)
+
+
+def _check_ca_bundle(path: str) -> None:
+    """Refuse a CA bundle that TLS cannot load (not PEM certificates), as aws and boto3 would on every call.
+
+    Read by Python's ``ssl`` module, the loader urllib3 (under botocore) hands the file to.
+    """
+    import ssl
+
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        why = exc.strerror if type(exc) is not ssl.SSLError and getattr(exc, "strerror", None) else \
+            "no PEM certificate in it"
+        raise AwsError(f"CA bundle {path} cannot be used ({why})",
+                       hint="give the PEM file of the cloud's CA (-----BEGIN CERTIFICATE----- ...)") from None
 
 
 def lookup_secret(name: str, *, env: str | None = None, keyring_user: str | None = None) -> Secret:

@@ -34,6 +34,7 @@ __all__ = ["CHECKS", "TOOLS", "Boto3Tool", "CallFailed", "Check", "CheckRow", "C
            "run_checks", "verify"]
 
 TOOLS = ("boto3", "aws-cli")
+MAX_TIMEOUT = 3600.0  # seconds one call may wait (connect and read)
 PART = 5 * 1024 * 1024  # S3's smallest multipart part: two of them make a 10 MiB upload over the threshold
 SMALL = 256 * 1024
 INFO_CHECK = "client and checksums"
@@ -511,6 +512,9 @@ def verify(profile: CloudProfile | str, config_file: str | Path | None = None,
         raise AwsError(f"unknown tool {unknown[0]!r}", hint=f"use {' or '.join(TOOLS)}")
     if not timeout > 0:
         raise AwsError(f"a timeout of {timeout} s lets no call through", hint="give seconds above 0, e.g. 5")
+    if not timeout <= MAX_TIMEOUT:  # inf and nan too: botocore turns the seconds into whole milliseconds
+        raise AwsError(f"a timeout of {timeout} s is more than the {MAX_TIMEOUT:g} s a call may wait",
+                       hint="give seconds above 0, e.g. 5")
     wanted = list(checks) if checks is not None else None
     selected = [c for c in CHECKS if wanted is None or c.name in wanted or c.service in wanted]
     if wanted is not None and not selected:

@@ -152,8 +152,9 @@ def _reported(series):
 
 def _review(args: argparse.Namespace) -> int:
     """Run ``labkit pr review``: the series table and the check table; exit 1 when a check failed."""
-    from labkit.cli_output import print_rows
+    from labkit.cli_output import print_rows, raise_for_failed
     from labkit.review.checks import check_series
+    from labkit.review.errors import ReviewError
 
     series = load_series(args)
     results = check_series(series, repo=args.repo if args.onto else None, onto=args.onto,
@@ -170,7 +171,9 @@ def _review(args: argparse.Namespace) -> int:
         print_rows(series.rows(), args.format)
         print()
         print_rows(results, args.format)
-    return 1 if any(r.status == "fail" for r in results) else 0
+    failed = [r.check if not r.n else f"{r.check} (patch {r.n})" for r in results if r.status == "fail"]
+    raise_for_failed(ReviewError, failed, len(results), "checks", "see the detail column of the failed checks")
+    return 0
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -187,13 +190,16 @@ def _apply(args: argparse.Namespace) -> int:
                        merge=args.merge, branch=args.branch, dry_run=not args.apply, keep_cr=args.keep_cr,
                        partial=args.partial)
     print_rows(res.rows(), args.format)
-    tail = "" if args.apply else " (dry run: add --apply to do it)"
-    print(f"{res.status}: {res.message}{tail}", file=sys.stderr)
     bad = next((t.run for t in res.tests if not t.run.passed), None) or (
         res.test if res.test is not None and not res.test.passed else None)
     if bad is not None:
         sys.stderr.write(bad.output[-2000:] + "\n")
-    return 0 if res.ok else 1
+    if not res.ok:  # the one error line; nothing was merged (the work stays in the scratch worktree's steps)
+        raise ReviewError(f"{res.status}: {res.message}",
+                          hint="the step table shows where it stopped; fix the series or --onto and run it again")
+    tail = "" if args.apply else " (dry run: add --apply to do it)"
+    print(f"{res.status}: {res.message}{tail}", file=sys.stderr)
+    return 0
 
 
 def _range_diff(args: argparse.Namespace) -> int:
@@ -229,8 +235,9 @@ def _range_diff(args: argparse.Namespace) -> int:
 
 def _backport(args: argparse.Namespace) -> int:
     """Run ``labkit pr backport``: the branch x commit grid; exit 1 when a branch did not take every patch."""
-    from labkit.cli_output import print_rows
+    from labkit.cli_output import print_rows, raise_for_failed
     from labkit.review.backports import backport
+    from labkit.review.errors import ReviewError
 
     series = load_series(args)
     bp = backport(args.repo, series, args.onto, test_cmd=args.test_cmd, test_each=args.test_each,
@@ -243,4 +250,7 @@ def _backport(args: argparse.Namespace) -> int:
             kept = f"; branch {b.branch} created" if b.branch_created else (
                 f"; would create branch {b.branch} (add --apply)" if b.ok and not args.apply else "; no branch kept")
         print(f"{b.onto}: {b.status}: {b.message}{kept}", file=sys.stderr)
-    return 0 if bp.ok else 1
+    raise_for_failed(ReviewError, [b.onto for b in bp.branches.values() if not b.ok], len(bp.branches), "branches",
+                     "the grid shows which patch stopped each one; backport those by hand or fix the series",
+                     verb="did not take every patch")
+    return 0

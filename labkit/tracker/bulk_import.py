@@ -28,6 +28,11 @@ from labkit.jira.errors import JiraError
 from labkit.tracker.rt import RT_LINK_KINDS, Ticket
 
 BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's own limit
+# A run killed mid-request leaves that request in flight: the server may still create the batch, link or
+# transition after the process died, where a search does not see it yet. A resume this soon after the
+# journal's last write waits out the rest of this time before it looks (a later resume does not wait).
+SETTLE_SECONDS = 3.0
+_EVENT_START = b'{"event":'  # how every journal line starts (json.dumps of a dict whose first key is "event")
 
 # RT link kind -> (Jira link type, True when the *other* ticket is the inward side of the POST).
 # For "Blocks", POST inwardIssue=A, outwardIssue=B makes A block B: "X DependsOn Y" means Y blocks X.
@@ -234,7 +239,7 @@ def plan_import(tickets: Iterable[Ticket], mapping: Mapping) -> ImportPlan:
 
 
 class Journal:
-    """An append-only JSON-lines log of what an import has done, fsynced line by line.
+    """An append-only JSON-lines log of what an import has done (a step fsynced before it is sent).
 
     ``binding`` (from :meth:`ImportPlan.binding`) names the import the caller runs: a journal bound to
     another one is refused with what differs, and a new journal is bound by its first event. A line
@@ -257,6 +262,7 @@ class Journal:
         self.binding: dict[str, str] | None = None  # the import this journal belongs to
         self._unbound: dict[str, str] | None = None  # the binding its next write records first
         self.last_batch = 0  # the highest batch number used so far
+        self.finished = False  # the last event is "done": the run that wrote it left nothing in flight
         self._cut_at: int | None = None  # where the whole lines end, when a kill tore the last one
         self._end_line = False  # the last event lacks its newline
         self._lock = threading.Lock()
@@ -302,7 +308,8 @@ class Journal:
             try:
                 e = json.loads(raw.decode("utf-8"))
             except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-                if last and torn and raw.startswith(b'{"event":'):  # how each event starts: torn, not foreign
+                # how each event starts (a tear may cut even that short): torn, not foreign
+                if last and torn and (raw.startswith(_EVENT_START) or _EVENT_START.startswith(raw)):
                     self._cut_at = len(data) - len(raw)  # the step it describes is re-checked
                     break
                 if isinstance(exc, UnicodeDecodeError):
@@ -324,6 +331,7 @@ class Journal:
     def _apply(self, e: dict[str, Any], open_batches: dict[int, list[str]]) -> None:
         """Replay one event onto what the journal knows."""
         kind = e.get("event")
+        self.finished = kind == "done"
         if kind == "import":
             if self.binding is None:
                 self.binding = {k: e.get(k) for k in ("source", "mapping", "project")}
@@ -487,10 +495,27 @@ def _has_link(client: Any, link: PlannedLink, keys: dict[str, str]) -> bool:
     return False
 
 
+def _settle(j: Journal) -> None:
+    """Wait until ``SETTLE_SECONDS`` after the last write of a journal a killed run left, so its requests land.
+
+    A step sent just before a kill (a batch, a link, a transition) is still being done by the server
+    when a quick rerun looks for it: unseen, it would be done twice. A finished or new journal, or one
+    last written longer ago, is read at once.
+    """
+    import time
+
+    if j.finished or not j.path.exists():
+        return
+    left = j.path.stat().st_mtime + SETTLE_SECONDS - time.time()
+    if left > 0:
+        time.sleep(min(left, SETTLE_SECONDS))
+
+
 def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: int = 4, set_status: bool = True,
                progress: bool | None = None, on_batch: Callable[[int], None] | None = None) -> ImportResult:
     """Create the plan's issues in bulk batches, then its links and statuses; resumable from the journal."""
     j = Journal(journal, plan.binding())
+    _settle(j)
     result = ImportResult()
     mapping = plan.mapping
     # 1. anything sent but not confirmed before a crash: look it up instead of creating it again

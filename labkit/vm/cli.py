@@ -73,6 +73,8 @@ def _existing_arg(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``vm`` command group."""
+    from labkit.cli_output import bounded_seconds
+
     p = sub.add_parser("vm", help="plan, check, render, launch, wait for and snapshot nested-virtualization clouds")
     ss = p.add_subparsers(dest="vm_command", metavar="ACTION", required=True)
     plan = ss.add_parser("plan", help="plan a cloud and show its VMs, commands, XML, host files or seed")
@@ -86,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--root", default="/", help="read /sys, /proc, /etc under this root (default /)")
     check.add_argument("--bridge", default="br0")
     check.add_argument("--vg", default="vg01")
-    check.add_argument("--need-gb", type=int, default=0)
+    check.add_argument("--need-gb", type=int, default=0, help="GiB the disks need (default 0)")
     check.add_argument("--uri", help="libvirt URI: its storage pool stands for the volume group; a remote one is "
                                      "checked through libvirt")
     _finish(check, _check)
@@ -107,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     wait = ss.add_parser("wait", help="wait until each VM answers at its planned address")
     _existing_arg(wait)
     wait.add_argument("--probe", default="tcp:22", help="tcp:PORT, ssh, lease[:FILE] or serial:TEXT (default tcp:22)")
-    wait.add_argument("--timeout", type=float, default=300, help="seconds (default 300)")
+    wait.add_argument("--timeout", type=bounded_seconds(7 * 24 * 3600.0), default=300.0, help="seconds (default 300)")
     _finish(wait, _wait)
     seed = ss.add_parser("seed", help="show or write the unattended-install seed of each VM")
     _existing_arg(seed)
@@ -173,7 +175,9 @@ def _request_kwargs(args: argparse.Namespace) -> dict[str, object]:
     from labkit.vm.spec import CIAB, normalize_topology
 
     nodes = _int(args.nodes, "--nodes")
-    roles = ["ciab"] if normalize_topology(args.topology) == CIAB else ["fe"] + [f"nc{i}" for i in range(1, nodes + 1)]
+    # the roles pins may name, for messages (the node count is checked with the rest of the request)
+    ncs = [] if nodes < 1 else ["nc1"] if nodes == 1 else [f"nc1..nc{nodes}"]
+    roles = ["ciab"] if normalize_topology(args.topology) == CIAB else ["fe", *ncs]
     return dict(
         topology=args.topology, nodes=nodes, iso=args.iso, memory_mb=args.memory, vcpus=_int(args.vcpus, "--vcpus"),
         bridge=args.bridge, vg=args.vg, disk_gb=args.disk_gb, disk_kind=args.disk_kind, disk_dir=args.disk_dir,
@@ -258,12 +262,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Print the host checks; exit 1 when one fails."""
-    from labkit.cli_output import print_rows
+    from labkit.cli_output import print_rows, raise_for_failed
     from labkit.vm.checks import FAIL, host_checks
+    from labkit.vm.errors import VmError
 
     rows = host_checks(args.root, bridge=args.bridge, vg=args.vg, need_gb=args.need_gb, uri=args.uri)
     print_rows(rows, args.format)
-    return 1 if any(r.status == FAIL for r in rows) else 0
+    raise_for_failed(VmError, [r.check for r in rows if r.status == FAIL], len(rows), "host checks",
+                     "run the fix column's commands on the host, then check again")
+    return 0
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -313,14 +320,18 @@ def _destroy(args: argparse.Namespace) -> int:
 
 def _wait(args: argparse.Namespace) -> int:
     """Wait for every VM; print the table; exit 1 when one did not answer."""
-    from labkit.cli_output import print_rows
+    from labkit.cli_output import print_rows, raise_for_failed
+    from labkit.vm.errors import VmError
     from labkit.vm.ready import wait_ready
 
     plans, uri = _existing(args)
     rows = [r for plan in plans for r in wait_ready(plan, args.probe, timeout=args.timeout, uri=uri,
                                                     progress=sys.stderr.isatty())]
     print_rows(rows, args.format)
-    return 0 if all(r.ready for r in rows) else 1
+    raise_for_failed(VmError, [r.vm for r in rows if not r.ready], len(rows), "VMs",
+                     "look at their consoles (virsh console, --serial-log-dir), or wait longer with --timeout",
+                     verb=f"did not answer {args.probe} within {args.timeout:g} s")
+    return 0
 
 
 def _seed(args: argparse.Namespace) -> int:

@@ -46,11 +46,37 @@ def default_uri() -> str:
     return get_profile().section("libvirt").get("uri", "test:///default")
 
 
+# libvirt's URI format (https://libvirt.org/uri.html): driver[+transport]://[username@][hostname][:port]/[path][?extra]
+# with the drivers and transports libvirt documents; it has no place for a password.
+LIBVIRT_DRIVERS = frozenset({"qemu", "test", "xen", "libxl", "lxc", "vbox", "vmwareplayer", "vmwarews", "vmwarefusion",
+                             "esx", "gsx", "vpx", "hyperv", "bhyve", "ch", "vz", "openvz", "remote", "parallels",
+                             "virtuozzo"})
+LIBVIRT_TRANSPORTS = frozenset({"ssh", "libssh", "libssh2", "tls", "tcp", "unix", "ext"})
+_URI_HINT = "e.g. test:///default, qemu:///system, qemu+ssh://host/system, qemu:///embed?root=/dir"
+
+
 def check_uri(uri: object) -> str:
-    """Return a libvirt URI (``driver[+transport]://[host]/path``), or raise VmError."""
+    """Return a libvirt URI (``driver[+transport]://[user@][host][:port]/path``), or raise VmError.
+
+    Messages show the URI through ``labkit.http.mask_url``: a password typed into it never reaches them.
+    """
+    from labkit.http import mask_url
+
     if not isinstance(uri, str) or "://" not in uri or any(ord(c) < 33 for c in uri):
-        raise VmError(f"{uri!r} is not a libvirt URI",
-                      hint="e.g. test:///default, qemu:///system, qemu+ssh://host/system, qemu:///embed?root=/dir")
+        shown = mask_url(uri)[:200] if isinstance(uri, str) else uri
+        raise VmError(f"{shown!r} is not a libvirt URI", hint=_URI_HINT)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise VmError(f"{mask_url(uri)[:200]!r} is not a libvirt URI (bad host or port)", hint=_URI_HINT) from None
+    driver, plus, transport = parts.scheme.partition("+")
+    if driver not in LIBVIRT_DRIVERS or (plus and transport not in LIBVIRT_TRANSPORTS):
+        raise VmError(f"{mask_url(uri)[:200]!r} names no libvirt driver{' and transport' if plus else ''}",
+                      hint=f"{_URI_HINT}; drivers: {', '.join(sorted(LIBVIRT_DRIVERS))}")
+    if parts.password is not None:
+        raise VmError(f"the libvirt URI {mask_url(uri)[:200]!r} has a password in it",
+                      hint="libvirt takes none in a URI: use ssh keys (qemu+ssh://user@host/system) or its auth.conf")
     return uri
 
 
@@ -147,12 +173,14 @@ def connect(uri: str | None = None):  # -> libvirt.virConnect
         try:
             conn = libvirt.open(target)
         except libvirt.libvirtError as exc:
+            from labkit.http import mask_urls
+
             if root is not None and "already open with path" in (exc.get_error_message() or ""):
                 raise VmError(f"cannot open {uri}: this process already opened another embedded libvirt root "
                               f"({exc.get_error_message()})",
                               hint="libvirt allows one qemu:///embed root per process: use the same root, or run "
                                    "the other lab in a new process") from None
-            raise VmError(f"cannot connect to libvirt at {uri} ({exc.get_error_message()})",
+            raise VmError(f"cannot connect to libvirt at {uri} ({mask_urls(exc.get_error_message() or '')})",
                           hint="check the URI (test:///default, qemu:///system, qemu+ssh://host/system, "
                                "qemu:///embed?root=/dir) and that libvirt runs there") from None
         if not _CONNECTIONS:

@@ -34,6 +34,7 @@ from labkit.vm.spec import (
     check_cloud_name,
     check_lvm_name,
     check_path,
+    check_ssh_key,
     disk_gb,
     lvm_volume,
     memory_mb,
@@ -116,6 +117,9 @@ class CloudRequest:
         if self.seed not in SEED_KINDS:
             raise VmError(f"unknown seed kind {self.seed!r}", hint="use nocloud or kickstart, or leave it out")
         check_address(self.vnc_listen, "VNC listen address")
+        if self.initrd is not None and not self.kernel:
+            raise VmError("an initrd is only booted with a kernel", hint="give the kernel too (--kernel), or leave "
+                                                                        "the initrd out to boot from the disk or ISO")
         for label, value in (("ISO", self.iso), ("kernel", self.kernel), ("initrd", self.initrd),
                              ("seed directory", self.seed_dir), ("serial log directory", self.serial_log_dir)):
             if value is not None:
@@ -126,8 +130,7 @@ class CloudRequest:
         if isinstance(self.ssh_keys, str):
             object.__setattr__(self, "ssh_keys", (self.ssh_keys,))
         for key in self.ssh_keys:
-            if not isinstance(key, str) or "\n" in key or not key.strip():
-                raise VmError("an SSH key must be one line of text", hint="paste the line from ~/.ssh/id_ed25519.pub")
+            check_ssh_key(key)
         for label in ("macs", "vnc_displays", "volumes", "ips", "backing"):
             if not isinstance(getattr(self, label), dict):
                 raise VmError(f"{label} must map VM roles to values", hint=f'e.g. {label}={{"ciab": ...}}')

@@ -17,6 +17,7 @@ from labkit.vm.spec import (
     NicSpec,
     VmSpec,
     VncSpec,
+    check_ssh_key,
     normalize_topology,
 )
 
@@ -119,6 +120,8 @@ def cloud_from_dict(d: dict[str, Any], *, where: str = "plan") -> CloudPlan:
     keys = _get(d, "ssh_keys", list, where, [])
     if not all(isinstance(k, str) for k in keys):
         raise VmError(f"{where}: ssh_keys must be a list of strings", hint='write ssh_keys = ["ssh-ed25519 AAAA..."]')
+    for k in keys:
+        check_ssh_key(k)
     uris = _get(d, "hosts", dict, where, {})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in uris.items()):
         raise VmError(f"{where}: hosts must map host names to libvirt URIs", hint='write local = "qemu:///system"')

@@ -48,7 +48,7 @@ _LVM_RESERVED = ("_cdata", "_cmeta", "_corig", "_mlog", "_mimage", "_pmspare", "
 # What the kernel takes as an interface name (IFNAMSIZ - 1 characters, no blanks, '/' or ':').
 _BRIDGE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 _CPU_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_SIZE = re.compile(r"\s*(\d+)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*")
+_SIZE = re.compile(r"\s*(\d{1,30})\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*")
 _SCALE_MB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2, "p": 1024**3}
 
 
@@ -97,7 +97,7 @@ def size_mb(value: object, what: str, *, default_unit: str = "M") -> int:
     else:
         m = _SIZE.fullmatch(value)
         if not m:
-            raise VmError(f"{what} {value!r} is not a size",
+            raise VmError(f"{what} {value[:40]!r} is not a size",
                           hint=f"write a whole number of {default_unit}iB, or one with a unit: 512M, 2G, 1T")
         number, suffix = int(m.group(1)), (m.group(2) or unit).lower()
     mb = number * _SCALE_MB[suffix]
@@ -160,6 +160,20 @@ def check_path(path: object, what: str) -> str:
     if not isinstance(path, str) or not path.strip() or any(ord(c) < 32 or c == "\x7f" for c in path):
         raise VmError(f"{what} {path!r} is not a usable path", hint="give a file path without control characters")
     return path
+
+
+# sshd(8) AUTHORIZED_KEYS FILE FORMAT: "keytype, base64-encoded key, comment"; the key types it lists
+_SSH_KEY = re.compile(r"(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)"
+                      r"|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)[ \t]+[A-Za-z0-9+/]+={0,3}(?:[ \t].*)?")
+
+
+def check_ssh_key(key: object) -> str:
+    """Return an SSH public key line (type, base64 key, optional comment), or raise VmError."""
+    if not isinstance(key, str) or "\n" in key or "\r" in key or not _SSH_KEY.fullmatch(key.strip()):
+        shown = repr(key)[:60] if isinstance(key, str) else type(key).__name__
+        raise VmError(f"SSH key {shown} is not one line holding a public key (TYPE BASE64 [COMMENT])",
+                      hint="paste the line from ~/.ssh/id_ed25519.pub, e.g. ssh-ed25519 AAAA... you@host")
+    return key
 
 
 def check_address(value: object, what: str) -> str:

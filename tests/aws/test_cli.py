@@ -106,9 +106,13 @@ def test_verify_unknown_profile_exits_1_with_a_table(tmp_path, capsys):
     (tmp_path / "c").write_text("[profile other]\nregion = x\n")
     code = main(["aws", "verify", "nope", "--tool", "boto3", "--format", "json",
                  "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
-    rows = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
     checks = [r for r in rows if r["check"] not in ("environment", "client and checksums")]
     assert code == 1 and checks
+    # the table, then one error line naming the failed checks (as every command that exits 1)
+    assert [ln for ln in err.splitlines() if ln.startswith("labkit: error:")] == err.splitlines()[-1:]
+    assert "checks failed: boto3 sts get-caller-identity" in err
     # every check fails, except those that build on a failed one (the S3 object checks need the bucket)
     assert all(r["status"] == "fail" or (r["status"] == "skip" and r["detail"].startswith("needs ")) for r in checks)
     assert {r["check"] for r in checks if r["status"] == "fail"} >= {"sts get-caller-identity",
@@ -129,10 +133,22 @@ def test_import_eucarc_dry_run_then_apply(tmp_path, capsys):
     assert "rc-secret-value" in (tmp_path / "k").read_text()
 
 
-@pytest.mark.parametrize("timeout", ["0", "-1"])
-def test_verify_with_a_timeout_that_lets_nothing_through_is_one_line(tmp_path, capsys, timeout):
+@pytest.mark.parametrize(("timeout", "words"), [("0", "lets no call through"), ("-1", "lets no call through"),
+                                                 ("nan", "lets no call through"), ("inf", "more than the 3600 s"),
+                                                 ("1e309", "more than the 3600 s"),
+                                                 ("99999999999999999999", "more than the 3600 s")])
+def test_verify_with_a_timeout_no_call_can_take_is_one_line(tmp_path, capsys, timeout, words):
     (tmp_path / "c").write_text("[profile p]\nregion = r\nendpoint_url = http://127.0.0.1:9\n")
     code = main(["aws", "verify", "p", "--tool", "boto3", "--timeout", timeout,
                  "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
     out, err = capsys.readouterr()
-    assert code == 1 and out == "" and err.count("\n") == 1 and "lets no call through" in err
+    assert code == 1 and out == "" and err.count("\n") == 1 and words in err
+
+
+@pytest.mark.parametrize("port", ["99999999999999999999", "0", "65536", "9" * 5000, "0x10"])
+def test_a_port_no_socket_can_have_is_a_usage_error_and_writes_nothing(tmp_path, capsys, port):
+    with pytest.raises(SystemExit) as exit_:
+        main(["aws", "write", "p1", "--region", "us-east-1", "--port", port, "--apply",
+              "--config-file", str(tmp_path / "c"), "--credentials-file", str(tmp_path / "k")])
+    assert exit_.value.code == 2 and "is not a whole number from 1 to 65535" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

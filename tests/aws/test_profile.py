@@ -67,6 +67,23 @@ def test_validation_rejects_what_would_break_the_file(kwargs, words):
     assert words in str(err.value)
 
 
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, "id,subject\n1,caf\xe9\n".encode("latin-1"), b""])
+def test_a_ca_bundle_without_pem_certificates_is_refused(tmp_path, content):
+    # botocore: ca_bundle is "The CA bundle to use when verifying SSL certificates" (a PEM file urllib3's ssl loads);
+    # one it cannot load fails every later call, so it is refused when the profile is written
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(content)
+    with pytest.raises(AwsError, match="CA bundle .* cannot be used .*no PEM certificate"):
+        CloudProfile("p", "partner01", endpoint_url="http://h:1", ca_bundle=str(bundle)).validated()
+
+
+def test_a_pem_ca_bundle_is_kept():
+    import certifi
+
+    p = CloudProfile("p", "partner01", endpoint_url="http://h:1", ca_bundle=certifi.where()).validated()
+    assert p.ca_bundle == certifi.where()
+
+
 def test_valid_profile_normalises_service_names():
     p = CloudProfile("p", "partner01", endpoints={"elb": "http://h/lb", "EC2": "http://h/c"}).validated()
     assert list(p.endpoints) == ["ec2", "elastic_load_balancing"]

@@ -72,7 +72,8 @@ def test_a_torn_index_line_is_skipped(tmp_path):
 def test_labkit_run_from_python_records_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_CANARY_TOKEN", CANARY)
     nb = small_notebook(tmp_path / "small.ipynb", fail=False)
-    record = labkit.run(nb, {"count": "4", "LABEL": "four"}, out=tmp_path / "runs")
+    # a fractional cell timeout (what --cell-timeout=1.5 gives) is accepted: nbclient takes whole seconds
+    record = labkit.run(nb, {"count": "4", "LABEL": "four"}, out=tmp_path / "runs", cell_timeout=120.5)
     assert record.status == "ok" and record.parameters == {"count": 4, "label": "four"}
     executed = nbformat.read(record.path, as_version=4)
     assert "'ratio': ratio" in executed.cells[-1].source and "2.5" in json.dumps(executed.cells[-1].outputs)

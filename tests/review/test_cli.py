@@ -18,12 +18,17 @@ def test_review_prints_series_and_checks(capsys):
     d = data_dir("eucalyptus")
     code = main(["pr", "review", str(d / "pr26-dkavanagh.patch"), "--format", "json",
                  "--issue-pattern", r"EUCA-\d+"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     doc = json.loads(out)
     assert [r["author"] for r in doc["series"]] == ["dkavanagh", "dkavanagh"]
     checks = doc["checks"]
     assert {c["check"] for c in checks} >= {"issue-id", "signoff", "whitespace", "size"}
-    assert code == (1 if any(c["status"] == "fail" for c in checks) else 0)
+    failed = [c for c in checks if c["status"] == "fail"]
+    assert code == (1 if failed else 0)
+    # a failed check ends with one error line naming it; a clean review has none
+    errors = [ln for ln in err.splitlines() if ln.startswith("labkit: error:")]
+    assert len(errors) == (1 if failed else 0)
+    assert all(e.startswith(f"labkit: error: {len(failed)} of {len(checks)} checks failed: ") for e in errors)
 
 
 def test_apply_dry_run_then_real(make_repo, capsys, tmp_path):

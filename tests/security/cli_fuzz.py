@@ -59,6 +59,11 @@ KIND = {
 }
 # Arguments that are commands or free text by design: only checked for tracebacks, not for injection.
 FREE_TEXT = {"test_cmd", "cmdline"}
+# Paths on the VM host, not on this machine (an ISO, a kernel and an initrd are binary by nature): ``vm plan`` and
+# ``vm destroy`` only name them; ``vm launch`` checks the ISO, kernel and initrd on the host (there a missing one,
+# a folder or a path under a file is refused); the folders are used only with --seed, file disks or given logs.
+HOST_PATHS = {"iso", "kernel", "initrd", "seed_dir", "disk_dir", "serial_log_dir"}
+HOST_FILES_CHECKED = {("vm launch", "iso"), ("vm launch", "kernel"), ("vm launch", "initrd")}
 
 
 def kind_of(dest: str) -> str:
@@ -208,7 +213,10 @@ def base_argv(command: str, fx: Fixtures, parser: argparse.ArgumentParser) -> di
         "aws write": {"name": "p1", "region": "us-east-1", "url": "http://127.0.0.1:9",
                       "config_file": str(fx.root / "work" / "aws-config"),
                       "credentials_file": str(fx.root / "work" / "aws-credentials")},
-        "aws verify": {"name": "p1", "timeout": "3", "config_file": str(fx.root / "work" / "aws-config"),
+        # boto3 only: the values fuzzed reach both tools the same way, and the aws CLI is one process per check
+        # (20 a case); its own path is tested in tests/aws
+        "aws verify": {"name": "p1", "tool": "boto3", "timeout": "3",
+                       "config_file": str(fx.root / "work" / "aws-config"),
                        "credentials_file": str(fx.root / "work" / "aws-credentials")},
         "aws list": {"config_file": str(fx.root / "work" / "aws-config"),
                      "credentials_file": str(fx.root / "work" / "aws-credentials")},
@@ -245,6 +253,8 @@ def render(parser: argparse.ArgumentParser, command: str, values: dict[str, str]
                 pos.append(values[a.dest])
             else:
                 opts.append(f"{s.option}={values[a.dest]}")
+        elif a.dest in values and a.option_strings and a.choices is not None:  # a fixed choice of the base
+            opts.append(f"{max(a.option_strings, key=len)}={values[a.dest]}")
     return command.split() + opts + (["--"] + pos if pos else [])
 
 
@@ -260,12 +270,16 @@ def cases_for(command: str, parser: argparse.ArgumentParser, fx: Fixtures) -> li
 
     for s in slots(parser):
         kind = kind_of(s.dest)
-        if kind == "file_in":
+        if s.dest in HOST_PATHS and command.startswith("vm "):
+            checked = (command, s.dest) in HOST_FILES_CHECKED
+            for name, _ in FILE_VALUES:
+                add(s.dest, fx.file_value(name), f"{s.dest}={name}",
+                    checked and name in ("missing", "directory", "under-a-file"))
+        elif kind == "file_in":
             for name, refuse in FILE_VALUES:
                 add(s.dest, fx.file_value(name), f"{s.dest}={name}", refuse)
         elif kind == "file_out":
-            for name, refuse in (("directory", s.dest not in ("root", "notebooks", "out", "repo", "seed_dir",
-                                                              "disk_dir", "serial_log_dir")),
+            for name, refuse in (("directory", s.dest not in ("root", "notebooks", "out", "repo")),
                                  ("under-a-file", True)):
                 add(s.dest, fx.file_value(name), f"{s.dest}={name}", refuse)
         elif kind == "url":

@@ -97,3 +97,14 @@ def test_three_runs_after_a_torn_line_all_work(tmp_path):
     for _ in range(3):
         run_import(plan, client, journal, set_status=False)
         events(journal)
+
+
+@pytest.mark.parametrize("tear", ['{', '{"ev', '{"event"', '{"event":"batch-st'])
+def test_a_line_torn_anywhere_even_in_its_first_bytes_is_cut(tmp_path, tear):
+    # a kill stops a write(2) at a page boundary, which can fall anywhere in a line, even its first bytes
+    journal = tmp_path / "import.journal"
+    journal.write_text(DONE + tear)
+    j = Journal(journal)
+    assert j.created == {"1": "OPS-1", "2": "OPS-2"}
+    j.write({"event": "status-done", "source": "1"})
+    assert [e["event"] for e in events(journal)] == ["batch-done", "status-done"]

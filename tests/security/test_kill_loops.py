@@ -81,7 +81,7 @@ def journal_lines(path: Path) -> int:
 
 
 def test_a_bulk_import_killed_20_times_ends_with_exactly_n_issues_and_n_links(jira, tmp_path):
-    rng = random.Random(1515)
+    rng = random.Random(int(os.environ.get("LABKIT_KILL_SEED", "1515")))
     tickets = list(rt.generate_tickets(300, seed=15, link_ratio=0.6))
     export = rt.write_tickets(tickets, tmp_path / "export.csv")
     mapping = tmp_path / "mapping.json"
@@ -147,7 +147,7 @@ def test_rank_apply_killed_20_times_is_always_undone_to_the_exact_order(jira, tm
     original = jira.backlog_order(RANK_JQL)
     kills = mid_apply = 0
     for attempt in range(120):
-        if kills >= KILLS:
+        if kills >= KILLS and mid_apply >= 3:  # on a loaded machine early kills land before the journal: go on
             break
         journal = tmp_path / f"undo-{attempt}.json"
         proc = start(["rank", "apply", "--jql", RANK_JQL, "--journal", str(journal)])

@@ -71,9 +71,11 @@ def test_a_user_mistake_is_one_line_and_exit_1(capsys, tmp_path):
 
 
 def test_check_exits_1_when_a_check_fails(capsys, tmp_path):
-    code, out, _ = run(capsys, "vm", "check", "--root", str(tmp_path / "root"), "--format", "json")
+    code, out, err = run(capsys, "vm", "check", "--root", str(tmp_path / "root"), "--format", "json")
     rows = json.loads(out)
     assert code == 1 and {r["check"] for r in rows} >= {"ip_forward", "qemu bridge.conf"}
+    failed = [r["check"] for r in rows if r["status"] == "fail"]
+    assert err.count("\n") == 1 and err.startswith(f"labkit: error: {len(failed)} of {len(rows)} host checks failed")
     assert all(r["fix"] for r in rows if r["status"] == "fail")
 
 

@@ -7,6 +7,8 @@ so N runs from 0 to 59635.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from labkit.cli import main
@@ -83,6 +85,11 @@ def test_device_mapper_names_double_their_dashes():
     (dict(accel="hvf"), "accelerator"), (dict(disk_format="vmdk"), "disk format"), (dict(hosts="hv1"), "hosts"),
     (dict(ips={"ciab": "10.9.9.9"}), "outside the lab network"), (dict(ssh_keys=("a\nb",)), "one line"),
     (dict(macs=["52:54:00:00:00:01"]), "map VM roles"), (dict(dns="dns.example"), "DNS server"),
+    # sshd(8) AUTHORIZED_KEYS FILE FORMAT: "keytype, base64-encoded key, comment"
+    (dict(ssh_keys=("/etc/passwd",)), "public key"), (dict(ssh_keys=("ssh-ed25519",)), "public key"),
+    (dict(ssh_keys=("ssh-foo AAAA x",)), "public key"),
+    (dict(initrd="/boot/initrd.img"), "only booted with a kernel"),
+    (dict(memory_mb="9" * 5000), "is not a size"), (dict(disk_gb="9" * 5000), "is not a size"),
 ])
 def test_types_and_values_are_checked_at_the_python_api(kwargs, words):
     lab = Lab()
@@ -125,3 +132,26 @@ def test_launch_apply_with_a_missing_iso_exits_1_and_creates_nothing(tmp_path, m
         assert [d.name() for d in connect(uri).listAllDomains()] == before
     finally:
         disconnect(uri)
+
+
+@pytest.mark.parametrize("uri, words", [
+    ("http://[::1", "bad host or port"), ("qemu://h:99999/system", "bad host or port"),
+    ("ftp://h.example/x", "names no libvirt driver"), ("gopher://127.0.0.1:25/x", "names no libvirt driver"),
+    ("qemu+smtp://h/system", "names no libvirt driver and transport"),
+    ("qemu+ssh://root:PW-1@h/system", "has a password in it"),
+])
+def test_a_uri_libvirt_cannot_take_is_refused_with_its_password_masked(uri, words):
+    # https://libvirt.org/uri.html: driver[+transport]://[username@][hostname][:port]/[path][?extraparameters]
+    from labkit.vm.connection import check_uri
+
+    with pytest.raises(VmError, match=re.escape(words)) as err:
+        check_uri(uri)
+    assert "PW-1" not in str(err.value)
+
+
+@pytest.mark.parametrize("uri", ["test:///default", "qemu:///system", "qemu+ssh://admin@hv1:2222/system",
+                                 "qemu:///embed?root=/var/tmp/lab", "qemu+tls://hv1/system"])
+def test_the_uris_libvirt_documents_are_taken(uri):
+    from labkit.vm.connection import check_uri
+
+    assert check_uri(uri) == uri
