@@ -19,6 +19,8 @@ from labkit.aws import PRESETS, CloudProfile, preset_profile, verify, write_prof
 from labkit.aws.verify import CheckRow
 from labkit.aws.write import WriteResult
 from labkit.errors import LabkitError
+from labkit.forms.layout import fit_text
+from labkit.tables import show
 
 STORES = ("environment", "keyring")
 CREDENTIALS = ("auto", "process", "keys")
@@ -98,6 +100,7 @@ class ProviderForm(widgets.VBox):
                           self.credentials_file, self.force,
                           widgets.HBox([self.preview_button, self.write_button, self.verify_button]),
                           self.status, self.progress, self.output])
+        fit_text(self)
 
     # -- wiring -------------------------------------------------------------------------------
     def _changed(self, _change) -> None:
@@ -201,11 +204,7 @@ class ProviderForm(widgets.VBox):
         self.write_button.disabled = True
         self.status.value = f"written: {', '.join(f.path for f in result.files if f.changed) or 'nothing changed'}"
         with self.output:
-            from IPython.display import display
-
-            from labkit.tables import to_frame
-
-            display(to_frame(result.rows()))
+            show(result.rows())
 
     def _verify(self) -> None:
         """Verify the profile with both tools, showing checks done / total, then the check table."""
@@ -225,11 +224,7 @@ class ProviderForm(widgets.VBox):
         failed = sum(r.status == "fail" for r in rows)
         self.status.value = f"{len(rows) - failed} of {len(rows)} checks passed, skipped or informed, {failed} failed"
         with self.output:
-            from IPython.display import display
-
-            from labkit.tables import to_frame
-
-            display(to_frame(rows))
+            show(rows)
 
 
 def _escape(text: str) -> str:

@@ -12,6 +12,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.forms.layout import fit_text
+
 TEXT_FIELDS = ["text", "summary", "description", "comment", "environment"]
 MODES = ["words", "phrase", "near", "wildcard"]
 
@@ -120,6 +122,7 @@ class JqlSearchForm(widgets.VBox):
             self.count, self.comparison, self.table,
         ])
         self.add_class("labkit-jql")
+        fit_text(self)
         self.query.observe(lambda _c: self.lint(), names="value")
         self.insert_button.on_click(lambda _b: self.insert())
         self.run_button.on_click(lambda _b: self.run())
@@ -191,9 +194,8 @@ class JqlSearchForm(widgets.VBox):
 
     def run(self):  # -> pandas.DataFrame | None
         """Count and fetch the query's issues into the table (and the words/phrase comparison if on)."""
-        from IPython.display import display
-
         from labkit.errors import LabkitError
+        from labkit.tables import show
 
         q = self.query.value.strip()
         try:
@@ -210,10 +212,10 @@ class JqlSearchForm(widgets.VBox):
         self.comparison.clear_output(wait=True)
         if compared is not None:
             with self.comparison:
-                display(compared)
+                show(compared)
         self.table.clear_output(wait=True)
         with self.table:
-            display(df)
+            show(df)
         return df
 
     def _words_vs_phrase(self, query: str):  # -> pandas.DataFrame
