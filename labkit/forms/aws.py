@@ -71,7 +71,7 @@ class ProviderForm(widgets.VBox):
         self.credentials_file = widgets.Text(value=str(credentials_file), placeholder="~/.aws/credentials",
                                              description="credentials file", style=style, layout=layout)
         self.force = widgets.Checkbox(value=False, description="replace a same-named profile labkit did not write")
-        self.preview_button = widgets.Button(description="Preview (dry run)", icon="eye")
+        self.preview_button = widgets.Button(description="Preview (dry run)", icon="eye", button_style="primary")
         self.write_button = widgets.Button(description="Write", icon="save", button_style="warning", disabled=True)
         self.verify_button = widgets.Button(description="Verify", icon="check")
         self.preview_button.add_class("labkit-aws-preview")
@@ -81,6 +81,9 @@ class ProviderForm(widgets.VBox):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks", style=style,
                                             layout=widgets.Layout(width="640px", visibility="hidden"))
         self.output = widgets.Output()
+        self.status.add_class("labkit-aws-status")
+        self.progress.add_class("labkit-aws-progress")
+        self.output.add_class("labkit-aws-output")
         self.last_result: WriteResult | None = None
         self.last_rows: list[CheckRow] = []
         self._secret_ref: dict[str, str] = {k: v for k, v in (("secret_env", secret_env),
@@ -100,6 +103,7 @@ class ProviderForm(widgets.VBox):
                           self.credentials_file, self.force,
                           widgets.HBox([self.preview_button, self.write_button, self.verify_button]),
                           self.status, self.progress, self.output])
+        self.add_class("labkit-aws")
         fit_text(self)
 
     # -- wiring -------------------------------------------------------------------------------

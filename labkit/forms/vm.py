@@ -132,6 +132,7 @@ class VmLabForm:
                                self.dry_run])
         self.widget = fit_text(widgets.VBox([inputs, widgets.HBox(buttons[:3]), widgets.HBox(buttons[3:]),
                                              self.status, self.tabs]))
+        self.widget.add_class("labkit-vm")
 
     def _ipython_display_(self) -> None:
         """Show the form when it is a cell's result."""
