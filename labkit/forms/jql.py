@@ -16,6 +16,7 @@ from labkit.forms.layout import fit_text
 
 TEXT_FIELDS = ["text", "summary", "description", "comment", "environment"]
 MODES = ["words", "phrase", "near", "wildcard"]
+FORM_ROWS = 20  # rows the form shows; the search keeps them all
 
 
 def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -> str:
@@ -215,7 +216,10 @@ class JqlSearchForm(widgets.VBox):
                 show(compared)
         self.table.clear_output(wait=True)
         with self.table:
-            show(df)
+            # the first rows only: an Output's content travels in one message, and nbclient (papermill,
+            # labkit run) stalls on a large one; the whole result is in form.result
+            show(df.head(FORM_ROWS), caption=f"the first {FORM_ROWS} of {len(df)} rows (all in form.result)"
+                 if len(df) > FORM_ROWS else None)
         return df
 
     def _words_vs_phrase(self, query: str):  # -> pandas.DataFrame
