@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 
+def tab_titles_in_full(form_class: str) -> Any:
+    """Return a style element (an HTML widget) that shows the whole title of every tab of a form's Tab widgets.
+
+    A Tab shrinks its titles to share one row ("Host ch..."); this lets each title take its own width and
+    the row wrap. Put it in the form whose root has the CSS class ``form_class``.
+    """
+    import ipywidgets as widgets
+
+    scope = f".{form_class} .lm-TabBar"
+    return widgets.HTML(f"<style>{scope} .lm-TabBar-content{{flex-wrap:wrap}}"
+                        f"{scope} .lm-TabBar-tab{{flex:0 0 auto;min-width:fit-content;max-width:none}}</style>")
+
+
 def fit_text(root: Any) -> Any:
     """Make every label, button and toggle under ``root`` as wide as its text; return ``root``.
 

@@ -8,7 +8,7 @@ import html
 import ipywidgets as widgets
 
 from labkit.errors import LabkitError
-from labkit.forms.layout import fit_text
+from labkit.forms.layout import fit_text, tab_titles_in_full
 from labkit.tables import show, to_frame
 from labkit.vm.checks import host_checks
 from labkit.vm.connection import default_uri
@@ -131,7 +131,7 @@ class VmLabForm:
                                self.ssh_key, self.uri, self.plan_file, self.probe, self.timeout, self.snapshot_name,
                                self.dry_run])
         self.widget = fit_text(widgets.VBox([inputs, widgets.HBox(buttons[:3]), widgets.HBox(buttons[3:]),
-                                             self.status, self.tabs]))
+                                             self.status, self.tabs, tab_titles_in_full("labkit-vm")]))
         self.widget.add_class("labkit-vm")
 
     def _ipython_display_(self) -> None:

@@ -43,8 +43,10 @@ def test_jql_runbook_chart_and_form_run(lab, tmp_path):
         "(n) => document.querySelector('.labkit-jql .labkit-jql-count b')?.innerText === String(n)",
         arg=expected, timeout=60_000)
     rows = page.locator(f"{form} .labkit-jql-table table tbody tr")
-    rows.first.wait_for(timeout=30_000)
-    assert all("In Progress" in r for r in rows.all_inner_texts()[:20])
+    page.wait_for_function(  # the table is replaced after the count: wait for the new rows
+        "() => { const r = [...document.querySelectorAll('.labkit-jql .labkit-jql-table table tbody tr')];"
+        " return r.length > 0 && r.every(x => x.innerText.includes('In Progress')) }", timeout=60_000)
+    assert rows.count() == min(expected, 20)
     assert page.locator(f"{form} .labkit-jql-comparison table tbody tr").count() == 2   # words, phrase
     assert_form_text_visible(page, form)
     assert_tables_readable(page, ".jp-Notebook", at_least=6)
