@@ -19,6 +19,8 @@ from labkit.aws.credentials import secret_env_name
 from labkit.aws.verify import CheckRow
 from labkit.aws.write import WriteResult
 from labkit.errors import LabkitError
+from labkit.forms.layout import fit_text
+from labkit.tables import show
 
 STORES = ("environment", "keyring")
 CREDENTIALS = ("auto", "process", "keys")
@@ -64,7 +66,7 @@ class ProviderForm(widgets.VBox):
         self.credentials_file = widgets.Text(value=str(credentials_file), placeholder="~/.aws/credentials",
                                              description="credentials file", style=style, layout=layout)
         self.force = widgets.Checkbox(value=False, description="replace a same-named profile labkit did not write")
-        self.preview_button = widgets.Button(description="Preview (dry run)", icon="eye")
+        self.preview_button = widgets.Button(description="Preview (dry run)", icon="eye", button_style="primary")
         self.write_button = widgets.Button(description="Write", icon="save", button_style="warning", disabled=True)
         self.verify_button = widgets.Button(description="Verify", icon="check")
         self.preview_button.add_class("labkit-aws-preview")
@@ -74,6 +76,9 @@ class ProviderForm(widgets.VBox):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks", style=style,
                                             layout=widgets.Layout(width="640px", visibility="hidden"))
         self.output = widgets.Output()
+        self.status.add_class("labkit-aws-status")
+        self.progress.add_class("labkit-aws-progress")
+        self.output.add_class("labkit-aws-output")
         self.last_result: WriteResult | None = None
         self.last_rows: list[CheckRow] = []
         self._secret_ref: dict[str, str] = {k: v for k, v in (("secret_env", secret_env),
@@ -93,6 +98,8 @@ class ProviderForm(widgets.VBox):
                           self.credentials_file, self.force,
                           widgets.HBox([self.preview_button, self.write_button, self.verify_button]),
                           self.status, self.progress, self.output])
+        self.add_class("labkit-aws")
+        fit_text(self)
 
     # -- wiring -------------------------------------------------------------------------------
     def _changed(self, _change) -> None:
@@ -196,11 +203,7 @@ class ProviderForm(widgets.VBox):
         self.write_button.disabled = True
         self.status.value = f"written: {', '.join(f.path for f in result.files if f.changed) or 'nothing changed'}"
         with self.output:
-            from IPython.display import display
-
-            from labkit.tables import to_frame
-
-            display(to_frame(result.rows()))
+            show(result.rows())
 
     def _verify(self) -> None:
         """Verify the profile with both tools, showing checks done / total, then the check table."""
@@ -220,11 +223,7 @@ class ProviderForm(widgets.VBox):
         failed = sum(r.status == "fail" for r in rows)
         self.status.value = f"{len(rows) - failed} of {len(rows)} checks passed, skipped or informed, {failed} failed"
         with self.output:
-            from IPython.display import display
-
-            from labkit.tables import to_frame
-
-            display(to_frame(rows))
+            show(rows)
 
 
 def _escape(text: str) -> str:

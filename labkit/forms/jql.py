@@ -12,8 +12,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.forms.layout import fit_text
+
 TEXT_FIELDS = ["text", "summary", "description", "comment", "environment"]
 MODES = ["words", "phrase", "near", "wildcard"]
+FORM_ROWS = 20  # rows the form shows; the search keeps them all
 
 
 def text_clause(words: str, mode: str, *, field: str = "text", near: int = 10) -> str:
@@ -120,6 +123,7 @@ class JqlSearchForm(widgets.VBox):
             self.count, self.comparison, self.table,
         ])
         self.add_class("labkit-jql")
+        fit_text(self)
         self.query.observe(lambda _c: self.lint(), names="value")
         self.insert_button.on_click(lambda _b: self.insert())
         self.run_button.on_click(lambda _b: self.run())
@@ -191,9 +195,8 @@ class JqlSearchForm(widgets.VBox):
 
     def run(self):  # -> pandas.DataFrame | None
         """Count and fetch the query's issues into the table (and the words/phrase comparison if on)."""
-        from IPython.display import display
-
         from labkit.errors import LabkitError
+        from labkit.tables import show
 
         q = self.query.value.strip()
         try:
@@ -210,10 +213,13 @@ class JqlSearchForm(widgets.VBox):
         self.comparison.clear_output(wait=True)
         if compared is not None:
             with self.comparison:
-                display(compared)
+                show(compared)
         self.table.clear_output(wait=True)
         with self.table:
-            display(df)
+            # the first rows only: an Output's content travels in one message, and nbclient (papermill,
+            # labkit run) stalls on a large one; the whole result is in form.result
+            show(df.head(FORM_ROWS), caption=f"the first {FORM_ROWS} of {len(df)} rows (all in form.result)"
+                 if len(df) > FORM_ROWS else None)
         return df
 
     def _words_vs_phrase(self, query: str):  # -> pandas.DataFrame

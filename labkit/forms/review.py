@@ -17,6 +17,7 @@ import traitlets
 
 from labkit.assets import widget_file
 from labkit.errors import LabkitError
+from labkit.forms.layout import fit_text
 from labkit.review.amend import DEFAULT_ISSUE_PATTERN, issues_to_add
 from labkit.review.apply import ApplyResult, apply_series
 from labkit.review.backports import BackportResult, backport
@@ -86,7 +87,7 @@ class ReviewForm(widgets.VBox):
 
     def __init__(self, source: str = "", repo: str = ".", onto: str = "", issue_pattern: str = DEFAULT_ISSUE_PATTERN,
                  issue_id: str = "", test_cmd: str = "", base_url: str | None = None, backport_onto: str = "",
-                 old_revision: str = "") -> None:
+                 old_revision: str = "", merge: str = "ff") -> None:
         """Build the form's widgets and wire its buttons."""
         self.base_url = base_url
         self.source = widgets.Text(value=source, description="Pull request", placeholder="URL, owner/repo#N or mbox",
@@ -97,7 +98,7 @@ class ReviewForm(widgets.VBox):
         self.issue = widgets.Text(value=issue_id, description="Issue ID", placeholder="added where missing")
         self.test_cmd = widgets.Text(value=test_cmd, description="Test command")
         self.test_each = widgets.Checkbox(value=False, description="Test each commit")
-        self.merge_mode = widgets.Dropdown(options=[("fast-forward", "ff"), ("merge commit", "merge")], value="ff",
+        self.merge_mode = widgets.Dropdown(options=[("fast-forward", "ff"), ("merge commit", "merge")], value=merge,
                                            description="Merge as")
         self.dry_run = widgets.Checkbox(value=True, description="Dry run")
         self.backport_onto = widgets.Text(value=backport_onto, description="Branches",
@@ -143,6 +144,7 @@ class ReviewForm(widgets.VBox):
         super().__init__([self.source, widgets.HBox([self.repo, self.onto, self.dry_run, b["load"]]), self.message,
                           self.tabs])
         self.add_class("labkit-review")
+        fit_text(self)
 
     def _run(self, action: str) -> None:
         """Run a button's action and show a LabkitError as a message, not a traceback."""
@@ -161,11 +163,11 @@ class ReviewForm(widgets.VBox):
     @staticmethod
     def _show(out: widgets.Output, frame: Any) -> None:
         """Replace an output area's content with a DataFrame."""
-        from IPython.display import display
+        from labkit.tables import show
 
         out.clear_output(wait=True)
         with out:
-            display(frame)
+            show(frame)
 
     def _need_series(self) -> PatchSeries:
         """Return the loaded series, loading it first if needed."""

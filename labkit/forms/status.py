@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from labkit import doctor, tables
+from labkit.forms.layout import fit_text
 
 
 class StatusForm(widgets.VBox):
@@ -29,6 +30,7 @@ class StatusForm(widgets.VBox):
             widgets.HTML("<b>Environment</b>"), self.environment,
         ])
         self.add_class("labkit-status")
+        fit_text(self)
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.start_button.on_click(lambda _b: self.start())
         if start_sandbox:

@@ -8,7 +8,8 @@ import html
 import ipywidgets as widgets
 
 from labkit.errors import LabkitError
-from labkit.tables import to_frame
+from labkit.forms.layout import fit_text, tab_titles_in_full
+from labkit.tables import show, to_frame
 from labkit.vm.checks import host_checks
 from labkit.vm.connection import default_uri
 from labkit.vm.hostfiles import setup_commands
@@ -38,7 +39,7 @@ def _show(out: widgets.Output, rows, title: str = ""):
     with out:
         if title:
             display(HTML(f"<b>{html.escape(title)}</b>"))
-        display(frame)
+        show(frame)
     return frame
 
 
@@ -129,8 +130,9 @@ class VmLabForm:
                                self.public_range, self.private_subnet, self.network_mode, self.seed, self.seed_dir,
                                self.ssh_key, self.uri, self.plan_file, self.probe, self.timeout, self.snapshot_name,
                                self.dry_run])
-        self.widget = widgets.VBox([inputs, widgets.HBox(buttons[:3]), widgets.HBox(buttons[3:]), self.status,
-                                    self.tabs])
+        self.widget = fit_text(widgets.VBox([inputs, widgets.HBox(buttons[:3]), widgets.HBox(buttons[3:]),
+                                             self.status, self.tabs, tab_titles_in_full("labkit-vm")]))
+        self.widget.add_class("labkit-vm")
 
     def _ipython_display_(self) -> None:
         """Show the form when it is a cell's result."""
@@ -251,6 +253,8 @@ class VmLabForm:
     def wait(self):
         """Wait until each VM answers at its planned address; show the table."""
         def work(plan, uri, _dry):
+            self.status.value = (f"waiting up to {self.timeout.value} s for {len(plan.vms)} VM(s) of "
+                                 f"{html.escape(plan.name)} ({html.escape(self.probe.value.strip())}) ...")
             with self.out_ready:
                 self.ready_rows = wait_ready(plan, self.probe.value.strip(), timeout=self.timeout.value, uri=uri)
             self.tables["ready"] = _show(self.out_ready, self.ready_rows)

@@ -383,6 +383,7 @@ class ImportResult:
 
     created: int = 0
     found_existing: int = 0
+    resumed: int = 0  # issues an earlier run made, known from the journal (neither created nor looked up now)
     links_created: int = 0
     links_found: int = 0
     statuses_set: int = 0
@@ -396,6 +397,7 @@ class ImportResult:
 
         return pd.DataFrame([{"measure": k, "value": v} for k, v in
                              (("issues created", self.created), ("issues already there", self.found_existing),
+                              ("issues made by an earlier run (journal)", self.resumed),
                               ("links created", self.links_created), ("links already there", self.links_found),
                               ("statuses set", self.statuses_set), ("errors", len(self.errors)))])
 
@@ -518,6 +520,7 @@ def run_import(plan: ImportPlan, client: Any, journal: str | Path, *, workers: i
     _settle(j)
     result = ImportResult()
     mapping = plan.mapping
+    result.resumed = sum(i.source_id in j.created for i in plan.issues)
     # 1. anything sent but not confirmed before a crash: look it up instead of creating it again
     unconfirmed = [s for batch in j.pending_batches for s in batch if s not in j.created]
     if unconfirmed:

@@ -302,6 +302,21 @@ def forecast_chart(forecast: Any, title: str | None = None) -> Chart:
     return Chart(fig, title)
 
 
+def count_bars(counts: Any, title: str, xlabel: str, ylabel: str = "Issues") -> Chart:
+    """Counts side by side as labelled bars (``counts``: a mapping or Series of label -> count)."""
+    fig, ax = _figure(title, xlabel, ylabel)
+    items = list(dict(counts).items())
+    if not items:
+        _empty(ax, "counts")
+        return Chart(fig, title)
+    labels, values = [str(k) for k, _ in items], [int(v) for _, v in items]
+    bars = ax.bar(labels, values, color="#90caf9", edgecolor="#0d47a1")
+    ax.bar_label(bars, labels=[str(v) for v in values], padding=2)
+    ax.set_ylim(0, max(1, max(values)) * 1.15)
+    _whole_numbers(ax)
+    return Chart(fig, title)
+
+
 def _whole_numbers(ax: Any, axis: str = "y") -> None:
     """Tick an axis of counts at whole numbers only."""
     from matplotlib.ticker import MaxNLocator

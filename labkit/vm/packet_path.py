@@ -98,7 +98,8 @@ def path_svg(path: PacketPath) -> str:
     box_w, box_h, gap, top = 150, 70, 30, 60
     width = len(path.hops) * (box_w + gap) + gap
     height = top + box_h + 120
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    # as wide as the page allows and never wider than drawn: the viewBox scales it, keeping its proportions
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" style="max-width:{width}px;height:auto" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
              '<defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
              '<path d="M0,0 L10,4 L0,8 z" fill="#444"/></marker></defs>',

@@ -128,6 +128,11 @@ def lab(tmp_path_factory, chromium):
     cfg.mkdir(parents=True)
     port, token = _free_port(), secrets.token_hex(16)
     write_lab_config(cfg, token)  # the settings labkit lab gives JupyterLab: token file, widget state, no news
+    # every cell drawn, not only those scrolled into view, so a test can read a whole runbook's outputs
+    overrides = cfg / "labconfig" / "default_setting_overrides.json"
+    settings = json.loads(overrides.read_text())
+    settings.setdefault("@jupyterlab/notebook-extension:tracker", {})["windowingMode"] = "none"
+    overrides.write_text(json.dumps(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_", "JUPYTER_"))}
     env.update({"HOME": str(home), "JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_DATA_DIR": str(home / "data"),
                 "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / ".ipython"),

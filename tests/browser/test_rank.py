@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.forms.notes import RERUN_NOTE
 from labkit.rank import blocks_graph, count_violations, violations
+from tests.browser.tables_dom import assert_tables_readable
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -49,6 +51,9 @@ def test_rank_board_on_the_sandbox_apply_undo_and_drag(lab, tmp_path):
         assert page.locator(".lk-rb-item").count() == len(original)
         assert page.locator(".lk-rb-item.lk-rb-violation").count() == len(report.issues)
         assert page.locator(".lk-rb-badge-move").count() == page.locator(".lk-rb-moves tr").count() - 1 >= 1
+        assert_tables_readable(page, ".jp-Notebook", at_least=8)
+        assert RERUN_NOTE in page.locator(".jp-Notebook").inner_text()
+        page.screenshot(path=str(tmp_path / "runbook.png"), full_page=True)
         page.locator(".lk-rankboard").scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "before.png"))
 

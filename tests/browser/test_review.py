@@ -2,6 +2,10 @@
 
 import pytest
 
+from labkit.forms.notes import RERUN_NOTE
+from tests.browser.runbook_dom import assert_form_text_visible, shoot
+from tests.browser.tables_dom import assert_tables_readable
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 
@@ -28,6 +32,8 @@ def test_pr_review_diff_view_and_form(lab, tmp_path):
     page.wait_for_function(
         "[...document.querySelectorAll('.labkit-review-table table.dataframe td')]"
         ".some(td => td.innerText === 'CALC-7: Add mul()')", timeout=60_000)
+    assert_form_text_visible(page, ".labkit-review")
+    assert page.locator(".labkit-review select").first.input_value() == "merge commit"   # the notebook's merge = "merge"
     page.locator(".jp-OutputArea-output .widget-button.labkit-review-merge").click()  # dry run by default
     page.wait_for_function("document.querySelector('.labkit-review-message').innerText.startsWith('planned')",
                            timeout=60_000)
@@ -54,4 +60,8 @@ def test_pr_review_diff_view_and_form(lab, tmp_path):
     shot = tmp_path / "review.png"
     view.screenshot(path=str(shot))
     assert shot.stat().st_size > 5_000
+    lab.wait_kernel_idle("05-pr-review.ipynb", page)
+    assert RERUN_NOTE in page.locator(".jp-Notebook").inner_text()
+    assert_tables_readable(page, ".jp-Notebook", at_least=8)
+    shoot(page, tmp_path, "05-runbook")
     assert not page.errors, page.errors

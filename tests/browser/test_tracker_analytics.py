@@ -42,7 +42,7 @@ def check_charts(page, expected: list[str]) -> list[dict]:
     return charts
 
 
-def test_runbook_06_draws_every_chart_titled(lab):
+def test_runbook_06_draws_every_chart_titled(lab, tmp_path):
     page = lab.open(NOTEBOOK)
     lab.run_all(page)
     last = page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-OutputArea-output table")
@@ -56,6 +56,9 @@ def test_runbook_06_draws_every_chart_titled(lab):
     assert assert_tables_readable(page, ".jp-Notebook", at_least=10) >= 10
     text = last.inner_text()
     assert "changelogs completed by paging" in text and "cycle time p85 (days)" in text
+    weekly = next(c for c in charts if c["label"] == "Weekly throughput")
+    assert "4-week rolling mean" in weekly["texts"]          # bars with the rolling mean over them
+    page.screenshot(path=str(tmp_path / "06-runbook.png"), full_page=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.browser.runbook_dom import assert_form_text_visible
 from tests.browser.tables_dom import assert_tables_readable
 
 NEWS = "Would you like to get notified about official Jupyter news?"
@@ -31,6 +32,7 @@ def test_welcome_status_form_refreshes(lab, tmp_path):
     assert any("libvirt: test:///default" in r for r in env_rows)
     assert "re-run this cell" in page.locator(".jp-Cell").nth(3).locator(".jp-Cell-outputArea").inner_text()
     assert_tables_readable(page, ".jp-Notebook", at_least=3)
+    assert_form_text_visible(page, ".labkit-status")
     assert NEWS not in page.locator("body").inner_text()
     assert page.requests_refused == [], page.requests_refused
     shot = tmp_path / "welcome.png"

@@ -93,18 +93,21 @@ def test_run_02_then_a_failing_notebook_then_list_both(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     try:
-        ok = labkit_cli("run", str(REPO / "notebooks" / "02-jql-search.ipynb"), "-p", "jql=project = DEMO",
+        ok = labkit_cli("run", str(REPO / "notebooks" / "02-jql-search.ipynb"), "-p", "JQL=project = DEMO",
                         "-p", f"note={CANARY}", env=env, cwd=work)
         secrets = secret_values(env, run_dir=rd)  # the jira sandbox's password among them
     finally:
         sb.stop(rd=rd)
     assert ok.returncode == 0, ok.stderr[-3000:]
-    assert "declares no parameter 'note'" in ok.stderr
+    assert "declares no parameter 'note'" in ok.stderr and "'JQL'" not in ok.stderr
     saved = sorted((work / "runs").glob("*-02-jql-search.*"))
     assert [p.suffix for p in saved] == [".html", ".ipynb"]
     nb = nbformat.read(saved[1], as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and 'jql = "project = DEMO"' in injected[0].source and 'note = "******"' in injected[0].source
+    assert injected and 'JQL = "project = DEMO"' in injected[0].source and 'note = "******"' in injected[0].source
+    # the search ran the JQL given on the command line: the search step prints it, then every DEMO issue
+    search = next(c for c in nb.cells if "issues = jira.search(search_jql)" in c.source)
+    assert search.outputs[0]["text"].strip() == "project = DEMO"
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 
     bad = labkit_cli("run", str(small_notebook(tmp_path / "made-to-fail.ipynb", fail=True)), env=env, cwd=work)
@@ -120,6 +123,6 @@ def test_run_02_then_a_failing_notebook_then_list_both(tmp_path):
     rows = json.loads(runs.stdout)
     assert [(r["notebook"], r["status"]) for r in rows] == [("02-jql-search.ipynb", "ok"),
                                                            ("made-to-fail.ipynb", "failed")]
-    assert "jql='project = DEMO'" in rows[0]["parameters"] and rows[0]["duration_s"] > 0
+    assert "JQL='project = DEMO'" in rows[0]["parameters"] and rows[0]["duration_s"] > 0
     assert all((work / r["path"]).is_file() for r in rows)
     assert "ZeroDivisionError" in rows[1]["error"]

@@ -79,6 +79,7 @@ def test_killed_import_resumes_to_exactly_every_issue_and_link(jira, run_dir, tm
     confirmed = sum(len(json.loads(line)["created"]) for line in text.splitlines() if '"batch-done"' in line)
     # what the journal confirmed + what was sent unconfirmed (found on the server) + the rest created now
     assert confirmed + counts["issues already there"] + counts["issues created"] == 2000
+    assert counts["issues made by an earlier run (journal)"] == confirmed  # counted, not dropped
     assert counts["issues already there"] <= 50
 
     found = imported(jira, "OPS")
@@ -119,6 +120,8 @@ def test_rerun_without_journal_creates_nothing_twice(jira, tmp_path):
     run_import(plan, jira, tmp_path / "a.journal", set_status=False)
     second = run_import(plan, jira, tmp_path / "b.journal", set_status=False)
     assert second.created == 0 and second.found_existing == 60
+    again = run_import(plan, jira, tmp_path / "a.journal", set_status=False)  # a rerun through the journal
+    assert (again.created, again.found_existing, again.resumed) == (0, 0, 60)
     assert len(imported(jira, "DEMO", "legacy-")) == 60
 
 
