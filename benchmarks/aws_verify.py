@@ -217,9 +217,13 @@ def main() -> int:
     for label, seconds, peak in rows:
         mem = f"{peak:12.0f}" if peak is not None else f"{'(this process)':>12}"
         print(f"{label:34} {seconds * 1000:10.0f} {seconds * 1000 / per_round_calls:12.1f} {mem}")
-    print(f"ratio aws CLI / labkit cold: {med['aws CLI'] / med['labkit cold']:.1f}x  (goal >= 3x)")
-    print(f"ratio aws CLI / labkit warm: {med['aws CLI'] / med['labkit warm']:.1f}x  (goal >= 30x)")
+    cold_x, warm_x = med["aws CLI"] / med["labkit cold"], med["aws CLI"] / med["labkit warm"]
+    print(f"ratio aws CLI / labkit cold: {cold_x:.1f}x  (goal >= 3x)")
+    print(f"ratio aws CLI / labkit warm: {warm_x:.1f}x  (goal >= 30x)")
     print(f"ratio labkit warm / raw floor: {med['labkit warm'] / med['raw floor']:.2f}x")
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    print(f"goal aws CLI / labkit cold >= 3x: {'met' if cold_x >= 3 else 'NOT met'} ({cold_x:.1f}x); {load}")
+    print(f"goal aws CLI / labkit warm >= 30x: {'met' if warm_x >= 30 else 'NOT met'} ({warm_x:.1f}x); {load}")
     return 0
 
 

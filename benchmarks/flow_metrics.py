@@ -427,8 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     goals = [(f"every metric >= 10x faster than pandas groupby/apply ({n:,} issues)", ok_speed),
              ("every metric under 5 s", ok_under), ("both peers give the same answers", agree)]
     print()
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     for text, ok in goals:
-        print(f"goal {'met   ' if ok else 'MISSED'}  {text}")
+        print(f"goal {'met   ' if ok else 'MISSED'}  {text}; {load}")
     return 0 if all(ok for _, ok in goals) else 1
 
 

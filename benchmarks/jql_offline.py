@@ -206,12 +206,12 @@ def main() -> None:
     """Run the benchmark on the real issues and a generated store and print the ratios and goals."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 rounds and a 100,000-issue generated store")
-    ap.add_argument("--generated", type=int, default=None, help="size of the generated store")
+    ap.add_argument("--generated", type=int, default=None, help="size of the generated store (0: none)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5; --quick 3)")
     ap.add_argument("--skip-real", action="store_true", help="only the generated store")
     args = ap.parse_args()
     rounds = args.rounds or (3 if args.quick else 5)
-    gen_n = args.generated or (100_000 if args.quick else 1_000_000)
+    gen_n = args.generated if args.generated is not None else (100_000 if args.quick else 1_000_000)
     if args.skip_real:
         pass
     elif APPC.exists():
@@ -221,6 +221,8 @@ def main() -> None:
         del lines
     else:
         print(f"skipping the real issues: {APPC} is absent")
+    if not gen_n:  # --generated 0: the real issues only
+        return
     with tempfile.TemporaryDirectory(prefix="labkit-bench-jql-") as tmp:
         path = Path(tmp) / "generated.jsonl"
         t = time.perf_counter()

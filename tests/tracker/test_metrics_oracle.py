@@ -133,9 +133,18 @@ def test_ageing_wip(flow, lines, now):
     got = metrics.ageing_wip(flow).set_index("key")
     want = {k: tl for k, tl in lines.items() if START <= tl.now_stage < DONE}
     assert set(got.index) == set(want)
+    cycles = [(tl.done(DONE) - tl.started(START)).total_seconds() / 86400 for tl in lines.values()
+              if tl.done(DONE) is not None and not tl.unstarted(START, DONE)]
+    p50, p85, p95 = (nearest_rank(cycles, p) for p in (50, 85, 95))
+    bands = Counter()
     for k, tl in want.items():
+        age = (now - tl.started(START)).total_seconds() / 86400
         assert got.loc[k, "stage"] == WF.names[tl.now_stage]
-        assert got.loc[k, "age_days"] == pytest.approx((now - tl.started(START)).total_seconds() / 86400), k
+        assert got.loc[k, "age_days"] == pytest.approx(age), k
+        band = "under p50" if age <= p50 else "p50-p85" if age <= p85 else "p85-p95" if age <= p95 else "over p95"
+        assert got.loc[k, "band"] == band, k  # compared against the cycle-time percentiles, as the issue asks
+        bands[band] += 1
+    assert len(bands) >= 2, bands
 
 
 def test_time_in_stage(flow, lines):
