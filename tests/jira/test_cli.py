@@ -53,8 +53,10 @@ def test_search_errors_are_one_line(jira, capsys):
     assert len(err) == 1 and err[0].startswith("labkit: error: the server rejected the JQL")
     assert main(["jira", "search", "created is not EMPTY", "--columns", "nope"]) == 1
     assert "no column nope" in capsys.readouterr().err
-    assert main(["jira", "search", "created is not EMPTY", "--limit", "-1"]) == 1
-    assert "the search limit -1 is negative" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # a number out of range is argparse's usage error (exit 2)
+        main(["jira", "search", "created is not EMPTY", "--limit", "-1"])
+    assert usage.value.code == 2
+    assert "--limit: '-1' is not a whole number from 0 to 2147483647" in capsys.readouterr().err
 
 
 def test_mirror_errors_are_one_line_and_leave_no_store(jira, tmp_path, capsys):

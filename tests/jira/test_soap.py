@@ -133,5 +133,5 @@ def test_the_encoding_schema_comes_from_labkit_not_the_internet(sb, loopback_onl
 
     assert soap.LOCAL_SCHEMAS[soap.SOAP_ENCODING_NS].is_file()
     monkeypatch.setattr(soap, "LOCAL_SCHEMAS", {})
-    with pytest.raises(JiraError, match="does not fetch from the internet"):
+    with pytest.raises(JiraError, match="does not load schemas from the internet"):
         SoapClient(sb.url, "admin", sb.secret).login()

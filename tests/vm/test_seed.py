@@ -72,7 +72,10 @@ def test_network_config_becomes_the_planned_static_network(tmp_path, plan):
 
 
 @pytest.mark.skipif(not KSVALIDATOR.exists(), reason="ksvalidator is missing (pip install pykickstart; make setup)")
-def test_kickstart_is_valid_and_carries_the_planned_network(tmp_path, plan):
+def test_kickstart_is_valid_and_carries_the_planned_network(tmp_path, plan, monkeypatch):
+    # pykickstart preprocesses into a mkstemp file it never removes: keep it in tmp_path, not /tmp
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     vm = plan.vms[1]
     ks = tmp_path / "ks.cfg"
     ks.write_text(kickstart(plan, vm))
