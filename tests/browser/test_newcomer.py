@@ -1,5 +1,6 @@
 """The newcomer's path: a fresh clone, ``make lab`` on a free port, the welcome notebook in chromium with no
-pop-up, then Ctrl-C: JupyterLab, its kernels and the sandbox it started are all gone.
+pop-up, every runbook of the clone green against the sandbox ``make lab`` started (``labkit run``), then
+Ctrl-C: JupyterLab, its kernels and the sandbox it started are all gone.
 
 The clone reuses this checkout's venv through ``LABKIT_VENV`` (see the Makefile), so nothing is
 installed; the clone's own code and notebooks are what runs (PYTHONPATH and --notebooks).
@@ -7,6 +8,7 @@ installed; the clone's own code and notebooks are what runs (PYTHONPATH and --no
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -48,6 +50,7 @@ def test_fresh_clone_make_lab_welcome_then_ctrl_c_leaves_nothing(tmp_path, chrom
         finally:
             page.close()
         assert processes_under(rd), "make lab started the sandbox in the run directory"
+        _every_runbook_runs_green(clone, env, tmp_path / "runs")
         code = lab.stop(signal.SIGINT)  # Ctrl-C: SIGINT to the terminal's foreground group (make and labkit)
     except BaseException:
         lab.kill()
@@ -59,3 +62,21 @@ def test_fresh_clone_make_lab_welcome_then_ctrl_c_leaves_nothing(tmp_path, chrom
     assert not processes_with_argument(f"--port={port}")
     assert not processes_under(clone)
     assert code in (0, 2, -signal.SIGINT, 130), out[-2000:]  # make reports the interrupt its own way
+
+
+def _every_runbook_runs_green(clone: Path, env: dict[str, str], runs: Path) -> None:
+    """Run each of the clone's runbooks with ``labkit run`` against the running sandbox; all must exit 0."""
+    books = sorted((clone / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert len(books) >= 9, [b.name for b in books]
+    run_env = {**env, "PYTHONPATH": str(clone)}  # the clone's code, in the reused venv (as make lab runs it)
+    failed = {}
+    for book in books:
+        proc = subprocess.run([sys.executable, "-m", "labkit.cli", "run", str(book), "--out", str(runs)],
+                              cwd=clone, env=run_env, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            failed[book.name] = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    assert not failed, failed
+    listed = subprocess.run([sys.executable, "-m", "labkit.cli", "runs", "--out", str(runs), "--format", "json"],
+                            cwd=clone, env=run_env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert {r["notebook"].rsplit("/", 1)[-1] for r in json.loads(listed.stdout)} >= {b.name for b in books}
