@@ -13,7 +13,7 @@ In-process, for tests and benchmarks::
 Users: basic auth ``admin`` / ``$LABKIT_SANDBOX_SECRET``, or ``Authorization: Bearer <secret>``.
 Under ``labkit sandbox`` the store lives in ``<run dir>/jira/jira.sqlite`` (kept across restarts, seeded
 once); ``$LABKIT_JIRA_MODE`` (``server``/``cloud``) and ``$LABKIT_JIRA_SEED_ISSUES`` choose the
-behaviour and the demo size. Tests inject faults through ``/_sandbox/faults``
+behaviour and the demo size, ``$LABKIT_JIRA_SEARCH_BUDGET`` the seconds a search may run. Tests inject faults through ``/_sandbox/faults``
 (:mod:`labkit.jira.sandbox.faults`).
 """
 
@@ -39,11 +39,13 @@ DEFAULT_SEED = 7
 
 
 def _argv(port: int, workdir: Path) -> list[str]:
-    """Build the sandbox command line (mode and size from LABKIT_JIRA_MODE / LABKIT_JIRA_SEED_ISSUES)."""
+    """Build the sandbox command line (LABKIT_JIRA_MODE, LABKIT_JIRA_SEED_ISSUES, LABKIT_JIRA_SEARCH_BUDGET)."""
     mode = os.environ.get("LABKIT_JIRA_MODE", "server")
     seed = os.environ.get("LABKIT_JIRA_SEED_ISSUES", str(DEFAULT_SEED_ISSUES))
-    return [sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", mode,
+    argv = [sys.executable, "-m", "labkit.jira.sandbox", "--port", str(port), "--mode", mode,
             "--seed-issues", seed, "--db", str(workdir / "jira.sqlite")]
+    budget = os.environ.get("LABKIT_JIRA_SEARCH_BUDGET")
+    return argv + ["--search-budget", budget] if budget else argv
 
 
 SERVICE = ServiceSpec(
