@@ -76,7 +76,8 @@ class Lab:
         while time.monotonic() < end:
             for s in self.api("/api/sessions") or []:
                 k = s.get("kernel") or {}
-                if s.get("path", "").endswith(notebook) and k.get("connections", 0) >= 1 \
+                path = s.get("path", "")  # exactly this notebook: reopen-00-welcome.ipynb is not 00-welcome.ipynb
+                if (path == notebook or path.endswith("/" + notebook)) and k.get("connections", 0) >= 1 \
                         and k.get("execution_state") == "idle":
                     return
             if page is not None:
