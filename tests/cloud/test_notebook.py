@@ -63,6 +63,7 @@ def test_labkit_run_passes_posts_the_final_table_and_leaves_nothing(tmp_path, sa
     assert len(comments) == before + 1
     assert wiki_rows(comments[-1]["body"]) == table  # the issue holds the notebook's final table
     assert sorted(p.name for p in tmp.iterdir()) == []  # no clone, worktree, plan or awscli file left
+    assert not (sandboxes["run_dir"] / "runbook-08").exists()  # the run's work dir went with the run
     assert leftovers() == {}  # no key pair, instance or subnet on the cloud (the VM lived in the kernel's driver)
     secret = __import__("labkit.sandbox", fromlist=["secret"]).secret("aws").reveal()
     assert secret not in executed.read_text()
