@@ -487,12 +487,12 @@ class JiraClient:
                 issues = self._search_cloud(jql, fields, limit, progress, parse, expand)
             else:
                 issues = self._search_server(jql, fields, limit, progress, parse, expand)
-        seen: set[str] = set()
-        unique = []
-        for i in issues:
-            if i["key"] not in seen:
-                seen.add(i["key"])
-                unique.append(i)
+        keys = [i["key"] for i in issues]
+        if len(set(keys)) == len(keys):  # the usual case: nothing moved between pages
+            unique = list(issues)
+        else:
+            first = {k: n for n, k in reversed(list(enumerate(keys)))}  # each key at its first place
+            unique = [i for n, (k, i) in enumerate(zip(keys, issues, strict=True)) if first[k] == n]
         if full_changelog and expand and "changelog" in expand.split(","):
             self.complete_changelogs(unique, progress=progress)
         return unique
