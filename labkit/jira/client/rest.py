@@ -155,9 +155,9 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         "assignee": _shared(user("assignee"), shared), "reporter": _shared(user("reporter"), shared),
         "created": [f.created for f in fs], "updated": [f.updated for f in fs],
         "resolved": [f.resolutiondate for f in fs],
-        "labels": [sorted(f.labels) if f.labels else [] for f in fs],
-        "components": [sorted(c.name if c.name is not None else c.value for c in f.components) if f.components else []
-                       for f in fs],
+        "labels": [(ls if len(ls) == 1 else sorted(ls)) if (ls := f.labels) else [] for f in fs],  # a decoded list
+        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := f.components or ()) > 1
+                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for f in fs],
         "rank": [f.rank for f in fs], "blocked_by": blocked_by, "blocks": blocks,
     }
 
