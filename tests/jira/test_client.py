@@ -163,3 +163,19 @@ def test_progress_bar_only_for_long_searches():
     assert client._bar(6000, False) is None
     quiet = JiraClient("http://127.0.0.1:9", ("admin", "x"), progress=False)
     assert quiet._bar(6000, None) is None
+
+
+def test_columns_built_per_page_match_issues_normalised_one_by_one(sb):
+    """The fast search (each page decoded into structs, then rows, names shared) gives the very DataFrame that
+    normalising each issue's plain JSON gives (the raw=True path), links and a limit included."""
+    import pandas as pd
+
+    client = JiraClient(sb.url, sb.auth, page_size=70, workers=3)
+    keys = truth(sb, "created is not EMPTY ORDER BY key ASC")
+    client.add_link("Blocks", keys[0], keys[1])
+    for limit in (None, 45):
+        fast = client.search("created is not EMPTY ORDER BY key ASC", limit=limit)
+        plain = client.search("created is not EMPTY ORDER BY key ASC", limit=limit, raw=True).drop(columns="raw")
+        pd.testing.assert_frame_equal(fast, plain)
+        assert len(fast) == (limit or len(keys))
+    assert keys[1] in fast.set_index("key").loc[keys[0], "blocks"]

@@ -109,14 +109,16 @@ def page_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
 
 
 def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
-                   rule: BlockingRule = WORDING) -> dict[str, list[Any]]:
+                   rule: BlockingRule = WORDING, shared: dict[Any, Any] | None = None) -> dict[str, list[Any]]:
     """Return the normalised columns of decoded issues (structs of :func:`page_parser`), built column by column.
 
-    Dict issues (plain JSON) go through :func:`normalise` row by row.
+    Dict issues (plain JSON) go through :func:`normalise` row by row. With ``shared`` (a dict kept
+    across pages), the columns of names that repeat (status, type, priority, people) hold one string
+    object per distinct name instead of one per issue.
     """
     if any(isinstance(i, dict) for i in issues):
         rows = [normalise(i, rank_field, rule=rule) for i in issues]
-        return {c: [r[c] for r in rows] for c in COLUMNS}
+        return {c: _shared([r[c] for r in rows], shared) if c in _REPEATED else [r[c] for r in rows] for c in COLUMNS}
     fs = [i.fields for i in issues]
     st = [f.status if f is not None else None for f in fs]
     fs = [f if f is not None else _NO_FIELDS for f in fs]
@@ -146,17 +148,73 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         blocks.append(bl)
     return {
         "key": [i.key for i in issues], "summary": [f.summary for f in fs],
-        "status": [None if s is None else s.name for s in st],
-        "status_category": [None if s is None or s.statusCategory is None else s.statusCategory.name for s in st],
-        "issuetype": named("issuetype"), "priority": named("priority"),
-        "assignee": user("assignee"), "reporter": user("reporter"),
+        "status": _shared([None if s is None else s.name for s in st], shared),
+        "status_category": _shared([None if s is None or s.statusCategory is None else s.statusCategory.name
+                                    for s in st], shared),
+        "issuetype": _shared(named("issuetype"), shared), "priority": _shared(named("priority"), shared),
+        "assignee": _shared(user("assignee"), shared), "reporter": _shared(user("reporter"), shared),
         "created": [f.created for f in fs], "updated": [f.updated for f in fs],
         "resolved": [f.resolutiondate for f in fs],
-        "labels": [sorted(f.labels) if f.labels else [] for f in fs],
-        "components": [sorted(c.name if c.name is not None else c.value for c in f.components) if f.components else []
-                       for f in fs],
+        "labels": [(ls if len(ls) == 1 else sorted(ls)) if (ls := f.labels) else [] for f in fs],  # a decoded list
+        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := f.components or ()) > 1
+                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for f in fs],
         "rank": [f.rank for f in fs], "blocked_by": blocked_by, "blocks": blocks,
     }
+
+
+_REPEATED = frozenset({"status", "status_category", "issuetype", "priority", "assignee", "reporter"})
+
+
+def _shared(values: list[Any], shared: dict[Any, Any] | None) -> list[Any]:
+    """The values with each repeated one replaced by the first equal object ``shared`` holds (as they are without it)."""
+    if shared is None:
+        return values
+    keep = shared.setdefault
+    try:
+        return [keep(v, v) for v in values]
+    except TypeError:  # an odd, unhashable value (a name that is an object): keep the column as it is
+        return values
+
+
+class _Row(tuple):
+    """One decoded issue as a search keeps it: its normalised values in :data:`COLUMNS` order, then its id.
+
+    A page's issues become rows as soon as it arrives, so a search never holds every decoded issue
+    at once; ``row["key"]`` and ``row["id"]`` let the paging code treat a row like an issue.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, i: Any) -> Any:
+        """Item access by position, or "key" / "id" as on an issue."""
+        if i == "key":
+            return tuple.__getitem__(self, 0)
+        if i == "id":
+            return tuple.__getitem__(self, -1)
+        return tuple.__getitem__(self, i)
+
+
+def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDING) -> Parser | None:
+    """Return a parser that turns a search/bulkfetch page straight into rows of the normalised columns (:class:`_Row`).
+
+    Columns are built per page (see :func:`search_columns`), each repeated name kept once across the
+    search; None when msgspec is missing.
+    """
+    parse = page_parser(rank_field)
+    if parse is None:
+        return None
+    shared: dict[Any, Any] = {}
+
+    def rows(content: bytes) -> dict[str, Any]:
+        """Decode one page and keep only its rows."""
+        page = parse(content)
+        issues = page.get("issues") or []
+        cols = search_columns(issues, rank_field, rule, shared)
+        ids = [i.get("id") if isinstance(i, dict) else i.id for i in issues]
+        return {"total": page.get("total"), "maxResults": page.get("maxResults"),
+                "issues": list(map(_Row, zip(*(cols[c] for c in COLUMNS), ids, strict=True)))}
+
+    return rows
 
 
 class _NoFields:
@@ -398,13 +456,16 @@ class JiraClient:
         extra = list(fields)
         rank = self.rank_field
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
-        fast = None if extra or raw else page_parser(rank)
-        if fast is not None:  # decode into typed structs, then build columns: no JSON tree or dict per issue
+        fast = None if extra or raw else row_parser(rank, self.blocking)
+        if fast is not None:  # each page decoded into typed structs, then rows: no JSON tree or dict per issue
             from labkit.bulk import no_gc
 
             with no_gc():
-                issues = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
-                return to_dataframe(search_columns(issues, rank, self.blocking))
+                rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
+                columns = {c: list(v) for c, v in zip(COLUMNS, zip(*rows, strict=True), strict=False)} if rows else \
+                    {c: [] for c in COLUMNS}
+                del rows
+                return to_dataframe(columns)
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
         rows = [normalise(i, rank, extra, self.blocking) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)
@@ -426,12 +487,12 @@ class JiraClient:
                 issues = self._search_cloud(jql, fields, limit, progress, parse, expand)
             else:
                 issues = self._search_server(jql, fields, limit, progress, parse, expand)
-        seen: set[str] = set()
-        unique = []
-        for i in issues:
-            if i["key"] not in seen:
-                seen.add(i["key"])
-                unique.append(i)
+        keys = [i["key"] for i in issues]
+        if len(set(keys)) == len(keys):  # the usual case: nothing moved between pages
+            unique = list(issues)
+        else:
+            first = {k: n for n, k in reversed(list(enumerate(keys)))}  # each key at its first place
+            unique = [i for n, (k, i) in enumerate(zip(keys, issues, strict=True)) if first[k] == n]
         if full_changelog and expand and "changelog" in expand.split(","):
             self.complete_changelogs(unique, progress=progress)
         return unique

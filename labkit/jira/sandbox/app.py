@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from msgspec import Raw
+from msgspec.json import Encoder
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -31,9 +33,9 @@ from labkit.jira.sandbox.fields import (
     ISSUE_TYPES,
     PRIORITIES,
     adf_text,
+    field_selector,
     field_spec,
     rfc3339,
-    select_fields,
     to_v2,
     to_v3,
     v2_comment,
@@ -41,6 +43,7 @@ from labkit.jira.sandbox.fields import (
 )
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 from labkit.jira.store.dates import normalise
+from labkit.jira.store.decode import loads
 
 T = TypeVar("T")
 
@@ -63,6 +66,7 @@ READERS = 8                 # searches that run at once beside the writer (file 
 READER_CACHE_KIB = 32_000   # page cache of each reader connection
 INT32_MAX = 2**31 - 1       # startAt and maxResults are int32 in Jira's REST specs
 TOKEN_INVALID = "The provided next page token is invalid or expired."
+_ENCODER = Encoder()  # compact UTF-8 JSON, the bytes json.dumps(separators=(",", ":"), ensure_ascii=False) gives
 
 
 class ApiError(Exception):
@@ -308,40 +312,49 @@ class JiraApp:
             self._cache.clear()
             self._rendered.clear()
 
-    def rendered(self, issues: list[dict[str, Any]], version: str, base: str, spec: list[str] | None,
-                 default: str, expand: str | None = None,
-                 changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes]:
-        """Return each issue's wire JSON as bytes, cached per field selection (pages are mostly re-reads).
+    def rendered(self, wanted: list[str], version: str, base: str, spec: list[str] | None, default: str,
+                 expand: str | None = None, changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes | None]:
+        """Return the wire JSON (bytes) of the issues of these keys or ids, None for an unknown one.
 
+        Rendered issues are cached per field selection (pages are mostly re-reads). The others are
+        read in one batch, their stored documents decoded only as far as the selected fields
+        (``Store.get_issues(lazy=True)``), so a first search costs about what a repeated one does.
         Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
         """
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
-        out: list[bytes] = []
         with self._cache_lock:
             generation = self._generation
-            hits = [self._rendered.get((i["key"], tag)) for i in issues]
+            out = [self._rendered.get((self._ids.get(w, w), tag)) for w in wanted]
+        missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
+        if not missing:
+            return out
+        got = self.db.read(lambda s: s.get_issues(missing, lazy=True))  # one read of the page's documents and links
+        by = {i["key"]: i for i in got} | {str(i["id"]): i for i in got}
+        select = field_selector(tuple(spec) if spec else None, default)
+        # the selected values of the whole page decoded at once: its raw parts spliced into one JSON text
+        selected = loads(_ENCODER.encode([select(i.get("fields", {})) for i in got]))
         fresh: dict[tuple[Any, ...], bytes] = {}
-        for issue, hit in zip(issues, hits, strict=True):
-            if hit is None:
-                hit = json.dumps(self.issue_json(issue, version, base, spec, default, expand, changelog_max),
-                                 separators=(",", ":"), ensure_ascii=False).encode()
-                fresh[(issue["key"], tag)] = hit
-            out.append(hit)
-        if fresh:
-            with self._cache_lock:
-                if generation != self._generation:  # a write happened meanwhile: do not cache stale JSON
-                    return out
+        for issue, fields in zip(got, selected, strict=True):
+            cached = (issue["key"], tag)
+            if cached not in fresh:
+                fresh[cached] = _ENCODER.encode(self.issue_json(issue, version, base, spec, default, expand,
+                                                                changelog_max, fields))
+        made = {w: fresh[(issue["key"], tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
+        out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+        with self._cache_lock:
+            if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
                 if len(self._rendered) > RENDER_CACHE_MAX:
                     self._rendered.clear()
                 self._rendered.update(fresh)
+                self._ids.update((str(i["id"]), i["key"]) for i in got)
         return out
 
     @staticmethod
-    def json_with_issues(head: dict[str, Any], issues: list[bytes], tail: dict[str, Any] | None = None,
+    def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
                          status: int = 200) -> Response:
         """Return ``{**head, "issues": [...], **tail}`` built from pre-rendered issue JSON."""
         lead = json.dumps(head, separators=(",", ":"))[:-1].encode() + b"," if head else b"{"
-        parts = [lead, b'"issues":[', b",".join(issues), b"]"]
+        parts = [lead, b'"issues":[', b",".join(i for i in issues if i is not None), b"]"]
         if tail:
             parts.append(b"," + json.dumps(tail, separators=(",", ":"))[1:-1].encode())
         parts.append(b"}")
@@ -368,13 +381,15 @@ class JiraApp:
         return [found[k] for k in keys if found.get(k) is not None]
 
     def issue_json(self, issue: dict[str, Any], version: str, base: str, spec: list[str] | None,
-                   default: str, expand: str | None = None, changelog_max: int | None = None) -> dict[str, Any]:
+                   default: str, expand: str | None = None, changelog_max: int | None = None,
+                   fields: dict[str, Any] | None = None) -> dict[str, Any]:
         """Render one issue for the wire: ``self`` link, field selection, v3 rich text, ``expand=changelog``.
 
         An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
-        many there are in ``total``.
+        many there are in ``total``. ``fields``: the selected fields, decoded, when the caller has them.
         """
-        fields = select_fields(issue.get("fields", {}), spec, default)
+        if fields is None:
+            fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
         fields = to_v3(fields) if version == "3" else to_v2(fields)
         v = "3" if version == "3" else "2"
         out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
@@ -394,7 +409,8 @@ class JiraApp:
     @staticmethod
     def histories(issue: dict[str, Any], version: str) -> list[dict[str, Any]]:
         """Return an issue's changelog entries, oldest first (v3: RFC 3339 dates, as its spec declares)."""
-        histories = list((issue.get("changelog") or {}).get("histories") or [])
+        changelog = issue.get("changelog")
+        histories = list(((loads(changelog) if isinstance(changelog, Raw) else changelog) or {}).get("histories") or [])
         if version == "3":
             histories = [{**h, "created": rfc3339(h.get("created"))} for h in histories]
         return histories
@@ -834,7 +850,7 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
         keys, total = self.db.read(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
-        issues = self.rendered(self.issues(keys), version, self.base(request), p["fields"], "*navigable", p["expand"])
+        issues = self.rendered(keys, version, self.base(request), p["fields"], "*navigable", p["expand"])
         return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
                                       "total": total}, issues)
 
@@ -875,7 +891,7 @@ class JiraApp:
         limit = cap if limit <= 0 or limit > cap else limit
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
         keys, total = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
-        issues = self.rendered(self.issues(keys), version, self.base(request), spec, "id", p["expand"])
+        issues = self.rendered(keys, version, self.base(request), spec, "id", p["expand"])
         tail: dict[str, Any] = {}
         if start + len(keys) < total:
             tail["nextPageToken"] = self.token(jql, start + len(keys))
@@ -903,12 +919,12 @@ class JiraApp:
             raise ApiError(400, f"issueIdsOrKeys must hold 1 to {BULKFETCH_MAX} issue ids or keys.")
         fields = data.get("fields")
         spec = field_spec(fields) if isinstance(fields, list) else None
-        found = {w: i for w, i in zip(wanted, [self.issues([w]) for w in wanted], strict=True)}
         expand = data.get("expand")
         expand = ",".join(expand) if isinstance(expand, list) else expand
-        issues = self.rendered([v[0] for v in found.values() if v], version, self.base(request), spec, "*navigable",
-                               expand)
-        errors = [w for w, v in found.items() if not v]
+        wanted = list(dict.fromkeys(wanted))
+        found = self.rendered(wanted, version, self.base(request), spec, "*navigable", expand)
+        issues = [i for i in found if i is not None]
+        errors = [w for w, i in zip(wanted, found, strict=True) if i is None]
         tail = {"issueErrors": [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
                                  "errors": {}} for w in errors]}
         return self.json_with_issues({}, issues, tail)

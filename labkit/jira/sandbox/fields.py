@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from labkit.jira.model import ADF_BODY, RANK_FIELD, adf_text
 
-__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_spec",
+__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_selector", "field_spec",
            "rfc3339", "select_fields", "to_v3", "v3_comment"]
 
 ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
@@ -43,24 +44,32 @@ def field_spec(values: Iterable[str] | None) -> list[str] | None:
 
 def select_fields(fields: dict[str, Any], spec: list[str] | None, default: str) -> dict[str, Any]:
     """Return the subset of ``fields`` a Jira ``fields`` parameter asks for (``*all``, ``*navigable``, ``-x``)."""
-    if spec is None or not spec:
-        spec = [default]
-    base: set[str] = set()
+    return field_selector(tuple(spec) if spec else None, default)(fields)
+
+
+@functools.lru_cache(maxsize=256)
+def field_selector(spec: tuple[str, ...] | None, default: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Return a function that keeps, in their order, the fields a ``fields`` parameter asks for.
+
+    Items are read in order: ``*all`` or ``*navigable`` (the last one given) is the base, a name adds
+    a field, ``-name`` removes one (``id`` and ``key`` are not fields). Worked out once per parameter,
+    so a page of a thousand issues pays one set look-up per field.
+    """
+    base: str | None = None
     include: set[str] = set()
     exclude: set[str] = set()
-    for item in spec:
-        if item == "*all":
-            base = set(fields)
-        elif item == "*navigable":
-            base = set(fields) - NOT_NAVIGABLE
+    for item in spec or (default,):
+        if item in ("*all", "*navigable"):
+            base = item
         elif item.startswith("-"):
             exclude.add(item[1:])
         elif item not in ("id", "key"):
             include.add(item)
-    wanted = (base | include) - exclude
-    if wanted == set(fields):
-        return dict(fields)
-    return {k: v for k, v in fields.items() if k in wanted}
+    if base is None:
+        keep = frozenset(include - exclude)
+        return lambda fields: {k: v for k, v in fields.items() if k in keep}
+    drop = frozenset(exclude | (NOT_NAVIGABLE - include if base == "*navigable" else set()))
+    return lambda fields: {k: v for k, v in fields.items() if k not in drop}
 
 
 def adf(text: str | None) -> dict[str, Any] | None:

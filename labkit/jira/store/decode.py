@@ -14,7 +14,7 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "link_snapshot", "loads", "raw_object", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -159,6 +159,7 @@ _ISSUE = msgspec.json.Decoder(IssueDoc)
 _TEXTS = msgspec.json.Decoder(TextDoc)
 _SNAPSHOT = msgspec.json.Decoder(SnapshotDoc)
 _ANY = msgspec.json.Decoder()
+_LAZY = msgspec.json.Decoder(dict[str, Raw])
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -170,6 +171,24 @@ def encode(obj: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Decode JSON text into plain Python values (dicts, lists, str...): a faster ``json.loads``."""
     return _ANY.decode(text)
+
+
+def lazy_issue(text: str | bytes) -> dict[str, Any]:
+    """Decode an issue's JSON text one level into ``fields``: id and key as values, everything else ``msgspec.Raw``.
+
+    Finding where each value ends is a scan without building objects, so a caller that needs a few
+    fields (a search page) decodes just those with :func:`loads`. Text of another shape (no
+    ``fields`` object) is decoded whole, as :func:`loads` does.
+    """
+    try:
+        issue: dict[str, Any] = _LAZY.decode(text)
+        issue["fields"] = _LAZY.decode(issue["fields"])
+    except (msgspec.ValidationError, KeyError):
+        return _ANY.decode(text)
+    for name in ("id", "key"):
+        if name in issue:
+            issue[name] = _ANY.decode(issue[name])
+    return issue
 
 
 def decode_issue(text: str | bytes) -> IssueDoc | None:

@@ -53,6 +53,7 @@ from labkit.jira.store.decode import (
     decode_issue,
     encode,
     fields_texts,
+    lazy_issue,
     link_snapshot,
     loads,
     raw_object,
@@ -492,10 +493,14 @@ class Store:
         got = self.get_issues([key_or_id])
         return got[0] if got else None
 
-    def get_issues(self, keys_or_ids: list[str]) -> list[dict]:
+    def get_issues(self, keys_or_ids: list[str], *, lazy: bool = False) -> list[dict]:
         """Return REST-shaped issues (as :meth:`get_issue`) of keys or ids, in that order; unknown ones are left out.
 
         One read of the documents and one of the links serve the whole list (a page of a search).
+        ``lazy``: the stored values of ``fields`` and ``changelog`` stay undecoded (``msgspec.Raw``, decode
+        them with :func:`labkit.jira.store.decode.loads`) until a caller needs them; rank, comment and
+        links are set as usual. A search page needs a dozen small fields of documents whose changelogs
+        and texts are most of their size (:func:`labkit.jira.store.decode.lazy_issue`).
         """
         wanted = [str(k) for k in keys_or_ids]
         if not wanted:
@@ -512,10 +517,11 @@ class Store:
             links = self._links_for([r[0] for r in rows])
         out = []
         for key, _id, doc, rank in rows:
-            issue = loads(doc)
+            issue = lazy_issue(doc) if lazy else loads(doc)
             f = issue["fields"]
             f[RANK_FIELD] = rank
-            cm = (f.get("comment") or {}).get("comments") or []
+            cm = f.get("comment")
+            cm = ((loads(cm) if isinstance(cm, msgspec.Raw) else cm) or {}).get("comments") or []
             f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
             f["issuelinks"] = links[key]
             out.append(issue)
