@@ -16,6 +16,7 @@ the store cannot answer raises ``JqlError`` naming it.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import sqlite3
@@ -120,18 +121,24 @@ _ISSUE_COLUMNS = ("rid", "id", "key", "project", "num", "project_id", "project_n
                   "status_category_id", "priority", "priority_id", "resolution", "resolution_id", "assignee",
                   "assignee_display", "reporter", "reporter_display", "creator", "creator_display", "parent",
                   "parent_id", "created", "updated", "resolved", "due", "rank", "texts")
-_INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})"
+_INSERT_ISSUE_SELECT = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)})"
 _BATCH = 2000
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
-# from each side, for the blocking rule.
+# from each side, for the blocking rule. Only links of the types the rule calls blocking are read (their
+# ``name<US>inward<US>outward`` texts are the statement's first two parameters, see Store._blocking_types):
+# the others cannot fill blocked_by or blocks.
+_LINK_TYPE = "coalesce(type_name, '') || char(31) || coalesce(inward, '') || char(31) || coalesce(outward, '')"
 _FRAME_SELECT = (
     "i.key, i.summary, i.status, i.status_category, i.issuetype, i.priority, i.assignee_display, "
     "i.reporter_display, i.created, i.updated, i.resolved, "
     "(SELECT json_group_array(value) FROM label WHERE rid = i.rid), "
     "(SELECT json_group_array(value) FROM component WHERE rid = i.rid), i.rank, "
-    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key), "
-    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key)")
+    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key "
+    f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1))), "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key "
+    f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1)))")
+_DATE_COLUMNS = ("created", "updated", "resolved")
 
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
@@ -214,6 +221,12 @@ def _document(issue: dict | str | bytes) -> tuple[str, IssueDoc]:
     return text, d
 
 
+def _dedupe(batch: list[tuple[str, IssueDoc]]) -> list[tuple[str, IssueDoc]]:
+    """A batch with only the last copy of each key (as an upsert of each in turn would leave)."""
+    last = {d.key: k for k, (_, d) in enumerate(batch)}
+    return batch if len(last) == len(batch) else [b for k, b in enumerate(batch) if last[b[1].key] == k]
+
+
 def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tuple:
     """The issue table row (in :data:`_ISSUE_COLUMNS` order) of one decoded issue."""
     key = d.key
@@ -239,6 +252,28 @@ def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tu
             pa.key if pa is not None else None, pa.id if pa is not None else None,
             normalise(f.created), normalise(f.updated), normalise(f.resolutiondate), normalise(f.duedate),
             rank, texts)
+
+
+def _utc_times(values: list[Any]):  # -> pandas.Series
+    """Store date texts as UTC timestamps (unparseable: NaT), as ``pandas.to_datetime(utc=True, format="ISO8601")`` reads them.
+
+    The store writes ``YYYY-MM-DDTHH:MM:SS``: numpy parses that in C; a column with a text numpy
+    would read another way than it is written, or with no date at all (pandas' unit differs then),
+    goes through pandas' own parser.
+    """
+    import numpy as np
+    import pandas as pd
+
+    texts = np.array(values, dtype=object)
+    try:
+        stamps = texts.astype("datetime64[s]")
+        given = texts != None  # noqa: E711 (element-wise)
+        exact = bool(given.any() and (np.datetime_as_string(stamps[given], unit="s") == texts[given]).all())
+    except (ValueError, TypeError, OverflowError):
+        exact = False
+    if not exact:
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    return pd.Series(stamps.astype("datetime64[us]")).dt.tz_localize("UTC")
 
 
 class Store:
@@ -277,6 +312,7 @@ class Store:
         self.current_user = "admin"
         self._vocab: list[str] | None = None
         self._vocab_version = -1
+        self._btypes: tuple[tuple[int, int], str] | None = None
         self._version = 0
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
@@ -377,8 +413,11 @@ class Store:
                 if self._bulk:
                     self._drop_indexes()
                 next_rank = self._meta("rank_next", 0)
+                it = iter(issues)
+                if self._bulk:
+                    n, next_rank = self._load(it, next_rank)
                 batch: list[tuple[str, IssueDoc]] = []
-                for issue in issues:
+                for issue in it:  # what a bulk load left (after a key seen twice), or an upsert
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
                         n += len(batch)
@@ -398,12 +437,48 @@ class Store:
             self._version += 1
         return n
 
+    def _load(self, issues: Iterator[dict | str | bytes], next_rank: int) -> tuple[int, int]:
+        """Load issues into an empty store: decode the next batch while a second thread writes the last one.
+
+        Each table gets one INSERT ... SELECT per batch (the rows as one JSON array), during which
+        SQLite holds no GIL, so FTS5's tokenising runs beside the decoding. Stops at the first
+        batch with a key or id seen before (the caller upserts it and the rest); returns
+        (issues loaded, next rank number).
+        """
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        seen: set[str] = set()
+        n, rid = 0, (self.db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
+        pending: Future | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="labkit-store-load") as writer:
+            try:
+                while True:
+                    batch = _dedupe([_document(x) for x in itertools.islice(issues, _BATCH)])
+                    if not batch:
+                        break
+                    keys = {d.key for _, d in batch} | {str(d.id) for _, d in batch}
+                    if not seen.isdisjoint(keys):  # an upsert of this import's own issue: the caller's way
+                        if pending is not None:
+                            pending.result()
+                            pending = None
+                        n += len(batch)
+                        return n, self._import_batch(batch, next_rank)
+                    seen |= keys
+                    rows, next_rank = self._rows(batch, rid, next_rank, {})
+                    rid += len(batch)
+                    n += len(batch)
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(self._write, rows)
+            finally:
+                if pending is not None:
+                    pending.result()
+        return n, next_rank
+
     def _import_batch(self, batch: list[tuple[str, IssueDoc]], next_rank: int) -> int:
         """Upsert a batch of decoded issues with their texts, labels, links; return the next rank number."""
         db = self.db
-        last = {d.key: k for k, (_, d) in enumerate(batch)}
-        if len(last) != len(batch):  # the last copy of a key wins, as an upsert would
-            batch = [b for k, b in enumerate(batch) if last[b[1].key] == k]
+        batch = _dedupe(batch)
         keys = [d.key for _, d in batch]
         # upsert: drop what an earlier import stored for these keys (or ids: a moved issue)
         old: dict[str, tuple[int, str]] = {}
@@ -419,6 +494,13 @@ class Store:
                 old_rank[key] = rank
                 self._delete_rid(rid)
         rid = (db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
+        rows, next_rank = self._rows(batch, rid, next_rank, old_rank)
+        self._write(rows)
+        return next_rank
+
+    def _rows(self, batch: list[tuple[str, IssueDoc]], rid: int, next_rank: int,
+              old_rank: dict[str, str]) -> tuple[dict[str, list | set], int]:
+        """The rows of each table for a batch of decoded issues numbered from ``rid``; and the next rank number."""
         rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         objects: set[tuple[str, str, str, str]] = set()
         for text, d in batch:
@@ -432,7 +514,7 @@ class Store:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             texts = fields_texts(f)
             rows.append(_issue_row(rid, d, f, rank, text_mask(texts)))
-            docs.append((rid, text, None))
+            docs.append((rid, text))
             fts_rows.append((rid, *texts))
             _objects(f, objects)
             if f.labels:
@@ -455,20 +537,38 @@ class Store:
                     src, dst = (here, other) if lk.outwardIssue is not None else (other, here)
                     links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
             rid += 1
-        db.executemany(_INSERT_ISSUE, rows)
-        db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
-        db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
-        db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
-        db.executemany("INSERT INTO label VALUES (?,?)", labels)
-        db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
-        db.executemany("INSERT INTO fixversion VALUES (?,?,?)", fixv)
-        db.executemany("INSERT INTO affectsversion VALUES (?,?,?)", affv)
-        db.executemany("INSERT OR IGNORE INTO object VALUES (?,?,?,?)", objects)
-        db.executemany("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)", links)
-        db.executemany("INSERT OR IGNORE INTO linktype VALUES (?,?,?,?)", {lt for lt in ltypes if lt[0]})
-        return next_rank
+        return {"issue": rows, "fts": fts_rows, "issue_doc": docs, "label": labels, "component": comps,
+                "fixversion": fixv, "affectsversion": affv, "object": objects, "link": links,
+                "linktype": {lt for lt in ltypes if lt[0]}}, next_rank
+
+    def _write(self, rows: dict[str, list | set]) -> None:
+        """Insert a batch's rows (from :meth:`_rows`): one statement per table, the rows passed as one JSON array."""
+        def insert(head: str, ncols: int, values: list | set, *, extra: str = "") -> None:
+            """``head`` SELECT the ``ncols`` values of each row (and ``extra`` constants) FROM the JSON array.
+
+            SQLite's JSON functions end a text at a NUL character: rows with one (escaped ``\\u0000``
+            in the JSON) are bound one by one instead.
+            """
+            if not values:
+                return
+            data = encode(list(values))
+            if "\\u0000" in data:
+                self.db.executemany(f"{head} VALUES ({', '.join('?' * ncols)}{extra})", values)
+                return
+            cols = ", ".join(f"value->>{k}" for k in range(ncols)) + extra
+            self.db.execute(f"{head} SELECT {cols} FROM json_each(?)", (data,))
+
+        insert(_INSERT_ISSUE_SELECT, len(_ISSUE_COLUMNS), rows["issue"])
+        for table in ("fts", "fts_raw"):  # the same texts: one JSON text for both
+            insert(f"INSERT INTO {table} (rowid, summary, description, environment, comment)", 5, rows["fts"])
+        insert("INSERT INTO issue_doc", 2, rows["issue_doc"], extra=", NULL")
+        insert("INSERT INTO label", 2, rows["label"])
+        insert("INSERT INTO component", 3, rows["component"])
+        insert("INSERT INTO fixversion", 3, rows["fixversion"])
+        insert("INSERT INTO affectsversion", 3, rows["affectsversion"])
+        insert("INSERT OR IGNORE INTO object", 4, rows["object"])
+        insert("INSERT OR REPLACE INTO link", 11, rows["link"])
+        insert("INSERT OR IGNORE INTO linktype", 4, rows["linktype"])
 
     def _delete_rid(self, rid: int) -> None:
         """Remove an issue and everything indexed for it."""
@@ -663,7 +763,7 @@ class Store:
         with self.lock, self._bounded(), no_gc():
             where, order, params = self._query(jql, ordered=limit is None)
             rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
-                                  "LIMIT ? OFFSET ?", [*params, *_page(start, limit)])
+                                  "LIMIT ? OFFSET ?", [self._blocking_types(), *params, *_page(start, limit)])
             return self._frame(rows)
 
     def rows(self, rids: list[int]) -> list[dict]:
@@ -672,10 +772,22 @@ class Store:
             return []
         with self.lock:
             got = {r[-1]: r[:-1] for r in self.db.execute(
-                f"SELECT {_FRAME_SELECT}, i.rid FROM issue i WHERE i.rid IN (SELECT value FROM json_each(?))",
-                (encode(rids),))}
+                f"SELECT {_FRAME_SELECT}, i.rid FROM issue i WHERE i.rid IN (SELECT value FROM json_each(?2))",
+                (self._blocking_types(), encode(rids)))}
         columns = self._columns([got[r] for r in rids])
         return [dict(zip(SEARCH_COLUMNS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+    def _blocking_types(self) -> str:
+        """The link types in the store that the blocking rule calls blocking, as JSON ``name<US>inward<US>outward`` texts.
+
+        Read once per change of the store; the rule itself (:meth:`BlockingRule.direction`) decides.
+        """
+        version = self._data_version()
+        if self._btypes is None or self._btypes[0] != version:
+            kinds = self.db.execute("SELECT DISTINCT type_name, inward, outward FROM link").fetchall()
+            chosen = ["\x1f".join(v or "" for v in k) for k in kinds if self.blocking.direction(*k)]
+            self._btypes = (version, encode(chosen))
+        return self._btypes[1]
 
     def _columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
         """Turn the rows of :data:`_FRAME_SELECT` into the search columns (lists decoded, blocking sides derived)."""
@@ -705,10 +817,10 @@ class Store:
         """The search DataFrame of :data:`_FRAME_SELECT` rows (UTC timestamps for the dates)."""
         import pandas as pd
 
-        df = pd.DataFrame(self._columns(rows), columns=SEARCH_COLUMNS)
-        for c in ("created", "updated", "resolved"):
-            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601", errors="coerce")
-        return df
+        cols = self._columns(rows)
+        for c in _DATE_COLUMNS:
+            cols[c] = _utc_times(cols[c])
+        return pd.DataFrame(cols, columns=SEARCH_COLUMNS)
 
     # ------------------------------------------------------------ write
     def _project_of(self, ref: dict, projects: list[dict] | None = None) -> dict:
