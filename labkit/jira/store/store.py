@@ -16,7 +16,6 @@ the store cannot answer raises ``JqlError`` naming it.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import os
 import sqlite3
@@ -121,7 +120,7 @@ _ISSUE_COLUMNS = ("rid", "id", "key", "project", "num", "project_id", "project_n
                   "status_category_id", "priority", "priority_id", "resolution", "resolution_id", "assignee",
                   "assignee_display", "reporter", "reporter_display", "creator", "creator_display", "parent",
                   "parent_id", "created", "updated", "resolved", "due", "rank", "texts")
-_INSERT_ISSUE_SELECT = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)})"
+_INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})"
 _BATCH = 2000
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
@@ -219,12 +218,6 @@ def _document(issue: dict | str | bytes) -> tuple[str, IssueDoc]:
         raise JiraError(f"An issue to import has no id or key: {text[:80]}",
                         hint="import Jira REST issue JSON: {id, key, fields}")
     return text, d
-
-
-def _dedupe(batch: list[tuple[str, IssueDoc]]) -> list[tuple[str, IssueDoc]]:
-    """A batch with only the last copy of each key (as an upsert of each in turn would leave)."""
-    last = {d.key: k for k, (_, d) in enumerate(batch)}
-    return batch if len(last) == len(batch) else [b for k, b in enumerate(batch) if last[b[1].key] == k]
 
 
 def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tuple:
@@ -413,11 +406,8 @@ class Store:
                 if self._bulk:
                     self._drop_indexes()
                 next_rank = self._meta("rank_next", 0)
-                it = iter(issues)
-                if self._bulk:
-                    n, next_rank = self._load(it, next_rank)
                 batch: list[tuple[str, IssueDoc]] = []
-                for issue in it:  # what a bulk load left (after a key seen twice), or an upsert
+                for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
                         n += len(batch)
@@ -437,48 +427,12 @@ class Store:
             self._version += 1
         return n
 
-    def _load(self, issues: Iterator[dict | str | bytes], next_rank: int) -> tuple[int, int]:
-        """Load issues into an empty store: decode the next batch while a second thread writes the last one.
-
-        Each table gets one INSERT ... SELECT per batch (the rows as one JSON array), during which
-        SQLite holds no GIL, so FTS5's tokenising runs beside the decoding. Stops at the first
-        batch with a key or id seen before (the caller upserts it and the rest); returns
-        (issues loaded, next rank number).
-        """
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        seen: set[str] = set()
-        n, rid = 0, (self.db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
-        pending: Future | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="labkit-store-load") as writer:
-            try:
-                while True:
-                    batch = _dedupe([_document(x) for x in itertools.islice(issues, _BATCH)])
-                    if not batch:
-                        break
-                    keys = {d.key for _, d in batch} | {str(d.id) for _, d in batch}
-                    if not seen.isdisjoint(keys):  # an upsert of this import's own issue: the caller's way
-                        if pending is not None:
-                            pending.result()
-                            pending = None
-                        n += len(batch)
-                        return n, self._import_batch(batch, next_rank)
-                    seen |= keys
-                    rows, next_rank = self._rows(batch, rid, next_rank, {})
-                    rid += len(batch)
-                    n += len(batch)
-                    if pending is not None:
-                        pending.result()
-                    pending = writer.submit(self._write, rows)
-            finally:
-                if pending is not None:
-                    pending.result()
-        return n, next_rank
-
     def _import_batch(self, batch: list[tuple[str, IssueDoc]], next_rank: int) -> int:
         """Upsert a batch of decoded issues with their texts, labels, links; return the next rank number."""
         db = self.db
-        batch = _dedupe(batch)
+        last = {d.key: k for k, (_, d) in enumerate(batch)}
+        if len(last) != len(batch):  # the last copy of a key wins, as an upsert would
+            batch = [b for k, b in enumerate(batch) if last[b[1].key] == k]
         keys = [d.key for _, d in batch]
         # upsert: drop what an earlier import stored for these keys (or ids: a moved issue)
         old: dict[str, tuple[int, str]] = {}
@@ -494,13 +448,6 @@ class Store:
                 old_rank[key] = rank
                 self._delete_rid(rid)
         rid = (db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
-        rows, next_rank = self._rows(batch, rid, next_rank, old_rank)
-        self._write(rows)
-        return next_rank
-
-    def _rows(self, batch: list[tuple[str, IssueDoc]], rid: int, next_rank: int,
-              old_rank: dict[str, str]) -> tuple[dict[str, list | set], int]:
-        """The rows of each table for a batch of decoded issues numbered from ``rid``; and the next rank number."""
         rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         objects: set[tuple[str, str, str, str]] = set()
         for text, d in batch:
@@ -514,7 +461,7 @@ class Store:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             texts = fields_texts(f)
             rows.append(_issue_row(rid, d, f, rank, text_mask(texts)))
-            docs.append((rid, text))
+            docs.append((rid, text, None))
             fts_rows.append((rid, *texts))
             _objects(f, objects)
             if f.labels:
@@ -537,38 +484,20 @@ class Store:
                     src, dst = (here, other) if lk.outwardIssue is not None else (other, here)
                     links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
             rid += 1
-        return {"issue": rows, "fts": fts_rows, "issue_doc": docs, "label": labels, "component": comps,
-                "fixversion": fixv, "affectsversion": affv, "object": objects, "link": links,
-                "linktype": {lt for lt in ltypes if lt[0]}}, next_rank
-
-    def _write(self, rows: dict[str, list | set]) -> None:
-        """Insert a batch's rows (from :meth:`_rows`): one statement per table, the rows passed as one JSON array."""
-        def insert(head: str, ncols: int, values: list | set, *, extra: str = "") -> None:
-            """``head`` SELECT the ``ncols`` values of each row (and ``extra`` constants) FROM the JSON array.
-
-            SQLite's JSON functions end a text at a NUL character: rows with one (escaped ``\\u0000``
-            in the JSON) are bound one by one instead.
-            """
-            if not values:
-                return
-            data = encode(list(values))
-            if "\\u0000" in data:
-                self.db.executemany(f"{head} VALUES ({', '.join('?' * ncols)}{extra})", values)
-                return
-            cols = ", ".join(f"value->>{k}" for k in range(ncols)) + extra
-            self.db.execute(f"{head} SELECT {cols} FROM json_each(?)", (data,))
-
-        insert(_INSERT_ISSUE_SELECT, len(_ISSUE_COLUMNS), rows["issue"])
-        for table in ("fts", "fts_raw"):  # the same texts: one JSON text for both
-            insert(f"INSERT INTO {table} (rowid, summary, description, environment, comment)", 5, rows["fts"])
-        insert("INSERT INTO issue_doc", 2, rows["issue_doc"], extra=", NULL")
-        insert("INSERT INTO label", 2, rows["label"])
-        insert("INSERT INTO component", 3, rows["component"])
-        insert("INSERT INTO fixversion", 3, rows["fixversion"])
-        insert("INSERT INTO affectsversion", 3, rows["affectsversion"])
-        insert("INSERT OR IGNORE INTO object", 4, rows["object"])
-        insert("INSERT OR REPLACE INTO link", 11, rows["link"])
-        insert("INSERT OR IGNORE INTO linktype", 4, rows["linktype"])
+        db.executemany(_INSERT_ISSUE, rows)
+        db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
+                       fts_rows)
+        db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
+                       fts_rows)
+        db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
+        db.executemany("INSERT INTO label VALUES (?,?)", labels)
+        db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
+        db.executemany("INSERT INTO fixversion VALUES (?,?,?)", fixv)
+        db.executemany("INSERT INTO affectsversion VALUES (?,?,?)", affv)
+        db.executemany("INSERT OR IGNORE INTO object VALUES (?,?,?,?)", objects)
+        db.executemany("INSERT OR REPLACE INTO link VALUES (?,?,?,?,?,?,?,?,?,?,?)", links)
+        db.executemany("INSERT OR IGNORE INTO linktype VALUES (?,?,?,?)", {lt for lt in ltypes if lt[0]})
+        return next_rank
 
     def _delete_rid(self, rid: int) -> None:
         """Remove an issue and everything indexed for it."""
@@ -785,7 +714,7 @@ class Store:
         version = self._data_version()
         if self._btypes is None or self._btypes[0] != version:
             kinds = self.db.execute("SELECT DISTINCT type_name, inward, outward FROM link").fetchall()
-            chosen = ["\x1f".join(v or "" for v in k) for k in kinds if self.blocking.direction(*k)]
+            chosen = ["\x1f".join("" if v is None else str(v) for v in k) for k in kinds if self.blocking.direction(*k)]
             self._btypes = (version, encode(chosen))
         return self._btypes[1]
 
