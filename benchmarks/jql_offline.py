@@ -1,26 +1,31 @@
 """Offline JQL: ``Store.search`` into a DataFrame vs a pandas scan and vs hand-written SQL, side by side.
 
-Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--generated N] [--rounds R]
+Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--issues N] [--rounds R] [--keep DIR]
 
 Datasets: the 29,057 real Appcelerator issues (/work/shared/data/jira/appcelerator-jira-archive)
 and a generated tracker (1,000,000 issues by default; --quick: 100,000), each imported from JSON
-lines (the real ones as read from the archive, the generated ones written once to a temporary file),
-so the import pays for parsing as a user's import of a dump does.
+lines (the real ones as read from the archive, the generated ones written once to a file: a
+temporary one, or ``--keep DIR`` to write it there once and reuse it on later runs), so the import
+pays for parsing as a user's import of a dump does.
 
-Per query kind (phrase, proximity, wildcard, words, field), in interleaved rounds (median printed):
-- ``Store.search(jql)``: the DataFrame notebook users get (what the goals are about);
+Each peer runs in its own process (``--peer NAME``, driven over a pipe), so each reports its own
+peak memory (VmHWM) and none pays for another's garbage:
+- labkit: ``Store().import_issues`` of the JSON lines (timed, wall and CPU), then ``Store.search(jql)``,
+  the DataFrame notebook users get (what the goals are about), and ``Store.count(jql)``;
 - the pandas scan: a regex ``str.contains`` over the text columns (or the field comparison) of a
   DataFrame of the same issues already in memory, then ``df[mask]``: the same rows as a frame;
 - hand-written SQL: the query a person would write against the store's own tables (FTS5 MATCH,
-  the prefix query ``"snapsh" *`` for the wildcard, indexed equality for the field query) with the
-  same columns, fetched into ``pandas.DataFrame``: the raw floor;
-- ``Store.count(jql)`` next to a pandas count: the old benchmark's figure, kept as its own row.
-The first search of each query (the cold one, after import) is printed too. The regex is the
-closest pandas equivalent; counts may differ where Jira semantics (stems, stop-word holes) differ
-from a regex. Memory: this process's peak (VmHWM) after each dataset. Goals (1M issues): field
-query >= 10x the pandas scan, phrase and proximity >= 20x, wildcard within 2x of the FTS5 prefix
-query, labkit / hand-written SQL <= 2x on every query; import of the 29k real issues < 5 s and of
-1M < 60 s. Each dataset ends with one met / not-met line per goal and the load average.
+  the FTS5 prefix query ``"snapsh" *`` for the wildcard, indexed equality for the field query)
+  with the same columns, fetched into ``pandas.DataFrame``: the raw floor. It runs on a copy of the
+  store labkit built, loaded into memory as labkit's is.
+Per query kind (phrase, proximity, wildcard, words, field), rounds interleave the peers (median
+printed); the first search of each query (the cold one, right after the import) is printed too, and
+``Store.count`` next to a pandas count (the old benchmark's figure) as its own rows. The regex is
+the closest pandas equivalent; counts may differ where Jira semantics (stems, stop-word holes)
+differ from a regex. Goals (1M issues): field query >= 10x the pandas scan, phrase and proximity
+>= 20x, wildcard within 2x of the FTS5 prefix query, labkit / hand-written SQL <= 2x on every query;
+import of the 29k real issues < 5 s and of 1M < 60 s. Each dataset ends with one met / not-met
+line per goal and the load average.
 """
 
 from __future__ import annotations
@@ -30,17 +35,15 @@ import gzip
 import json
 import os
 import re
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from labkit.jira.model import field_texts  # noqa: E402
-from labkit.jira.sandbox.demo import generate  # noqa: E402
-from labkit.jira.store import Store  # noqa: E402
 
 APPC = Path(os.environ.get("LABKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "jira" / "appcelerator-jira-archive"
 TEXT = ["summary", "description", "environment", "comment"]
@@ -54,6 +57,9 @@ HAND_SELECT = (
 HAND_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee", "reporter",
                 "created", "updated", "resolved", "labels", "components", "rank", "blocked_by", "blocks"]
 ORDER = " ORDER BY i.project DESC, i.num DESC"
+DATASETS = {"real": (("disk", "space"), "sdcard", "TIMOB", "Open"),
+            "generated": (("disk", "space"), "snapsh", "OPS", "In Review")}
+PEER_WAYS = {"labkit": ("search", "count"), "pandas": ("pandas", "pandas count"), "sql": ("sql",)}
 
 
 def vm_hwm_mb() -> float:
@@ -109,11 +115,11 @@ def pandas_mask(df, spec):
     return hit
 
 
-def hand_sql(store: Store, where: str):
+def hand_sql(db: sqlite3.Connection, where: str):
     """The hand-written query into a DataFrame (dates and lists left as SQLite gives them)."""
     import pandas as pd
 
-    return pd.DataFrame(store.db.execute(HAND_SELECT + "WHERE " + where + ORDER).fetchall(), columns=HAND_COLUMNS)
+    return pd.DataFrame(db.execute(HAND_SELECT + "WHERE " + where + ORDER).fetchall(), columns=HAND_COLUMNS)
 
 
 def timed(fn) -> tuple[float, object]:
@@ -125,6 +131,8 @@ def timed(fn) -> tuple[float, object]:
 
 def flat_row(it: dict) -> dict:
     """Turn a REST issue into a flat row of the DataFrame the pandas scan searches."""
+    from labkit.jira.model import field_texts
+
     f = it["fields"]
     s, d, e, c = field_texts(f)
     return {"key": it["key"], "project": (f.get("project") or {}).get("key"),
@@ -132,37 +140,149 @@ def flat_row(it: dict) -> dict:
             "environment": e, "comment": c}
 
 
-def run(name: str, lines, rows: list[dict], qs: dict, rounds: int, goal_import_s: float) -> dict:
-    """Import the JSON lines (timed), then time each query every way in interleaved rounds; print and check goals."""
-    import pandas as pd
+def appc_lines() -> list[str]:
+    """The real Appcelerator issues' JSON lines."""
+    out: list[str] = []
+    for f in sorted(APPC.glob("*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            out.extend(fh)
+    return out
 
-    store = Store()
-    t, cpu = time.perf_counter(), time.process_time()
-    n = store.import_issues(lines)
-    import_s, import_cpu = time.perf_counter() - t, time.process_time() - cpu
-    import_load = load()
-    df = pd.DataFrame(rows)
-    rows.clear()
+
+# ---------------------------------------------------------------- one peer, in its own process
+def peer_main(args: argparse.Namespace) -> None:
+    """Serve one peer over stdin/stdout: ``load`` once, then ``run`` a (way, kind), ``hwm``, ``quit``."""
+    qs = queries(*DATASETS[args.dataset])
+    state: dict = {}
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but replies on the pipe
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        if op == "quit":
+            break
+        if op == "load":
+            reply = _peer_load(args, state)
+        elif op == "run":
+            jql, spec, where = qs[cmd["kind"]]
+            ms, got = timed(lambda way=cmd["way"], jql=jql, spec=spec, where=where: _peer_run(state, way, jql, spec, where))
+            reply = {"ms": ms, "n": got if isinstance(got, int) else len(got)}
+        else:
+            reply = {"hwm_mb": vm_hwm_mb()}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def _lines(args: argparse.Namespace):
+    """The dataset's JSON lines: the real ones read into a list, the generated file opened for streaming."""
+    return appc_lines() if args.dataset == "real" else open(args.lines, "rb")  # noqa: SIM115
+
+
+def _peer_load(args: argparse.Namespace, state: dict) -> dict:
+    """Load the peer's data: labkit's timed import (then a copy for the SQL peer), the pandas frame, the SQL copy."""
+    if args.peer == "labkit":
+        from labkit.jira.store import Store
+
+        lines = _lines(args)
+        store = Store()
+        t, cpu = time.perf_counter(), time.process_time()
+        n = store.import_issues(lines)
+        reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
+        if hasattr(lines, "close"):
+            lines.close()
+        del lines
+        with sqlite3.connect(args.db) as copy:
+            store.db.backup(copy)
+        copy.close()
+        state["store"] = store
+        return reply
+    if args.peer == "pandas":
+        import msgspec
+        import pandas as pd
+
+        dec = msgspec.json.Decoder()
+        fh = _lines(args)
+        df = pd.DataFrame([flat_row(dec.decode(line)) for line in fh])
+        if hasattr(fh, "close"):
+            fh.close()
+        state["df"] = df
+        return {"n": len(df)}
+    src = sqlite3.connect(args.db)
+    db = sqlite3.connect(":memory:")
+    src.backup(db)
+    src.close()
+    state["db"] = db
+    return {"n": db.execute("SELECT COUNT(*) FROM issue").fetchone()[0]}
+
+
+def _peer_run(state: dict, way: str, jql: str, spec, where: str):
+    """One timed call of a way."""
+    if way == "search":
+        return state["store"].search(jql)
+    if way == "count":
+        return state["store"].count(jql)
+    if way == "pandas":
+        df = state["df"]
+        return df[pandas_mask(df, spec)]
+    if way == "pandas count":
+        return int(pandas_mask(state["df"], spec).sum())
+    return hand_sql(state["db"], where)
+
+
+class Peer:
+    """A peer's process, driven one JSON line at a time."""
+
+    def __init__(self, name: str, dataset: str, lines: str, db: str) -> None:
+        """Start ``jql_offline.py --peer name`` on the dataset."""
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, __file__, "--peer", name, "--dataset", dataset, "--lines", lines,
+                                      "--db", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **cmd) -> dict:
+        """Send one command and return the reply (a dead peer is an error naming it)."""
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"jql_offline: error: the {self.name} peer died (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def close(self) -> float:
+        """Read the peer's own peak memory (MB), then stop it."""
+        hwm = self.ask(op="hwm")["hwm_mb"]
+        self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+        return hwm
+
+
+def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, tmp: str) -> dict:
+    """Import (timed, labkit's process), then time each query every way in interleaved rounds; print and check goals."""
+    qs = queries(*DATASETS[dataset])
+    db = str(Path(tmp) / f"{dataset}.db")
+    labkit = Peer("labkit", dataset, lines, db)
+    imp = labkit.ask(op="load")
+    import_s, import_cpu, n = imp["import_s"], imp["import_cpu"], imp["n"]
     print(f"\n== {name}: {n:,} issues; Store.import_issues of the JSON lines (parse + index): {import_s:.1f} s wall, "
-          f"{import_cpu:.1f} s CPU ({n / max(import_s, 1e-9):,.0f} issues/s); {import_load}", flush=True)
-    cold = {kind: timed(lambda jql=jql: store.search(jql))[0] for kind, (jql, _, _) in qs.items()}
+          f"{import_cpu:.1f} s CPU ({n / max(import_s, 1e-9):,.0f} issues/s); {imp['load']}", flush=True)
+    cold = {kind: labkit.ask(op="run", way="search", kind=kind)["ms"] for kind in qs}
+    peers = [labkit]
+    for p in ("pandas", "sql"):  # loaded one after the other, after the timed import
+        peers.append(Peer(p, dataset, lines, db))
+        peers[-1].ask(op="load")
+    os.unlink(db)
     samples: dict[tuple[str, str], list[float]] = {}
     counts: dict[tuple[str, str], int] = {}
-    ways = {
-        "search": lambda jql, spec, where: store.search(jql),
-        "pandas": lambda jql, spec, where: df[pandas_mask(df, spec)],
-        "sql": lambda jql, spec, where: hand_sql(store, where),
-        "count": lambda jql, spec, where: store.count(jql),
-        "pandas count": lambda jql, spec, where: int(pandas_mask(df, spec).sum()),
-    }
     for _ in range(rounds):
-        for kind, (jql, spec, where) in qs.items():
-            for way, fn in ways.items():
-                ms, out = timed(lambda fn=fn, jql=jql, spec=spec, where=where: fn(jql, spec, where))
-                samples.setdefault((kind, way), []).append(ms)
-                counts[(kind, way)] = out if isinstance(out, int) else len(out)
+        for kind in qs:
+            for peer in peers:
+                for way in PEER_WAYS[peer.name]:
+                    got = peer.ask(op="run", way=way, kind=kind)
+                    samples.setdefault((kind, way), []).append(got["ms"])
+                    counts[(kind, way)] = got["n"]
+    hwm = {p.name: p.close() for p in peers}
     med = {k: statistics.median(v) for k, v in samples.items()}
-    print(f"DataFrame results, median of {rounds} interleaved rounds (ms); {load()}")
+    print(f"DataFrame results, median of {rounds} interleaved rounds (ms), each peer in its own process; {load()}")
     print(f"{'query':10} {'search':>8} {'cold':>8} {'pandas':>9} {'hand SQL':>9} {'pandas/search':>14} "
           f"{'search/SQL':>11} {'rows':>8} {'pandas n':>9} {'SQL n':>7}  jql")
     ratios: dict[str, tuple[float, float]] = {}
@@ -176,8 +296,6 @@ def run(name: str, lines, rows: list[dict], qs: dict, rounds: int, goal_import_s
         s, p = med[(kind, "count")], med[(kind, "pandas count")]
         print(f"  {kind:10} count {s:8.1f} ms  pandas count {p:9.1f} ms  ratio {p / max(s, 1e-6):7.1f}x  "
               f"n={counts[(kind, 'count')]:,}")
-    hwm = vm_hwm_mb()
-    store.close()
     goals = [
         (f"import < {goal_import_s:g} s", import_s < goal_import_s, f"{import_s:.1f} s wall, {import_cpu:.1f} s CPU"),
         ("field query >= 10x the pandas scan", ratios["field"][0] >= 10, f"{ratios['field'][0]:.1f}x"),
@@ -189,53 +307,66 @@ def run(name: str, lines, rows: list[dict], qs: dict, rounds: int, goal_import_s
     ]
     for text, ok, detail in goals:
         print(f"goal {text}: {'met' if ok else 'NOT met'} ({detail})")
-    print(f"peak memory of this process (VmHWM, pandas frame + store + benchmark): {hwm:,.0f} MB; {load()}")
+    print("own peak memory of each peer's process (VmHWM): "
+          + ", ".join(f"{k} {v:,.0f} MB" for k, v in hwm.items()) + f"; {load()}")
     return {"import_s": import_s, "ratios": ratios}
 
 
-def appc_lines() -> list[str]:
-    """The real Appcelerator issues' JSON lines."""
-    out: list[str] = []
-    for f in sorted(APPC.glob("*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out.extend(fh)
-    return out
+def generated_file(n: int, folder: Path) -> Path:
+    """The generated issues (seed 0) as JSON lines in ``folder``, written once (reused when already there)."""
+    import msgspec
+
+    from labkit.jira.sandbox.demo import generate
+
+    path = folder / f"generated-seed0-{n}.jsonl"
+    if path.exists():
+        print(f"\n(reusing {path}, {path.stat().st_size / 1e9:.1f} GB)", flush=True)
+        return path
+    t = time.perf_counter()
+    part = path.with_suffix(".part")
+    enc = msgspec.json.Encoder()
+    with part.open("wb") as fh:
+        for it in generate(n, seed=0):
+            fh.write(enc.encode(it) + b"\n")
+    part.rename(path)
+    print(f"\n(generated {n:,} issues as JSON lines, {path.stat().st_size / 1e9:.1f} GB, in "
+          f"{time.perf_counter() - t:.0f} s: not timed below)", flush=True)
+    return path
 
 
 def main() -> None:
     """Run the benchmark on the real issues and a generated store and print the ratios and goals."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 rounds and a 100,000-issue generated store")
-    ap.add_argument("--generated", type=int, default=None, help="size of the generated store (0: none)")
+    ap.add_argument("--issues", "--generated", dest="issues", type=int, default=None,
+                    help="size of the generated store (default 1,000,000; --quick 100,000; 0: none)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5; --quick 3)")
     ap.add_argument("--skip-real", action="store_true", help="only the generated store")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="folder to keep the generated JSON lines in and reuse them from (default: a temporary one)")
+    ap.add_argument("--peer", choices=sorted(PEER_WAYS), help=argparse.SUPPRESS)
+    ap.add_argument("--dataset", choices=sorted(DATASETS), help=argparse.SUPPRESS)
+    ap.add_argument("--lines", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    rounds = args.rounds or (3 if args.quick else 5)
-    gen_n = args.generated if args.generated is not None else (100_000 if args.quick else 1_000_000)
-    if args.skip_real:
-        pass
-    elif APPC.exists():
-        lines = appc_lines()
-        rows = [flat_row(json.loads(line)) for line in lines]
-        run("Appcelerator (real)", lines, rows, queries(("disk", "space"), "sdcard", "TIMOB", "Open"), rounds, 5)
-        del lines
-    else:
-        print(f"skipping the real issues: {APPC} is absent")
-    if not gen_n:  # --generated 0: the real issues only
+    if args.peer:
+        peer_main(args)
         return
+    rounds = args.rounds or (3 if args.quick else 5)
+    gen_n = args.issues if args.issues is not None else (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="labkit-bench-jql-") as tmp:
-        path = Path(tmp) / "generated.jsonl"
-        t = time.perf_counter()
-        rows = []
-        with path.open("w", encoding="utf-8") as fh:
-            for it in generate(gen_n, seed=0):
-                rows.append(flat_row(it))
-                fh.write(json.dumps(it, ensure_ascii=False, separators=(",", ":")) + "\n")
-        print(f"\n(generated {gen_n:,} issues as JSON lines, {path.stat().st_size / 1e9:.1f} GB, in "
-              f"{time.perf_counter() - t:.0f} s: not timed below)", flush=True)
-        with path.open("rb") as fh:
-            run(f"generated (seed 0, {gen_n:,})", fh, rows, queries(("disk", "space"), "snapsh", "OPS", "In Review"),
-                rounds, 60 * gen_n / 1_000_000)
+        if args.skip_real:
+            pass
+        elif APPC.exists():
+            run("Appcelerator (real)", "real", "", rounds, 5, tmp)
+        else:
+            print(f"skipping the real issues: {APPC} is absent")
+        if not gen_n:  # --issues 0: the real issues only
+            return
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = generated_file(gen_n, folder)
+        run(f"generated (seed 0, {gen_n:,})", "generated", str(path), rounds, 60 * gen_n / 1_000_000, tmp)
 
 
 if __name__ == "__main__":

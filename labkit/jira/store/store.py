@@ -125,14 +125,20 @@ _INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.
 _BATCH = 2000
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
-# from each side, for the blocking rule.
+# from each side, for the blocking rule. Only links of the types the rule calls blocking are read (their
+# ``name<US>inward<US>outward`` texts are the statement's first two parameters, see Store._blocking_types):
+# the others cannot fill blocked_by or blocks.
+_LINK_TYPE = "coalesce(type_name, '') || char(31) || coalesce(inward, '') || char(31) || coalesce(outward, '')"
 _FRAME_SELECT = (
     "i.key, i.summary, i.status, i.status_category, i.issuetype, i.priority, i.assignee_display, "
     "i.reporter_display, i.created, i.updated, i.resolved, "
     "(SELECT json_group_array(value) FROM label WHERE rid = i.rid), "
     "(SELECT json_group_array(value) FROM component WHERE rid = i.rid), i.rank, "
-    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key), "
-    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key)")
+    "(SELECT json_group_array(json_array(type_name, inward, outward, src)) FROM link WHERE dst = i.key "
+    f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1))), "
+    "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key "
+    f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1)))")
+_DATE_COLUMNS = ("created", "updated", "resolved")
 
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
@@ -242,6 +248,28 @@ def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tu
             rank, texts)
 
 
+def _utc_times(values: list[Any]):  # -> pandas.Series
+    """Store date texts as UTC timestamps (unparseable: NaT), as ``pandas.to_datetime(utc=True, format="ISO8601")`` reads them.
+
+    The store writes ``YYYY-MM-DDTHH:MM:SS``: numpy parses that in C; a column with a text numpy
+    would read another way than it is written, or with no date at all (pandas' unit differs then),
+    goes through pandas' own parser.
+    """
+    import numpy as np
+    import pandas as pd
+
+    texts = np.array(values, dtype=object)
+    try:
+        stamps = texts.astype("datetime64[s]")
+        given = texts != None  # noqa: E711 (element-wise)
+        exact = bool(given.any() and (np.datetime_as_string(stamps[given], unit="s") == texts[given]).all())
+    except (ValueError, TypeError, OverflowError):
+        exact = False
+    if not exact:
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    return pd.Series(stamps.astype("datetime64[us]")).dt.tz_localize("UTC")
+
+
 class Store:
     """A local tracker: Jira REST issue JSON in SQLite, searched with JQL (FTS5 for text fields).
 
@@ -278,6 +306,7 @@ class Store:
         self.current_user = "admin"
         self._vocab: list[str] | None = None
         self._vocab_version = -1
+        self._btypes: tuple[tuple[int, int], str] | None = None
         self._version = 0
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
@@ -669,7 +698,7 @@ class Store:
         with self.lock, self._bounded(), no_gc():
             where, order, params = self._query(jql, ordered=limit is None)
             rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
-                                  "LIMIT ? OFFSET ?", [*params, *_page(start, limit)])
+                                  "LIMIT ? OFFSET ?", [self._blocking_types(), *params, *_page(start, limit)])
             return self._frame(rows)
 
     def rows(self, rids: list[int]) -> list[dict]:
@@ -678,10 +707,22 @@ class Store:
             return []
         with self.lock:
             got = {r[-1]: r[:-1] for r in self.db.execute(
-                f"SELECT {_FRAME_SELECT}, i.rid FROM issue i WHERE i.rid IN (SELECT value FROM json_each(?))",
-                (encode(rids),))}
+                f"SELECT {_FRAME_SELECT}, i.rid FROM issue i WHERE i.rid IN (SELECT value FROM json_each(?2))",
+                (self._blocking_types(), encode(rids)))}
         columns = self._columns([got[r] for r in rids])
         return [dict(zip(SEARCH_COLUMNS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+    def _blocking_types(self) -> str:
+        """The link types in the store that the blocking rule calls blocking, as JSON ``name<US>inward<US>outward`` texts.
+
+        Read once per change of the store; the rule itself (:meth:`BlockingRule.direction`) decides.
+        """
+        version = self._data_version()
+        if self._btypes is None or self._btypes[0] != version:
+            kinds = self.db.execute("SELECT DISTINCT type_name, inward, outward FROM link").fetchall()
+            chosen = ["\x1f".join("" if v is None else str(v) for v in k) for k in kinds if self.blocking.direction(*k)]
+            self._btypes = (version, encode(chosen))
+        return self._btypes[1]
 
     def _columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
         """Turn the rows of :data:`_FRAME_SELECT` into the search columns (lists decoded, blocking sides derived)."""
@@ -711,10 +752,10 @@ class Store:
         """The search DataFrame of :data:`_FRAME_SELECT` rows (UTC timestamps for the dates)."""
         import pandas as pd
 
-        df = pd.DataFrame(self._columns(rows), columns=SEARCH_COLUMNS)
-        for c in ("created", "updated", "resolved"):
-            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601", errors="coerce")
-        return df
+        cols = self._columns(rows)
+        for c in _DATE_COLUMNS:
+            cols[c] = _utc_times(cols[c])
+        return pd.DataFrame(cols, columns=SEARCH_COLUMNS)
 
     # ------------------------------------------------------------ write
     def _project_of(self, ref: dict, projects: list[dict] | None = None) -> dict:
