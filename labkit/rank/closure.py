@@ -135,7 +135,7 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
     (weak components, Tarjan, closure) runs on those numbers; only issues with a link are visited.
     """
     order = list(order)
-    pos = {key: i for i, key in enumerate(order)}
+    pos = dict(zip(order, range(len(order)), strict=True))
     if len(pos) != len(order):
         seen: set[str] = set()
         for key in order:
@@ -147,8 +147,14 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
     adj: dict[str, list[str]] = {}
     radj: dict[str, list[str]] = {}
     self_loops: list[str] = []
-    nodes = list(dict.fromkeys([n for e in edges for n in e if e[0] != e[1]]))
-    nid = {n: i for i, n in enumerate(nodes)}
+    nid: dict[str, int] = {}             # linked issues numbered by first appearance in the edges
+    for a, b in edges:
+        if a != b:
+            if a not in nid:
+                nid[a] = len(nid)
+            if b not in nid:
+                nid[b] = len(nid)
+    nodes = list(nid)
     nn = len(nodes)
     out_adj: list[list[int]] = [[] for _ in range(nn)]
     parent = list(range(nn))             # union-find over the node numbers (weak components)
@@ -188,7 +194,8 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
     components: list[Component] = []
     comp_of: dict[str, tuple[int, int]] = {}
     bit = [0] * nn
-    at = [(-1, 0)] * nn                  # node number -> (component, local index) for backlog members
+    at_comp = [-1] * nn                  # node number -> component and local index, for backlog members
+    at_local = [0] * nn
     for members in groups:
         names = [nodes[i] for i in members]
         inside = sorted((n for n in names if n in pos), key=pos.__getitem__)
@@ -199,7 +206,8 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
             comp_of[key] = (ci, li)
             k = nid[key]
             bit[k] = 1 << li
-            at[k] = (ci, li)
+            at_comp[k] = ci
+            at_local[k] = li
         components.append(Component(keys=inside, positions=[pos[k] for k in inside],
                                     succ=[0] * len(inside), pred=[0] * len(inside), nodes=names))
 
@@ -236,11 +244,12 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
             r |= scc_bits[t] | back[t]
         back[sid] = r
     for k in range(nn):
-        ci, li = at[k]
+        ci = at_comp[k]
         if ci >= 0:
             sid = sid_of[k]
-            components[ci].succ[li] = reach[sid]
-            components[ci].pred[li] = back[sid]
+            comp = components[ci]
+            comp.succ[at_local[k]] = reach[sid]
+            comp.pred[at_local[k]] = back[sid]
 
     cycles = [_cycle_path(sorted(c, key=lambda k: (pos.get(k, len(pos)), k)), adj)
               for c in reversed(sccs) if len(c) > 1]

@@ -6,6 +6,7 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from itertools import filterfalse
 from typing import Any
 
 from labkit.bulk import no_gc
@@ -373,7 +374,7 @@ def _plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str], j
         return Plan(order=order, final_order=list(order), moves=[], calls=[], cycles=cycles_of(cons),
                     blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))
 
-    unmoved = [k for k in order if k not in moved]
+    unmoved = list(filterfalse(moved.__contains__, order))
     pos = cons.pos
     moved_at = sorted(pos[k] for k in moved)
     # gaps count unmoved issues: an issue's gap is how many unmoved issues rank above it
