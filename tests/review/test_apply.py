@@ -180,6 +180,8 @@ def test_bad_arguments_are_clear_errors(busy_repo, tmp_path):
     patch = format_patch(busy_repo, "main..pr")
     with pytest.raises(ReviewError, match="not a branch, tag or commit"):
         apply_series(busy_repo, patch, onto="nope")
+    with pytest.raises(ReviewError, match="is not a merge mode"):   # checked first, whatever the target
+        apply_series(busy_repo, patch, onto="nope", merge="rebase")
     with pytest.raises(ReviewError, match="not a git repository"):
         apply_series(tmp_path, patch, onto="main")
     with pytest.raises(ReviewError, match="already exists"):
