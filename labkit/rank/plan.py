@@ -200,19 +200,24 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
     issues down and once pulling blockers up; the variant with less total displacement wins.
     """
     comp = cons.components[ci]
-    moved = [i for i in range(len(comp.keys)) if not stay >> i & 1]
+    keys, pred, succ = comp.keys, comp.pred, comp.succ
     s0: dict[str, int] = {}
-    for i in moved:
-        key = comp.keys[i]
-        lp = comp.pred[i] & stay
-        ls = comp.succ[i] & stay
-        lb = uidx[comp.keys[lp.bit_length() - 1]] + 1 if lp else 0
-        ub = uidx[comp.keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
+    for i in _bits(((1 << len(keys)) - 1) & ~stay):     # the moved members, highest ranked first
+        key = keys[i]
+        lp = pred[i] & stay
+        ls = succ[i] & stay
+        lb = uidx[keys[lp.bit_length() - 1]] + 1 if lp else 0
+        ub = uidx[keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
         s0[key] = min(max(gap0[key], lb), ub)
-    sids = sorted({cons.scc_of[n] for n in comp.nodes}, reverse=True)   # blockers first
+    scc_of = cons.scc_of
     members: dict[int, list[str]] = {}
     for n in comp.nodes:
-        members.setdefault(cons.scc_of[n], []).append(n)
+        sid = scc_of[n]
+        if sid in members:
+            members[sid].append(n)
+        else:
+            members[sid] = [n]
+    sids = sorted(members, reverse=True)   # blockers first
 
     results = []
     for down in (True, False):
@@ -393,11 +398,11 @@ def _plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str], j
             continue
         slot, emit = _slots(cons, ci, stay, uidx, gap0, len(unmoved))
         local = {k: i for i, k in enumerate(comp.keys)}
-        for i, key in enumerate(comp.keys):
-            if key in slot:
-                natural[key] = slot[key]
-                emits[key] = emit[cons.scc_of[key]]
-                reasons[key] = (ci, i, stay, local)
+        for i in _bits(((1 << len(comp.keys)) - 1) & ~stay):   # the moved members: exactly the keys of slot
+            key = comp.keys[i]
+            natural[key] = slot[key]
+            emits[key] = emit[cons.scc_of[key]]
+            reasons[key] = (ci, i, stay, local)
     gaps = _shared_gaps(cons, stays, uidx, gap0, natural, emits, len(unmoved))
     for key, (ci, i, _, _) in reasons.items():
         buckets.setdefault(gaps[key], []).append((emits[key], cons.components[ci].positions[i], ci, key))
