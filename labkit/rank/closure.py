@@ -49,37 +49,41 @@ class Constraints:
     direct: set[tuple[str, str]]
     adj: dict[str, list[str]] = field(default_factory=dict)    # direct blocker -> blocked
     radj: dict[str, list[str]] = field(default_factory=dict)   # direct blocked -> blockers
+    pos: dict[str, int] = field(default_factory=dict)          # backlog key -> 0-based position in ``order``
 
 
-def _sccs(nodes: list[str], adj: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's strongly connected components, iteratively; returned sinks first (reverse topological)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    out: list[list[str]] = []
+def _sccs(n: int, adj: list[list[int]]) -> list[list[int]]:
+    """Tarjan's strongly connected components of nodes 0..n-1, iteratively; returned sinks first (reverse topological).
+
+    Nodes are numbered (lists instead of dicts: this runs once per plan over every linked issue).
+    """
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    out: list[list[int]] = []
     counter = 0
-    for root in nodes:
-        if root in index:
+    for root in range(n):
+        if index[root] >= 0:
             continue
-        work = [(root, iter(adj.get(root, ())))]
+        work = [(root, iter(adj[root]))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        on_stack.add(root)
+        on_stack[root] = True
         while work:
             v, it = work[-1]
             advanced = False
             for w in it:
-                if w not in index:
+                if index[w] < 0:
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(adj.get(w, ()))))
+                    on_stack[w] = True
+                    work.append((w, iter(adj[w])))
                     advanced = True
                     break
-                if w in on_stack and index[w] < low[v]:
+                if on_stack[w] and index[w] < low[v]:
                     low[v] = index[w]
             if advanced:
                 continue
@@ -92,7 +96,7 @@ def _sccs(nodes: list[str], adj: dict[str, list[str]]) -> list[list[str]]:
                 comp = []
                 while True:
                     w = stack.pop()
-                    on_stack.discard(w)
+                    on_stack[w] = False
                     comp.append(w)
                     if w == v:
                         break
@@ -125,86 +129,127 @@ def _cycle_path(members: list[str], adj: dict[str, list[str]]) -> list[str]:
 
 
 def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints:
-    """Number the backlog, find cycles and compute the closure P of the constraints per component."""
+    """Number the backlog, find cycles and compute the closure P of the constraints per component.
+
+    Linked issues are numbered in order of first appearance in ``edges`` and the graph work
+    (weak components, Tarjan, closure) runs on those numbers; only issues with a link are visited.
+    """
     order = list(order)
-    pos: dict[str, int] = {}
-    for i, key in enumerate(order):
-        if key in pos:
-            raise RankError(f"issue {key} appears twice in the backlog order",
-                            hint="pass each issue key once, in 'ORDER BY Rank ASC' order")
-        pos[key] = i
+    pos = dict(zip(order, range(len(order)), strict=True))
+    if len(pos) != len(order):
+        seen: set[str] = set()
+        for key in order:
+            if key in seen:
+                raise RankError(f"issue {key} appears twice in the backlog order",
+                                hint="pass each issue key once, in 'ORDER BY Rank ASC' order")
+            seen.add(key)
     edges = list(dict.fromkeys(edges))
     adj: dict[str, list[str]] = {}
     radj: dict[str, list[str]] = {}
     self_loops: list[str] = []
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        """Union-find root of x, with path compression."""
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while x != root:
-            parent[x], x = root, parent[x]
-        return root
-
+    nid: dict[str, int] = {}             # linked issues numbered by first appearance in the edges
+    for a, b in edges:
+        if a != b:
+            if a not in nid:
+                nid[a] = len(nid)
+            if b not in nid:
+                nid[b] = len(nid)
+    nodes = list(nid)
+    nn = len(nodes)
+    out_adj: list[list[int]] = [[] for _ in range(nn)]
+    parent = list(range(nn))             # union-find over the node numbers (weak components)
     for a, b in edges:
         if a == b:
             self_loops.append(a)
             continue
-        adj.setdefault(a, []).append(b)
-        radj.setdefault(b, []).append(a)
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[ra] = rb
-    nodes = list(dict.fromkeys([n for e in edges for n in e if e[0] != e[1]]))
-    groups: dict[str, list[str]] = {}
-    for n in nodes:
-        groups.setdefault(find(n), []).append(n)
+        if a in adj:
+            adj[a].append(b)
+        else:
+            adj[a] = [b]
+        if b in radj:
+            radj[b].append(a)
+        else:
+            radj[b] = [a]
+        x, y = nid[a], nid[b]
+        out_adj[x].append(y)
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        if x != y:
+            parent[x] = y
+    group_of_root: dict[int, int] = {}
+    groups: list[list[int]] = []
+    for i in range(nn):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        g = group_of_root.get(r)
+        if g is None:
+            group_of_root[r] = len(groups)
+            groups.append([i])
+        else:
+            groups[g].append(i)
 
     components: list[Component] = []
     comp_of: dict[str, tuple[int, int]] = {}
-    bit: dict[str, int] = {}
-    for members in groups.values():
-        inside = sorted((n for n in members if n in pos), key=pos.__getitem__)
+    bit = [0] * nn
+    at_comp = [-1] * nn                  # node number -> component and local index, for backlog members
+    at_local = [0] * nn
+    for members in groups:
+        names = [nodes[i] for i in members]
+        inside = sorted((n for n in names if n in pos), key=pos.__getitem__)
         if not inside:
             continue
         ci = len(components)
         for li, key in enumerate(inside):
             comp_of[key] = (ci, li)
-            bit[key] = 1 << li
+            k = nid[key]
+            bit[k] = 1 << li
+            at_comp[k] = ci
+            at_local[k] = li
         components.append(Component(keys=inside, positions=[pos[k] for k in inside],
-                                    succ=[0] * len(inside), pred=[0] * len(inside), nodes=members))
+                                    succ=[0] * len(inside), pred=[0] * len(inside), nodes=names))
 
-    sccs = _sccs(nodes, adj)              # sinks first
-    scc_of: dict[str, int] = {}
-    for sid, comp in enumerate(sccs):
+    numbered = _sccs(nn, out_adj)         # sinks first
+    sid_of = [0] * nn
+    scc_bits = [0] * len(numbered)
+    for sid, comp in enumerate(numbered):
+        b = 0
         for n in comp:
-            scc_of[n] = sid
-    scc_bits = [sum(bit.get(n, 0) for n in comp) for comp in sccs]
-    scc_succ: list[list[int]] = [[] for _ in sccs]
-    scc_pred: list[list[int]] = [[] for _ in sccs]
+            sid_of[n] = sid
+            b |= bit[n]
+        scc_bits[sid] = b
+    sccs = [[nodes[n] for n in comp] for comp in numbered]
+    scc_of: dict[str, int] = {nodes[n]: sid for sid, comp in enumerate(numbered) for n in comp}
+    scc_succ: list[list[int]] = [[] for _ in numbered]
+    scc_pred: list[list[int]] = [[] for _ in numbered]
     for a, b in edges:
-        sa, sb = scc_of.get(a), scc_of.get(b)
-        if sa is not None and sb is not None and sa != sb:
+        if a == b:
+            continue
+        sa, sb = sid_of[nid[a]], sid_of[nid[b]]
+        if sa != sb:
             scc_succ[sa].append(sb)
             scc_pred[sb].append(sa)
-    reach = [0] * len(sccs)
-    for sid in range(len(sccs)):          # successors come earlier in Tarjan's output
+    reach = [0] * len(numbered)
+    for sid in range(len(numbered)):      # successors come earlier in Tarjan's output
         r = 0
         for t in scc_succ[sid]:
             r |= scc_bits[t] | reach[t]
         reach[sid] = r
-    back = [0] * len(sccs)
-    for sid in range(len(sccs) - 1, -1, -1):
+    back = [0] * len(numbered)
+    for sid in range(len(numbered) - 1, -1, -1):
         r = 0
         for t in scc_pred[sid]:
             r |= scc_bits[t] | back[t]
         back[sid] = r
-    for key, (ci, li) in comp_of.items():
-        sid = scc_of[key]
-        components[ci].succ[li] = reach[sid]
-        components[ci].pred[li] = back[sid]
+    for k in range(nn):
+        ci = at_comp[k]
+        if ci >= 0:
+            sid = sid_of[k]
+            comp = components[ci]
+            comp.succ[at_local[k]] = reach[sid]
+            comp.pred[at_local[k]] = back[sid]
 
     cycles = [_cycle_path(sorted(c, key=lambda k: (pos.get(k, len(pos)), k)), adj)
               for c in reversed(sccs) if len(c) > 1]
@@ -213,4 +258,4 @@ def build(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> Constraints
     cycles = [c for c in cycles if any(k in pos for k in c)]
     return Constraints(order=order, edges=edges, components=components, cycles=cycles, comp_of=comp_of,
                        scc_of=scc_of, sccs=sccs, scc_succ=scc_succ, scc_pred=scc_pred, direct=set(edges),
-                       adj=adj, radj=radj)
+                       adj=adj, radj=radj, pos=pos)

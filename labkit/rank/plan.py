@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from itertools import filterfalse
 from typing import Any
 
+from labkit.bulk import no_gc
 from labkit.rank.closure import Component, Constraints, build
 from labkit.rank.errors import RankError
 from labkit.rank.graph import edge_list
@@ -106,36 +109,30 @@ def rank_calls(final_order: Sequence[str], moved: Collection[str], batch_size: i
         raise RankError(f"batch size {batch_size} is outside 1..{MAX_RANK_BATCH}",
                         hint="the Agile rank API takes at most 50 issues per call")
     calls: list[RankCall] = []
-    prev: str | None = None
-    run: list[str] = []
-
-    def flush(next_key: str | None) -> None:
-        """Turn the current run of moved issues into calls anchored on its neighbours."""
-        if not run:
-            return
+    n = len(final_order)
+    at = [i for i, key in enumerate(final_order) if key in moved]
+    r = 0
+    while r < len(at):
+        start = end = at[r]                      # a run: consecutive moved issues, unmoved ones around it
+        r += 1
+        while r < len(at) and at[r] == end + 1:
+            end = at[r]
+            r += 1
+        run = final_order[start:end + 1]
         chunks = [run[i:i + batch_size] for i in range(0, len(run), batch_size)]
-        if prev is not None:
-            anchor = prev
+        if start > 0:                            # right after the unmoved issue above it, chunks chained
+            anchor = final_order[start - 1]
             for ch in chunks:
                 calls.append(RankCall(tuple(ch), after=anchor))
                 anchor = ch[-1]
-        elif next_key is not None:
-            anchor = next_key
+        elif end + 1 < n:                        # at the top: before the unmoved issue below, last chunk first
+            anchor = final_order[end + 1]
             for ch in reversed(chunks):
                 calls.append(RankCall(tuple(ch), before=anchor))
                 anchor = ch[0]
         else:
             raise RankError("every issue of the backlog would move, so no rank call has an anchor",
                             hint="this cannot happen for a plan from plan_moves; check the order given")
-        run.clear()
-
-    for key in final_order:
-        if key in moved:
-            run.append(key)
-        else:
-            flush(key)
-            prev = key
-    flush(None)
     return calls
 
 
@@ -203,27 +200,24 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
     issues down and once pulling blockers up; the variant with less total displacement wins.
     """
     comp = cons.components[ci]
-    moved = [i for i in range(len(comp.keys)) if not stay >> i & 1]
+    keys, pred, succ = comp.keys, comp.pred, comp.succ
     s0: dict[str, int] = {}
-    for i in moved:
-        key = comp.keys[i]
-        lp = comp.pred[i] & stay
-        ls = comp.succ[i] & stay
-        lb = uidx[comp.keys[lp.bit_length() - 1]] + 1 if lp else 0
-        ub = uidx[comp.keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
+    for i in _bits(((1 << len(keys)) - 1) & ~stay):     # the moved members, highest ranked first
+        key = keys[i]
+        lp = pred[i] & stay
+        ls = succ[i] & stay
+        lb = uidx[keys[lp.bit_length() - 1]] + 1 if lp else 0
+        ub = uidx[keys[(ls & -ls).bit_length() - 1]] if ls else n_unmoved
         s0[key] = min(max(gap0[key], lb), ub)
-    sids = sorted({cons.scc_of[n] for n in comp.nodes}, reverse=True)   # blockers first
+    scc_of = cons.scc_of
     members: dict[int, list[str]] = {}
     for n in comp.nodes:
-        members.setdefault(cons.scc_of[n], []).append(n)
-
-    def own(key: str, down: bool) -> int | None:
-        """A node's own gap bound: its clamped gap if moved, beside itself if it stays, none if outside."""
-        if key in s0:
-            return s0[key]
-        if key in uidx:
-            return uidx[key] + 1 if down else uidx[key]
-        return None  # outside the backlog: no place of its own
+        sid = scc_of[n]
+        if sid in members:
+            members[sid].append(n)
+        else:
+            members[sid] = [n]
+    sids = sorted(members, reverse=True)   # blockers first
 
     results = []
     for down in (True, False):
@@ -231,10 +225,17 @@ def _slots(cons: Constraints, ci: int, stay: int, uidx: dict[str, int], gap0: di
         slot: dict[str, int] = {}
         for sid in (sids if down else sids[::-1]):
             inc = incoming.get(sid)
-            vals = [v for v in (own(k, down) for k in members[sid]) if v is not None]
+            vals = []     # each member's own gap bound: its clamped gap if moved, beside itself if it stays
             for k in members[sid]:
-                if k in s0:
-                    slot[k] = s0[k] if inc is None else (max(s0[k], inc) if down else min(s0[k], inc))
+                v = s0.get(k)
+                if v is not None:
+                    vals.append(v)
+                    slot[k] = v if inc is None else (max(v, inc) if down else min(v, inc))
+                    continue
+                u = uidx.get(k)
+                if u is not None:
+                    vals.append(u + 1 if down else u)
+                # else: outside the backlog, no place of its own
             out = [*vals, inc] if inc is not None else vals
             if not out:
                 continue
@@ -353,8 +354,16 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
     provably minimal. Unmoved issues keep their order; each moved issue lands as near its old
     position as the constraints allow. Blocking cycles are reported in ``cycles`` and their members
     are not ordered among themselves. ``pinned`` issues are never moved (used to plan around
-    issues the server refused to rank).
+    issues the server refused to rank). The cyclic garbage collector is paused meanwhile
+    (:func:`labkit.bulk.no_gc`): a 100,000-issue plan builds some 10^5 small containers and forms no cycle.
     """
+    with no_gc():
+        return _plan_moves(order, blocks, pinned=pinned, jql=jql, batch_size=batch_size)
+
+
+def _plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str], jql: str | None,
+                batch_size: int) -> Plan:
+    """The body of :func:`plan_moves`."""
     order = list(order)
     edges = edge_list(blocks)
     cons = build(order, edges)
@@ -370,15 +379,16 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
         return Plan(order=order, final_order=list(order), moves=[], calls=[], cycles=cycles_of(cons),
                     blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))
 
-    unmoved = [k for k in order if k not in moved]
-    uidx = {k: i for i, k in enumerate(unmoved)}
-    gap0: dict[str, int] = {}
-    seen = 0
-    for k in order:
-        if k in moved:
-            gap0[k] = seen
-        else:
-            seen += 1
+    unmoved = list(filterfalse(moved.__contains__, order))
+    pos = cons.pos
+    moved_at = sorted(pos[k] for k in moved)
+    # gaps count unmoved issues: an issue's gap is how many unmoved issues rank above it
+    gap0 = {order[p]: p - n for n, p in enumerate(moved_at)}
+    uidx: dict[str, int] = {}    # unmoved members of the components -> index among the unmoved issues
+    for comp, stay in zip(cons.components, stays, strict=True):
+        for i in _bits(stay):
+            p = comp.positions[i]
+            uidx[comp.keys[i]] = p - bisect_left(moved_at, p)
     buckets: dict[int, list[tuple[int, int, int, str]]] = {}
     reasons: dict[str, tuple[int, int, int, dict[str, int]]] = {}
     natural: dict[str, int] = {}
@@ -388,33 +398,34 @@ def plan_moves(order: Sequence[str], blocks: Any, *, pinned: Collection[str] = (
             continue
         slot, emit = _slots(cons, ci, stay, uidx, gap0, len(unmoved))
         local = {k: i for i, k in enumerate(comp.keys)}
-        for i, key in enumerate(comp.keys):
-            if key in slot:
-                natural[key] = slot[key]
-                emits[key] = emit[cons.scc_of[key]]
-                reasons[key] = (ci, i, stay, local)
+        for i in _bits(((1 << len(comp.keys)) - 1) & ~stay):   # the moved members: exactly the keys of slot
+            key = comp.keys[i]
+            natural[key] = slot[key]
+            emits[key] = emit[cons.scc_of[key]]
+            reasons[key] = (ci, i, stay, local)
     gaps = _shared_gaps(cons, stays, uidx, gap0, natural, emits, len(unmoved))
     for key, (ci, i, _, _) in reasons.items():
         buckets.setdefault(gaps[key], []).append((emits[key], cons.components[ci].positions[i], ci, key))
     final: list[str] = []  # the unmoved issues in order, each gap's moved issues before the issue of the gap
+    moves = []
     at = 0
     for g in sorted(buckets):
         final += unmoved[at:g]
         at = g
-        final += _merge_gap(buckets[g])
-    final += unmoved[at:]
-    old_pos = {k: i for i, k in enumerate(order)}
-    moves = []
-    for to, key in enumerate(final):
-        if key in reasons:
-            frm = old_pos[key]
+        here = _merge_gap(buckets[g])
+        to = len(final)
+        final += here
+        for key in here:
+            frm = pos[key]
             ci, i, stay, local = reasons[key]
             # up/down relative to the issues that stay put (its number also shifts as others move)
-            g, g0 = gaps[key], gap0[key]
+            g0 = gap0[key]
             direction = "up" if g < g0 else "down" if g > g0 else ("up" if to < frm else "down" if to > frm else "same")
             blocker, blocked = _partner(cons.components[ci], i, stay, local, cons, direction == "up")
             moves.append(Move(issue=key, from_pos=frm + 1, to_pos=to + 1, direction=direction,
                               blocker=blocker, blocked=blocked))
+            to += 1
+    final += unmoved[at:]
     moves.sort(key=lambda m: m.from_pos)
     return Plan(order=order, final_order=final, moves=moves, calls=rank_calls(final, moved, batch_size),
                 cycles=cycles_of(cons), blocks=edges, violated_pairs=violated, jql=jql, pinned=tuple(pinned))

@@ -30,7 +30,7 @@ from labkit.review.amend import (
     rewrite_messages,
 )
 from labkit.review.errors import ReviewError
-from labkit.review.git import resolve_commit, run_git
+from labkit.review.git import run_git
 from labkit.review.lineends import line_ends
 from labkit.review.mbox import parse_mbox
 from labkit.review.scratch import AmOutcome, AppliedCommit, Scratch
@@ -139,12 +139,13 @@ def as_series(series: PatchSeries | bytes | str, *, partial: bool = False) -> Pa
     return series
 
 
-def _validate(repo: Path, onto: str, merge: str | None, branch: str | None) -> str:
+def _validate(sc: Scratch, onto: str, merge: str | None, branch: str | None) -> str:
     """Check the merge mode, target and new branch before anything changes; return the target's sha."""
     if merge not in MERGE_MODES:
         raise ReviewError(f"merge={merge!r} is not a merge mode", hint="use --merge ff or --merge merge "
                                                                      "(merge='ff' or 'merge' in Python)")
-    onto_sha = resolve_commit(repo, onto)
+    repo = sc.root
+    onto_sha = sc.commit(onto)
     if merge and not run_git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{onto}", check=False).ok:
         raise ReviewError(f"cannot merge into {onto!r}: it is not a local branch",
                           hint="give a branch name with --onto (onto= in Python), or leave --merge out "
@@ -225,10 +226,10 @@ def apply_series(repo: str | Path, series: PatchSeries | bytes | str, *, onto: s
     """
     series = as_series(series, partial=partial)
     own = scratch is None
-    sc = scratch or Scratch(repo, hooks=hooks)
+    sc = scratch or Scratch(repo, hooks=hooks, ref=onto)
     try:
         root = sc.root
-        onto_sha = _validate(root, onto, merge, branch)
+        onto_sha = _validate(sc, onto, merge, branch)
         issues = issues_to_add(series, amend_issue, issue_pattern)
         messages = new_messages(series, issues, trailers=trailers)
         am_args = ["am", "--quiet", *(["-3"] if three_way else []), *line_ends(root, series, onto_sha, keep_cr).flags]

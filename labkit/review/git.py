@@ -85,6 +85,22 @@ def repo_dirs(path: str | Path) -> tuple[Path, Path]:
     return Path(lines[0]), Path(lines[1])
 
 
+def repo_dirs_and_commit(path: str | Path, ref: str) -> tuple[Path, Path, str | None]:
+    """Return (top folder, common git folder, the commit ``ref`` names or None if it names none) in one git call.
+
+    Errors about the repository are :func:`repo_dirs`'s; a ref that names no commit is left to
+    :func:`resolve_commit` (its error says which refs exist), so callers keep their order of checks.
+    """
+    p = Path(path).expanduser()
+    r = run_git(p, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir",
+                "--verify", "--quiet", f"{ref}^{{commit}}", check=False) if p.is_dir() else None
+    lines = r.stdout.splitlines() if r is not None and r.ok else []
+    if len(lines) == 3:
+        return Path(lines[0]), Path(lines[1]), lines[2]
+    root, common = repo_dirs(p)
+    return root, common, None
+
+
 def resolve_commit(repo: Path, ref: str) -> str:
     """Return the commit id a branch, tag or sha names (clear error if it names nothing)."""
     r = run_git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)

@@ -28,7 +28,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.review.git import GitResult, committer_env, repo_dirs, run_git
+from labkit.review.git import (
+    GitResult,
+    committer_env,
+    repo_dirs,
+    repo_dirs_and_commit,
+    resolve_commit,
+    run_git,
+)
 from labkit.review.lineends import LineEnds, line_ends
 from labkit.review.series import PatchSeries
 
@@ -147,15 +154,36 @@ def worktree_lock(common: Path) -> Iterator[None]:
 class Scratch:
     """A detached scratch worktree of ``repo``, created on first use, reset between uses, removed by ``close``."""
 
-    def __init__(self, repo: str | Path, *, hooks: bool = False) -> None:
-        """Prepare (not yet create) a scratch worktree of the repository holding ``repo``."""
-        self.root, self.common = repo_dirs(repo)
+    def __init__(self, repo: str | Path, *, hooks: bool = False, ref: str | None = None) -> None:
+        """Prepare (not yet create) a scratch worktree of the repository holding ``repo``.
+
+        ``ref`` (the branch or commit the series goes onto) is resolved in the same git call; read it with
+        :meth:`commit`.
+        """
+        self._resolved: tuple[str, str] | None = None
+        if ref is None:
+            self.root, self.common = repo_dirs(repo)
+        else:
+            self.root, self.common, sha = repo_dirs_and_commit(repo, ref)
+            if sha is not None:
+                self._resolved = (ref, sha)
         self.path: Path | None = None
         self.admin: Path | None = None
         self.hook_config: list[str] = [] if hooks else list(_NO_HOOKS)  # also for commands in the user's checkout
         self.config: tuple[str, ...] = tuple(self.hook_config)
         self.env = committer_env(self.root)
         self.full = False
+
+    def commit(self, ref: str) -> str:
+        """The commit id ``ref`` names now (clear error if it names nothing).
+
+        The ``ref`` given to the constructor is answered once from that same git call; any later
+        question asks git again, so a branch that moved meanwhile is never read stale.
+        """
+        pre, self._resolved = self._resolved, None
+        if pre is not None and pre[0] == ref:
+            return pre[1]
+        return resolve_commit(self.root, ref)
 
     def __enter__(self) -> Scratch:
         """Use the scratch worktree as a context manager that removes it at the end."""
@@ -287,10 +315,42 @@ class Scratch:
 
     def _new_commits(self, onto_sha: str, series: PatchSeries, skipped: list[Skipped]) -> list[AppliedCommit]:
         """The commits am made, numbered by their patch in the series (skipped patches have none)."""
-        log = self.git("log", "--reverse", "--format=%H%x00%s", f"{onto_sha}..HEAD").stdout
         gone = {s.n for s in skipped}
-        numbers = [c.index for c in series.commits if c.index not in gone]
-        return [AppliedCommit(n, *line.split("\x00", 1)) for n, line in zip(numbers, log.splitlines(), strict=False)]
+        kept = [c for c in series.commits if c.index not in gone]
+        made = self._reflog_commits(onto_sha, [c.subject for c in kept])
+        if made is not None:
+            return [AppliedCommit(c.index, sha, c.subject) for c, sha in zip(kept, made, strict=True)]
+        log = self.git("log", "--reverse", "--format=%H%x00%s", f"{onto_sha}..HEAD").stdout
+        return [AppliedCommit(c.index, *line.split("\x00", 1)) for c, line in zip(kept, log.splitlines(), strict=False)]
+
+    def _reflog_commits(self, onto_sha: str, subjects: list[str]) -> list[str] | None:
+        """The ids of the commits ``git am`` just made, from the scratch worktree's own HEAD reflog (no git call).
+
+        git am logs each commit it makes as ``am: <subject>``. The last len(subjects) entries are
+        used only if they chain from ``onto_sha`` to the worktree's HEAD, each names the expected
+        subject (ASCII, as the series says it), and nothing else is there; otherwise None and the caller
+        asks ``git log`` (reflogs off, another reflog action, non-ASCII subjects).
+        """
+        if self.admin is None:
+            return None
+        try:
+            head = (self.admin / "HEAD").read_bytes().strip()
+            entries = (self.admin / "logs" / "HEAD").read_bytes().splitlines()[-len(subjects):] if subjects else []
+        except OSError:
+            return None
+        if len(entries) != len(subjects):
+            return None
+        prev = onto_sha.encode("ascii")
+        shas: list[str] = []
+        for entry, subject in zip(entries, subjects, strict=True):
+            ident, tab, message = entry.partition(b"\t")
+            old, _, rest = ident.partition(b" ")
+            new, _, _ = rest.partition(b" ")
+            if not tab or old != prev or not subject.isascii() or message != b"am: " + subject.encode("ascii"):
+                return None
+            prev = new
+            shas.append(new.decode("ascii", "replace"))
+        return shas if prev == head else None
 
     def close(self) -> None:
         """Remove the worktree and its administrative folder, whatever state it is in.

@@ -180,6 +180,8 @@ def test_bad_arguments_are_clear_errors(busy_repo, tmp_path):
     patch = format_patch(busy_repo, "main..pr")
     with pytest.raises(ReviewError, match="not a branch, tag or commit"):
         apply_series(busy_repo, patch, onto="nope")
+    with pytest.raises(ReviewError, match="is not a merge mode"):   # checked first, whatever the target
+        apply_series(busy_repo, patch, onto="nope", merge="rebase")
     with pytest.raises(ReviewError, match="not a git repository"):
         apply_series(tmp_path, patch, onto="main")
     with pytest.raises(ReviewError, match="already exists"):
@@ -279,3 +281,27 @@ def test_an_apply_killed_mid_test_is_cleaned_up_by_the_next_check(busy_repo, tmp
         assert git(repo, "worktree", "list").count("\n") == 2  # the killed one gone, the live one kept
     assert repo_state(repo) == before
     assert not [p.name for p in nothing_left_in_tmp.iterdir() if p.name.startswith("labkit-review-")]
+
+
+@pytest.mark.parametrize("reflog", ["true", "false"])
+@pytest.mark.parametrize("subjects", [["Add sub", "Add tests", "Last one"],
+                                      ["Add sub", "Fix  the   spacing", "Café: non-ASCII subject", "Last one"]])
+def test_reported_commits_are_what_git_log_shows_with_or_without_reflogs(make_repo, reflog, subjects):
+    """The applied commits (id, subject) equal real ``git log onto..head``, whether or not git writes reflogs.
+
+    labkit reads them from the scratch worktree's HEAD reflog when it can vouch for them and asks
+    git log otherwise (reflogs off, a non-ASCII subject, a subject git's reflog reformats).
+    """
+    repo = make_repo()
+    git(repo, "checkout", "-q", "-b", "pr")
+    for n, subject in enumerate(subjects):
+        (repo / f"f{n}.txt").write_text(f"{subject}\n")
+        git(repo, "add", f"f{n}.txt")
+        git(repo, "commit", "-q", "-m", subject)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "config", "core.logAllRefUpdates", reflog)
+    res = apply_series(repo, format_patch(repo, "main..pr"), onto="main")
+    assert res.status == "applied", res.message
+    shown = git(repo, "log", "--reverse", "--format=%H%x00%s", f"main..{res.head}").splitlines()
+    assert [f"{c.sha}\x00{c.subject}" for c in res.commits] == shown
+    assert [c.n for c in res.commits] == list(range(1, len(subjects) + 1))
