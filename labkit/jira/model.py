@@ -13,6 +13,8 @@ sandbox and rank analysis can never disagree:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +40,7 @@ STATUS_CATEGORIES: dict[str, tuple[int, str, str]] = {
 SEARCH_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "priority", "assignee",
                   "reporter", "created", "updated", "resolved", "labels", "components", "rank",
                   "blocked_by", "blocks"]
+SEARCH_DATE_COLUMNS = ("created", "updated", "resolved")  # UTC timestamps in a search DataFrame (search_times)
 
 
 # Jira embeds at most this many changelog entries per issue in a search (and in Cloud's GET issue) with
@@ -269,3 +272,28 @@ WORDING = BlockingRule()
 def blocking_rule(profile: Any = None) -> BlockingRule:
     """Return the blocking rule of a profile (the active one by default): wording plus its named types."""
     return BlockingRule.from_profile(profile)
+
+
+def search_times(values: Sequence[Any]):  # -> pandas.Series
+    """Turn a search column's date texts into UTC timestamps (unparseable: NaT), the one rule for every search DataFrame.
+
+    The client's REST dates and the store's go through here, read as ``pandas.to_datetime(utc=True,
+    format="ISO8601")`` reads them. The store writes ``YYYY-MM-DDTHH:MM:SS``: numpy parses that in C;
+    a column with a text numpy would read another way than it is written, or with no date at all
+    (pandas' unit differs then), goes through pandas' own parser.
+    """
+    import numpy as np
+    import pandas as pd
+
+    texts = np.array(values, dtype=object)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns of a time zone (Jira's +0000): pandas reads those
+            stamps = texts.astype("datetime64[s]")
+        given = texts != None  # noqa: E711 (element-wise)
+        exact = bool(given.any() and (np.datetime_as_string(stamps[given], unit="s") == texts[given]).all())
+    except (ValueError, TypeError, OverflowError, Warning):
+        exact = False
+    if not exact:
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    return pd.Series(stamps.astype("datetime64[us]")).dt.tz_localize("UTC")

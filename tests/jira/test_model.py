@@ -86,3 +86,19 @@ def test_form_add_clause_keeps_quoted_text_intact():
 
     q = add_clause('summary ~ "sort order by date" ORDER BY created DESC', "status = Open")
     assert q == 'summary ~ "sort order by date" AND status = Open ORDER BY created DESC'
+
+
+@pytest.mark.parametrize("texts", [
+    ["2024-01-02T03:04:05.000+0000", None, "2024-05-06T07:08:09.123+0200"],  # REST's dates (the client)
+    ["2024-01-02T03:04:05", None, "1999-12-31T23:59:59"],                     # the store's
+    ["2024-01-02T03:04:05", "2024-01-02"],                                    # mixed precision
+    ["2024-01-02T03:04:05", "not a date"], [None, None], [],
+])
+def test_search_dates_read_as_pandas_reads_iso8601(texts):
+    """Every search DataFrame's dates (client and store) read as pandas.to_datetime(utc=True, format="ISO8601")."""
+    import pandas as pd
+
+    from labkit.jira.model import search_times
+
+    want = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    pd.testing.assert_series_equal(search_times(texts), want)

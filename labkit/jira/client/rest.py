@@ -32,11 +32,13 @@ from labkit.jira.model import (
     LEXO_RANK,
     RANK_FIELD,
     SEARCH_COLUMNS,
+    SEARCH_DATE_COLUMNS,
     WORDING,
     BlockingRule,
     blocking_rule,
     changelog_truncated,
     jira_time,
+    search_times,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -285,8 +287,8 @@ def to_dataframe(rows: list[dict[str, Any]] | dict[str, list[Any]], extra: Seque
 
     cols = COLUMNS + [c for c in extra if c not in COLUMNS]
     df = pd.DataFrame(rows, columns=cols)
-    for c in ("created", "updated", "resolved"):
-        df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601", errors="coerce")
+    for c in SEARCH_DATE_COLUMNS:
+        df[c] = search_times(df[c].tolist())
     if raw is not None:
         df["raw"] = raw
     return df

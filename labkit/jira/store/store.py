@@ -39,8 +39,10 @@ from labkit.jira.model import (
     RANK_FIELD,
     RANK_FIELD_NUMBER,
     SEARCH_COLUMNS,
+    SEARCH_DATE_COLUMNS,
     BlockingRule,
     blocking_rule,
+    search_times,
     status_category,
     text_of,
 )
@@ -138,7 +140,6 @@ _FRAME_SELECT = (
     f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1))), "
     "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key "
     f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1)))")
-_DATE_COLUMNS = ("created", "updated", "resolved")
 
 _BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 _DEFAULT_LINK_TYPES = [
@@ -246,28 +247,6 @@ def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tu
             pa.key if pa is not None else None, pa.id if pa is not None else None,
             normalise(f.created), normalise(f.updated), normalise(f.resolutiondate), normalise(f.duedate),
             rank, texts)
-
-
-def _utc_times(values: list[Any]):  # -> pandas.Series
-    """Store date texts as UTC timestamps (unparseable: NaT), as ``pandas.to_datetime(utc=True, format="ISO8601")`` reads them.
-
-    The store writes ``YYYY-MM-DDTHH:MM:SS``: numpy parses that in C; a column with a text numpy
-    would read another way than it is written, or with no date at all (pandas' unit differs then),
-    goes through pandas' own parser.
-    """
-    import numpy as np
-    import pandas as pd
-
-    texts = np.array(values, dtype=object)
-    try:
-        stamps = texts.astype("datetime64[s]")
-        given = texts != None  # noqa: E711 (element-wise)
-        exact = bool(given.any() and (np.datetime_as_string(stamps[given], unit="s") == texts[given]).all())
-    except (ValueError, TypeError, OverflowError):
-        exact = False
-    if not exact:
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    return pd.Series(stamps.astype("datetime64[us]")).dt.tz_localize("UTC")
 
 
 class Store:
@@ -753,8 +732,8 @@ class Store:
         import pandas as pd
 
         cols = self._columns(rows)
-        for c in _DATE_COLUMNS:
-            cols[c] = _utc_times(cols[c])
+        for c in SEARCH_DATE_COLUMNS:
+            cols[c] = search_times(cols[c])
         return pd.DataFrame(cols, columns=SEARCH_COLUMNS)
 
     # ------------------------------------------------------------ write
