@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +51,19 @@ class UndoResult:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON atomically (temp file + rename) so a journal is never half written."""
+    """Write JSON atomically (temp file + rename) so a journal is never half written.
+
+    A run killed between the temp file and the rename leaves ``<journal>.XXXXXXXX.tmp`` beside the
+    journal: the next write of that journal (the resumed apply, or the undo) removes it.
+    """
     import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        stale = re.compile(re.escape(path.name) + r"\.[A-Za-z0-9_]{8}\.tmp")
+        for old in path.parent.glob(glob.escape(path.name) + ".*.tmp"):
+            if stale.fullmatch(old.name):
+                old.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise RankError(f"cannot write the undo journal {path} ({exc.strerror})",

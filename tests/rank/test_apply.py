@@ -139,3 +139,16 @@ def test_bad_journals_and_missing_jql_lose_nothing(tmp_path):
         undo(tmp_path / "x.json", client)
     with pytest.raises(RankError, match="does not exist"):
         undo(tmp_path / "nope.json", client)
+
+
+def test_a_temp_journal_left_by_a_kill_before_its_rename_is_removed_by_the_undo(tmp_path):
+    """SIGKILL between the temp file and the rename leaves ``j.json.XXXXXXXX.tmp``; the next write of j.json removes it."""
+    order, edges = seeded_backlog(seed=12)
+    client = ListRankClient(order)
+    apply(plan_moves(order, edges, jql=JQL), client, tmp_path / "j.json")
+    left = tmp_path / "j.json.k1ll3d0x.tmp"           # what mkstemp names it (8 random characters)
+    left.write_text('{"labkit_rank_journal": ')       # cut short by the kill
+    other = tmp_path / "k.json.k1ll3d0x.tmp"          # another journal's: not this one's to remove
+    other.write_text("{}")
+    assert undo(tmp_path / "j.json", client).restored and client.keys == order
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.json", "k.json.k1ll3d0x.tmp"]
