@@ -17,7 +17,6 @@ left behind in a temporary file. An error inside this process rolls back at once
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.aws.errors import AwsError
+from labkit.locks import exclusive
 
 TEMP_SUFFIX = ".labkit-tmp"
 BACKUP_SUFFIX = ".labkit-backup"
@@ -94,12 +94,8 @@ def locked(config: Path) -> Iterator[None]:
     """Hold an exclusive lock on the config file's directory while writing (another labkit waits)."""
     directory = config.parent
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(directory):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _temp_names(paths: list[Path]) -> dict[Path, tuple[str, ...]]:

@@ -18,7 +18,6 @@ was killed (no ``finally`` ran) is removed by the next one made in the same repo
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -28,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit.locks import exclusive
 from labkit.review.git import (
     GitResult,
     committer_env,
@@ -141,14 +141,10 @@ def remove_orphans(common: Path) -> list[Path]:
 def worktree_lock(common: Path) -> Iterator[None]:
     """Hold an exclusive lock while adding or removing a worktree (git's own add is not safe in parallel).
 
-    The lock is ``flock`` on the repository's common git folder itself, so no lock file is ever left in it.
+    The lock is on the repository's common git folder itself, so no lock file is ever left in it.
     """
-    fd = os.open(common, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(common):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 class Scratch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from labkit.config import Secret
 from labkit.errors import SandboxError
+from labkit.locks import exclusive
 from labkit.sandbox.registry import ServiceSpec, available_services
 
 STATE_FILE = "services.json"
@@ -109,28 +109,16 @@ def _make_run_dir(rd: Path) -> None:
 
 @contextlib.contextmanager
 def _locked(rd: Path, wait: float = LOCK_WAIT):
-    """Hold the run directory's lock: one start or stop at a time, whichever process runs it.
-
-    flock is released by the kernel when the holder dies, so a killed ``labkit`` never leaves
-    the directory locked.
-    """
+    """Hold the run directory's lock: one start or stop at a time, whichever process runs it."""
     _make_run_dir(rd)
-    fd = os.open(rd / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        end = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > end:
-                    raise SandboxError(f"another labkit has been starting or stopping the sandbox in {rd} "
-                                       f"for over {wait:.0f} s",
-                                       hint="wait for it to finish, or stop it, then try again") from None
-                time.sleep(0.1)
+
+    def busy(waited: float) -> SandboxError:
+        """The error for a start or stop that waited too long."""
+        return SandboxError(f"another labkit has been starting or stopping the sandbox in {rd} for over {waited:.0f} s",
+                            hint="wait for it to finish, or stop it, then try again")
+
+    with exclusive(rd / LOCK_FILE, wait=wait, busy=busy):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _load(rd: Path) -> dict[str, ServiceState]:

@@ -277,9 +277,13 @@ def _launch(args: argparse.Namespace) -> int:
     """Print launch's steps (done with --apply) and the connection table."""
     from labkit.cli_output import print_rows
     from labkit.vm.launch import connections, launch
+    from labkit.vm.record import host_lock
 
-    _, plan, uri = _make_plan(args)
-    print_rows(launch(plan, uri=uri, dry_run=not args.apply, start=not args.no_start), args.format)
+    # with --apply, plan under the host's lock too: another launch can't take the same ranges meanwhile
+    with host_lock([_uri(args)] if args.apply else []):
+        _, plan, uri = _make_plan(args)
+        steps = launch(plan, uri=uri, dry_run=not args.apply, start=not args.no_start)
+    print_rows(steps, args.format)
     if args.apply and args.format == "table":
         sys.stdout.write("\n")
         print_rows(connections(plan), args.format)

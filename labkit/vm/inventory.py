@@ -226,8 +226,16 @@ def inventory_from_libvirt(uri: str, name: str = "local", conn=None) -> HostInve
     """
     conn = conn or connect(uri)
     inv = HostInventory(name=name, uri=uri, remote=is_remote(uri))
+    import libvirt
+
     for dom in conn.listAllDomains():
-        facts = parse_domain_xml(dom.XMLDesc(0), source=dom.name())
+        try:
+            xml = dom.XMLDesc(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue  # undefined by another process since it was listed
+            raise
+        facts = parse_domain_xml(xml, source=dom.name())
         if facts.name == RECORD_DOMAIN:
             continue
         inv.add_domain(facts)

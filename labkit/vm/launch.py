@@ -18,7 +18,7 @@ from labkit.vm.connection import connect, default_uri, files_here, is_remote, is
 from labkit.vm.errors import Conflict, VmError, conflict_error
 from labkit.vm.inventory import DomainFacts, HostInventory, inventory_from_libvirt, parse_domain_xml
 from labkit.vm.lab import Lab
-from labkit.vm.record import read_record, write_record
+from labkit.vm.record import host_lock, read_record, write_record
 from labkit.vm.render_libvirt import domain_xml
 from labkit.vm.seed import write_seeds
 from labkit.vm.spec import CloudPlan, VmSpec
@@ -325,11 +325,16 @@ def launch(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInve
     ``converge``, drift to redefine when it is this cloud's own). Any conflict or missing ISO is found before the
     first change; if a step fails midway, what this call created is removed again.
     """
+    if dry_run:
+        return [s for s, _, _ in _plan_steps(plan, uri, hosts, start, converge)]
+    with host_lock(uri_for(vm, uri, hosts, plan) for vm in plan.vms):  # checked and done with no other labkit
+        return _launch(plan, _plan_steps(plan, uri, hosts, start, converge))
+
+
+def _launch(plan: CloudPlan, planned: list[tuple[LaunchStep, VmSpec | None, str]]) -> list[LaunchStep]:
+    """Carry out a launch's planned steps; on a failure remove what was created and raise VmError."""
     import libvirt
 
-    planned = _plan_steps(plan, uri, hosts, start, converge)
-    if dry_run:
-        return [s for s, _, _ in planned]
     done: list[LaunchStep] = []
     undo: list[tuple[str, str, str]] = []  # (uri, kind, name)
     step = planned[0][0] if planned else None
@@ -394,6 +399,15 @@ def destroy(plan: CloudPlan, *, uri: str | None = None, hosts: dict[str, HostInv
 
     Only domains labkit defined for this cloud are touched; anything else is left alone and listed as ``skip``.
     """
+    if dry_run:
+        return _destroy(plan, uri, hosts, dry_run)
+    with host_lock(uri_for(vm, uri, hosts, plan) for vm in plan.vms):
+        return _destroy(plan, uri, hosts, dry_run)
+
+
+def _destroy(plan: CloudPlan, uri: str | None, hosts: dict[str, HostInventory] | None,
+             dry_run: bool) -> list[LaunchStep]:
+    """Destroy's steps (done unless ``dry_run``)."""
     import libvirt
 
     steps: list[LaunchStep] = []

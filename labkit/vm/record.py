@@ -8,22 +8,34 @@ there, so a cloud whose domains are stopped or gone still holds its ranges. (lib
 metadata API for networks and the embedded qemu driver has no networks at all; a domain record works on every
 driver: test, qemu:///system, qemu+ssh and qemu:///embed.)
 
-The record is read, changed and written back by one process at a time (libvirt has no lock for it): run one
-``labkit vm launch|apply|destroy`` per host at a time.
+libvirt has no lock for the record, so labkit takes its own around every change of a host: :func:`host_lock`, an
+``flock`` on ``$XDG_STATE_HOME/labkit/locks/libvirt-<hash of the URI>.lock``, held by ``launch`` and ``destroy``
+(and by ``labkit vm launch --apply`` from planning on, so two launches on one host never take the same ranges).
+It serialises the labkit processes of this machine; two machines driving one libvirt host are not serialised.
+An in-process driver (``test:///``) and an embedded one (``qemu:///embed``, whose root libvirt itself gives to one
+process at a time) need no lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from labkit.locks import exclusive, locks_dir
+from labkit.vm.connection import embed_root
 from labkit.vm.errors import VmError
 from labkit.vm.plan_dict import cloud_from_dict, cloud_to_dict
 from labkit.vm.spec import LABKIT_NS, CloudPlan, VmSpec
 
 RECORD_DOMAIN = "labkit-state"
 RECORD_VERSION = "1"
+LOCK_WAIT = 600.0  # seconds a launch or destroy waits for another one on the same host
 _CLOUD = f"{{{LABKIT_NS}}}cloud"
 _LAB = f"{{{LABKIT_NS}}}lab"
 _VM = f"{{{LABKIT_NS}}}vm"
@@ -110,10 +122,17 @@ def _record_domain(conn):
 
 def read_record(conn, where: str) -> dict[str, CloudPlan]:
     """Return the clouds the host's record domain holds (empty when there is none)."""
+    import libvirt
+
     dom = _record_domain(conn)
     if dom is None:
         return {}
-    root = ET.fromstring(dom.XMLDesc(0))
+    try:
+        root = ET.fromstring(dom.XMLDesc(0))
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return {}  # another process dropped the last cloud since the lookup
+        raise
     return {p.name: p for p in clouds_in(root.find("metadata"), where)}
 
 
@@ -135,3 +154,29 @@ def write_record(conn, where: str, *, put: list[CloudPlan] = (), drop: list[str]
     except libvirt.libvirtError as exc:
         raise VmError(f"cannot write labkit's record on {where} ({exc.get_error_message()})",
                       hint="check the libvirt user may define domains there") from None
+
+
+def host_lock_path(uri: str) -> Path | None:
+    """Return the lock file guarding a libvirt host's domains and record, or None when no other process shares it."""
+    if urlsplit(uri).scheme == "test" or embed_root(uri) is not None:
+        return None
+    return locks_dir() / f"libvirt-{hashlib.sha256(uri.encode()).hexdigest()[:24]}.lock"
+
+
+@contextlib.contextmanager
+def host_lock(uris: Iterable[str]) -> Iterator[None]:
+    """Hold the lock of every host in ``uris`` (in one order, so two holders never wait for each other)."""
+    from labkit.http import mask_url
+
+    paths = {p: u for u in uris if (p := host_lock_path(u)) is not None}
+    with contextlib.ExitStack() as stack:
+        for path in sorted(paths):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+            def busy(waited: float, uri: str = paths[path]) -> VmError:
+                """The error for a host another labkit has been changing too long."""
+                return VmError(f"another labkit has been launching or destroying on {mask_url(uri)} for over "
+                               f"{waited:.0f} s", hint="wait for it to finish, then try again")
+
+            stack.enter_context(exclusive(path, wait=LOCK_WAIT, busy=busy))
+        yield
