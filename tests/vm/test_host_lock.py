@@ -27,17 +27,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLOUDS = [f"c{k}" for k in range(6)]
 
 
+# A privileged libvirtd keeps state under these folders; the test's daemon sees empty ones of its own (tmpfs in a
+# private mount namespace), so nothing of it is left on the machine.
+DAEMON_STATE = ("/run", "/var/lib", "/var/cache", "/var/log")
+
+
 @pytest.fixture
 def shared_host(tmp_path):
     """A private libvirtd (test driver) on a socket in tmp_path; its URI. Stopped afterwards."""
-    daemon = shutil.which("libvirtd")
-    if daemon is None:
+    daemon, unshare = shutil.which("libvirtd"), shutil.which("unshare")
+    if daemon is None or unshare is None:
         pytest.skip("libvirtd is not installed (apt-get install libvirt-daemon)")
     conf = tmp_path / "libvirtd.conf"
     conf.write_text(f'unix_sock_dir = "{tmp_path}"\nunix_sock_rw_perms = "0700"\nauth_unix_rw = "none"\n'
                     'auth_unix_ro = "none"\nlisten_tls = 0\nlisten_tcp = 0\n', encoding="utf-8")
-    proc = subprocess.Popen([daemon, "-f", str(conf), "-p", str(tmp_path / "pid")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=tmp_path)
+    mounts = " && ".join(f"mount -t tmpfs -o mode=0755 labkit-test {d}" for d in DAEMON_STATE)
+    proc = subprocess.Popen([unshare, "--mount", "--propagation", "private", "sh", "-c",
+                             f'{mounts} && exec "$0" -f "$1" -p "$2"', daemon, str(conf), str(tmp_path / "pid")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     sock = tmp_path / "libvirt-sock"
     for _ in range(300):
         if sock.exists() or proc.poll() is not None:
@@ -45,13 +52,14 @@ def shared_host(tmp_path):
         time.sleep(0.05)
     if not sock.exists():
         proc.kill()
-        pytest.skip(f"libvirtd did not start here (exit {proc.poll()})")
+        why = (proc.communicate(timeout=30)[1] or "").strip().splitlines()[-1:]
+        pytest.skip(f"a private libvirtd cannot run here (it needs a mount namespace): {why}")
     uri = f"test+unix:///default?socket={sock}"
     connect(uri)  # the daemon keeps its test driver's state while one connection is open: hold one, as a host would
     yield uri
     disconnect(uri)
     proc.terminate()
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
 
 
 @pytest.fixture
