@@ -463,10 +463,15 @@ def _with_links(batch: list[PlannedIssue], touching: dict[str, list[PlannedLink]
 
 
 def _existing(client: Any, mapping: Mapping, sources: list[str], workers: int = 4) -> dict[str, str]:
-    """Find issues already carrying the source labels of these tickets (one search per 50, ``workers`` at a time)."""
+    """Find issues already carrying the source labels of these tickets (one search per 50, ``workers`` at a time).
+
+    A project holding no issue at all is answered by one count.
+    """
     from labkit.jira.jql.build import field
 
     found: dict[str, str] = {}
+    if not sources or (hasattr(client, "count") and client.count(str(field("project") == mapping.project)) == 0):
+        return found  # an empty project (a first import) holds none of them: one call, not one per 50
     prefix = mapping.label_prefix + "-"
 
     def search(chunk: list[str]) -> list[tuple[str, str]]:
