@@ -161,6 +161,7 @@ def make_server(app: Any, port: int = 0, host: str = "127.0.0.1") -> Any:
 
         protocol_version = "HTTP/1.1"
         timeout = KEEP_ALIVE_IDLE
+        disable_nagle_algorithm = True  # an answer's head and body are two writes: no wait for the ACK between
         _body: Any = None
 
         def setup(self) -> None:
