@@ -21,6 +21,7 @@ A read timeout is retried only for GET-like methods, or when the caller passes
 from __future__ import annotations
 
 import email.utils
+import heapq
 import logging
 import math
 import os
@@ -37,6 +38,7 @@ import requests
 import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 
 from labkit.errors import HttpError
 
@@ -48,6 +50,9 @@ MAX_DEADLINE = 7 * 24 * 3600.0  # the longest deadline accepted
 TIMEOUT_ENV = "LABKIT_TIMEOUT"  # the deadline ``labkit --timeout`` sets for this process and its children
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# What urllib's proxy lookup for an http(s) URL reads (lower case wins; REQUEST_METHOD: CGI ignores HTTP_PROXY).
+_PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+              "NO_PROXY", "REQUEST_METHOD")
 
 _HINTS = {
     401: "authentication failed: check the user name and the token or password (environment variable or keyring)",
@@ -151,16 +156,15 @@ def set_default_deadline(seconds: float | None) -> None:
 
 
 class _Watch:
-    """The connections one call uses, and a timer that shuts their sockets when its deadline passes."""
+    """The connections one call uses, shut by the process's one watchdog thread when the call's deadline passes."""
 
     def __init__(self, seconds: float) -> None:
-        """Arm a watchdog that fires after ``seconds``."""
+        """Arm the watchdog for this call: it fires after ``seconds`` unless cancelled first."""
         self.fired = False
+        self.cancelled = False
         self._conns: list[Any] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.arm(self, time.monotonic() + seconds)
 
     def add(self, conn: Any) -> None:
         """Watch one connection; shut it at once if the deadline already passed."""
@@ -170,17 +174,75 @@ class _Watch:
         if fired:
             _shut(conn)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         """Mark the deadline passed and shut every watched socket, which wakes any blocked read."""
         with self._lock:
+            if self.cancelled:
+                return
             self.fired = True
             conns = list(self._conns)
         for conn in conns:
             _shut(conn)
 
     def cancel(self) -> None:
-        """Disarm the timer once the call is over."""
-        self._timer.cancel()
+        """Disarm the watchdog once the call is over (a deadline passing later does nothing)."""
+        with self._lock:
+            self.cancelled = True
+            self._conns.clear()
+
+
+class _Watchdog:
+    """One daemon thread for the whole process that fires the deadlines of running calls, earliest first.
+
+    A ``threading.Timer`` per call started a thread for every HTTP call (a Cloud search makes
+    hundreds); here arming a call is a heap push, and the thread starts with the first call.
+    """
+
+    def __init__(self) -> None:
+        """Create the (not yet started) watchdog."""
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._wake = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._count = 0
+        self._pid = os.getpid()
+        self._compact_at = 1024  # ended calls wait in the heap until they surface: sweep them out past this size
+
+    def arm(self, watch: _Watch, when: float) -> None:
+        """Fire ``watch`` at monotonic time ``when`` unless it is cancelled first."""
+        with self._wake:
+            if self._thread is None or self._pid != os.getpid():  # first call, or a forked child: own thread
+                self._heap.clear()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="labkit-http-watchdog", daemon=True)
+                self._thread.start()
+            if len(self._heap) >= self._compact_at:
+                self._heap = [e for e in self._heap if not e[2].cancelled]
+                heapq.heapify(self._heap)
+                self._compact_at = max(1024, 2 * len(self._heap))
+            self._count += 1
+            heapq.heappush(self._heap, (when, self._count, watch))
+            if self._heap[0][2] is watch:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        """Wait for the earliest deadline; fire it unless its call has ended; drop ended calls as they surface."""
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                when = self._heap[0][0]
+                now = time.monotonic()
+                if when > now:
+                    self._wake.wait(when - now)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+            watch.fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shut(conn: Any) -> None:
@@ -332,7 +394,34 @@ class Session(requests.Session):
         self.retry_statuses = retry_statuses
         self.sleep = sleep
         self.attempts = 0  # total HTTP attempts made, retries included (for tests and benchmarks)
+        self._env_proxies: dict[tuple[Any, ...], dict[str, str]] = {}
         self.headers["User-Agent"] = "labkit"
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:  # type: ignore[override]
+        """requests' merge of the environment's proxies and CA bundle, the proxies looked up once per host.
+
+        requests reads every ``*_proxy`` variable twice per call (a few hundred microseconds, more
+        than a small page's decoding); the answer depends only on the URL's host and the proxy
+        variables, so it is kept per host while those variables stay as they are.
+        """
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        proxies = proxies if proxies is not None else {}
+        no_proxy = proxies.get("no_proxy")
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy, tuple(map(os.environ.get, _PROXY_ENV)))
+        found = self._env_proxies.get(key)
+        if found is None:
+            if len(self._env_proxies) > 64:
+                self._env_proxies.clear()
+            found = self._env_proxies[key] = requests.utils.get_environ_proxies(url, no_proxy=no_proxy)
+        for k, v in found.items():
+            proxies.setdefault(k, v)
+        if verify is True or verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        return {"proxies": merge_setting(proxies, self.proxies), "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify), "cert": merge_setting(cert, self.cert)}
 
     def mount(self, prefix: str, adapter: Any) -> None:
         """Mount an adapter whose connections the deadline watchdog can shut (callers' adapters too)."""

@@ -162,3 +162,23 @@ def test_a_password_written_into_the_url_never_shows(server, caplog):
     shown = server.url.replace("http://", "http://******@") + "/h"
     assert shown in str(err.value) and err.value.url == shown
     assert "pw-in-url-123" not in str(err.value) + caplog.text
+
+
+def test_proxy_variables_changed_between_calls_take_effect(server, monkeypatch):
+    """The environment's proxies are looked up once per host, yet a proxy variable set, or a host put in
+    no_proxy, between two calls of one session decides the next call (requests' own rules: a plain-HTTP
+    URL goes through ``http_proxy``, a host listed in ``no_proxy`` goes direct)."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    s = session(retries=0, timeout=10)
+    target = "http://jira.invalid/rest/api/2/serverInfo"
+    with pytest.raises(HttpError, match="could not connect"):
+        s.get(target)
+    monkeypatch.setenv("http_proxy", server.url)
+    assert s.get(target).json()["path"] == target  # the proxy got the absolute URL
+    monkeypatch.setenv("no_proxy", "jira.invalid")
+    with pytest.raises(HttpError, match="could not connect"):
+        s.get(target)
+    monkeypatch.delenv("no_proxy")
+    assert s.get(target).json()["path"] == target

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from labkit.errors import HttpError
@@ -60,6 +61,40 @@ Parser = Callable[[bytes], dict[str, Any]]
 def _parse_json(content: bytes) -> dict[str, Any]:
     """Decode a response body as plain JSON."""
     return json.loads(content)
+
+
+def _id_page(content: bytes) -> dict[str, Any]:
+    """Decode a Cloud ``search/jql`` page asked for ids only: ``{"issues": [id, ...], "nextPageToken", "isLast"}``.
+
+    A search of many issues holds its ids until the details come; an id page's issue objects
+    (``id``, ``key``, ``self``, ``expand``) are not kept.
+    """
+    decoder = _id_decoder()
+    if decoder is not None:
+        import msgspec
+
+        try:
+            page = decoder.decode(content)
+        except msgspec.ValidationError:
+            pass
+        else:
+            return {"issues": [i.id for i in page.issues], "nextPageToken": page.nextPageToken, "isLast": page.isLast}
+    page = json.loads(content)
+    return {**page, "issues": [i["id"] for i in page.get("issues", [])]}
+
+
+@functools.lru_cache(maxsize=1)
+def _id_decoder() -> Any:
+    """The msgspec decoder of an id page (None without msgspec)."""
+    try:
+        from msgspec import defstruct
+        from msgspec import json as mjson
+    except ImportError:
+        return None
+    ref = defstruct("IdRef", [("id", Any)], gc=False)
+    page = defstruct("IdPage", [("issues", list[ref], []), ("nextPageToken", Any, None), ("isLast", Any, None)],
+                     gc=False)
+    return mjson.Decoder(page)
 
 
 @functools.lru_cache(maxsize=8)
@@ -464,8 +499,8 @@ class JiraClient:
 
             with no_gc():
                 rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
-                columns = {c: list(v) for c, v in zip(COLUMNS, zip(*rows, strict=True), strict=False)} if rows else \
-                    {c: [] for c in COLUMNS}
+                get = tuple.__getitem__  # column by column, no row-sized tuples on top of the rows
+                columns = {c: list(map(get, rows, repeat(n, len(rows)))) for n, c in enumerate(COLUMNS)}
                 del rows
                 return to_dataframe(columns)
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
@@ -687,16 +722,16 @@ class JiraClient:
                       progress: bool | None, parse: Parser | None = None,
                       expand: str | None = None) -> list[dict[str, Any]]:
         """Cloud: ids by nextPageToken paging, then details by parallel bulkfetch."""
-        ids: list[str] = []
-        found: list[dict[str, Any]] = []
+        found: list[Any] = []
         token: str | None = None
         light = all(f in ("id", "key") for f in fields) and not expand
+        read = _parse_json if light else _id_page  # the details come later: keep only the ids of the id pages
         while True:
             body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
                                     "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
             if token:
                 body["nextPageToken"] = token
-            page = self._post_search(f"{self.api}/search/jql", body).json()
+            page = read(self._post_search(f"{self.api}/search/jql", body).content)
             found.extend(page.get("issues", []))
             token = page.get("nextPageToken")
             if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
@@ -705,7 +740,8 @@ class JiraClient:
             found = found[:limit]
         if light:
             return found
-        ids = [str(i["id"]) for i in found]
+        ids = [str(i) for i in found]
+        del found
         bar = self._bar(len(ids), progress)
         batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
 

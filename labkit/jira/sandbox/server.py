@@ -134,16 +134,123 @@ class RunningSandbox:
         """Stop serving and close the store."""
         self.server.shutdown()
         self.server.server_close()
+        close_connections(self.server)
         self.thread.join(timeout=10)
         self.app.db.close()
 
 
+KEEP_ALIVE_IDLE = 120.0        # seconds an idle kept-alive connection may wait for its next request
+KEEP_ALIVE_DRAIN = 1 << 20     # an unread request body up to this size is skipped to keep the connection
+
+
 def make_server(app: Any, port: int = 0, host: str = "127.0.0.1") -> Any:
-    """Return a threaded Werkzeug server for the app, quiet (no per-request log lines)."""
+    """Return a threaded Werkzeug server for the app, quiet (no per-request log lines), with HTTP/1.1 keep-alive.
+
+    Jira keeps connections open, and clients (requests' pools) reuse them: a Cloud search of
+    20,000 issues makes about 200 calls. Werkzeug's handler closes every connection because
+    http.server cannot skip a request body the app left unread; this one reads the body through a
+    stream limited to its Content-Length, skips what is left after the answer (closing instead when
+    that is over a MiB, or the body is chunked), and keeps the connection otherwise.
+    """
+    from werkzeug.serving import DechunkedInput, WSGIRequestHandler
     from werkzeug.serving import make_server as wz_make_server
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAliveHandler(WSGIRequestHandler):
+        """A request handler that keeps HTTP/1.1 connections whose request body it can skip."""
+
+        protocol_version = "HTTP/1.1"
+        timeout = KEEP_ALIVE_IDLE
+        disable_nagle_algorithm = True  # an answer's head and body are two writes: no wait for the ACK between
+        _body: Any = None
+
+        def setup(self) -> None:
+            """Count this connection among the server's open ones (shut at stop)."""
+            super().setup()
+            with server.conns_lock:
+                server.conns.add(self.connection)
+
+        def finish(self) -> None:
+            """Forget this connection."""
+            with server.conns_lock:
+                server.conns.discard(self.connection)
+            super().finish()
+
+        def make_environ(self) -> dict[str, Any]:
+            """The WSGI environ, its input the connection's stream limited to the request's Content-Length."""
+            environ = super().make_environ()
+            real = self._stream
+            if "HTTP_TRANSFER_ENCODING" in environ:  # chunked: read to its end, then close
+                environ["wsgi.input"] = DechunkedInput(real)
+                return environ
+            try:
+                length = max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+            except ValueError:
+                environ["wsgi.input"] = real
+                return environ
+            self._body = environ["wsgi.input"] = LimitedStream(real, length)
+            return environ
+
+        def send_header(self, keyword: str, value: str) -> None:
+            """Send a header; Werkzeug's "Connection: close" is left out while the body can be skipped."""
+            if (keyword.lower() == "connection" and value.lower() == "close" and self._body is not None
+                    and self._body.limit - self._body.tell() <= KEEP_ALIVE_DRAIN and not self.close_connection):
+                return
+            super().send_header(keyword, value)
+
+        def run_wsgi(self) -> None:
+            """Answer one request, then skip what is left of its body so the next request starts clean.
+
+            Werkzeug reads whatever the socket holds after an answer (right for a connection it
+            closes, but on a kept one that is the next request): during the call its ``rfile`` is
+            an empty stream, the app reading the request through the environ's own stream.
+            """
+            self._stream, self._body = self.rfile, None
+            self.rfile = _NO_BYTES
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = self._stream
+            body, self._body = self._body, None
+            if not self.close_connection:
+                if body is None:
+                    self.close_connection = True
+                else:
+                    try:
+                        body.exhaust()
+                    except OSError:
+                        self.close_connection = True
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    return wz_make_server(host, port, app, threaded=True)
+    server = wz_make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    server.conns = set()
+    server.conns_lock = threading.Lock()
+    return server
+
+
+class _NoBytes:
+    """An input stream with nothing in it (what Werkzeug's after-answer read finds on a kept connection)."""
+
+    @staticmethod
+    def read(size: int = -1) -> bytes:
+        """Return no bytes."""
+        return b""
+
+
+_NO_BYTES = _NoBytes()
+
+
+def close_connections(server: Any) -> None:
+    """Shut the connections a stopped server still holds open (kept-alive ones would be served on)."""
+    import socket
+
+    with server.conns_lock:
+        conns = list(server.conns)
+    for conn in conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 @contextmanager
