@@ -61,12 +61,13 @@ from labkit.jira.store.decode import (
     raw_object,
     texts,
 )
+from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
 
 __all__ = ["Store"]
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS issue(
   rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, key TEXT UNIQUE NOT NULL,
   project TEXT, num INTEGER, project_id TEXT, project_name TEXT, summary TEXT,
@@ -88,10 +89,8 @@ CREATE TABLE IF NOT EXISTS link(
   src TEXT, src_id TEXT, src_fields TEXT, dst TEXT, dst_id TEXT, dst_fields TEXT);
 CREATE TABLE IF NOT EXISTS linktype(id TEXT PRIMARY KEY, name TEXT, inward TEXT, outward TEXT);
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(summary, description, environment, comment,
-  content='', columnsize=0, tokenize='porter unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw USING fts5(summary, description, environment, comment,
-  content='', tokenize='unicode61 remove_diacritics 0', detail=column);
+{fts_create("fts")};
+{fts_create("fts_raw")};
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
 """
 
@@ -258,6 +257,9 @@ class Store:
     serialises writes and searches); other Store objects on the same file may read beside it.
     """
 
+    # A load of at least one batch into an empty store builds the FTS5 indexes on threads (labkit.jira.store.ftsbuild)
+    fts_threads = True
+
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
         """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory.
 
@@ -288,6 +290,7 @@ class Store:
         self._btypes: tuple[tuple[int, int], str] | None = None
         self._version = 0
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
+        self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built on threads
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
             self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
 
@@ -326,16 +329,17 @@ class Store:
         """Drop the secondary indexes before a bulk load into an empty store; let FTS5 merge its segments less."""
         for name in _INDEXES:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
-        for table in ("fts", "fts_raw"):  # merging as it goes rewrites the index several times over
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 0)")
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 64)")
+        for table in FTS_TABLES:  # merging as it goes rewrites the index several times over
+            bulk_merging(self.db, table, bulk=True)
 
     def _end_bulk(self) -> None:
-        """Build the secondary indexes after a bulk load and put FTS5's merging back to its defaults."""
-        self._create_indexes()
-        for table in ("fts", "fts_raw"):
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 4)")
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 16)")
+        """Build the secondary indexes, move in the FTS5 indexes built on threads, put FTS5's merging back."""
+        self._create_indexes()  # first: while the FTS5 threads finish their last batches
+        if self._fts is not None:
+            fts, self._fts = self._fts, None
+            fts.finish(self.db)
+        for table in FTS_TABLES:
+            bulk_merging(self.db, table, bulk=False)
         self._bulk = False
 
     def close(self) -> None:
@@ -390,6 +394,8 @@ class Store:
                 for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
+                        if self._bulk and n == 0 and self.fts_threads:  # a large load into an empty store
+                            self._fts = FtsBuilder()
                         n += len(batch)
                         next_rank = self._import_batch(batch, next_rank)
                         batch = []
@@ -402,6 +408,9 @@ class Store:
                 self.db.execute("COMMIT")
             except BaseException:
                 self._bulk = False
+                if self._fts is not None:
+                    fts, self._fts = self._fts, None
+                    fts.abort()
                 self.db.execute("ROLLBACK")
                 raise
             self._version += 1
@@ -465,10 +474,12 @@ class Store:
                     links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
             rid += 1
         db.executemany(_INSERT_ISSUE, rows)
-        db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
-        db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
+        if self._fts is not None:
+            self._fts.add(fts_rows)
+        else:
+            for table in FTS_TABLES:
+                db.executemany(f"INSERT INTO {table} (rowid, summary, description, environment, comment) "
+                               "VALUES (?,?,?,?,?)", fts_rows)
         db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
@@ -486,7 +497,7 @@ class Store:
         doc = db.execute("SELECT doc FROM issue_doc WHERE rid = ?", (rid,)).fetchone()
         if doc is not None:
             old = texts(doc[0])
-            for table in ("fts", "fts_raw"):
+            for table in FTS_TABLES:
                 db.execute(f"INSERT INTO {table} ({table}, rowid, summary, description, environment, comment) "
                            "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
         for table in ("label", "component", "fixversion", "affectsversion", "issue_doc"):
