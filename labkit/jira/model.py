@@ -296,4 +296,4 @@ def search_times(values: Sequence[Any]):  # -> pandas.Series
         exact = False
     if not exact:
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    return pd.Series(stamps.astype("datetime64[us]")).dt.tz_localize("UTC")
+    return pd.Series(pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC"))  # naive UTC texts: tz= localizes
