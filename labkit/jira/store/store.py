@@ -180,21 +180,22 @@ def text_mask(texts: tuple[str, str, str, str]) -> int:
 
 
 def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
-    """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL."""
-    def add(kind: str, obj: Any, key: str = "") -> None:
-        """Record one object (empty strings for what it lacks)."""
-        if obj is not None and (obj.id is not None or obj.name):
-            out.add((kind, str(obj.id or ""), str(obj.name or ""), key))
+    """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL.
 
-    if f.project is not None:
-        add("project", f.project, str(f.project.key or ""))
-    add("issuetype", f.issuetype)
-    add("status", f.status)
-    add("priority", f.priority)
-    add("resolution", f.resolution)
+    An object counts when it has an id or a name; what it lacks is an empty string.
+    """
+    add = out.add
+    p = f.project
+    if p is not None and (p.id is not None or p.name):
+        add(("project", str(p.id or ""), str(p.name or ""), str(p.key or "")))
+    for kind, obj in (("issuetype", f.issuetype), ("status", f.status), ("priority", f.priority),
+                      ("resolution", f.resolution)):
+        if obj is not None and (obj.id is not None or obj.name):
+            add((kind, str(obj.id or ""), str(obj.name or ""), ""))
     for kind, objs in (("component", f.components), ("fixversion", f.fixVersions), ("affectsversion", f.versions)):
         for obj in objs or ():
-            add(kind, obj)
+            if obj is not None and (obj.id is not None or obj.name):
+                add((kind, str(obj.id or ""), str(obj.name or ""), ""))
 
 
 def _document(issue: dict | str | bytes) -> tuple[str, IssueDoc]:
