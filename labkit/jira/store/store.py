@@ -42,7 +42,7 @@ from labkit.jira.model import (
     SEARCH_DATE_COLUMNS,
     BlockingRule,
     blocking_rule,
-    search_times,
+    search_times_columns,
     status_category,
     text_of,
 )
@@ -744,8 +744,8 @@ class Store:
         import pandas as pd
 
         cols = self._columns(rows)
-        for c in SEARCH_DATE_COLUMNS:
-            cols[c] = search_times(cols[c])
+        times = search_times_columns([cols[c] for c in SEARCH_DATE_COLUMNS])
+        cols.update((c, t.array) for c, t in zip(SEARCH_DATE_COLUMNS, times, strict=True))  # arrays: nothing to align
         return pd.DataFrame(cols, columns=SEARCH_COLUMNS)
 
     # ------------------------------------------------------------ write
