@@ -16,6 +16,7 @@ the store cannot answer raises ``JqlError`` naming it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import sqlite3
@@ -153,6 +154,18 @@ def _page(start: int, limit: int | None) -> tuple[int, int]:
     """SQL LIMIT and OFFSET of a page (-1: no limit), clamped to what SQLite's 64-bit integers hold."""
     lim = -1 if limit is None else min(max(0, int(limit)), _SQL_INT_MAX)  # past any store's size
     return lim, min(max(0, int(start)), _SQL_INT_MAX)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_parse(jql: str) -> Any:
+    """The syntax tree of a JQL text within the term limit, kept for the next search of the same text.
+
+    The trees are immutable and parsing depends on the text alone; a notebook repeats its queries.
+    Errors are raised each time (lru_cache keeps only results).
+    """
+    q = parse(jql)
+    check_terms(q)
+    return q
 
 
 def _short(jql: str, limit: int = 200) -> str:
@@ -613,6 +626,7 @@ class Store:
         """Parse a JQL for a search, refusing one too long or with too many terms (a JqlError, before any work)."""
         if isinstance(jql, str):
             check_length(jql)
+            return _checked_parse(jql)
         q = parse(jql)
         check_terms(q)
         return q
