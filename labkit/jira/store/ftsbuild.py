@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 
-__all__ = ["FTS_TABLES", "FtsBuilder", "fts_create"]
+__all__ = ["FTS_TABLES", "FtsBuilder", "bulk_merging", "fts_create", "fts_insert"]
 
 # The two contentless FTS5 tables: ``fts`` (Porter stems, positions: words, phrases, proximity) and
 # ``fts_raw`` (words as written, columns only: wildcards and fuzzy terms, through ``fts_raw_vocab``).
@@ -40,6 +40,11 @@ _QUEUED = 4  # batches waiting per index: the main thread waits when an index fa
 def fts_create(name: str, *, if_not_exists: bool = True) -> str:
     """The CREATE statement of one of :data:`FTS_TABLES`."""
     return f"CREATE VIRTUAL TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{name} USING fts5({FTS_TABLES[name]})"
+
+
+def fts_insert(name: str) -> str:
+    """The INSERT of one issue's ``(rowid, summary, description, environment, comment)`` into one of :data:`FTS_TABLES`."""
+    return f"INSERT INTO {name} (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)"
 
 
 def bulk_merging(db: sqlite3.Connection | sqlite3.Cursor, name: str, *, bulk: bool) -> None:
@@ -69,7 +74,7 @@ class FtsBuilder:
 
     def _run(self, name: str, conn: sqlite3.Connection, q: queue.Queue) -> None:
         """Insert the queued batches until the end mark (after a failure: drain them, so the feeder never waits)."""
-        sql = f"INSERT INTO {name} (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)"
+        sql = fts_insert(name)
         while True:
             rows = q.get()
             if rows is None:

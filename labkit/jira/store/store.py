@@ -62,7 +62,7 @@ from labkit.jira.store.decode import (
     raw_object,
     texts,
 )
-from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create
+from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create, fts_insert
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
 
@@ -492,8 +492,7 @@ class Store:
             self._fts.add(fts_rows)
         else:
             for table in FTS_TABLES:
-                db.executemany(f"INSERT INTO {table} (rowid, summary, description, environment, comment) "
-                               "VALUES (?,?,?,?,?)", fts_rows)
+                db.executemany(fts_insert(table), fts_rows)
         db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
