@@ -93,6 +93,9 @@ def test_form_add_clause_keeps_quoted_text_intact():
     ["2024-01-02T03:04:05", None, "1999-12-31T23:59:59"],                     # the store's
     ["2024-01-02T03:04:05", "2024-01-02"],                                    # mixed precision
     ["2024-01-02T03:04:05", "not a date"], [None, None], [],
+    ["2024-01-02 03:04:05", "2024-01-02T03:04:05"], ["2024-01-02T03:04:05Z"], ["0999-01-02T03:04:05", None],
+    ["2024-02-30T00:00:00"], ["2024-01-02T03:04:60"], ["2024-01-02T03:04:5 ", "2024-01-02T03:04:05"],
+    ["２０２４-01-02T03:04:05"], ["2024-01-02T03:04:05", "2024-01-02T03:04", "2024-01-02T03:04:05.5"],
 ])
 def test_search_dates_read_as_pandas_reads_iso8601(texts):
     """Every search DataFrame's dates (client and store) read as pandas.to_datetime(utc=True, format="ISO8601")."""
@@ -102,3 +105,20 @@ def test_search_dates_read_as_pandas_reads_iso8601(texts):
 
     want = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")
     pd.testing.assert_series_equal(search_times(texts), want)
+
+
+def test_search_dates_of_several_columns_read_as_each_column_alone():
+    """A search's date columns converted together come out as each converted alone (and as pandas reads them),
+    also when one column holds a text numpy refuses (a time zone), no date at all, or a date numpy reads otherwise."""
+    import pandas as pd
+
+    from labkit.jira.model import search_times_columns
+
+    columns = [["2024-01-02T03:04:05", None, "2023-12-31T23:59:59"], [None, None, None],
+               ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05", None], ["2024-01-02", "2024-01-02T03:04:05", None]]
+    for chosen in ([columns[0]], columns[:2], [columns[0], columns[3]], columns, [columns[2], columns[0]]):
+        got = search_times_columns(chosen)
+        assert len(got) == len(chosen)
+        for texts, series in zip(chosen, got, strict=True):
+            want = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")
+            pd.testing.assert_series_equal(series, want)

@@ -16,6 +16,7 @@ the store cannot answer raises ``JqlError`` naming it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import sqlite3
@@ -42,7 +43,7 @@ from labkit.jira.model import (
     SEARCH_DATE_COLUMNS,
     BlockingRule,
     blocking_rule,
-    search_times,
+    search_times_columns,
     status_category,
     text_of,
 )
@@ -61,12 +62,13 @@ from labkit.jira.store.decode import (
     raw_object,
     texts,
 )
+from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create, fts_insert
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
 
 __all__ = ["Store"]
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS issue(
   rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, key TEXT UNIQUE NOT NULL,
   project TEXT, num INTEGER, project_id TEXT, project_name TEXT, summary TEXT,
@@ -88,10 +90,8 @@ CREATE TABLE IF NOT EXISTS link(
   src TEXT, src_id TEXT, src_fields TEXT, dst TEXT, dst_id TEXT, dst_fields TEXT);
 CREATE TABLE IF NOT EXISTS linktype(id TEXT PRIMARY KEY, name TEXT, inward TEXT, outward TEXT);
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(summary, description, environment, comment,
-  content='', columnsize=0, tokenize='porter unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw USING fts5(summary, description, environment, comment,
-  content='', tokenize='unicode61 remove_diacritics 0', detail=column);
+{fts_create("fts")};
+{fts_create("fts_raw")};
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
 """
 
@@ -156,6 +156,18 @@ def _page(start: int, limit: int | None) -> tuple[int, int]:
     return lim, min(max(0, int(start)), _SQL_INT_MAX)
 
 
+@functools.lru_cache(maxsize=256)
+def _checked_parse(jql: str) -> Any:
+    """The syntax tree of a JQL text within the term limit, kept for the next search of the same text.
+
+    The trees are immutable and parsing depends on the text alone; a notebook repeats its queries.
+    Errors are raised each time (lru_cache keeps only results).
+    """
+    q = parse(jql)
+    check_terms(q)
+    return q
+
+
 def _short(jql: str, limit: int = 200) -> str:
     """A JQL cut to ``limit`` characters for an error message."""
     return jql if len(jql) <= limit else jql[:limit] + f"... ({len(jql):,} characters)"
@@ -181,21 +193,22 @@ def text_mask(texts: tuple[str, str, str, str]) -> int:
 
 
 def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
-    """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL."""
-    def add(kind: str, obj: Any, key: str = "") -> None:
-        """Record one object (empty strings for what it lacks)."""
-        if obj is not None and (obj.id is not None or obj.name):
-            out.add((kind, str(obj.id or ""), str(obj.name or ""), key))
+    """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL.
 
-    if f.project is not None:
-        add("project", f.project, str(f.project.key or ""))
-    add("issuetype", f.issuetype)
-    add("status", f.status)
-    add("priority", f.priority)
-    add("resolution", f.resolution)
+    An object counts when it has an id or a name; what it lacks is an empty string.
+    """
+    add = out.add
+    p = f.project
+    if p is not None and (p.id is not None or p.name):
+        add(("project", str(p.id or ""), str(p.name or ""), str(p.key or "")))
+    for kind, obj in (("issuetype", f.issuetype), ("status", f.status), ("priority", f.priority),
+                      ("resolution", f.resolution)):
+        if obj is not None and (obj.id is not None or obj.name):
+            add((kind, str(obj.id or ""), str(obj.name or ""), ""))
     for kind, objs in (("component", f.components), ("fixversion", f.fixVersions), ("affectsversion", f.versions)):
         for obj in objs or ():
-            add(kind, obj)
+            if obj is not None and (obj.id is not None or obj.name):
+                add((kind, str(obj.id or ""), str(obj.name or ""), ""))
 
 
 def _document(issue: dict | str | bytes) -> tuple[str, IssueDoc]:
@@ -258,6 +271,9 @@ class Store:
     serialises writes and searches); other Store objects on the same file may read beside it.
     """
 
+    # A load of at least one batch into an empty store builds the FTS5 indexes on threads (labkit.jira.store.ftsbuild)
+    fts_threads = True
+
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
         """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory.
 
@@ -288,6 +304,7 @@ class Store:
         self._btypes: tuple[tuple[int, int], str] | None = None
         self._version = 0
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
+        self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built on threads
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
             self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
 
@@ -326,16 +343,17 @@ class Store:
         """Drop the secondary indexes before a bulk load into an empty store; let FTS5 merge its segments less."""
         for name in _INDEXES:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
-        for table in ("fts", "fts_raw"):  # merging as it goes rewrites the index several times over
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 0)")
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 64)")
+        for table in FTS_TABLES:  # merging as it goes rewrites the index several times over
+            bulk_merging(self.db, table, bulk=True)
 
     def _end_bulk(self) -> None:
-        """Build the secondary indexes after a bulk load and put FTS5's merging back to its defaults."""
-        self._create_indexes()
-        for table in ("fts", "fts_raw"):
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('automerge', 4)")
-            self.db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('crisismerge', 16)")
+        """Build the secondary indexes, move in the FTS5 indexes built on threads, put FTS5's merging back."""
+        self._create_indexes()  # first: while the FTS5 threads finish their last batches
+        if self._fts is not None:
+            fts, self._fts = self._fts, None
+            fts.finish(self.db)
+        for table in FTS_TABLES:
+            bulk_merging(self.db, table, bulk=False)
         self._bulk = False
 
     def close(self) -> None:
@@ -390,6 +408,8 @@ class Store:
                 for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
+                        if self._bulk and n == 0 and self.fts_threads:  # a large load into an empty store
+                            self._fts = FtsBuilder()
                         n += len(batch)
                         next_rank = self._import_batch(batch, next_rank)
                         batch = []
@@ -402,6 +422,9 @@ class Store:
                 self.db.execute("COMMIT")
             except BaseException:
                 self._bulk = False
+                if self._fts is not None:
+                    fts, self._fts = self._fts, None
+                    fts.abort()
                 self.db.execute("ROLLBACK")
                 raise
             self._version += 1
@@ -465,10 +488,11 @@ class Store:
                     links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
             rid += 1
         db.executemany(_INSERT_ISSUE, rows)
-        db.executemany("INSERT INTO fts (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
-        db.executemany("INSERT INTO fts_raw (rowid, summary, description, environment, comment) VALUES (?,?,?,?,?)",
-                       fts_rows)
+        if self._fts is not None:
+            self._fts.add(fts_rows)
+        else:
+            for table in FTS_TABLES:
+                db.executemany(fts_insert(table), fts_rows)
         db.executemany("INSERT INTO issue_doc VALUES (?,?,?)", docs)
         db.executemany("INSERT INTO label VALUES (?,?)", labels)
         db.executemany("INSERT INTO component VALUES (?,?,?)", comps)
@@ -486,7 +510,7 @@ class Store:
         doc = db.execute("SELECT doc FROM issue_doc WHERE rid = ?", (rid,)).fetchone()
         if doc is not None:
             old = texts(doc[0])
-            for table in ("fts", "fts_raw"):
+            for table in FTS_TABLES:
                 db.execute(f"INSERT INTO {table} ({table}, rowid, summary, description, environment, comment) "
                            "VALUES ('delete', ?, ?, ?, ?, ?)", (rid, *old))
         for table in ("label", "component", "fixversion", "affectsversion", "issue_doc"):
@@ -601,6 +625,7 @@ class Store:
         """Parse a JQL for a search, refusing one too long or with too many terms (a JqlError, before any work)."""
         if isinstance(jql, str):
             check_length(jql)
+            return _checked_parse(jql)
         q = parse(jql)
         check_terms(q)
         return q
@@ -732,8 +757,8 @@ class Store:
         import pandas as pd
 
         cols = self._columns(rows)
-        for c in SEARCH_DATE_COLUMNS:
-            cols[c] = search_times(cols[c])
+        times = search_times_columns([cols[c] for c in SEARCH_DATE_COLUMNS])
+        cols.update((c, t.array) for c, t in zip(SEARCH_DATE_COLUMNS, times, strict=True))  # arrays: nothing to align
         return pd.DataFrame(cols, columns=SEARCH_COLUMNS)
 
     # ------------------------------------------------------------ write
