@@ -41,6 +41,12 @@ def config_path() -> Path:
     return Path(base) / "labkit" / "config.toml"
 
 
+def state_home() -> Path:
+    """Return the folder labkit keeps its state under: ``$XDG_STATE_HOME/labkit`` or ``~/.local/state/labkit``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "labkit"
+
+
 class Secret:
     """A secret value that never shows itself in a repr, str, log line or notebook output."""
 

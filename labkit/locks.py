@@ -85,5 +85,6 @@ def _acquire(fd: int, wait: float | None, busy: Callable[[float], LabkitError] |
 
 def locks_dir() -> Path:
     """Return the folder for lock files of things that have no folder of their own (``$XDG_STATE_HOME/labkit/locks``)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "labkit" / "locks"
+    from labkit.config import state_home
+
+    return state_home() / "locks"

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from labkit.config import Secret
+from labkit.config import Secret, state_home
 from labkit.errors import SandboxError
 from labkit.locks import exclusive
 from labkit.sandbox.registry import ServiceSpec, available_services
@@ -28,8 +28,7 @@ def run_dir() -> Path:
     env = os.environ.get("LABKIT_RUN_DIR")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "labkit" / "sandbox"
+    return state_home() / "sandbox"
 
 
 @dataclass
