@@ -301,7 +301,7 @@ class Store:
         self.current_user = "admin"
         self._vocab: list[str] | None = None
         self._vocab_version = -1
-        self._btypes: tuple[tuple[int, int], str] | None = None
+        self._btypes: tuple[tuple[int, int, int], str] | None = None
         self._version = 0
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
         self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built on threads
@@ -593,9 +593,14 @@ class Store:
         """One issue's links REST-shaped (see :meth:`_links_for`)."""
         return self._links_for([key])[key]
 
-    def _data_version(self) -> tuple[int, int]:
-        """What the cached word list depends on: this object's writes and commits by other connections."""
-        return self._version, self.db.execute("PRAGMA data_version").fetchone()[0]
+    def _data_version(self) -> tuple[int, int, int]:
+        """What the store's caches depend on: every row this connection changed, and commits by other connections.
+
+        ``total_changes`` counts each row any statement of this connection inserted, updated or
+        deleted (a rolled-back change too, which only costs a rebuild); ``PRAGMA data_version``
+        changes when another connection commits to the same file.
+        """
+        return self._version, self.db.total_changes, self.db.execute("PRAGMA data_version").fetchone()[0]
 
     def _builder(self) -> SqlBuilder:
         """A SQL builder for this store, reusing the cached word list, bound by the running search's budget."""
