@@ -38,7 +38,9 @@ class FrameCache:
         self.order = list(order)
         self.columns: dict[str, Any] = {}
         for c, v in columns.items():
-            # object arrays, one cell per issue (fromiter: a column of equal-length lists stays 1-D)
+            # object arrays (fromiter: a column of equal-length lists stays 1-D); pandas infers each
+            # result's dtypes from its own values, as it does for a fetched frame (a subset with no
+            # priority at all is an object column, not a string one)
             self.columns[c] = np.fromiter(v, dtype=object, count=len(v)) if isinstance(v, list) else v
 
     def __len__(self) -> int:
@@ -57,7 +59,7 @@ class FrameCache:
         out: dict[str, Any] = {}
         for c in self.order:
             col = self.columns[c]
-            out[c] = [v.copy() for v in col.take(pos)] if c in LIST_COLUMNS else col.take(pos)
+            out[c] = list(map(list.copy, col.take(pos))) if c in LIST_COLUMNS else col.take(pos)
         return pd.DataFrame(out, columns=self.order)
 
 
