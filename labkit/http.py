@@ -546,9 +546,9 @@ class Session(requests.Session):
                 headers["Cookie"] = cookie
         if body is not None:
             headers["Content-Length"] = str(len(body))
-        response = adapter.send(prepared, stream=True, timeout=limits, verify=verify, cert=cert, proxies={})
+        raw = _urlopen(adapter, prepared, verify, cert, limits)
         try:
-            data = response.raw.read(decode_content=True)
+            data = raw.read(decode_content=True)
         except urllib3.exceptions.ProtocolError as exc:  # as requests' Response.iter_content maps them
             raise requests.exceptions.ChunkedEncodingError(exc) from None
         except urllib3.exceptions.DecodeError as exc:
@@ -558,10 +558,13 @@ class Session(requests.Session):
         except urllib3.exceptions.SSLError as exc:
             raise requests.exceptions.SSLError(exc) from None
         finally:
-            response.raw.release_conn()
+            raw.release_conn()
+        if "set-cookie" in raw.headers:
+            requests.cookies.extract_cookies_to_jar(self.cookies, prepared, raw)
+        if 200 <= raw.status < 300:  # the usual answer: only its status, headers and body are read
+            return _Answer(raw.status, raw.headers, data)  # type: ignore[return-value]
+        response = adapter.build_response(prepared, raw)  # an error or a redirect: requests' own Response
         response._content, response._content_consumed = data, True
-        if "set-cookie" in response.headers:
-            requests.cookies.extract_cookies_to_jar(self.cookies, prepared, response.raw)
         return response
 
     def _call(self, method: str, full: str, send: Callable[[tuple[float, float]], requests.Response],
@@ -632,6 +635,60 @@ class Session(requests.Session):
         return HttpError(f"{method} {mask_url(url)} got no complete answer within {limit:g} s",
                          hint="the server accepts but does not answer: check it, or allow more time "
                               "with labkit --timeout SECONDS (timeout= in Python)", url=mask_url(url))
+
+
+class _Answer:
+    """A 2xx answer of :meth:`Session.content`: what the retry loop and the caller read of it (no requests.Response)."""
+
+    __slots__ = ("content", "headers", "status_code")
+    is_redirect = False
+
+    def __init__(self, status: int, headers: Any, content: bytes) -> None:
+        """Hold the status, the headers and the whole body."""
+        self.status_code, self.headers, self.content = status, headers, content
+
+    def close(self) -> None:
+        """Nothing to release: the body was read whole and the connection went back to its pool."""
+
+
+def _urlopen(adapter: HTTPAdapter, prepared: requests.PreparedRequest, verify: Any, cert: Any,
+             limits: tuple[float, float]) -> Any:
+    """Send a prepared request through the adapter's own pool as ``HTTPAdapter.send`` does (no proxy), body unread.
+
+    The pool is the adapter's (its TLS settings, sizes and watched connections); urllib3's errors become
+    the requests errors ``HTTPAdapter.send`` raises, so the retry loop tells them apart the same way.
+    """
+    from urllib3 import exceptions as u3
+
+    try:
+        pool = adapter.get_connection_with_tls_context(prepared, verify, proxies=None, cert=cert)
+    except u3.LocationValueError as exc:
+        raise requests.exceptions.InvalidURL(exc, request=prepared) from None
+    adapter.cert_verify(pool, prepared.url, verify, cert)
+    try:
+        return pool.urlopen(method=prepared.method, url=prepared.path_url, body=prepared.body,
+                            headers=prepared.headers, redirect=False, assert_same_host=False, preload_content=False,
+                            decode_content=False, retries=adapter.max_retries,
+                            timeout=urllib3.Timeout(connect=limits[0], read=limits[1]), chunked=False)
+    except (u3.ProtocolError, OSError) as exc:
+        raise requests.ConnectionError(exc, request=prepared) from None
+    except u3.MaxRetryError as exc:
+        reason = exc.reason
+        if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
+            raise requests.ConnectTimeout(exc, request=prepared) from None
+        if isinstance(reason, u3.ResponseError):
+            raise requests.exceptions.RetryError(exc, request=prepared) from None
+        if isinstance(reason, u3.SSLError):
+            raise requests.exceptions.SSLError(exc, request=prepared) from None
+        raise requests.ConnectionError(exc, request=prepared) from None
+    except u3.ClosedPoolError as exc:
+        raise requests.ConnectionError(exc, request=prepared) from None
+    except u3.SSLError as exc:
+        raise requests.exceptions.SSLError(exc, request=prepared) from None
+    except u3.ReadTimeoutError as exc:
+        raise requests.ReadTimeout(exc, request=prepared) from None
+    except u3.InvalidHeader as exc:
+        raise requests.exceptions.InvalidHeader(exc, request=prepared) from None
 
 
 def session(base_url: str | None = None, *, auth: Any = None, token: Any = None,
