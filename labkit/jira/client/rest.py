@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -517,29 +518,31 @@ class JiraClient:
     def _search_cloud(self, jql: str, fields: Sequence[str], limit: int | None,
                       progress: bool | None, parse: Parser | None = None,
                       expand: str | None = None) -> IssueList | IssueColumns:
-        """Cloud: ids by nextPageToken paging, then details by parallel bulkfetch."""
-        found: list[Any] = []
+        """Cloud: ids by nextPageToken paging; each full batch of ids goes to a parallel bulkfetch at once.
+
+        The details of the first ids are fetched while the next id pages come (the id paging is
+        sequential by nature); the batches are joined in the order of the ids.
+        """
         token: str | None = None
         light = all(f in ("id", "key") for f in fields) and not expand
-        read = _parse_json if light else _id_page  # the details come later: keep only the ids of the id pages
-        while True:
-            body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
-                                    "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
-            if token:
-                body["nextPageToken"] = token
-            page = read(self._post_search(f"{self.api}/search/jql", body))
-            found.extend(page.get("issues", []))
-            token = page.get("nextPageToken")
-            if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
-                break
-        if limit is not None:
-            found = found[:limit]
         if light:
-            return IssueList(found)
-        ids = [str(i) for i in found]
-        del found
-        bar = self._bar(len(ids), progress)
-        batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
+            found: list[Any] = []
+            while True:
+                page = self._id_search(jql, ["key"], token, _parse_json)
+                found.extend(page.get("issues", []))
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
+                    break
+            return IssueList(found if limit is None else found[:limit])
+        lock = threading.Lock()
+        state: dict[str, Any] = {"done": 0, "bar": None}
+
+        def advance(n: int) -> None:
+            """Count fetched issues (on the progress bar once there is one)."""
+            with lock:
+                state["done"] += n
+                if state["bar"] is not None:
+                    state["bar"].update(n)
 
         def fetch(wanted: list[str]) -> IssueList | IssueColumns:
             """Fetch the details of one batch of issue ids, in the order asked for."""
@@ -551,16 +554,47 @@ class JiraClient:
             if have != wanted:  # another order, or some missing: as asked, each id once (its last answer)
                 at = {i: n for n, i in enumerate(have)}
                 got = got.take([at[i] for i in wanted if i in at])
-            if bar is not None:
-                bar.update(len(wanted))
+            advance(len(wanted))
             return got
 
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jira-page") if self.workers > 1 else None
+        batches: list[Any] = []  # futures (or, with one worker, the id batches to fetch in turn)
+        pending: list[str] = []
+        count = 0
         try:
-            parts = list(self._parallel(fetch, batches))
+            while True:
+                page = self._id_search(jql, ["id"], token, _id_page)  # keeps only the ids
+                new = [str(i) for i in page.get("issues", [])]
+                if limit is not None:
+                    new = new[:max(0, limit - count)]
+                count += len(new)
+                pending.extend(new)
+                while len(pending) >= BULKFETCH:
+                    batches.append(pool.submit(fetch, pending[:BULKFETCH]) if pool else pending[:BULKFETCH])
+                    del pending[:BULKFETCH]
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast") or (limit is not None and count >= limit):
+                    break
+            if pending:
+                batches.append(pool.submit(fetch, pending) if pool else pending)
+            with lock:
+                bar = state["bar"] = self._bar(count, progress)
+                if bar is not None:
+                    bar.update(state["done"])
+            parts = [b.result() if pool else fetch(b) for b in batches]
         finally:
-            if bar is not None:
-                bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if state["bar"] is not None:
+                state["bar"].close()
         return parts[0].join(parts) if parts else IssueList()
+
+    def _id_search(self, jql: str, fields: list[str], token: str | None, read: Parser) -> dict[str, Any]:
+        """One Cloud ``search/jql`` page of ids (or keys), decoded by ``read``."""
+        body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
+        if token:
+            body["nextPageToken"] = token
+        return read(self._post_search(f"{self.api}/search/jql", body))
 
     def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
         """Map fn over items with the client's worker threads, keeping order."""
