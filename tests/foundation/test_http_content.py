@@ -2,7 +2,8 @@
 
 Each test runs the same call through ``Session.request`` (requests' own path, the reference) and through
 ``Session.content`` against a real local HTTP server that records what it gets and misbehaves on purpose:
-the same bytes sent (headers, auth, body, cookies), the same retries, waits, deadlines and error messages.
+the same bytes sent (headers, auth, body, cookies), the same retries, waits and error messages (the
+deadline cases run both ways in tests/security/test_defect_11_http_deadline.py).
 """
 
 from __future__ import annotations
@@ -10,71 +11,14 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from labkit.errors import HttpError
 from labkit.http import session
-from tests.security.servers import SilentServer
 
 pytestmark = pytest.mark.unit
-
-
-class Script:
-    """Per-path queues of answers ((status, headers, body bytes or JSON) or 'drop'), and what each request carried."""
-
-    def __init__(self) -> None:
-        self.plans: dict[str, list] = {}
-        self.hits: dict[str, int] = {}
-        self.seen: list[dict] = []
-
-
-@pytest.fixture
-def server():
-    script = Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def _answer(self):
-            path = self.path.split("?")[0]
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            script.hits[path] = script.hits.get(path, 0) + 1
-            script.seen.append({"method": self.command, "path": self.path, "body": body,
-                                "headers": {k.lower(): v for k, v in self.headers.items()}})
-            plan = script.plans.get(path) or [(200, {}, {"ok": True, "path": self.path})]
-            step = plan.pop(0) if len(plan) > 1 else plan[0]
-            if step == "drop":
-                self.connection.shutdown(socket.SHUT_RDWR)
-                self.close_connection = True
-                return
-            status, headers, payload = step
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v.replace("{port}", str(self.server.server_address[1])))
-            if "Content-Type" not in headers:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _answer
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    script.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield script
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def both(server, path, plan, **options):
@@ -174,43 +118,6 @@ def test_the_direct_path_skips_requests_session_layer_only_when_it_adds_nothing(
     monkeypatch.setenv("http_proxy", server.url)
     assert json.loads(p.content("POST", "/rest/api/2/search", json={}))["path"] == "http://jira.invalid/rest/api/2/search"
     assert calls[-1] == "http://jira.invalid/rest/api/2/search"
-
-
-def test_a_silent_server_gets_one_attempt_within_the_deadline():
-    with SilentServer() as server:
-        s = session(server.url, timeout=1, sleep=lambda _s: None)
-        with pytest.raises(HttpError, match=r"got no complete answer within 1 s.*--timeout"):
-            s.content("POST", "/rest/api/2/search", json={"jql": "x"}, idempotent=True)
-        assert server.accepted == 1
-
-
-def test_a_trickling_server_cannot_hold_a_call_past_its_deadline():
-    with SilentServer(trickle=0.2) as server:
-        outcome: list[BaseException | None] = []
-
-        def call():
-            try:
-                session(server.url, timeout=1.5, sleep=lambda _s: None).content("POST", "/x", json={})
-                outcome.append(None)
-            except BaseException as exc:  # noqa: BLE001 - the test reports whatever came out
-                outcome.append(exc)
-
-        t = threading.Thread(target=call, daemon=True)
-        t.start()
-        t.join(30)
-        assert outcome, "the call was still running 30 s after a 1.5 s deadline"
-        assert isinstance(outcome[0], HttpError) and "within 1.5 s" in str(outcome[0])
-
-
-def test_a_read_timeout_on_a_post_search_is_not_resent_unless_asked():
-    with SilentServer() as server:
-        s = session(server.url, timeout=(1.0, 0.5), deadline=60, sleep=lambda _s: None)
-        with pytest.raises(HttpError, match="not retried: the server may still be running it"):
-            s.content("POST", "/rest/api/2/search", json={"jql": "x"}, idempotent=True)
-        assert server.accepted == 1
-        with pytest.raises(HttpError):
-            s.content("POST", "/rest/api/2/search", json={"jql": "x"}, idempotent=True, retry_read_timeout=True)
-        assert server.accepted == 1 + 1 + s.retries
 
 
 def test_connection_refused_is_the_same_clear_error():
