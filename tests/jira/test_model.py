@@ -163,3 +163,28 @@ def test_random_rest_dates_read_as_pandas_reads_them():
     from labkit.jira.model import _rest_times
 
     assert _rest_times(columns[0]) is not None and _rest_times(columns[1]) is not None  # read by the numpy pass
+
+
+def test_date_subsets_taken_from_a_column_read_once_read_as_pandas_reads_them():
+    """The frame cache reads each date column once and takes subsets: each subset is what pandas makes of its texts
+    (the unit too: a subset with no date at all is datetime64[s], as pandas gives)."""
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    from labkit.jira.model import TimesColumn
+
+    columns = [["2024-01-02T03:04:05", None, "2023-12-31T23:59:59", None],          # numpy reads it
+               [None, None, None, None],
+               ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05", None, None],  # pandas reads it
+               ["2024-01-02T03:04:05.123456789", None, "2024-01-02T03:04:05", None],  # nanoseconds in one row
+               ["2024-01-02T03:04:05.000+0000", None, "2023-12-31T23:59:59.999-0130", None]]  # REST's form only
+    read = TimesColumn.read(columns)
+    subsets = [[], [1], [3, 1], [0], [2, 0], [0, 1, 2, 3], [3, 2, 1, 0], [2, 2, 0]]
+    subsets += [list(p) for p in itertools.permutations(range(4), 2)]
+    for texts, col in zip(columns, read, strict=True):
+        for pos in subsets:
+            want = pd.to_datetime(pd.Series([texts[k] for k in pos], dtype=object), utc=True, format="ISO8601",
+                                  errors="coerce")
+            pd.testing.assert_series_equal(pd.Series(col.take(np.array(pos, dtype=np.int64))), want, obj=f"{texts} {pos}")

@@ -136,6 +136,21 @@ def test_links_show_on_both_issues_and_search(store):
         store.add_link("Nope", "A-1", "A-2")
 
 
+def test_searches_see_the_stores_own_writes_after_a_search(store):
+    """A search before a write must not leave a cached answer behind (the blocking link types, the word list)."""
+    assert store.search("key = A-2").loc[0, "blocked_by"] == []  # reads and keeps the link types: none yet
+    assert keys(store, 'text ~ "zebr?fish"') == []  # reads and keeps the word list
+    store.add_link("Blocks", "A-1", "A-2")  # the store's first link: A-1 blocks A-2
+    assert store.search("key = A-2").loc[0, "blocked_by"] == ["A-1"]
+    assert store.search("key = A-1").loc[0, "blocks"] == ["A-2"]
+    store.update_issue("A-10", {"summary": "zebrafish"})
+    assert keys(store, 'text ~ "zebr?fish"') == ["A-10"]
+    made = store.create_issue({"project": {"key": "A"}, "summary": "quagga", "issuetype": {"name": "Bug"}})
+    store.add_link("Blocks", made["key"], "A-10")
+    assert store.search("key = A-10").loc[0, "blocked_by"] == [made["key"]]
+    assert keys(store, 'text ~ "quag?a"') == [made["key"]]
+
+
 def test_comments_are_searchable(store):
     c = store.add_comment("A-10", "the disk space is gone", author="carol")
     assert c["author"]["name"] == "carol"

@@ -9,6 +9,9 @@ Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words 
 ``fts_raw`` (words as written, for wildcards and fuzzy terms). What FTS5 cannot answer exactly
 (proximity, phrases over stop words) it narrows down and Python checks (``labkit.jira.jql.text``).
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
+Once searches have fetched as many rows as the store holds, the search columns of every issue are
+kept in memory (``labkit.jira.store.framecache``, about 1 KB an issue; ``Store.frame_cache = False``
+turns it off) until the store changes.
 ``WAS``/``CHANGED`` are answered from ``changelog.histories`` when every issue has one; any clause
 the store cannot answer raises ``JqlError`` naming it.
 """
@@ -42,6 +45,7 @@ from labkit.jira.model import (
     SEARCH_COLUMNS,
     SEARCH_DATE_COLUMNS,
     BlockingRule,
+    TimesColumn,
     blocking_rule,
     search_times_columns,
     status_category,
@@ -62,6 +66,7 @@ from labkit.jira.store.decode import (
     raw_object,
     texts,
 )
+from labkit.jira.store.framecache import FrameCache, FramePolicy
 from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create, fts_insert
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
@@ -273,6 +278,9 @@ class Store:
 
     # A load of at least one batch into an empty store builds the FTS5 indexes on threads (labkit.jira.store.ftsbuild)
     fts_threads = True
+    # Keep every issue's search columns in memory once searches have fetched as many rows as the store
+    # holds (labkit.jira.store.framecache; about 1 KB per issue); False: always fetch the rows
+    frame_cache = True
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
         """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory.
@@ -301,8 +309,10 @@ class Store:
         self.current_user = "admin"
         self._vocab: list[str] | None = None
         self._vocab_version = -1
-        self._btypes: tuple[tuple[int, int], str] | None = None
+        self._btypes: tuple[tuple[int, int, int], str] | None = None
         self._version = 0
+        self._fcache: FrameCache | None = None
+        self._fpolicy = FramePolicy()
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
         self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built on threads
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
@@ -593,9 +603,14 @@ class Store:
         """One issue's links REST-shaped (see :meth:`_links_for`)."""
         return self._links_for([key])[key]
 
-    def _data_version(self) -> tuple[int, int]:
-        """What the cached word list depends on: this object's writes and commits by other connections."""
-        return self._version, self.db.execute("PRAGMA data_version").fetchone()[0]
+    def _data_version(self) -> tuple[int, int, int]:
+        """What the store's caches depend on: every row this connection changed, and commits by other connections.
+
+        ``total_changes`` counts each row any statement of this connection inserted, updated or
+        deleted (a rolled-back change too, which only costs a rebuild); ``PRAGMA data_version``
+        changes when another connection commits to the same file.
+        """
+        return self._version, self.db.total_changes, self.db.execute("PRAGMA data_version").fetchone()[0]
 
     def _builder(self) -> SqlBuilder:
         """A SQL builder for this store, reusing the cached word list, bound by the running search's budget."""
@@ -699,11 +714,53 @@ class Store:
         One SQL statement reads the page with its labels, components and links; the frame is built
         column by column.
         """
-        with self.lock, self._bounded(), no_gc():
-            where, order, params = self._query(jql, ordered=limit is None)
-            rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
-                                  "LIMIT ? OFFSET ?", [self._blocking_types(), *params, *_page(start, limit)])
-            return self._frame(rows)
+        with self.lock:
+            cache = self._frame_cache()
+            with self._bounded(), no_gc():
+                where, order, params = self._query(jql, ordered=limit is None)
+                if cache is not None:  # the rows' ids, then their columns from memory
+                    rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                                     [*params, *_page(start, limit)])
+                    return cache.take([r[0] for r in rows]) if rows else self._frame([])
+                rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
+                                      "LIMIT ? OFFSET ?", [self._blocking_types(), *params, *_page(start, limit)])
+                self._fpolicy.note(self._frame_version(), len(rows))
+                return self._frame(rows)
+
+    @property
+    def cached_issues(self) -> int:
+        """How many issues' search columns the store keeps in memory now (0: searches fetch their rows)."""
+        with self.lock:
+            fc = self._fcache
+            return len(fc) if self.frame_cache and fc is not None and fc.version == self._frame_version() else 0
+
+    def _frame_version(self) -> tuple[Any, ...]:
+        """What a search's columns depend on: the store's data and the link types the blocking rule picks."""
+        return (*self._data_version(), self._blocking_types())
+
+    def _frame_cache(self) -> FrameCache | None:
+        """The frame cache of the store as it is now: kept, built now when due (see :class:`FramePolicy`), or None."""
+        if not self.frame_cache:
+            self._fcache = None
+            return None
+        version = self._frame_version()
+        if self._fcache is not None and self._fcache.version == version:
+            return self._fcache
+        self._fcache = None
+        size = self.db.execute("SELECT max(rid) FROM issue").fetchone()[0] or 0  # >= the issue count, O(1)
+        if not self._fpolicy.due(version, size):
+            return None
+        cols: dict[str, list[Any]] = {c: [] for c in SEARCH_COLUMNS}
+        rids: list[int] = []
+        with no_gc():
+            cur = self.db.execute(f"SELECT {_FRAME_SELECT}, i.rid FROM issue i ORDER BY i.rid", (version[-1],))
+            while chunk := cur.fetchmany(50_000):
+                rids += [r[-1] for r in chunk]
+                for c, v in self._columns([r[:-1] for r in chunk]).items():
+                    cols[c] += v
+            cols.update(zip(SEARCH_DATE_COLUMNS, TimesColumn.read([cols[c] for c in SEARCH_DATE_COLUMNS]), strict=True))
+            self._fcache = FrameCache(version, rids, cols, SEARCH_COLUMNS)
+        return self._fcache
 
     def rows(self, rids: list[int]) -> list[dict]:
         """Return the normalised rows (dicts with ``SEARCH_COLUMNS``) of issues by internal row id, in that order."""
