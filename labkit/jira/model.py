@@ -159,6 +159,7 @@ def texts_of(summary: Any, description: Any, environment: Any, bodies: Any) -> t
 
 _BLOCKS_WORD = "blocks"
 _BLOCKED_WORD = "is blocked by"
+_TEXT_OR_NONE = frozenset({str, type(None)})  # link-type values whose own tuple may key the direction cache
 
 
 def _low(text: Any) -> str:
@@ -217,6 +218,11 @@ class BlockingRule:
 
     def direction(self, name: Any, inward: Any, outward: Any) -> int:
         """+1 if ``src`` blocks ``dst`` on a link row of this type, -1 if ``dst`` blocks ``src``, 0 if not blocking."""
+        texts = _TEXT_OR_NONE.issuperset((type(name), type(inward), type(outward)))
+        if texts:  # the texts as given: a search meets the same few link types over and over
+            found = self._cache.get((name, inward, outward))
+            if found is not None:
+                return found
         key = (_low(name), _low(inward), _low(outward))
         found = self._cache.get(key)
         if found is None:
@@ -230,6 +236,8 @@ class BlockingRule:
             else:
                 found = 0
             self._cache[key] = found
+        if texts:  # the same answer: the lowered texts decide it (and lowering a lowered text changes nothing)
+            self._cache[(name, inward, outward)] = found
         return found
 
     def type_direction(self, link_type: Any) -> int:

@@ -188,3 +188,16 @@ def test_date_subsets_taken_from_a_column_read_once_read_as_pandas_reads_them():
             want = pd.to_datetime(pd.Series([texts[k] for k in pos], dtype=object), utc=True, format="ISO8601",
                                   errors="coerce")
             pd.testing.assert_series_equal(pd.Series(col.take(np.array(pos, dtype=np.int64))), want, obj=f"{texts} {pos}")
+
+
+def test_a_link_type_asked_again_gets_the_same_direction():
+    """The direction is remembered per link type as given: asked again (also as other case or spacing, or as a name
+    that is not text, e.g. 1 and True, which are equal in Python but not the same name) the answer is the rule's."""
+    from labkit.jira.model import BlockingRule
+
+    rule = BlockingRule(["1"])
+    for _ in range(2):
+        assert rule.direction(1, "x", "y") == 1 and rule.direction("1", "x", "y") == 1
+        assert rule.direction(True, "x", "y") == 0 and rule.direction(None, None, None) == 0
+        assert rule.direction(" Blocks ", "IS BLOCKED BY", "BLOCKS") == 1
+        assert rule.direction("blocks", "blocks", "is blocked by") == -1

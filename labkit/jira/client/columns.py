@@ -121,7 +121,7 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
     across pages), the columns of names that repeat (status, type, priority, people) hold one string
     object per distinct name instead of one per issue.
     """
-    if any(isinstance(i, dict) for i in issues):
+    if issues and isinstance(issues[0], dict):  # a page that fell back to plain JSON (all dicts, never mixed)
         rows = [normalise(i, rank_field, rule=rule) for i in issues]
         return {c: _shared([r[c] for r in rows], shared) if c in _REPEATED else [r[c] for r in rows] for c in COLUMNS}
     fs = [i.fields for i in issues]
@@ -176,7 +176,7 @@ def _shared(values: list[Any], shared: dict[Any, Any] | None) -> list[Any]:
         return values
     keep = shared.setdefault
     try:
-        return [keep(v, v) for v in values]
+        return list(map(keep, values, values))
     except TypeError:  # an odd, unhashable value (a name that is an object): keep the column as it is
         return values
 
