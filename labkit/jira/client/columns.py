@@ -96,6 +96,8 @@ def page_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
                     ("created", Any), ("updated", Any), ("resolutiondate", Any), ("labels", list[Any] | None),
                     ("components", list[Named] | None), ("issuelinks", list[Link] | None),
                     ("rank", Any, field(default=None, name=rank_field)))
+    if Fields.__struct_fields__ != _FIELD_ORDER:  # search_columns unpacks the fields in this order
+        raise RuntimeError(f"page_parser's Fields {Fields.__struct_fields__} differ from {_FIELD_ORDER}")
     # item access (issue["key"]) lets the paging code treat these like the dicts of plain JSON
     Issue = struct("Issue", ("id", Any), ("key", Any), ("fields", Fields | None),
                    namespace={"__getitem__": lambda self, name: getattr(self, name)})
@@ -124,23 +126,32 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
     if issues and isinstance(issues[0], dict):  # a page that fell back to plain JSON (all dicts, never mixed)
         rows = [normalise(i, rank_field, rule=rule) for i in issues]
         return {c: _shared([r[c] for r in rows], shared) if c in _REPEATED else [r[c] for r in rows] for c in COLUMNS}
-    fs = [i.fields for i in issues]
-    st = [f.status if f is not None else None for f in fs]
-    fs = [f if f is not None else _NO_FIELDS for f in fs]
+    from msgspec.structs import astuple
 
-    def named(attr: str) -> list[Any]:
+    keys = [i.key for i in issues]
+    fields = [i.fields for i in issues]
+    try:  # each issue's fields as one tuple, then per field across issues: both in C
+        columns = list(zip(*map(astuple, fields), strict=True))
+    except TypeError:  # an issue without fields: every field absent
+        columns = list(zip(*(astuple(f) if f is not None else _NO_FIELDS for f in fields), strict=True))
+    if not columns:
+        columns = [()] * len(_FIELD_ORDER)
+    (summary, status, issuetype, priority, assignee, reporter, created, updated, resolved, labels, components,
+     links, rank) = columns
+
+    def named(values: Sequence[Any]) -> list[Any]:
         """A named object's name (or option value) per issue."""
-        return [None if (v := getattr(f, attr)) is None else (v.name if v.name is not None else v.value) for f in fs]
+        return [None if v is None else (v.name if v.name is not None else v.value) for v in values]
 
-    def user(attr: str) -> list[Any]:
+    def user(values: Sequence[Any]) -> list[Any]:
         """A user's display name (or login, or account id) per issue."""
-        return [None if (u := getattr(f, attr)) is None else (u.displayName or u.name or u.accountId) for f in fs]
+        return [None if u is None else (u.displayName or u.name or u.accountId) for u in values]
 
     blocked_by: list[list[str]] = []
     blocks: list[list[str]] = []
-    for f in fs:
+    for issue_links in links:
         sides = []
-        for lk in f.issuelinks or ():
+        for lk in issue_links or ():
             t = lk.type
             if t is None:
                 continue
@@ -152,18 +163,18 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         blocked_by.append(by)
         blocks.append(bl)
     return {
-        "key": [i.key for i in issues], "summary": [f.summary for f in fs],
-        "status": _shared([None if s is None else s.name for s in st], shared),
+        "key": keys, "summary": list(summary),
+        "status": _shared([None if s is None else s.name for s in status], shared),
         "status_category": _shared([None if s is None or s.statusCategory is None else s.statusCategory.name
-                                    for s in st], shared),
-        "issuetype": _shared(named("issuetype"), shared), "priority": _shared(named("priority"), shared),
-        "assignee": _shared(user("assignee"), shared), "reporter": _shared(user("reporter"), shared),
-        "created": [f.created for f in fs], "updated": [f.updated for f in fs],
-        "resolved": [f.resolutiondate for f in fs],
-        "labels": [(ls if len(ls) == 1 else sorted(ls)) if (ls := f.labels) else [] for f in fs],  # a decoded list
-        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := f.components or ()) > 1
-                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for f in fs],
-        "rank": [f.rank for f in fs], "blocked_by": blocked_by, "blocks": blocks,
+                                    for s in status], shared),
+        "issuetype": _shared(named(issuetype), shared), "priority": _shared(named(priority), shared),
+        "assignee": _shared(user(assignee), shared), "reporter": _shared(user(reporter), shared),
+        "created": list(created), "updated": list(updated), "resolved": list(resolved),
+        # a decoded list is this issue's own (its struct is dropped): kept when it needs no sorting
+        "labels": [[] if ls is None else ls if len(ls) < 2 else sorted(ls) for ls in labels],
+        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := cl or ()) > 1
+                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for cl in components],
+        "rank": list(rank), "blocked_by": blocked_by, "blocks": blocks,
     }
 
 
@@ -181,15 +192,9 @@ def _shared(values: list[Any], shared: dict[Any, Any] | None) -> list[Any]:
         return values
 
 
-class _NoFields:
-    """Stands in for an issue without ``fields``: every field is absent."""
-
-    def __getattr__(self, name: str) -> None:
-        """Return None for any field."""
-        return None
-
-
-_NO_FIELDS = _NoFields()
+_FIELD_ORDER = ("summary", "status", "issuetype", "priority", "assignee", "reporter", "created", "updated",
+                "resolutiondate", "labels", "components", "issuelinks", "rank")  # the decoded Fields struct's order
+_NO_FIELDS = (None,) * len(_FIELD_ORDER)  # an issue without ``fields``: every field absent
 
 
 class IssueList(list):
