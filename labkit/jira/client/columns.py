@@ -172,7 +172,7 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         "created": list(created), "updated": list(updated), "resolved": list(resolved),
         # a decoded list is this issue's own (its struct is dropped): kept when it needs no sorting
         "labels": [[] if ls is None else ls if len(ls) < 2 else sorted(ls) for ls in labels],
-        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := cl or ()) > 1
+        "components": [sorted([c.name if c.name is not None else c.value for c in cs]) if len(cs := cl or ()) > 1
                        else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for cl in components],
         "rank": list(rank), "blocked_by": blocked_by, "blocks": blocks,
     }
@@ -290,7 +290,7 @@ def columns_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WO
         """Decode one page and keep only its columns and ids."""
         page = parse(content)
         issues = page.get("issues") or []
-        ids = [i.get("id") if isinstance(i, dict) else i.id for i in issues]
+        ids = [i.get("id") for i in issues] if issues and isinstance(issues[0], dict) else [i.id for i in issues]
         return {"total": page.get("total"), "maxResults": page.get("maxResults"),
                 "issues": IssueColumns(search_columns(issues, rank_field, rule, shared), ids)}
 
