@@ -159,6 +159,7 @@ def texts_of(summary: Any, description: Any, environment: Any, bodies: Any) -> t
 
 _BLOCKS_WORD = "blocks"
 _BLOCKED_WORD = "is blocked by"
+_TEXT_OR_NONE = frozenset({str, type(None)})  # link-type values whose own tuple may key the direction cache
 
 
 def _low(text: Any) -> str:
@@ -217,6 +218,11 @@ class BlockingRule:
 
     def direction(self, name: Any, inward: Any, outward: Any) -> int:
         """+1 if ``src`` blocks ``dst`` on a link row of this type, -1 if ``dst`` blocks ``src``, 0 if not blocking."""
+        texts = _TEXT_OR_NONE.issuperset((type(name), type(inward), type(outward)))
+        if texts:  # the texts as given: a search meets the same few link types over and over
+            found = self._cache.get((name, inward, outward))
+            if found is not None:
+                return found
         key = (_low(name), _low(inward), _low(outward))
         found = self._cache.get(key)
         if found is None:
@@ -230,6 +236,8 @@ class BlockingRule:
             else:
                 found = 0
             self._cache[key] = found
+        if texts:  # the same answer: the lowered texts decide it (and lowering a lowered text changes nothing)
+            self._cache[(name, inward, outward)] = found
         return found
 
     def type_direction(self, link_type: Any) -> int:
@@ -311,6 +319,63 @@ def _iso_seconds(texts: list[Any]):  # -> numpy bool array
             & (a[:, 10] == ord("T")) & (a[:, 13] == ord(":")) & (a[:, 16] == ord(":")) & (a[:, 19] == 0))
 
 
+# Jira REST's dates, YYYY-MM-DDTHH:MM:SS.fff+hhmm, then the separator: where the digits and the marks are
+_REST_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 24, 25, 26, 27]
+_REST_MARKS = [4, 7, 10, 13, 16, 19, 28]
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # by month number; February of a common year
+
+
+def _rest_times(texts: Sequence[Any]):  # -> pandas.Series | None
+    """Jira REST's dates (``YYYY-MM-DDTHH:MM:SS.fff+hhmm`` or -hhmm, or None) as UTC timestamps in one numpy pass.
+
+    None when any text has another form, names an impossible time (30 February, second 60, an offset
+    of a day) or there is no date: then pandas decides. Every position of every text is checked and
+    the fields become microseconds by integer arithmetic (days from the civil date, proleptic Gregorian),
+    so what comes back is what ``pandas.to_datetime(utc=True, format="ISO8601")`` gives, without its
+    per-text parse (tests/jira/test_model.py compares the two on random dates).
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = np.array(texts, dtype=object)
+    given = values != None  # noqa: E711 (element-wise)
+    shown = values[given].tolist()
+    n = len(shown)
+    if not n:
+        return None
+    try:
+        raw = ("\x00".join(shown) + "\x00").encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    if len(raw) != 29 * n:
+        return None
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(n, 29)
+    sign = a[:, 23]
+    d = a[:, _REST_DIGITS].astype(np.int64) - ord("0")
+    if not (((d >= 0) & (d <= 9)).all() and ((sign == ord("+")) | (sign == ord("-"))).all()
+            and (a[:, _REST_MARKS] == np.frombuffer(b"--T::.\x00", dtype=np.uint8)).all()):
+        return None
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day, hour = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7], d[:, 8] * 10 + d[:, 9]
+    minute, second = d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
+    millis = d[:, 14] * 100 + d[:, 15] * 10 + d[:, 16]
+    offset = ((d[:, 17] * 10 + d[:, 18]) * 60 + d[:, 19] * 10 + d[:, 20]) * np.where(sign == ord("+"), 1, -1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days_in_month = np.array(_MONTH_DAYS)[np.clip(month, 0, 12)] + (leap & (month == 2))
+    if not ((month >= 1) & (month <= 12) & (day >= 1) & (day <= days_in_month) & (hour <= 23) & (minute <= 59)
+            & (second <= 59) & (d[:, 17] * 10 + d[:, 18] <= 23) & (d[:, 19] * 10 + d[:, 20] <= 59)).all():
+        return None
+    y = year - (month <= 2)  # days since 1970-01-01 of a civil date (the year counted from March)
+    era = y // 400
+    of_era = y - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    micros = ((((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + millis) * 1000 - offset * 60_000_000
+    stamps = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    stamps[given] = micros.view("datetime64[us]")
+    return pd.Series(pd.DatetimeIndex(stamps, tz="UTC"))
+
+
 def search_times_columns(columns: Sequence[Sequence[Any]]) -> list:  # -> list[pandas.Series]
     """:func:`search_times` of several columns at once (one numpy pass over all of them: a search's three dates).
 
@@ -350,10 +415,18 @@ class TimesColumn:
 
 
 def _times_columns(columns: Sequence[Sequence[Any]]) -> list[tuple[Any, bool]]:
-    """The work of :func:`search_times_columns`: each column's Series, and whether numpy (not pandas) read it."""
+    """The work of :func:`search_times_columns`: each column's Series, and whether numpy (not pandas) read it.
+
+    A column numpy read gives the same dates for any subset with a date in it (each date is read on its own).
+    """
     import numpy as np
     import pandas as pd
 
+    first = [next((v for v in col if v is not None), None) for col in columns]
+    if all(isinstance(v, str) and len(v) == 28 for v in first):  # Jira REST's dates (the client's): numpy alone
+        rest = [_rest_times(col) for col in columns]
+        if all(r is not None for r in rest):
+            return [(r, True) for r in rest]
     texts = np.array([v for col in columns for v in col], dtype=object)
     try:
         with warnings.catch_warnings():
@@ -369,6 +442,9 @@ def _times_columns(columns: Sequence[Sequence[Any]]) -> list[tuple[Any, bool]]:
     except (ValueError, TypeError, OverflowError, Warning):
         if len(columns) > 1:  # one column's text stopped numpy: decide each column on its own
             return [_times_columns([col])[0] for col in columns]
+        rest = _rest_times(columns[0])  # Jira REST's own form (numpy refuses its time zone)
+        if rest is not None:
+            return [(rest, True)]
         stamps = given = written = None
     out = []
     start = 0

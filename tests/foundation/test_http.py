@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,52 +10,6 @@ from labkit.errors import HttpError
 from labkit.http import iter_link_pages, retry_after_seconds, session
 
 pytestmark = pytest.mark.unit
-
-
-class Script:
-    """Per-path queues of answers: (status, headers, body) or 'drop' to close the socket."""
-
-    def __init__(self):
-        self.plans: dict[str, list] = {}
-        self.hits: dict[str, int] = {}
-
-
-@pytest.fixture
-def server():
-    script = Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _answer(self):
-            path = self.path.split("?")[0]
-            script.hits[path] = script.hits.get(path, 0) + 1
-            plan = script.plans.get(path) or [(200, {}, {"ok": True, "path": self.path})]
-            step = plan.pop(0) if len(plan) > 1 else plan[0]
-            if step == "drop":
-                self.connection.shutdown(socket.SHUT_RDWR)
-                self.connection.close()
-                return
-            status, headers, body = step
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v.replace("{port}", str(self.server.server_address[1])))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _answer
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    script.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield script
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def make(server, waits):

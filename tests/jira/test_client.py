@@ -179,3 +179,16 @@ def test_columns_built_per_page_match_issues_normalised_one_by_one(sb):
         pd.testing.assert_frame_equal(fast, plain)
         assert len(fast) == (limit or len(keys))
     assert keys[1] in fast.set_index("key").loc[keys[0], "blocks"]
+
+
+def test_small_pages_and_limits_give_the_first_issues_in_order(sb):
+    """Many pages (Cloud: several id pages, their bulkfetch batches sent while the next id page comes), with and
+    without a limit that cuts a page or a batch: the keys the sandbox's store gives, in order, each once."""
+    jql = "created is not EMPTY ORDER BY key ASC"
+    keys = truth(sb, jql)
+    for workers in (1, 3):
+        client = JiraClient(sb.url, sb.auth, page_size=20, workers=workers)
+        for limit in (None, 250, 101, 100, 1, 0):
+            got = list(client.search(jql, limit=limit)["key"])
+            assert got == (keys if limit is None else keys[:limit]), (workers, limit)
+        assert [i["key"] for i in client.search_issues(jql, limit=150)] == keys[:150]

@@ -96,6 +96,16 @@ def test_form_add_clause_keeps_quoted_text_intact():
     ["2024-01-02 03:04:05", "2024-01-02T03:04:05"], ["2024-01-02T03:04:05Z"], ["0999-01-02T03:04:05", None],
     ["2024-02-30T00:00:00"], ["2024-01-02T03:04:60"], ["2024-01-02T03:04:5 ", "2024-01-02T03:04:05"],
     ["２０２４-01-02T03:04:05"], ["2024-01-02T03:04:05", "2024-01-02T03:04", "2024-01-02T03:04:05.5"],
+    # Jira REST's form with other offsets, and texts that only look like it (each decided as pandas decides it)
+    ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05.999-2359", "2024-01-02T03:04:05.123+2359", None],
+    ["2024-02-29T23:59:59.999+0530", "1970-01-01T00:00:00.000+0000", "0001-01-01T00:00:00.000+0100"],
+    ["2024-02-30T00:00:00.000+0000", "2024-01-02T03:04:05.000+0000"], ["2024-01-02T03:04:60.000+0000"],
+    ["2024-01-02T24:00:00.000+0000"], ["2024-01-02T03:04:05.000+2400"], ["2024-01-02T03:04:05.000+0060"],
+    ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05+0000"], ["2024-01-02T03:04:05.000 0000"],
+    ["2024-01-02T03:04:05,000+0000"], ["２024-01-02T03:04:05.000+0000"], ["2024-01-02T03:04:05.000+0000 "],
+    ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05.000+00000"[:27]], ["2024-01-02T03:04:05.000Z+0000"],
+    ["0000-01-01T00:00:00.000+0000", "0000-02-29T12:00:00.000-0130", "1900-02-28T23:59:59.999+2359", None],
+    ["1900-02-29T00:00:00.000+0000"], ["2000-02-29T00:00:00.000+0000", "2100-12-31T23:59:59.000-0000"],
 ])
 def test_search_dates_read_as_pandas_reads_iso8601(texts):
     """Every search DataFrame's dates (client and store) read as pandas.to_datetime(utc=True, format="ISO8601")."""
@@ -124,6 +134,37 @@ def test_search_dates_of_several_columns_read_as_each_column_alone():
             pd.testing.assert_series_equal(series, want)
 
 
+def test_random_rest_dates_read_as_pandas_reads_them():
+    """Jira REST's dates (``2024-01-02T03:04:05.000+0000``: any time, any offset below a day, impossible days
+    too) come out of the search's date rule exactly as pandas.to_datetime(utc=True, format="ISO8601") reads them."""
+    import random
+
+    import pandas as pd
+
+    from labkit.jira.model import search_times_columns
+
+    rnd = random.Random(16)
+
+    def text() -> str | None:
+        if rnd.random() < 0.1:
+            return None
+        return (f"{rnd.randint(0, 9999):04d}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 31):02d}T{rnd.randint(0, 23):02d}:"
+                f"{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}.{rnd.randint(0, 999):03d}"
+                f"{rnd.choice('+-')}{rnd.randint(0, 23):02d}{rnd.randint(0, 59):02d}")
+
+    columns = [[text() for _ in range(3000)] for _ in range(4)]
+    for k in (0, 1):  # every day exists in these two
+        columns[k] = [t if t is None or t[8:10] <= "28" else t[:8] + "28" + t[10:] for t in columns[k]]
+    columns[1][7] = "2024-02-29T10:00:00.000-0000"  # a leap day, a negative zero offset
+    columns[2][7] = "2023-02-29T10:00:00.000+0000"  # no such day: that column is pandas' to decide
+    for col, got in zip(columns, search_times_columns(columns), strict=True):
+        want = pd.to_datetime(pd.Series(col, dtype=object), utc=True, format="ISO8601", errors="coerce")
+        pd.testing.assert_series_equal(got, want)
+    from labkit.jira.model import _rest_times
+
+    assert _rest_times(columns[0]) is not None and _rest_times(columns[1]) is not None  # read by the numpy pass
+
+
 def test_date_subsets_taken_from_a_column_read_once_read_as_pandas_reads_them():
     """The frame cache reads each date column once and takes subsets: each subset is what pandas makes of its texts
     (the unit too: a subset with no date at all is datetime64[s], as pandas gives)."""
@@ -137,7 +178,8 @@ def test_date_subsets_taken_from_a_column_read_once_read_as_pandas_reads_them():
     columns = [["2024-01-02T03:04:05", None, "2023-12-31T23:59:59", None],          # numpy reads it
                [None, None, None, None],
                ["2024-01-02T03:04:05.000+0000", "2024-01-02T03:04:05", None, None],  # pandas reads it
-               ["2024-01-02T03:04:05.123456789", None, "2024-01-02T03:04:05", None]]  # nanoseconds in one row
+               ["2024-01-02T03:04:05.123456789", None, "2024-01-02T03:04:05", None],  # nanoseconds in one row
+               ["2024-01-02T03:04:05.000+0000", None, "2023-12-31T23:59:59.999-0130", None]]  # REST's form only
     read = TimesColumn.read(columns)
     subsets = [[], [1], [3, 1], [0], [2, 0], [0, 1, 2, 3], [3, 2, 1, 0], [2, 2, 0]]
     subsets += [list(p) for p in itertools.permutations(range(4), 2)]
@@ -146,3 +188,16 @@ def test_date_subsets_taken_from_a_column_read_once_read_as_pandas_reads_them():
             want = pd.to_datetime(pd.Series([texts[k] for k in pos], dtype=object), utc=True, format="ISO8601",
                                   errors="coerce")
             pd.testing.assert_series_equal(pd.Series(col.take(np.array(pos, dtype=np.int64))), want, obj=f"{texts} {pos}")
+
+
+def test_a_link_type_asked_again_gets_the_same_direction():
+    """The direction is remembered per link type as given: asked again (also as other case or spacing, or as a name
+    that is not text, e.g. 1 and True, which are equal in Python but not the same name) the answer is the rule's."""
+    from labkit.jira.model import BlockingRule
+
+    rule = BlockingRule(["1"])
+    for _ in range(2):
+        assert rule.direction(1, "x", "y") == 1 and rule.direction("1", "x", "y") == 1
+        assert rule.direction(True, "x", "y") == 0 and rule.direction(None, None, None) == 0
+        assert rule.direction(" Blocks ", "IS BLOCKED BY", "BLOCKS") == 1
+        assert rule.direction("blocks", "blocks", "is blocked by") == -1

@@ -18,23 +18,34 @@ from labkit.http import session
 from tests.security.servers import SilentServer
 
 pytestmark = [pytest.mark.unit]
+WAYS = ["request", "content"]  # Session.request (requests' path) and Session.content (straight through the pool)
 
 
-def test_a_silent_server_gets_one_attempt_within_the_deadline():
+def send(s, way: str, method: str, path: str, **options):
+    """One call through either way (a JSON body when it is a POST)."""
+    body = {"jql": "text ~ x"} if method == "POST" else None
+    if way == "content":
+        return s.content(method, path, json=body, **options)
+    return s.request(method, path, json=body, **options)
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_silent_server_gets_one_attempt_within_the_deadline(way):
     with SilentServer() as server:
         s = session(server.url, timeout=1, sleep=lambda _s: None)
         with pytest.raises(HttpError, match=r"got no complete answer within 1 s.*--timeout"):
-            s.get("/rest/api/2/serverInfo")
+            send(s, way, "GET", "/rest/api/2/serverInfo")
         assert server.accepted == 1  # the old per-attempt timeout sent it 5 times
 
 
-def test_a_server_that_trickles_bytes_cannot_hold_a_call_past_its_deadline():
+@pytest.mark.parametrize("way", WAYS)
+def test_a_server_that_trickles_bytes_cannot_hold_a_call_past_its_deadline(way):
     with SilentServer(trickle=0.2) as server:
         outcome: list[BaseException | None] = []
 
         def call():
             try:
-                session(server.url, timeout=1.5, sleep=lambda _s: None).get("/x")
+                send(session(server.url, timeout=1.5, sleep=lambda _s: None), way, "GET", "/x")
                 outcome.append(None)
             except BaseException as exc:  # noqa: BLE001 - the test reports whatever came out
                 outcome.append(exc)
@@ -46,14 +57,15 @@ def test_a_server_that_trickles_bytes_cannot_hold_a_call_past_its_deadline():
         assert isinstance(outcome[0], HttpError) and "within 1.5 s" in str(outcome[0])
 
 
-def test_a_read_timeout_on_a_post_search_is_not_resent_unless_asked():
+@pytest.mark.parametrize("way", WAYS)
+def test_a_read_timeout_on_a_post_search_is_not_resent_unless_asked(way):
     with SilentServer() as server:
         s = session(server.url, timeout=(1.0, 0.5), deadline=60, sleep=lambda _s: None)
         with pytest.raises(HttpError, match="not retried: the server may still be running it"):
-            s.post("/rest/api/2/search", json={"jql": "text ~ x"}, idempotent=True)
+            send(s, way, "POST", "/rest/api/2/search", idempotent=True)
         assert server.accepted == 1
         with pytest.raises(HttpError):
-            s.post("/rest/api/2/search", json={"jql": "text ~ x"}, idempotent=True, retry_read_timeout=True)
+            send(s, way, "POST", "/rest/api/2/search", idempotent=True, retry_read_timeout=True)
         assert server.accepted == 1 + 1 + s.retries
 
 

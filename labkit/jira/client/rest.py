@@ -20,21 +20,28 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import Any
 
 from labkit.errors import HttpError
+from labkit.jira.client.columns import (
+    IssueColumns,
+    IssueList,
+    Parser,
+    batch,
+    columns_parser,
+    normalise,
+)
 from labkit.jira.errors import JiraError
 from labkit.jira.model import (
     LEXO_RANK,
     RANK_FIELD,
     SEARCH_COLUMNS,
     SEARCH_DATE_COLUMNS,
-    WORDING,
     BlockingRule,
     blocking_rule,
     changelog_truncated,
@@ -55,7 +62,6 @@ CHANGELOG_PAGE = 100    # GET /issue/{key}/changelog: at most 100 entries a page
 CHANGELOG_BULK = 1000   # POST /changelog/bulkfetch: at most 1000 issues a call
 CHANGELOG_BULK_PAGE = 10000  # ... and at most 10000 entries a page
 CHANGELOG_PROGRESS_MIN = 50  # show a progress bar when this many changelogs are paged in
-Parser = Callable[[bytes], dict[str, Any]]
 
 
 def _parse_json(content: bytes) -> dict[str, Any]:
@@ -97,222 +103,10 @@ def _id_decoder() -> Any:
     return mjson.Decoder(page)
 
 
-@functools.lru_cache(maxsize=8)
-def page_parser(rank_field: str = DEFAULT_RANK_FIELD) -> Parser | None:
-    """Return a parser that decodes a search/bulkfetch page into typed issue structs (msgspec, in C).
-
-    Only the fields the columns need are decoded; a page that does not fit the expected shape
-    falls back to plain JSON (dict issues, which :func:`search_columns` also takes). None when
-    msgspec is missing.
-    """
-    try:
-        import msgspec
-    except ImportError:
-        return None
-    from msgspec import defstruct, field
-
-    # defstruct, not class syntax: this module's postponed annotations cannot see local classes.
-    def struct(name: str, *fields: tuple[Any, ...], **kw: Any) -> Any:
-        """Define a msgspec Struct (no GC tracking: decoded trees have no cycles)."""
-        return defstruct(name, [(f[0], f[1], f[2] if len(f) > 2 else None) for f in fields], gc=False, **kw)
-
-    Named = struct("Named", ("name", Any), ("value", Any))
-    Category = struct("Category", ("name", Any))
-    Status = struct("Status", ("name", Any), ("statusCategory", Category | None))
-    User = struct("User", ("displayName", Any), ("name", Any), ("accountId", Any))
-    LinkType = struct("LinkType", ("name", Any), ("inward", Any), ("outward", Any))
-    Ref = struct("Ref", ("key", Any))
-    Link = struct("Link", ("type", LinkType | None), ("inwardIssue", Ref | None), ("outwardIssue", Ref | None))
-    Fields = struct("Fields", ("summary", Any), ("status", Status | None), ("issuetype", Named | None),
-                    ("priority", Named | None), ("assignee", User | None), ("reporter", User | None),
-                    ("created", Any), ("updated", Any), ("resolutiondate", Any), ("labels", list[Any] | None),
-                    ("components", list[Named] | None), ("issuelinks", list[Link] | None),
-                    ("rank", Any, field(default=None, name=rank_field)))
-    # item access (issue["key"]) lets the paging code treat these like the dicts of plain JSON
-    Issue = struct("Issue", ("id", Any), ("key", Any), ("fields", Fields | None),
-                   namespace={"__getitem__": lambda self, name: getattr(self, name)})
-    Page = struct("Page", ("total", int | None), ("maxResults", int | None), ("issues", list[Issue], []))
-    decoder = msgspec.json.Decoder(Page)
-
-    def parse(content: bytes) -> dict[str, Any]:
-        """Decode a search page into issue structs (falling back to plain JSON for unexpected shapes)."""
-        try:
-            page = decoder.decode(content)
-        except msgspec.ValidationError:
-            return json.loads(content)
-        return {"total": page.total, "maxResults": page.maxResults, "issues": page.issues}
-
-    return parse
-
-
-def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
-                   rule: BlockingRule = WORDING, shared: dict[Any, Any] | None = None) -> dict[str, list[Any]]:
-    """Return the normalised columns of decoded issues (structs of :func:`page_parser`), built column by column.
-
-    Dict issues (plain JSON) go through :func:`normalise` row by row. With ``shared`` (a dict kept
-    across pages), the columns of names that repeat (status, type, priority, people) hold one string
-    object per distinct name instead of one per issue.
-    """
-    if any(isinstance(i, dict) for i in issues):
-        rows = [normalise(i, rank_field, rule=rule) for i in issues]
-        return {c: _shared([r[c] for r in rows], shared) if c in _REPEATED else [r[c] for r in rows] for c in COLUMNS}
-    fs = [i.fields for i in issues]
-    st = [f.status if f is not None else None for f in fs]
-    fs = [f if f is not None else _NO_FIELDS for f in fs]
-
-    def named(attr: str) -> list[Any]:
-        """A named object's name (or option value) per issue."""
-        return [None if (v := getattr(f, attr)) is None else (v.name if v.name is not None else v.value) for f in fs]
-
-    def user(attr: str) -> list[Any]:
-        """A user's display name (or login, or account id) per issue."""
-        return [None if (u := getattr(f, attr)) is None else (u.displayName or u.name or u.accountId) for f in fs]
-
-    blocked_by: list[list[str]] = []
-    blocks: list[list[str]] = []
-    for f in fs:
-        sides = []
-        for lk in f.issuelinks or ():
-            t = lk.type
-            if t is None:
-                continue
-            if lk.outwardIssue is not None:
-                sides.append((t.name, t.inward, t.outward, "outward", lk.outwardIssue.key))
-            elif lk.inwardIssue is not None:
-                sides.append((t.name, t.inward, t.outward, "inward", lk.inwardIssue.key))
-        by, bl = rule.sides(sides) if sides else ([], [])
-        blocked_by.append(by)
-        blocks.append(bl)
-    return {
-        "key": [i.key for i in issues], "summary": [f.summary for f in fs],
-        "status": _shared([None if s is None else s.name for s in st], shared),
-        "status_category": _shared([None if s is None or s.statusCategory is None else s.statusCategory.name
-                                    for s in st], shared),
-        "issuetype": _shared(named("issuetype"), shared), "priority": _shared(named("priority"), shared),
-        "assignee": _shared(user("assignee"), shared), "reporter": _shared(user("reporter"), shared),
-        "created": [f.created for f in fs], "updated": [f.updated for f in fs],
-        "resolved": [f.resolutiondate for f in fs],
-        "labels": [(ls if len(ls) == 1 else sorted(ls)) if (ls := f.labels) else [] for f in fs],  # a decoded list
-        "components": [sorted(c.name if c.name is not None else c.value for c in cs) if len(cs := f.components or ()) > 1
-                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for f in fs],
-        "rank": [f.rank for f in fs], "blocked_by": blocked_by, "blocks": blocks,
-    }
-
-
-_REPEATED = frozenset({"status", "status_category", "issuetype", "priority", "assignee", "reporter"})
-
-
-def _shared(values: list[Any], shared: dict[Any, Any] | None) -> list[Any]:
-    """The values with each repeated one replaced by the first equal object ``shared`` holds (as they are without it)."""
-    if shared is None:
-        return values
-    keep = shared.setdefault
-    try:
-        return [keep(v, v) for v in values]
-    except TypeError:  # an odd, unhashable value (a name that is an object): keep the column as it is
-        return values
-
-
-class _Row(tuple):
-    """One decoded issue as a search keeps it: its normalised values in :data:`COLUMNS` order, then its id.
-
-    A page's issues become rows as soon as it arrives, so a search never holds every decoded issue
-    at once; ``row["key"]`` and ``row["id"]`` let the paging code treat a row like an issue.
-    """
-
-    __slots__ = ()
-
-    def __getitem__(self, i: Any) -> Any:
-        """Item access by position, or "key" / "id" as on an issue."""
-        if i == "key":
-            return tuple.__getitem__(self, 0)
-        if i == "id":
-            return tuple.__getitem__(self, -1)
-        return tuple.__getitem__(self, i)
-
-
-def row_parser(rank_field: str = DEFAULT_RANK_FIELD, rule: BlockingRule = WORDING) -> Parser | None:
-    """Return a parser that turns a search/bulkfetch page straight into rows of the normalised columns (:class:`_Row`).
-
-    Columns are built per page (see :func:`search_columns`), each repeated name kept once across the
-    search; None when msgspec is missing.
-    """
-    parse = page_parser(rank_field)
-    if parse is None:
-        return None
-    shared: dict[Any, Any] = {}
-
-    def rows(content: bytes) -> dict[str, Any]:
-        """Decode one page and keep only its rows."""
-        page = parse(content)
-        issues = page.get("issues") or []
-        cols = search_columns(issues, rank_field, rule, shared)
-        ids = [i.get("id") if isinstance(i, dict) else i.id for i in issues]
-        return {"total": page.get("total"), "maxResults": page.get("maxResults"),
-                "issues": list(map(_Row, zip(*(cols[c] for c in COLUMNS), ids, strict=True)))}
-
-    return rows
-
-
-class _NoFields:
-    """Stands in for an issue without ``fields``: every field is absent."""
-
-    def __getattr__(self, name: str) -> None:
-        """Return None for any field."""
-        return None
-
-
-_NO_FIELDS = _NoFields()
-
-
 def base_fields(rank_field: str = DEFAULT_RANK_FIELD) -> list[str]:
     """Return the REST fields the normalised columns are made of."""
     return ["summary", "status", "issuetype", "priority", "assignee", "reporter", "created", "updated",
             "resolutiondate", "labels", "components", "issuelinks", rank_field]
-
-
-def _name(value: Any) -> Any:
-    """Return an object's name (or value), or the value itself."""
-    if isinstance(value, dict):
-        return value.get("name") if value.get("name") is not None else value.get("value")
-    return value
-
-
-def _user(value: Any) -> Any:
-    """Return a user's display name (or login, or account id)."""
-    if isinstance(value, dict):
-        return value.get("displayName") or value.get("name") or value.get("accountId")
-    return value
-
-
-def normalise(issue: dict[str, Any], rank_field: str = DEFAULT_RANK_FIELD,
-              extra: Sequence[str] = (), rule: BlockingRule = WORDING) -> dict[str, Any]:
-    """Turn one REST issue into a row of the normalised columns (plus ``extra`` raw fields)."""
-    f = issue.get("fields") or {}
-    status = f.get("status") or {}
-    blocked_by, blocks = rule.blocking(f)
-    row = {
-        "key": issue.get("key"),
-        "summary": f.get("summary"),
-        "status": _name(status),
-        "status_category": _name(status.get("statusCategory")) if isinstance(status, dict) else None,
-        "issuetype": _name(f.get("issuetype")),
-        "priority": _name(f.get("priority")),
-        "assignee": _user(f.get("assignee")),
-        "reporter": _user(f.get("reporter")),
-        "created": f.get("created"),
-        "updated": f.get("updated"),
-        "resolved": f.get("resolutiondate"),
-        "labels": sorted(f.get("labels") or []),
-        "components": sorted(_name(c) for c in f.get("components") or []),
-        "rank": f.get(rank_field),
-        "blocked_by": blocked_by,
-        "blocks": blocks,
-    }
-    for name in extra:
-        if name not in row:
-            row[name] = f.get(name)
-    return row
 
 
 def to_dataframe(rows: list[dict[str, Any]] | dict[str, list[Any]], extra: Sequence[str] = (),
@@ -493,16 +287,15 @@ class JiraClient:
         extra = list(fields)
         rank = self.rank_field
         wanted = base_fields(rank) + [f for f in extra if f not in base_fields(rank)]
-        fast = None if extra or raw else row_parser(rank, self.blocking)
-        if fast is not None:  # each page decoded into typed structs, then rows: no JSON tree or dict per issue
+        fast = None if extra or raw else columns_parser(rank, self.blocking)
+        if fast is not None:  # each page decoded into typed structs, then its columns: no JSON tree or dict per issue
             from labkit.bulk import no_gc
 
             with no_gc():
-                rows = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
-                get = tuple.__getitem__  # column by column, no row-sized tuples on top of the rows
-                columns = {c: list(map(get, rows, repeat(n, len(rows)))) for n, c in enumerate(COLUMNS)}
-                del rows
-                return to_dataframe(columns)
+                got = self.search_issues(jql, wanted, limit=limit, progress=progress, parse=fast)
+                if isinstance(got, IssueColumns):
+                    return to_dataframe(got.columns)
+                return to_dataframe([normalise(i, rank, rule=self.blocking) for i in got])  # no page at all
         issues = self.search_issues(jql, wanted, limit=limit, progress=progress)
         rows = [normalise(i, rank, extra, self.blocking) for i in issues]
         return to_dataframe(rows, extra, issues if raw else None)
@@ -512,7 +305,8 @@ class JiraClient:
                       expand: str | None = None, full_changelog: bool = True) -> list[dict[str, Any]]:
         """Return the raw REST issues of a search, complete, in order and without duplicates.
 
-        ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON);
+        ``parse`` turns a response body into ``{"total", "maxResults", "issues"}`` (default: JSON; with
+        a :func:`~labkit.jira.client.columns.columns_parser` the search's :class:`IssueColumns` come back);
         ``expand="changelog"`` adds each issue's history, complete: a changelog Jira cut short is
         paged in (:meth:`complete_changelogs`) unless ``full_changelog=False``.
         """
@@ -524,12 +318,13 @@ class JiraClient:
                 issues = self._search_cloud(jql, fields, limit, progress, parse, expand)
             else:
                 issues = self._search_server(jql, fields, limit, progress, parse, expand)
-        keys = [i["key"] for i in issues]
-        if len(set(keys)) == len(keys):  # the usual case: nothing moved between pages
-            unique = list(issues)
-        else:
-            first = {k: n for n, k in reversed(list(enumerate(keys)))}  # each key at its first place
-            unique = [i for n, (k, i) in enumerate(zip(keys, issues, strict=True)) if first[k] == n]
+        keys = issues.keys()
+        if len(set(keys)) != len(keys):  # an issue moved between pages: keep each key at its first place
+            first = {k: n for n, k in reversed(list(enumerate(keys)))}
+            issues = issues.take([n for n, k in enumerate(keys) if first[k] == n])
+        if isinstance(issues, IssueColumns):  # the columns a columns parser built (JiraClient.search)
+            return issues  # type: ignore[return-value]
+        unique = list(issues)
         if full_changelog and expand and "changelog" in expand.split(","):
             self.complete_changelogs(unique, progress=progress)
         return unique
@@ -653,13 +448,15 @@ class JiraClient:
         with rejected_jql(jql):
             if self.is_cloud:
                 r = self._post_search(f"{self.api}/search/approximate-count", {"jql": jql})
-                return int(r.json()["count"])
+                return int(json.loads(r)["count"])
             r = self._post_search("/rest/api/2/search", {"jql": jql, "maxResults": 0, "fields": ["key"]})
-            return int(r.json()["total"])
+            return int(json.loads(r)["total"])
 
-    def _post_search(self, path: str, body: dict[str, Any]) -> Any:
-        """POST a search: retried as idempotent, but a read timeout only with ``retry_read_timeout``."""
-        return self.session.post(path, json=body, idempotent=True, retry_read_timeout=self.retry_read_timeout)
+    def _post_search(self, path: str, body: dict[str, Any]) -> bytes:
+        """POST a search and return the answer's body: retried as idempotent, a read timeout only with
+        ``retry_read_timeout`` (sent straight through the session's connection pool: see ``Session.content``)."""
+        return self.session.content("POST", path, json=body, idempotent=True,
+                                    retry_read_timeout=self.retry_read_timeout)
 
     def _bar(self, total: int | None, progress: bool | None, what: str = "jira search") -> Any:
         """Return a tqdm progress bar for long searches (or changelog fetches), or None."""
@@ -678,92 +475,126 @@ class JiraClient:
         body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": list(fields)}
         if expand:
             body["expand"] = expand.split(",")
-        return (parse or _parse_json)(self._post_search("/rest/api/2/search", body).content)
+        return (parse or _parse_json)(self._post_search("/rest/api/2/search", body))
 
     def _search_server(self, jql: str, fields: Sequence[str], limit: int | None,
                        progress: bool | None, parse: Parser | None = None,
-                       expand: str | None = None) -> list[dict[str, Any]]:
+                       expand: str | None = None) -> IssueList | IssueColumns:
         """Server/DC: first page for the total, then the other pages concurrently."""
         want = self.page_size if limit is None else min(limit, self.page_size)
         first = self._page(jql, fields, 0, want, parse, expand)
         total = int(first.get("total", 0))
         if limit is not None:
             total = min(total, limit)
-        issues = list(first.get("issues", []))
+        issues = batch(first.get("issues"))
         size = int(first.get("maxResults") or len(issues) or want) or 1
         bar = self._bar(total, progress)
         if bar is not None:
             bar.update(len(issues))
-        starts = list(range(len(issues), total, size)) if issues else []
+        starts = list(range(len(issues), total, size)) if len(issues) else []
 
-        def fetch(start: int) -> list[dict[str, Any]]:
+        def fetch(start: int) -> IssueList | IssueColumns:
             """Fetch one window of the result, filling short pages."""
-            got: list[dict[str, Any]] = []
+            parts = []
+            got = 0
             end = min(start + size, total)
-            while start + len(got) < end:  # a server may return short pages: fill the window
-                page = self._page(jql, fields, start + len(got), end - start - len(got), parse,
-                                  expand).get("issues", [])
-                if not page:
+            while start + got < end:  # a server may return short pages: fill the window
+                page = batch(self._page(jql, fields, start + got, end - start - got, parse, expand).get("issues"))
+                if not len(page):
                     break
-                got.extend(page)
+                parts.append(page)
+                got += len(page)
             if bar is not None:
-                bar.update(len(got))
-            return got
+                bar.update(got)
+            return issues.join(parts) if parts else issues.head(0)
 
         try:
-            for page in self._parallel(fetch, starts):
-                issues.extend(page)
+            issues = issues.join([issues, *self._parallel(fetch, starts)])
         finally:
             if bar is not None:
                 bar.close()
-        return issues[:total] if limit is not None else issues
+        return issues.head(total) if limit is not None else issues
 
     def _search_cloud(self, jql: str, fields: Sequence[str], limit: int | None,
                       progress: bool | None, parse: Parser | None = None,
-                      expand: str | None = None) -> list[dict[str, Any]]:
-        """Cloud: ids by nextPageToken paging, then details by parallel bulkfetch."""
-        found: list[Any] = []
+                      expand: str | None = None) -> IssueList | IssueColumns:
+        """Cloud: ids by nextPageToken paging; each full batch of ids goes to a parallel bulkfetch at once.
+
+        The details of the first ids are fetched while the next id pages come (the id paging is
+        sequential by nature); the batches are joined in the order of the ids.
+        """
         token: str | None = None
         light = all(f in ("id", "key") for f in fields) and not expand
-        read = _parse_json if light else _id_page  # the details come later: keep only the ids of the id pages
-        while True:
-            body: dict[str, Any] = {"jql": jql, "fields": ["key"] if light else ["id"],
-                                    "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
-            if token:
-                body["nextPageToken"] = token
-            page = read(self._post_search(f"{self.api}/search/jql", body).content)
-            found.extend(page.get("issues", []))
-            token = page.get("nextPageToken")
-            if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
-                break
-        if limit is not None:
-            found = found[:limit]
         if light:
-            return found
-        ids = [str(i) for i in found]
-        del found
-        bar = self._bar(len(ids), progress)
-        batches = [ids[i:i + BULKFETCH] for i in range(0, len(ids), BULKFETCH)]
+            found: list[Any] = []
+            while True:
+                page = self._id_search(jql, ["key"], token, _parse_json)
+                found.extend(page.get("issues", []))
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast") or (limit is not None and len(found) >= limit):
+                    break
+            return IssueList(found if limit is None else found[:limit])
+        lock = threading.Lock()
+        state: dict[str, Any] = {"done": 0, "bar": None}
 
-        def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            """Fetch the details of one batch of issue ids."""
-            body: dict[str, Any] = {"issueIdsOrKeys": batch, "fields": list(fields)}
+        def advance(n: int) -> None:
+            """Count fetched issues (on the progress bar once there is one)."""
+            with lock:
+                state["done"] += n
+                if state["bar"] is not None:
+                    state["bar"].update(n)
+
+        def fetch(wanted: list[str]) -> IssueList | IssueColumns:
+            """Fetch the details of one batch of issue ids, in the order asked for."""
+            body: dict[str, Any] = {"issueIdsOrKeys": wanted, "fields": list(fields)}
             if expand:
                 body["expand"] = expand.split(",")
-            r = (parse or _parse_json)(self._post_search(f"{self.api}/issue/bulkfetch", body).content)
-            by_id = {str(i["id"]): i for i in r.get("issues", [])}
-            if bar is not None:
-                bar.update(len(batch))
-            return [by_id[i] for i in batch if i in by_id]
+            got = batch((parse or _parse_json)(self._post_search(f"{self.api}/issue/bulkfetch", body)).get("issues"))
+            have = got.ids()
+            if have != wanted:  # another order, or some missing: as asked, each id once (its last answer)
+                at = {i: n for n, i in enumerate(have)}
+                got = got.take([at[i] for i in wanted if i in at])
+            advance(len(wanted))
+            return got
 
-        issues: list[dict[str, Any]] = []
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jira-page") if self.workers > 1 else None
+        batches: list[Any] = []  # futures (or, with one worker, the id batches to fetch in turn)
+        pending: list[str] = []
+        count = 0
         try:
-            for got in self._parallel(fetch, batches):
-                issues.extend(got)
+            while True:
+                page = self._id_search(jql, ["id"], token, _id_page)  # keeps only the ids
+                new = [str(i) for i in page.get("issues", [])]
+                if limit is not None:
+                    new = new[:max(0, limit - count)]
+                count += len(new)
+                pending.extend(new)
+                while len(pending) >= BULKFETCH:
+                    batches.append(pool.submit(fetch, pending[:BULKFETCH]) if pool else pending[:BULKFETCH])
+                    del pending[:BULKFETCH]
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast") or (limit is not None and count >= limit):
+                    break
+            if pending:
+                batches.append(pool.submit(fetch, pending) if pool else pending)
+            with lock:
+                bar = state["bar"] = self._bar(count, progress)
+                if bar is not None:
+                    bar.update(state["done"])
+            parts = [b.result() if pool else fetch(b) for b in batches]
         finally:
-            if bar is not None:
-                bar.close()
-        return issues
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if state["bar"] is not None:
+                state["bar"].close()
+        return parts[0].join(parts) if parts else IssueList()
+
+    def _id_search(self, jql: str, fields: list[str], token: str | None, read: Parser) -> dict[str, Any]:
+        """One Cloud ``search/jql`` page of ids (or keys), decoded by ``read``."""
+        body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": min(CLOUD_ID_PAGE, self.page_size * 5)}
+        if token:
+            body["nextPageToken"] = token
+        return read(self._post_search(f"{self.api}/search/jql", body))
 
     def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
         """Map fn over items with the client's worker threads, keeping order."""
@@ -791,7 +622,7 @@ class JiraClient:
                 if cursor:
                     body["nextPageToken"] = cursor
                 with rejected_jql(jql):
-                    page = self._post_search("/rest/api/2/search/jql", body).json()
+                    page = json.loads(self._post_search("/rest/api/2/search/jql", body))
                 issues = page.get("issues", [])
                 cursor = page.get("nextPageToken")
                 yield issues, cursor
