@@ -14,7 +14,7 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "encode_bytes", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -166,6 +166,11 @@ _ENCODER = msgspec.json.Encoder()
 def encode(obj: Any) -> str:
     """Return compact JSON text of a value (UTF-8, not ASCII-escaped)."""
     return _ENCODER.encode(obj).decode("utf-8")
+
+
+def encode_bytes(obj: Any) -> bytes:
+    """Return compact JSON of a value as UTF-8 bytes (the text :func:`encode` returns, not yet decoded)."""
+    return _ENCODER.encode(obj)
 
 
 def loads(text: str | bytes) -> Any:
