@@ -96,6 +96,11 @@ CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row');
 """
 
+# Page size of a new store. A stored document averages 4-7 KB: with SQLite's default 4 KB pages almost every
+# one spills into an overflow page. With 16 KB pages a load of 100,000 generated issues took about 10 % less CPU
+# (document inserts and the index builds at its end). SQLite fixes the page size when the database is created
+# and ignores the pragma for an existing one (sqlite.org/pragma.html#pragma_page_size), so it is set first of all.
+_PAGE_SIZE = 16384
 _SQL_INT_MAX = 2**62  # LIMIT/OFFSET bound: SQLite integers are 64-bit, no store holds this many issues
 
 # Secondary indexes: one for each column a JQL clause can match (NOCASE where the match ignores case), the
@@ -298,6 +303,7 @@ class Store:
         self._blocking = blocking
         try:
             self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db.execute(f"PRAGMA page_size={_PAGE_SIZE}")  # takes effect only in a new store
             self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA cache_size=-200000")
