@@ -1,10 +1,9 @@
 """How the store keeps the documents it imports: TEXT whatever form they came in, UTF-8 checked, 16 KB pages.
 
 An import keeps valid UTF-8 as bytes (ASCII lines, msgspec's encoding of a dict) and stores it
-with ``CAST(? AS TEXT)``; SQLite: "When casting a BLOB value to TEXT, the sequence of bytes that
-make up the BLOB is interpreted as text encoded using the database encoding"
-(sqlite.org/lang_expr.html#castexpr). The oracle here is the standard library's ``json`` and the
-lines themselves, not labkit's decoder.
+with ``CAST(? AS TEXT)``: SQLite reads a BLOB cast to TEXT as text in the database encoding
+(sqlite.org/lang_expr.html, "CAST expressions"), so the stored value must be TEXT equal to the line.
+The oracle here is the standard library's ``json`` and the lines themselves, not labkit's decoder.
 """
 
 from __future__ import annotations

@@ -131,10 +131,9 @@ _ISSUE_COLUMNS = ("rid", "id", "key", "project", "num", "project_id", "project_n
                   "parent_id", "created", "updated", "resolved", "due", "rank", "texts")
 _INSERT_ISSUE = f"INSERT INTO issue ({', '.join(_ISSUE_COLUMNS)}) VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})"
 _BATCH = 2000
-# A document's text is bound as a str or as UTF-8 bytes (see _document); CAST keeps bytes TEXT: "When casting a BLOB
-# value to TEXT, the sequence of bytes that make up the BLOB is interpreted as text encoded using the database
-# encoding" (sqlite.org/lang_expr.html#castexpr): UTF-8 in a store labkit made (checked when it is opened;
-# in a store of another encoding the bytes are decoded into a str first).
+# A document's text is bound as a str or as UTF-8 bytes (see _document); CAST keeps bytes TEXT: a BLOB cast to TEXT
+# is its bytes read as text in the database encoding (sqlite.org/lang_expr.html, "CAST expressions"), UTF-8 in a
+# store labkit made (checked when it is opened; in a store of another encoding the bytes are decoded first).
 _INSERT_DOC = "INSERT INTO issue_doc VALUES (?, CAST(? AS TEXT), ?)"
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
