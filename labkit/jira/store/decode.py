@@ -163,14 +163,14 @@ _LAZY = msgspec.json.Decoder(dict[str, Raw])
 _ENCODER = msgspec.json.Encoder()
 
 
-def encode(obj: Any) -> str:
-    """Return compact JSON text of a value (UTF-8, not ASCII-escaped)."""
-    return _ENCODER.encode(obj).decode("utf-8")
-
-
 def encode_bytes(obj: Any) -> bytes:
-    """Return compact JSON of a value as UTF-8 bytes (the text :func:`encode` returns, not yet decoded)."""
+    """Return compact JSON of a value as UTF-8 bytes (not ASCII-escaped)."""
     return _ENCODER.encode(obj)
+
+
+def encode(obj: Any) -> str:
+    """Return compact JSON text of a value: :func:`encode_bytes` decoded."""
+    return encode_bytes(obj).decode("utf-8")
 
 
 def loads(text: str | bytes) -> Any:
