@@ -151,8 +151,15 @@ def field_texts(fields: dict) -> tuple[str, str, str, str]:
 
 
 def texts_of(summary: Any, description: Any, environment: Any, bodies: Any) -> tuple[str, str, str, str]:
-    """Return the four searchable texts from the raw values of the fields (comment bodies joined by lines)."""
-    return (text_of(summary), text_of(description), text_of(environment), "\n".join(text_of(b) for b in bodies))
+    """Return the four searchable texts from the raw values of the fields (comment bodies joined by lines).
+
+    A plain ``str`` is its own text (what :func:`text_of` returns for it), taken without the call: an
+    import runs this for every issue.
+    """
+    return (summary if summary.__class__ is str else text_of(summary),
+            description if description.__class__ is str else text_of(description),
+            environment if environment.__class__ is str else text_of(environment),
+            "\n".join([b if b.__class__ is str else text_of(b) for b in bodies]))
 
 
 # ---------------------------------------------------------------- blocking links

@@ -14,7 +14,7 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "encode_bytes", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -163,9 +163,14 @@ _LAZY = msgspec.json.Decoder(dict[str, Raw])
 _ENCODER = msgspec.json.Encoder()
 
 
+def encode_bytes(obj: Any) -> bytes:
+    """Return compact JSON of a value as UTF-8 bytes (not ASCII-escaped)."""
+    return _ENCODER.encode(obj)
+
+
 def encode(obj: Any) -> str:
-    """Return compact JSON text of a value (UTF-8, not ASCII-escaped)."""
-    return _ENCODER.encode(obj).decode("utf-8")
+    """Return compact JSON text of a value: :func:`encode_bytes` decoded."""
+    return encode_bytes(obj).decode("utf-8")
 
 
 def loads(text: str | bytes) -> Any:
