@@ -33,6 +33,7 @@ from labkit.jira.sandbox.fields import (
     ISSUE_TYPES,
     PRIORITIES,
     adf_text,
+    field_rule,
     field_selector,
     field_spec,
     rfc3339,
@@ -40,6 +41,7 @@ from labkit.jira.sandbox.fields import (
     to_v3,
     v2_comment,
     v3_comment,
+    wire_fields,
 )
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 from labkit.jira.store.dates import normalise
@@ -317,9 +319,10 @@ class JiraApp:
         """Return the wire JSON (bytes) of the issues of these keys or ids, None for an unknown one.
 
         Rendered issues are cached per field selection (pages are mostly re-reads). The others are
-        read in one batch, their stored documents decoded only as far as the selected fields
-        (``Store.get_issues(lazy=True)``), so a first search costs about what a repeated one does.
-        Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
+        read in one batch (``Store.stored_issues``): only what the answer holds is read and decoded. A
+        field passes on as its stored JSON when that is canonical and no REST version rewrites it
+        (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
+        one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
         """
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
         with self._cache_lock:
@@ -328,25 +331,25 @@ class JiraApp:
         missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
         if not missing:
             return out
-        got = self.db.read(lambda s: s.get_issues(missing, lazy=True))  # one read of the page's documents and links
-        by = {i["key"]: i for i in got} | {str(i["id"]): i for i in got}
-        select = field_selector(tuple(spec) if spec else None, default)
-        # the selected values of the whole page decoded at once: its raw parts spliced into one JSON text
-        selected = loads(_ENCODER.encode([select(i.get("fields", {})) for i in got]))
+        rule = field_rule(tuple(spec) if spec else None, default)
+        documents = not rule.nothing or bool(expand and "changelog" in expand.split(","))
+        got = self.db.read(lambda s: s.stored_issues(missing, documents=documents, links=rule.keeps("issuelinks")))
+        by = {i.key: i for i in got} | {i.id: i for i in got}
         fresh: dict[tuple[Any, ...], bytes] = {}
-        for issue, fields in zip(got, selected, strict=True):
-            cached = (issue["key"], tag)
+        for issue, fields in zip(got, wire_fields(got, rule, version), strict=True):
+            cached = (issue.key, tag)
             if cached not in fresh:
-                fresh[cached] = _ENCODER.encode(self.issue_json(issue, version, base, spec, default, expand,
-                                                                changelog_max, fields))
-        made = {w: fresh[(issue["key"], tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
+                fresh[cached] = _ENCODER.encode(self.issue_json(
+                    {"id": issue.id, "key": issue.key, "changelog": issue.changelog}, version, base, spec, default,
+                    expand, changelog_max, fields))
+        made = {w: fresh[(issue.key, tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
         out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
                 if len(self._rendered) > RENDER_CACHE_MAX:
                     self._rendered.clear()
                 self._rendered.update(fresh)
-                self._ids.update((str(i["id"]), i["key"]) for i in got)
+                self._ids.update((i.id, i.key) for i in got)
         return out
 
     @staticmethod

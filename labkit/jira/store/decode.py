@@ -14,7 +14,8 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "link_snapshot", "loads", "raw_object",
+           "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -149,6 +150,13 @@ class SnapshotFields(Struct, gc=False):
     issuetype: Raw | UnsetType = UNSET
 
 
+class StoredDoc(Struct, gc=False):
+    """A stored document read to serve it: its fields and changelog left undecoded (absent ones stay absent)."""
+
+    fields: Raw | UnsetType = UNSET
+    changelog: Raw | UnsetType = UNSET
+
+
 class SnapshotDoc(Struct, gc=False):
     """A stored document read for its link snapshot."""
 
@@ -159,7 +167,8 @@ _ISSUE = msgspec.json.Decoder(IssueDoc)
 _TEXTS = msgspec.json.Decoder(TextDoc)
 _SNAPSHOT = msgspec.json.Decoder(SnapshotDoc)
 _ANY = msgspec.json.Decoder()
-_LAZY = msgspec.json.Decoder(dict[str, Raw])
+_STORED = msgspec.json.Decoder(StoredDoc)
+_RAW_VALUES = msgspec.json.Decoder(dict[str, Raw])
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -173,22 +182,21 @@ def loads(text: str | bytes) -> Any:
     return _ANY.decode(text)
 
 
-def lazy_issue(text: str | bytes) -> dict[str, Any]:
-    """Decode an issue's JSON text one level into ``fields``: id and key as values, everything else ``msgspec.Raw``.
+def stored_parts(text: str | bytes) -> tuple[dict[str, Raw], Raw | None]:
+    """Return a stored issue's fields (name -> undecoded value, in stored order) and its undecoded changelog.
 
     Finding where each value ends is a scan without building objects, so a caller that needs a few
-    fields (a search page) decodes just those with :func:`loads`. Text of another shape (no
-    ``fields`` object) is decoded whole, as :func:`loads` does.
+    fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
+    ``fields`` object gives no fields; no ``changelog`` gives None.
     """
-    try:
-        issue: dict[str, Any] = _LAZY.decode(text)
-        issue["fields"] = _LAZY.decode(issue["fields"])
-    except (msgspec.ValidationError, KeyError):
-        return _ANY.decode(text)
-    for name in ("id", "key"):
-        if name in issue:
-            issue[name] = _ANY.decode(issue[name])
-    return issue
+    doc = _STORED.decode(text)
+    fields: dict[str, Raw] = {}
+    if doc.fields is not UNSET:
+        try:
+            fields = _RAW_VALUES.decode(doc.fields)
+        except msgspec.ValidationError:  # null, or not an object
+            pass
+    return fields, None if doc.changelog is UNSET else doc.changelog
 
 
 def decode_issue(text: str | bytes) -> IssueDoc | None:
