@@ -140,6 +140,11 @@ class StoreWorker:
             self._pool.shutdown(wait=True)
 
 
+def expands_changelog(expand: str | None) -> bool:
+    """Tell whether an ``expand`` parameter (comma-separated) asks for the changelog."""
+    return bool(expand) and "changelog" in expand.split(",")
+
+
 def jql_errors() -> tuple[type[BaseException], ...]:
     """Return the exception types the store raises for bad input (a 400 for the client)."""
     return (JiraError,)
@@ -332,8 +337,9 @@ class JiraApp:
         if not missing:
             return out
         rule = field_rule(tuple(spec) if spec else None, default)
-        documents = not rule.nothing or bool(expand and "changelog" in expand.split(","))
-        got = self.db.read(lambda s: s.stored_issues(missing, documents=documents, links=rule.keeps("issuelinks")))
+        changelog = expands_changelog(expand)
+        got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
+                                                     links=rule.keeps("issuelinks")))
         by = {i.key: i for i in got} | {i.id: i for i in got}
         fresh: dict[tuple[Any, ...], bytes] = {}
         for issue, fields in zip(got, wire_fields(got, rule, version), strict=True):
@@ -401,7 +407,7 @@ class JiraApp:
             out["fields"] = fields
         elif spec == ["key"]:
             out["fields"] = {}
-        if expand and "changelog" in expand.split(","):
+        if expands_changelog(expand):
             histories = self.histories(issue, version)
             total = len(histories)
             if changelog_max is not None and total > changelog_max:

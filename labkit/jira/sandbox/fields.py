@@ -184,8 +184,9 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[s
         if links:
             f["issuelinks"] = issue.links
         selected = rule.select(f)
-        for name, value in selected.items():
-            if type(value) is Raw and (not issue.canonical or name in rewritten):
+        for name in (rewritten if issue.canonical else selected):
+            value = selected.get(name)
+            if type(value) is Raw:
                 todo.append((selected, name, value))
         out.append(selected)
     if todo:  # the page's raw values spliced into one JSON text, decoded at once

@@ -14,8 +14,8 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_texts", "link_snapshot", "loads", "raw_object",
-           "stored_parts", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "fields_snapshot", "fields_texts",
+           "link_snapshot", "loads", "raw_object", "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -151,9 +151,15 @@ class SnapshotFields(Struct, gc=False):
 
 
 class StoredDoc(Struct, gc=False):
-    """A stored document read to serve it: its fields and changelog left undecoded (absent ones stay absent)."""
+    """A stored document read to serve it: its fields (values undecoded, in order) and its undecoded changelog."""
 
-    fields: Raw | UnsetType = UNSET
+    fields: dict[str, Raw] | None = None
+    changelog: Raw | UnsetType = UNSET
+
+
+class StoredDocLoose(Struct, gc=False):
+    """A stored document whose ``fields`` is not an object: no fields."""
+
     changelog: Raw | UnsetType = UNSET
 
 
@@ -168,7 +174,8 @@ _TEXTS = msgspec.json.Decoder(TextDoc)
 _SNAPSHOT = msgspec.json.Decoder(SnapshotDoc)
 _ANY = msgspec.json.Decoder()
 _STORED = msgspec.json.Decoder(StoredDoc)
-_RAW_VALUES = msgspec.json.Decoder(dict[str, Raw])
+_SNAPSHOT_NAMES = tuple(f.encode_name for f in msgspec.structs.fields(SnapshotFields))
+_STORED_LOOSE = msgspec.json.Decoder(StoredDocLoose)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -189,14 +196,11 @@ def stored_parts(text: str | bytes) -> tuple[dict[str, Raw], Raw | None]:
     fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
     ``fields`` object gives no fields; no ``changelog`` gives None.
     """
-    doc = _STORED.decode(text)
-    fields: dict[str, Raw] = {}
-    if doc.fields is not UNSET:
-        try:
-            fields = _RAW_VALUES.decode(doc.fields)
-        except msgspec.ValidationError:  # null, or not an object
-            pass
-    return fields, None if doc.changelog is UNSET else doc.changelog
+    try:
+        doc = _STORED.decode(text)
+    except msgspec.ValidationError:  # fields is not an object
+        return {}, _changelog(_STORED_LOOSE.decode(text).changelog)
+    return doc.fields or {}, _changelog(doc.changelog)
 
 
 def decode_issue(text: str | bytes) -> IssueDoc | None:
@@ -225,6 +229,19 @@ def fields_texts(f: DocFields | TextFields | None) -> tuple[str, str, str, str]:
         return texts_of(None, None, None, ())
     cm = f.comment.comments if f.comment is not None and f.comment.comments else ()
     return texts_of(f.summary, f.description, f.environment, [c.body for c in cm])
+
+
+def _changelog(raw: Raw | UnsetType) -> Raw | None:
+    """A decoded document's changelog, None when it has none."""
+    return None if raw is UNSET else raw
+
+
+def fields_snapshot(fields: dict[str, Raw]) -> str:
+    """Return the JSON of the fields Jira embeds for an issue on the other end of a link, from its stored fields.
+
+    The same text :func:`link_snapshot` gives for the whole document.
+    """
+    return encode(SnapshotFields(**{k: fields[k] for k in _SNAPSHOT_NAMES if k in fields}))
 
 
 def raw_object(raw: Raw) -> str:

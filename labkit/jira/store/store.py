@@ -56,6 +56,7 @@ from labkit.jira.store.decode import (
     LinkType,
     decode_issue,
     encode,
+    fields_snapshot,
     fields_texts,
     link_snapshot,
     loads,
@@ -589,14 +590,16 @@ class Store:
         if not wanted:
             return []
         with self.lock:
-            rows = self._doc_rows(wanted, "i.rank, d.doc, d.canonical" if documents else "i.rank")
-            got = self._links_for([r[0] for r in rows]) if links else None
-        out = []
-        for row in rows:
-            fields, changelog = stored_parts(row[3]) if documents else ({}, None)
-            out.append(StoredIssue(row[0], row[1], row[2], fields, changelog, documents and bool(row[4]),
-                                   got[row[0]] if got is not None else None))
-        return out
+            if not documents:
+                rows = self._doc_rows(wanted, "i.rank")
+                parts: list[Any] = [({}, None)] * len(rows)
+            else:
+                rows = self._doc_rows(wanted, "i.rank, d.canonical, d.doc")
+                parts = [stored_parts(r[4]) for r in rows]
+            got = self._links_for([r[0] for r in rows], {r[0]: (r[1], p[0]) for r, p in zip(rows, parts, strict=True)}
+                                  if documents else None) if links else None
+        return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]), got[r[0]] if got is not None else None)
+                for r, p in zip(rows, parts, strict=True)]
 
     def _doc_rows(self, wanted: list[str], columns: str) -> list[tuple]:
         """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out)."""
@@ -609,11 +612,13 @@ class Store:
             by_key[row[0]] = by_id[row[1]] = row
         return [r for r in (by_key.get(w.upper()) or by_id.get(w) for w in wanted) if r is not None]
 
-    def _links_for(self, keys: list[str]) -> dict[str, list[dict]]:
+    def _links_for(self, keys: list[str], known: dict[str, tuple[str, dict[str, Raw]]] | None = None,
+                   ) -> dict[str, list[dict]]:
         """Each issue's links REST-shaped (outwardIssue: this issue [outward] it; inwardIssue: it [outward] this issue).
 
         The other issue shows its current id and fields when it is in the store, else the snapshot
-        taken when the link was imported.
+        taken when the link was imported. ``known``: the ids and stored fields of issues already read
+        (key -> (id, fields)), which need no second read.
         """
         out: dict[str, list[dict]] = {k: [] for k in keys}
         if not keys:
@@ -624,10 +629,13 @@ class Store:
                                (ks, ks)).fetchall()
         if not rows:
             return out
-        ends = sorted({r[5] for r in rows} | {r[8] for r in rows})
-        current = {key: (id_, link_snapshot(doc)) for key, id_, doc in self.db.execute(
-            "SELECT i.key, i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid "
-            "WHERE i.key IN (SELECT value FROM json_each(?))", (encode(ends),))}
+        ends = {r[5] for r in rows} | {r[8] for r in rows}
+        known = known or {}
+        current = {key: (known[key][0], fields_snapshot(known[key][1])) for key in ends if key in known}
+        if len(current) < len(ends):
+            current.update((key, (id_, link_snapshot(doc))) for key, id_, doc in self.db.execute(
+                "SELECT i.key, i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid "
+                "WHERE i.key IN (SELECT value FROM json_each(?))", (encode(sorted(ends - current.keys())),)))
         for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in rows:
             if src in out:
                 oid, of = current.get(dst, (dst_id, dst_f or "{}"))
