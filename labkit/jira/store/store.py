@@ -568,7 +568,9 @@ class Store:
         out = []
         for key, _id, rank, doc in rows:
             issue = loads(doc)
-            f = issue["fields"]
+            f = issue.get("fields")
+            if not isinstance(f, dict):  # none, or not an object: no fields (as stored_parts reads it)
+                f = issue["fields"] = {}
             f[RANK_FIELD] = rank
             f["comment"] = rest_comment(f.get("comment"))
             f["issuelinks"] = links[key]
