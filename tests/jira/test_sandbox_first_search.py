@@ -86,6 +86,21 @@ def _whole(app: JiraApp, keys: list[str], version: str, spec, default: str, expa
     return [enc.encode(app.issue_json(i, version, "http://localhost", spec, default, expand, 100)) for i in issues]
 
 
+def _pages(client: Client, version: str, total: int, spec, expand) -> list[bytes]:
+    """Every page (1000 issues) of a classic search in key order, as answered."""
+    out = []
+    for start in range(0, total, 1000):
+        body = {"jql": "ORDER BY key ASC", "startAt": start, "maxResults": 1000}
+        if spec is not None:
+            body["fields"] = spec
+        if expand:
+            body["expand"] = expand
+        r = client.post(f"/rest/api/{version}/search", json=body, headers=AUTH)
+        assert r.status_code == 200, r.data[:300]
+        out.append(r.data)
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["2", "3"])
 def test_first_search_equals_a_whole_decode_on_real_issues(real, version):
@@ -98,30 +113,14 @@ def test_first_search_equals_a_whole_decode_on_real_issues(real, version):
     for spec in SHAPES:
         for expand in (None, ["changelog"]):
             app.invalidate()
-            got = b""
-            for start in range(0, len(keys), 1000):
-                body = {"jql": "ORDER BY key ASC", "startAt": start, "maxResults": 1000}
-                if spec is not None:
-                    body["fields"] = spec
-                if expand:
-                    body["expand"] = expand
-                r = client.post(f"/rest/api/{version}/search", json=body, headers=AUTH)
-                assert r.status_code == 200, r.data[:300]
-                page = json.loads(r.data)["issues"]
-                page_keys = [i["key"] for i in page]
+            first = _pages(client, version, len(keys), spec, expand)
+            for start, data in zip(range(0, len(keys), 1000), first, strict=True):
+                page_keys = [i["key"] for i in json.loads(data)["issues"]]
                 old = _whole(app, page_keys, version, spec, "*navigable", ",".join(expand) if expand else None)
-                issues_bytes = r.data[r.data.index(b'"issues":[') + len(b'"issues":['):-2]
+                issues_bytes = data[data.index(b'"issues":[') + len(b'"issues":['):-2]
                 assert issues_bytes == b",".join(old), (spec, expand, start)  # byte for byte
-                got += r.data
-            again = b""
-            for start in range(0, len(keys), 1000):
-                body = {"jql": "ORDER BY key ASC", "startAt": start, "maxResults": 1000}
-                if spec is not None:
-                    body["fields"] = spec
-                if expand:
-                    body["expand"] = expand
-                again += client.post(f"/rest/api/{version}/search", json=body, headers=AUTH).data
-            assert got == again  # a repeated search (cached) answers the same bytes
+            again = _pages(client, version, len(keys), spec, expand)
+            assert first == again  # a repeated search (cached) answers the same bytes
 
 
 def _expected_order(dump_fields: dict, wanted) -> list[str]:
@@ -138,9 +137,8 @@ def test_first_search_values_are_the_archive_values(real):
     client = Client(app)
     ranks = dict(app.db(lambda s: s.db.execute("SELECT key, rank FROM issue").fetchall()))
     seen = 0
-    for start in range(0, len(dumps), 1000):
-        body = {"jql": "ORDER BY key ASC", "startAt": start, "maxResults": 1000, "fields": ["*all"]}
-        for issue in json.loads(client.post("/rest/api/2/search", json=body, headers=AUTH).data)["issues"]:
+    for data in _pages(client, "2", len(dumps), ["*all"], None):
+        for issue in json.loads(data)["issues"]:
             dump = dumps[issue["key"]]
             assert issue["id"] == str(dump["id"])
             assert issue["self"].endswith(f"/rest/api/2/issue/{dump['id']}")
