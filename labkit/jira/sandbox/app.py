@@ -342,7 +342,8 @@ class JiraApp:
                                                      links=rule.keeps("issuelinks")))
         by = {i.key: i for i in got} | {i.id: i for i in got}
         fresh: dict[tuple[Any, ...], bytes] = {}
-        for issue, fields in zip(got, wire_fields(got, rule, version), strict=True):
+        selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
+        for issue, fields in zip(got, selected, strict=True):
             cached = (issue.key, tag)
             if cached not in fresh:
                 fresh[cached] = _ENCODER.encode(self.issue_json(
@@ -397,14 +398,13 @@ class JiraApp:
         An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
         many there are in ``total``. ``fields``: the selected fields, decoded, when the caller has them.
         """
-        if fields is None:
-            fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
-        fields = to_v3(fields) if version == "3" else to_v2(fields)
         v = "3" if version == "3" else "2"
         out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
                "key": issue["key"]}
         if spec != ["id"] and spec != ["key"]:
-            out["fields"] = fields
+            if fields is None:
+                fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
+            out["fields"] = to_v3(fields) if version == "3" else to_v2(fields)
         elif spec == ["key"]:
             out["fields"] = {}
         if expands_changelog(expand):

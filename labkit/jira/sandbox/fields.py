@@ -119,13 +119,16 @@ def adf(text: str | None) -> dict[str, Any] | None:
 
 
 def to_v3(fields: dict[str, Any]) -> dict[str, Any]:
-    """Convert the rich-text fields of an issue to ADF, as REST v3 returns them."""
+    """Convert the rich-text fields of an issue to ADF, as REST v3 returns them (the same dict when none is there)."""
+    rich = [name for name in RICH_TEXT if isinstance(fields.get(name), str)]
+    comment = fields.get("comment")
+    comments = isinstance(comment, dict) and comment.get("comments")
+    if not rich and not comments:
+        return fields
     out = dict(fields)
-    for name in RICH_TEXT:
-        if isinstance(out.get(name), str):
-            out[name] = adf(out[name])
-    comment = out.get("comment")
-    if isinstance(comment, dict) and comment.get("comments"):
+    for name in rich:
+        out[name] = adf(out[name])
+    if comments:
         out["comment"] = {**comment, "comments": [v3_comment(c) for c in comment["comments"]]}
     return out
 

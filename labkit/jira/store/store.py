@@ -593,7 +593,7 @@ class Store:
             return []
         with self.lock:
             if not documents:
-                rows = self._doc_rows(wanted, "i.rank")
+                rows = self._doc_rows(wanted, "i.rank", documents=False)
                 parts: list[Any] = [({}, None)] * len(rows)
             else:
                 rows = self._doc_rows(wanted, "i.rank, d.canonical, d.doc")
@@ -603,12 +603,16 @@ class Store:
         return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]), got[r[0]] if got is not None else None)
                 for r, p in zip(rows, parts, strict=True)]
 
-    def _doc_rows(self, wanted: list[str], columns: str) -> list[tuple]:
-        """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out)."""
+    def _doc_rows(self, wanted: list[str], columns: str, documents: bool = True) -> list[tuple]:
+        """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out).
+
+        ``columns`` may name the issue table ``i`` and, with ``documents``, the document table ``d``.
+        """
         by_key: dict[str, tuple] = {}
         by_id: dict[str, tuple] = {}
+        tables = "issue i JOIN issue_doc d ON d.rid = i.rid" if documents else "issue i"
         for row in self.db.execute(
-                f"SELECT i.key, i.id, {columns} FROM issue i JOIN issue_doc d ON d.rid = i.rid "
+                f"SELECT i.key, i.id, {columns} FROM {tables} "
                 "WHERE i.key IN (SELECT value FROM json_each(?)) OR i.id IN (SELECT value FROM json_each(?))",
                 (encode([w.upper() for w in wanted]), encode(wanted))):
             by_key[row[0]] = by_id[row[1]] = row
