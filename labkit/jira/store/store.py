@@ -596,7 +596,7 @@ class Store:
                 rows = self._doc_rows(wanted, "i.rank", documents=False)
                 parts: list[Any] = [({}, None)] * len(rows)
             else:
-                rows = self._doc_rows(wanted, "i.rank, d.canonical, d.doc")
+                rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB)")  # bytes: no str to build
                 parts = [stored_parts(r[4]) for r in rows]
             got = self._links_for([r[0] for r in rows], {r[0]: (r[1], p[0]) for r, p in zip(rows, parts, strict=True)}
                                   if documents else None) if links else None
@@ -606,16 +606,15 @@ class Store:
     def _doc_rows(self, wanted: list[str], columns: str, documents: bool = True) -> list[tuple]:
         """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out).
 
-        ``columns`` may name the issue table ``i`` and, with ``documents``, the document table ``d``.
+        A key (any case) is looked up first, then an id: a page is mostly all keys or all ids, so each
+        look-up is one indexed ``IN``. ``columns`` may name the issue table ``i`` and, with
+        ``documents``, the document table ``d``.
         """
-        by_key: dict[str, tuple] = {}
-        by_id: dict[str, tuple] = {}
         tables = "issue i JOIN issue_doc d ON d.rid = i.rid" if documents else "issue i"
-        for row in self.db.execute(
-                f"SELECT i.key, i.id, {columns} FROM {tables} "
-                "WHERE i.key IN (SELECT value FROM json_each(?)) OR i.id IN (SELECT value FROM json_each(?))",
-                (encode([w.upper() for w in wanted]), encode(wanted))):
-            by_key[row[0]] = by_id[row[1]] = row
+        sql = f"SELECT i.key, i.id, {columns} FROM {tables} WHERE i.{{}} IN (SELECT value FROM json_each(?))"
+        by_key = {r[0]: r for r in self.db.execute(sql.format("key"), (encode([w.upper() for w in wanted]),))}
+        rest = [w for w in wanted if w.upper() not in by_key]
+        by_id = {r[1]: r for r in self.db.execute(sql.format("id"), (encode(rest),))} if rest else {}
         return [r for r in (by_key.get(w.upper()) or by_id.get(w) for w in wanted) if r is not None]
 
     def _links_for(self, keys: list[str], known: dict[str, tuple[str, dict[str, Raw]]] | None = None,
