@@ -322,8 +322,17 @@ def test_first_search_answers_what_a_whole_issue_read_answers(version):
            '  "summary": "caf\\u00e9 \\"quoted\\" \\/ tab\\t", "customfield_10100": 1.50,\n'
            '  "status": {"name": "Open", "statusCategory": {"key": "new", "name": "To Do"}},\n'
            '  "comment": {"comments": [{"id": "1", "body": "first\\n\\nsecond"}]}, "issuelinks": []}}')
+    odd_dicts = [  # canonical documents of odd shapes: a nested "changelog" key, fields after the changelog, ...
+        {"id": 990002, "key": "ODD-2", "fields": {"project": {"key": "ODD"}, "summary": "x\u2028\x7f\x01 \U0001f600",
+                                                   "customfield_10100": {"a": 1, "changelog": [1e16, -0.0, 2**70]},
+                                                   "description": "d", "environment": {"type": "doc", "content": []},
+                                                   "status": {"name": "Open"}}},
+        {"id": "990003", "key": "ODD-3", "changelog": {"histories": []}, "fields": {"summary": "after", "comment": None}},
+        {"id": "990004", "key": "ODD-4", "fields": None},
+        {"id": "990005", "key": "ODD-5", "fields": "not an object"}]
     with serve(mode="server", seed_issues=60, seed=5) as sb:
         sb.app.db(lambda s: s.import_issues([odd]))
+        sb.app.db(lambda s: s.import_issues(odd_dicts))
         sb.app.invalidate()
         s = http(sb)
         keys = all_keys(sb, "ORDER BY key ASC")

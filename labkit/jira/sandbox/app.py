@@ -33,6 +33,7 @@ from labkit.jira.sandbox.fields import (
     ISSUE_TYPES,
     PRIORITIES,
     adf_text,
+    field_rule,
     field_selector,
     field_spec,
     rfc3339,
@@ -40,6 +41,7 @@ from labkit.jira.sandbox.fields import (
     to_v3,
     v2_comment,
     v3_comment,
+    wire_fields,
 )
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 from labkit.jira.store.dates import normalise
@@ -136,6 +138,11 @@ class StoreWorker:
             self._pool.submit(lambda s: s.close(), self.store).result()
         finally:
             self._pool.shutdown(wait=True)
+
+
+def expands_changelog(expand: str | None) -> bool:
+    """Tell whether an ``expand`` parameter (comma-separated) asks for the changelog."""
+    return bool(expand) and "changelog" in expand.split(",")
 
 
 def jql_errors() -> tuple[type[BaseException], ...]:
@@ -317,9 +324,10 @@ class JiraApp:
         """Return the wire JSON (bytes) of the issues of these keys or ids, None for an unknown one.
 
         Rendered issues are cached per field selection (pages are mostly re-reads). The others are
-        read in one batch, their stored documents decoded only as far as the selected fields
-        (``Store.get_issues(lazy=True)``), so a first search costs about what a repeated one does.
-        Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
+        read in one batch (``Store.stored_issues``): only what the answer holds is read and decoded. A
+        field passes on as its stored JSON when that is canonical and no REST version rewrites it
+        (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
+        one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
         """
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
         with self._cache_lock:
@@ -328,25 +336,27 @@ class JiraApp:
         missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
         if not missing:
             return out
-        got = self.db.read(lambda s: s.get_issues(missing, lazy=True))  # one read of the page's documents and links
-        by = {i["key"]: i for i in got} | {str(i["id"]): i for i in got}
-        select = field_selector(tuple(spec) if spec else None, default)
-        # the selected values of the whole page decoded at once: its raw parts spliced into one JSON text
-        selected = loads(_ENCODER.encode([select(i.get("fields", {})) for i in got]))
+        rule = field_rule(tuple(spec) if spec else None, default)
+        changelog = expands_changelog(expand)
+        got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
+                                                     links=rule.keeps("issuelinks")))
+        by = {i.key: i for i in got} | {i.id: i for i in got}
         fresh: dict[tuple[Any, ...], bytes] = {}
+        selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
         for issue, fields in zip(got, selected, strict=True):
-            cached = (issue["key"], tag)
+            cached = (issue.key, tag)
             if cached not in fresh:
-                fresh[cached] = _ENCODER.encode(self.issue_json(issue, version, base, spec, default, expand,
-                                                                changelog_max, fields))
-        made = {w: fresh[(issue["key"], tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
+                fresh[cached] = _ENCODER.encode(self.issue_json(
+                    {"id": issue.id, "key": issue.key, "changelog": issue.changelog}, version, base, spec, default,
+                    expand, changelog_max, fields))
+        made = {w: fresh[(issue.key, tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
         out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
                 if len(self._rendered) > RENDER_CACHE_MAX:
                     self._rendered.clear()
                 self._rendered.update(fresh)
-                self._ids.update((str(i["id"]), i["key"]) for i in got)
+                self._ids.update((i.id, i.key) for i in got)
         return out
 
     @staticmethod
@@ -388,17 +398,16 @@ class JiraApp:
         An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
         many there are in ``total``. ``fields``: the selected fields, decoded, when the caller has them.
         """
-        if fields is None:
-            fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
-        fields = to_v3(fields) if version == "3" else to_v2(fields)
         v = "3" if version == "3" else "2"
         out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
                "key": issue["key"]}
         if spec != ["id"] and spec != ["key"]:
-            out["fields"] = fields
+            if fields is None:
+                fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
+            out["fields"] = to_v3(fields) if version == "3" else to_v2(fields)
         elif spec == ["key"]:
             out["fields"] = {}
-        if expand and "changelog" in expand.split(","):
+        if expands_changelog(expand):
             histories = self.histories(issue, version)
             total = len(histories)
             if changelog_max is not None and total > changelog_max:

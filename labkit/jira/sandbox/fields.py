@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
+
+from msgspec import Raw
+from msgspec.json import Encoder
 
 from labkit.jira.model import ADF_BODY, RANK_FIELD, adf_text
+from labkit.jira.store.decode import loads
+from labkit.jira.store.store import rest_comment
 
-__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "adf", "adf_text", "field_selector", "field_spec",
-           "rfc3339", "select_fields", "to_v3", "v3_comment"]
+__all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "REWRITTEN", "FieldRule", "adf", "adf_text",
+           "field_rule", "field_selector", "field_spec", "rfc3339", "select_fields", "to_v3", "v3_comment",
+           "wire_fields"]
 
 ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
 # Not "navigable" in Jira's sense: left out of a search's default field set.
 NOT_NAVIGABLE = frozenset({"comment", "attachment", "worklog", "timetracking"})
 RICH_TEXT = ("description", "environment")
+# The fields whose values to_v2 (REST v2 and latest) and to_v3 may rewrite: a renderer hands them over decoded,
+# the others it may pass on as their stored JSON.
+REWRITTEN = {"2": frozenset({"comment"}), "3": frozenset({*RICH_TEXT, "comment"})}
+_SPLICE = Encoder()
 
 # The sandbox's configured issue types and priorities: what GET /issuetype and /priority list, what
 # JQL may name, and what the demo data uses (Jira's own default ids).
@@ -47,9 +57,33 @@ def select_fields(fields: dict[str, Any], spec: list[str] | None, default: str) 
     return field_selector(tuple(spec) if spec else None, default)(fields)
 
 
+class FieldRule(NamedTuple):
+    """Which fields a ``fields`` parameter asks for: only ``keep`` when it is a set, else all but ``drop``."""
+
+    keep: frozenset[str] | None
+    drop: frozenset[str]
+
+    def keeps(self, name: str) -> bool:
+        """Tell whether the field ``name`` is asked for."""
+        return name in self.keep if self.keep is not None else name not in self.drop
+
+    @property
+    def nothing(self) -> bool:
+        """True when no field at all is asked for (``fields=id`` or ``key``): an answer needs no stored field."""
+        return self.keep is not None and not self.keep
+
+    def select(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Return the fields asked for, in their order."""
+        if self.keep is not None:
+            keep = self.keep
+            return {k: v for k, v in fields.items() if k in keep}
+        drop = self.drop
+        return {k: v for k, v in fields.items() if k not in drop}
+
+
 @functools.lru_cache(maxsize=256)
-def field_selector(spec: tuple[str, ...] | None, default: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Return a function that keeps, in their order, the fields a ``fields`` parameter asks for.
+def field_rule(spec: tuple[str, ...] | None, default: str) -> FieldRule:
+    """Work out which fields a ``fields`` parameter asks for (``default`` when it is None or empty).
 
     Items are read in order: ``*all`` or ``*navigable`` (the last one given) is the base, a name adds
     a field, ``-name`` removes one (``id`` and ``key`` are not fields). Worked out once per parameter,
@@ -66,10 +100,13 @@ def field_selector(spec: tuple[str, ...] | None, default: str) -> Callable[[dict
         elif item not in ("id", "key"):
             include.add(item)
     if base is None:
-        keep = frozenset(include - exclude)
-        return lambda fields: {k: v for k, v in fields.items() if k in keep}
-    drop = frozenset(exclude | (NOT_NAVIGABLE - include if base == "*navigable" else set()))
-    return lambda fields: {k: v for k, v in fields.items() if k not in drop}
+        return FieldRule(frozenset(include - exclude), frozenset())
+    return FieldRule(None, frozenset(exclude | (NOT_NAVIGABLE - include if base == "*navigable" else set())))
+
+
+def field_selector(spec: tuple[str, ...] | None, default: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Return a function that keeps, in their order, the fields a ``fields`` parameter asks for (:func:`field_rule`)."""
+    return field_rule(spec, default).select
 
 
 def adf(text: str | None) -> dict[str, Any] | None:
@@ -82,13 +119,16 @@ def adf(text: str | None) -> dict[str, Any] | None:
 
 
 def to_v3(fields: dict[str, Any]) -> dict[str, Any]:
-    """Convert the rich-text fields of an issue to ADF, as REST v3 returns them."""
+    """Convert the rich-text fields of an issue to ADF, as REST v3 returns them (the same dict when none is there)."""
+    rich = [name for name in RICH_TEXT if isinstance(fields.get(name), str)]
+    comment = fields.get("comment")
+    comments = isinstance(comment, dict) and comment.get("comments")
+    if not rich and not comments:
+        return fields
     out = dict(fields)
-    for name in RICH_TEXT:
-        if isinstance(out.get(name), str):
-            out[name] = adf(out[name])
-    comment = out.get("comment")
-    if isinstance(comment, dict) and comment.get("comments"):
+    for name in rich:
+        out[name] = adf(out[name])
+    if comments:
         out["comment"] = {**comment, "comments": [v3_comment(c) for c in comment["comments"]]}
     return out
 
@@ -124,4 +164,39 @@ def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
     for k in ("created", "updated"):
         if k in out:
             out[k] = rfc3339(out[k])
+    return out
+
+
+def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[str, Any]]:
+    """Return the fields a rule selects of stored issues (``Store.stored_issues``), ready to encode for the wire.
+
+    Each issue's fields are set as a read of the whole issue sets them (rank, comment, links) and
+    selected. A value stays its stored JSON (``msgspec.Raw``, encoded as it is) when the document is
+    canonical and the version does not rewrite the field; the others of the whole page are decoded
+    in one call.
+    """
+    rewritten = REWRITTEN["3" if version == "3" else "2"]
+    comment, links = rule.keeps("comment"), rule.keeps("issuelinks")
+    out: list[dict[str, Any]] = []
+    todo: list[tuple[dict[str, Any], str, Raw]] = []
+    for issue in issues:
+        f = issue.fields
+        f[RANK_FIELD] = issue.rank
+        if comment:
+            f["comment"] = f.get("comment")  # its place; normalised below, once decoded
+        if links:
+            f["issuelinks"] = issue.links
+        selected = rule.select(f)
+        for name in (rewritten if issue.canonical else selected):
+            value = selected.get(name)
+            if type(value) is Raw:
+                todo.append((selected, name, value))
+        out.append(selected)
+    if todo:  # the page's raw values spliced into one JSON text, decoded at once
+        for (selected, name, _), value in zip(todo, loads(_SPLICE.encode([t[2] for t in todo])), strict=True):
+            selected[name] = value
+    if comment:
+        for selected in out:
+            if "comment" in selected:
+                selected["comment"] = rest_comment(selected["comment"])
     return out

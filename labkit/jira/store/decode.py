@@ -14,7 +14,8 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "encode_bytes", "fields_texts", "lazy_issue", "link_snapshot", "loads", "raw_object", "texts"]
+__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "encode_bytes", "fields_snapshot", "fields_texts",
+           "link_snapshot", "loads", "raw_object", "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -149,6 +150,19 @@ class SnapshotFields(Struct, gc=False):
     issuetype: Raw | UnsetType = UNSET
 
 
+class StoredDoc(Struct, gc=False):
+    """A stored document read to serve it: its fields (values undecoded, in order) and its undecoded changelog."""
+
+    fields: dict[str, Raw] | None = None
+    changelog: Raw | UnsetType = UNSET
+
+
+class StoredDocLoose(Struct, gc=False):
+    """A stored document whose ``fields`` is not an object: no fields."""
+
+    changelog: Raw | UnsetType = UNSET
+
+
 class SnapshotDoc(Struct, gc=False):
     """A stored document read for its link snapshot."""
 
@@ -159,7 +173,9 @@ _ISSUE = msgspec.json.Decoder(IssueDoc)
 _TEXTS = msgspec.json.Decoder(TextDoc)
 _SNAPSHOT = msgspec.json.Decoder(SnapshotDoc)
 _ANY = msgspec.json.Decoder()
-_LAZY = msgspec.json.Decoder(dict[str, Raw])
+_STORED = msgspec.json.Decoder(StoredDoc)
+_SNAPSHOT_NAMES = tuple(f.encode_name for f in msgspec.structs.fields(SnapshotFields))
+_STORED_LOOSE = msgspec.json.Decoder(StoredDocLoose)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -178,22 +194,18 @@ def loads(text: str | bytes) -> Any:
     return _ANY.decode(text)
 
 
-def lazy_issue(text: str | bytes) -> dict[str, Any]:
-    """Decode an issue's JSON text one level into ``fields``: id and key as values, everything else ``msgspec.Raw``.
+def stored_parts(text: str | bytes) -> tuple[dict[str, Raw], Raw | None]:
+    """Return a stored issue's fields (name -> undecoded value, in stored order) and its undecoded changelog.
 
     Finding where each value ends is a scan without building objects, so a caller that needs a few
-    fields (a search page) decodes just those with :func:`loads`. Text of another shape (no
-    ``fields`` object) is decoded whole, as :func:`loads` does.
+    fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
+    ``fields`` object gives no fields; no ``changelog`` gives None.
     """
     try:
-        issue: dict[str, Any] = _LAZY.decode(text)
-        issue["fields"] = _LAZY.decode(issue["fields"])
-    except (msgspec.ValidationError, KeyError):
-        return _ANY.decode(text)
-    for name in ("id", "key"):
-        if name in issue:
-            issue[name] = _ANY.decode(issue[name])
-    return issue
+        doc = _STORED.decode(text)
+    except msgspec.ValidationError:  # fields is not an object
+        return {}, _changelog(_STORED_LOOSE.decode(text).changelog)
+    return doc.fields or {}, _changelog(doc.changelog)
 
 
 def decode_issue(text: str | bytes) -> IssueDoc | None:
@@ -222,6 +234,19 @@ def fields_texts(f: DocFields | TextFields | None) -> tuple[str, str, str, str]:
         return texts_of(None, None, None, ())
     cm = f.comment.comments if f.comment is not None and f.comment.comments else ()
     return texts_of(f.summary, f.description, f.environment, [c.body for c in cm])
+
+
+def _changelog(raw: Raw | UnsetType) -> Raw | None:
+    """A decoded document's changelog, None when it has none."""
+    return None if raw is UNSET else raw
+
+
+def fields_snapshot(fields: dict[str, Raw]) -> str:
+    """Return the JSON of the fields Jira embeds for an issue on the other end of a link, from its stored fields.
+
+    The same text :func:`link_snapshot` gives for the whole document.
+    """
+    return encode(SnapshotFields(**{k: fields[k] for k in _SNAPSHOT_NAMES if k in fields}))
 
 
 def raw_object(raw: Raw) -> str:

@@ -28,9 +28,10 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
+from msgspec import Raw
 
 from labkit.bulk import no_gc
 from labkit.jira.errors import JiraError, JqlError
@@ -60,11 +61,12 @@ from labkit.jira.store.decode import (
     decode_issue,
     encode,
     encode_bytes,
+    fields_snapshot,
     fields_texts,
-    lazy_issue,
     link_snapshot,
     loads,
     raw_object,
+    stored_parts,
     texts,
 )
 from labkit.jira.store.framecache import FrameCache, FramePolicy
@@ -72,7 +74,7 @@ from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import SqlBuilder
 
-__all__ = ["Store"]
+__all__ = ["Store", "StoredIssue", "rest_comment"]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS issue(
@@ -84,7 +86,8 @@ CREATE TABLE IF NOT EXISTS issue(
   assignee TEXT, assignee_display TEXT, reporter TEXT, reporter_display TEXT,
   creator TEXT, creator_display TEXT, parent TEXT, parent_id TEXT,
   created TEXT, updated TEXT, resolved TEXT, due TEXT, rank TEXT, texts INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT);
+CREATE TABLE IF NOT EXISTS issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT,
+  canonical INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS object(kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
   PRIMARY KEY (kind, id, name, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS label(rid INTEGER, value TEXT);
@@ -139,7 +142,7 @@ _BATCH = 2000
 # A document's text is bound as a str or as UTF-8 bytes (see _document); CAST keeps bytes TEXT: a BLOB cast to TEXT
 # is its bytes read as text in the database encoding (sqlite.org/lang_expr.html, "CAST expressions"), UTF-8 in a
 # store labkit made (checked when it is opened; in a store of another encoding the bytes are decoded first).
-_INSERT_DOC = "INSERT INTO issue_doc VALUES (?, CAST(? AS TEXT), ?)"
+_INSERT_DOC = "INSERT INTO issue_doc VALUES (?, CAST(? AS TEXT), ?, ?)"
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
 # from each side, for the blocking rule. Only links of the types the rule calls blocking are read (their
@@ -226,9 +229,12 @@ def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
                 add((kind, str(obj.id or ""), str(obj.name or ""), ""))
 
 
-def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc]:
-    """The stored text and the decoded indexed parts of one issue to import (a dict, or JSON text kept as is).
+def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc, bool]:
+    """The stored text, the decoded indexed parts and whether the text is canonical, of one issue to import.
 
+    A dict is stored as :func:`labkit.jira.store.decode.encode` makes it: canonical, each value's bytes in
+    it are what ``encode`` gives that value decoded, so a reader may splice them (``Store.stored_issues``).
+    JSON text is kept as given: whether it is canonical is not known, a reader decodes it.
     The text stays UTF-8 bytes where it is known to be valid UTF-8 (msgspec's encoding of a dict, an
     ASCII line): decoding it into a ``str`` only for SQLite to encode it back costs about 5 % of an
     import of JSON lines. Such bytes are stored as TEXT (:data:`_INSERT_DOC`), the same value a str gives.
@@ -252,7 +258,7 @@ def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc]:
     if d is None or not d.key or d.id in (None, ""):
         raise JiraError(f"An issue to import has no id or key: {_start(text)}",
                         hint="import Jira REST issue JSON: {id, key, fields}")
-    return text, d
+    return text, d, isinstance(issue, dict)
 
 
 def _start(text: str | bytes) -> str:
@@ -285,6 +291,24 @@ def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tu
             pa.key if pa is not None else None, pa.id if pa is not None else None,
             normalise(f.created), normalise(f.updated), normalise(f.resolutiondate), normalise(f.duedate),
             rank, texts)
+
+
+def rest_comment(stored: Any) -> dict[str, Any]:
+    """An issue's ``comment`` field as a read answers it: the stored comments (decoded), all of them, counted."""
+    cm = ((loads(stored) if isinstance(stored, Raw) else stored) or {}).get("comments") or []
+    return {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
+
+
+class StoredIssue(NamedTuple):
+    """One issue as the store holds it, for rendering (:meth:`Store.stored_issues`)."""
+
+    key: str
+    id: str
+    rank: str
+    fields: dict[str, Raw]  # name -> stored JSON, in stored order
+    changelog: Raw | None
+    canonical: bool  # each stored value is the bytes labkit's ``encode`` gives it decoded: it may be spliced as is
+    links: list[dict] | None  # REST-shaped ``issuelinks``, when asked for
 
 
 class Store:
@@ -350,6 +374,9 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a store made by an earlier labkit up to this schema (new columns, the object table)."""
+        doc_cols = {r[1] for r in self.db.execute("PRAGMA table_info(issue_doc)")}
+        if doc_cols and "canonical" not in doc_cols:  # its documents are read as not known to be canonical
+            self.db.execute("ALTER TABLE issue_doc ADD COLUMN canonical INTEGER NOT NULL DEFAULT 0")
         cols = {r[1] for r in self.db.execute("PRAGMA table_info(issue)")}
         if not cols or "texts" in cols:
             return
@@ -437,7 +464,7 @@ class Store:
                 if self._bulk:
                     self._drop_indexes()
                 next_rank = self._meta("rank_next", 0)
-                batch: list[tuple[str | bytes, IssueDoc]] = []
+                batch: list[tuple[str | bytes, IssueDoc, bool]] = []
                 for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
@@ -463,18 +490,18 @@ class Store:
             self._version += 1
         return n
 
-    def _import_batch(self, batch: list[tuple[str | bytes, IssueDoc]], next_rank: int) -> int:
+    def _import_batch(self, batch: list[tuple[str | bytes, IssueDoc, bool]], next_rank: int) -> int:
         """Upsert a batch of decoded issues with their texts, labels, links; return the next rank number."""
         db = self.db
-        last = {d.key: k for k, (_, d) in enumerate(batch)}
+        last = {b[1].key: k for k, b in enumerate(batch)}
         if len(last) != len(batch):  # the last copy of a key wins, as an upsert would
             batch = [b for k, b in enumerate(batch) if last[b[1].key] == k]
-        keys = [d.key for _, d in batch]
+        keys = [b[1].key for b in batch]
         # upsert: drop what an earlier import stored for these keys (or ids: a moved issue)
         old: dict[str, tuple[int, str]] = {}
         for row in db.execute("SELECT key, rid, rank FROM issue WHERE key IN (SELECT value FROM json_each(?)) "
                               "OR id IN (SELECT value FROM json_each(?))",
-                              (encode(keys), encode([str(d.id) for _, d in batch]))):
+                              (encode(keys), encode([str(b[1].id) for b in batch]))):
             old[row[0]] = (row[1], row[2])
         old_rank: dict[str, str] = {}
         if old:
@@ -486,7 +513,7 @@ class Store:
         rid = (db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
         rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         objects: set[tuple[str, str, str, str]] = set()
-        for text, d in batch:
+        for text, d, canonical in batch:
             f = d.fields if d.fields is not None else DocFields()
             key = d.key
             rank = f.rank or old_rank.get(key)
@@ -497,7 +524,7 @@ class Store:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             texts = fields_texts(f)
             rows.append(_issue_row(rid, d, f, rank, text_mask(texts)))
-            docs.append((rid, text if self._utf8 or isinstance(text, str) else text.decode("utf-8"), None))
+            docs.append((rid, text if self._utf8 or isinstance(text, str) else text.decode("utf-8"), None, canonical))
             fts_rows.append((rid, *texts))
             _objects(f, objects)
             if f.labels:
@@ -558,45 +585,76 @@ class Store:
         got = self.get_issues([key_or_id])
         return got[0] if got else None
 
-    def get_issues(self, keys_or_ids: list[str], *, lazy: bool = False) -> list[dict]:
+    def get_issues(self, keys_or_ids: list[str]) -> list[dict]:
         """Return REST-shaped issues (as :meth:`get_issue`) of keys or ids, in that order; unknown ones are left out.
 
-        One read of the documents and one of the links serve the whole list (a page of a search).
-        ``lazy``: the stored values of ``fields`` and ``changelog`` stay undecoded (``msgspec.Raw``, decode
-        them with :func:`labkit.jira.store.decode.loads`) until a caller needs them; rank, comment and
-        links are set as usual. A search page needs a dozen small fields of documents whose changelogs
-        and texts are most of their size (:func:`labkit.jira.store.decode.lazy_issue`).
+        One read of the documents and one of the links serve the whole list.
         """
         wanted = [str(k) for k in keys_or_ids]
         if not wanted:
             return []
         with self.lock:
-            by_key: dict[str, tuple] = {}
-            by_id: dict[str, tuple] = {}
-            for row in self.db.execute(
-                    "SELECT i.key, i.id, d.doc, i.rank FROM issue i JOIN issue_doc d ON d.rid = i.rid "
-                    "WHERE i.key IN (SELECT value FROM json_each(?)) OR i.id IN (SELECT value FROM json_each(?))",
-                    (encode([w.upper() for w in wanted]), encode(wanted))):
-                by_key[row[0]] = by_id[row[1]] = row
-            rows = [r for r in (by_key.get(w.upper()) or by_id.get(w) for w in wanted) if r is not None]
+            rows = self._doc_rows(wanted, "i.rank, d.doc")
             links = self._links_for([r[0] for r in rows])
         out = []
-        for key, _id, doc, rank in rows:
-            issue = lazy_issue(doc) if lazy else loads(doc)
-            f = issue["fields"]
+        for key, _id, rank, doc in rows:
+            issue = loads(doc)
+            f = issue.get("fields")
+            if not isinstance(f, dict):  # none, or not an object: no fields (as stored_parts reads it)
+                f = issue["fields"] = {}
             f[RANK_FIELD] = rank
-            cm = f.get("comment")
-            cm = ((loads(cm) if isinstance(cm, msgspec.Raw) else cm) or {}).get("comments") or []
-            f["comment"] = {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
+            f["comment"] = rest_comment(f.get("comment"))
             f["issuelinks"] = links[key]
             out.append(issue)
         return out
 
-    def _links_for(self, keys: list[str]) -> dict[str, list[dict]]:
+    def stored_issues(self, keys_or_ids: list[str], *, documents: bool = True,
+                      links: bool = False) -> list[StoredIssue]:
+        """Return issues of keys or ids as stored, values undecoded, in that order; unknown ones are left out.
+
+        For a server answering a page of issues with a few fields each: one read of the documents (and
+        of the links, with ``links``) serves the page, and each field's stored JSON is found without
+        decoding it (:func:`labkit.jira.store.decode.stored_parts`). The fields are as imported: the
+        rank, comment and links a REST answer has are ``rank``, :func:`rest_comment` of the stored
+        comment and ``links`` (set in this order, as :meth:`get_issues` does). ``documents=False``
+        reads only keys, ids and ranks (no fields, no changelog).
+        """
+        wanted = [str(k) for k in keys_or_ids]
+        if not wanted:
+            return []
+        with self.lock:
+            if not documents:
+                rows = self._doc_rows(wanted, "i.rank", documents=False)
+                parts: list[Any] = [({}, None)] * len(rows)
+            else:
+                rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB)")  # bytes: no str to build
+                parts = [stored_parts(r[4]) for r in rows]
+            got = self._links_for([r[0] for r in rows], {r[0]: (r[1], p[0]) for r, p in zip(rows, parts, strict=True)}
+                                  if documents else None) if links else None
+        return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]), got[r[0]] if got is not None else None)
+                for r, p in zip(rows, parts, strict=True)]
+
+    def _doc_rows(self, wanted: list[str], columns: str, documents: bool = True) -> list[tuple]:
+        """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out).
+
+        A key (any case) is looked up first, then an id: a page is mostly all keys or all ids, so each
+        look-up is one indexed ``IN``. ``columns`` may name the issue table ``i`` and, with
+        ``documents``, the document table ``d``.
+        """
+        tables = "issue i JOIN issue_doc d ON d.rid = i.rid" if documents else "issue i"
+        sql = f"SELECT i.key, i.id, {columns} FROM {tables} WHERE i.{{}} IN (SELECT value FROM json_each(?))"
+        by_key = {r[0]: r for r in self.db.execute(sql.format("key"), (encode([w.upper() for w in wanted]),))}
+        rest = [w for w in wanted if w.upper() not in by_key]
+        by_id = {r[1]: r for r in self.db.execute(sql.format("id"), (encode(rest),))} if rest else {}
+        return [r for r in (by_key.get(w.upper()) or by_id.get(w) for w in wanted) if r is not None]
+
+    def _links_for(self, keys: list[str], known: dict[str, tuple[str, dict[str, Raw]]] | None = None,
+                   ) -> dict[str, list[dict]]:
         """Each issue's links REST-shaped (outwardIssue: this issue [outward] it; inwardIssue: it [outward] this issue).
 
         The other issue shows its current id and fields when it is in the store, else the snapshot
-        taken when the link was imported.
+        taken when the link was imported. ``known``: the ids and stored fields of issues already read
+        (key -> (id, fields)), which need no second read.
         """
         out: dict[str, list[dict]] = {k: [] for k in keys}
         if not keys:
@@ -607,10 +665,13 @@ class Store:
                                (ks, ks)).fetchall()
         if not rows:
             return out
-        ends = sorted({r[5] for r in rows} | {r[8] for r in rows})
-        current = {key: (id_, link_snapshot(doc)) for key, id_, doc in self.db.execute(
-            "SELECT i.key, i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid "
-            "WHERE i.key IN (SELECT value FROM json_each(?))", (encode(ends),))}
+        ends = {r[5] for r in rows} | {r[8] for r in rows}
+        known = known or {}
+        current = {key: (known[key][0], fields_snapshot(known[key][1])) for key in ends if key in known}
+        if len(current) < len(ends):
+            current.update((key, (id_, link_snapshot(doc))) for key, id_, doc in self.db.execute(
+                "SELECT i.key, i.id, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid "
+                "WHERE i.key IN (SELECT value FROM json_each(?))", (encode(sorted(ends - current.keys())),)))
         for (lid, tid, tname, inward, outward, src, src_id, src_f, dst, dst_id, dst_f) in rows:
             if src in out:
                 oid, of = current.get(dst, (dst_id, dst_f or "{}"))
