@@ -146,3 +146,19 @@ def test_the_cache_waits_until_searches_fetched_a_store_full_of_rows():
     a.frame_cache = False
     a.search("key = OPS-1")
     assert a.cached_issues == 0
+
+
+@pytest.mark.unit
+def test_a_store_with_a_search_budget_never_builds_the_cache():
+    """Building takes about a minute on 1M issues and no budget bounds it, so a budgeted store keeps fetching rows."""
+    a, b = _pair(600)
+    a.budget = 30.0
+    for _ in range(4):
+        a.search("ORDER BY key")
+    assert a.cached_issues == 0
+    _same(a, b)
+    a.budget = None
+    _prime(a)
+    a.budget = 30.0
+    assert a.cached_issues == 0
+    _same(a, b)

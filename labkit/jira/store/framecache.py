@@ -7,6 +7,7 @@ issue as arrays once built turns the rows part into a numpy ``take``. Building c
 as fetching every issue once, so :class:`FramePolicy` builds the cache only after the searches since
 the store last changed have fetched that many rows themselves (the ski-rental rule: never more than
 about twice the cost of the best choice in hindsight), and any change to the store throws it away.
+A store with a search budget (``Store.budget``, the sandbox's) never builds it: no budget bounds the build.
 
 The frame is built by the store's own row-to-column rule (``Store._frame_columns``), so a cached
 answer and a fetched one are the same frame; ``tests/jira/test_store_frame_cache.py`` checks that

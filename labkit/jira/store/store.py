@@ -323,7 +323,8 @@ class Store:
     # A load of at least one batch into an empty store builds the FTS5 indexes on threads (labkit.jira.store.ftsbuild)
     fts_threads = True
     # Keep every issue's search columns in memory once searches have fetched as many rows as the store
-    # holds (labkit.jira.store.framecache; about 1 KB per issue); False: always fetch the rows
+    # holds (labkit.jira.store.framecache; about 1 KB per issue); False: always fetch the rows. A store
+    # with a search budget never builds it: the build (a minute on 1M issues) is not a bounded search
     frame_cache = True
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
@@ -816,7 +817,8 @@ class Store:
         """How many issues' search columns the store keeps in memory now (0: searches fetch their rows)."""
         with self.lock:
             fc = self._fcache
-            return len(fc) if self.frame_cache and fc is not None and fc.version == self._frame_version() else 0
+            on = self.frame_cache and self.budget is None
+            return len(fc) if on and fc is not None and fc.version == self._frame_version() else 0
 
     def _frame_version(self) -> tuple[Any, ...]:
         """What a search's columns depend on: the store's data and the link types the blocking rule picks."""
@@ -824,7 +826,7 @@ class Store:
 
     def _frame_cache(self) -> FrameCache | None:
         """The frame cache of the store as it is now: kept, built now when due (see :class:`FramePolicy`), or None."""
-        if not self.frame_cache:
+        if not self.frame_cache or self.budget is not None:  # a build is not bounded by a search budget: none then
             self._fcache = None
             return None
         version = self._frame_version()
