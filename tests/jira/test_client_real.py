@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from labkit.jira.client.rest import JiraClient, base_fields, normalise, to_dataframe
-from labkit.jira.sandbox import serve
+
+from .test_store_helpers import real_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +46,10 @@ def oracle(url: str, auth: tuple[str, str], jql: str, fields: list[str], cloud: 
 
 
 @pytest.mark.parametrize("mode", ["server", "cloud"])
-def test_real_issues_search_equals_raw_pages_normalised(shared_data, mode):
+def test_real_issues_search_equals_raw_pages_normalised(mode):
     import pandas as pd
 
-    dump = shared_data / "jira" / "appcelerator-jira-archive" / "ALOY.jsonl.gz"
-    if not dump.is_file():
-        pytest.skip(f"{dump} not found")
-    with serve(mode=mode, data=str(dump), seed_issues=0) as real:
+    with real_sandbox("ALOY", mode) as real:
         client = JiraClient(real.url, real.auth, page_size=130, workers=3)
         fields = base_fields(client.rank_field)
         for jql in ["project = ALOY ORDER BY key ASC", "issueLinkType is not EMPTY ORDER BY created DESC",

@@ -8,6 +8,8 @@ from jira import JIRA
 from labkit.jira.client import JiraClient
 from labkit.jira.sandbox import serve
 
+from .test_store_helpers import real_sandbox
+
 pytestmark = pytest.mark.integration
 
 JQLS = [
@@ -81,12 +83,9 @@ def test_issue_create_link_and_rank(sb, peer):
 
 
 @pytest.mark.parametrize("mode", ["server", "cloud"])
-def test_real_archive_same_keys(shared_data, mode):
+def test_real_archive_same_keys(mode):
     """Real issues (the Appcelerator archive's DAEMON project): pycontribs and labkit agree."""
-    dump = shared_data / "jira" / "appcelerator-jira-archive" / "DAEMON.jsonl.gz"
-    if not dump.is_file():
-        pytest.skip(f"{dump} not found")
-    with serve(mode=mode, data=str(dump), seed_issues=0) as real:
+    with real_sandbox("DAEMON", mode) as real:
         peer = JIRA(real.url, basic_auth=real.auth, options={"check_update": False})
         ours = JiraClient(real.url, real.auth, page_size=100)
         for jql in ["project = DAEMON ORDER BY key ASC", 'text ~ "crash" ORDER BY key ASC',

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
 from labkit.jira.errors import JqlSyntaxError
 from labkit.jira.jql import parse, quote, render
 from tests.conftest import shared_data_dir
 
 APPC = shared_data_dir() / "jira" / "appcelerator-jira-archive"
 JQL_DATA = shared_data_dir() / "jql"
+
+
+@contextmanager
+def real_sandbox(project: str, mode: str) -> Iterator[Any]:
+    """A Jira sandbox serving one project of the real Appcelerator archive (skips when the archive lacks it)."""
+    from labkit.jira.sandbox import serve
+
+    dump = APPC / f"{project}.jsonl.gz"
+    if not dump.is_file():
+        pytest.skip(f"{dump} not found (the Appcelerator archive in ../shared/data)")
+    with serve(mode=mode, data=str(dump), seed_issues=0) as real:
+        yield real
 
 
 def issue(key: str, summary: str = "", description: str | None = None, *, comments: tuple[str, ...] = (),
