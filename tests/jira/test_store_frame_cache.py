@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 
 import msgspec
+import numpy as np
+import pandas as pd
 import pytest
-from pandas.testing import assert_frame_equal
+from pandas.testing import assert_frame_equal, assert_series_equal
 
 from labkit.jira.sandbox.demo import generate
 from labkit.jira.store import Store
+from labkit.jira.store.framecache import FrameCache, TextsColumn
 
 from .test_store_helpers import APPC, issue
 
@@ -31,6 +34,22 @@ def _prime(store: Store) -> None:
         if store.cached_issues:
             break
     assert store.cached_issues == len(store)
+
+
+def _order_of(store: Store, order_by: str) -> str:
+    """The SQL ORDER BY list the store's builder makes of a JQL ORDER BY (the name under which a rank is kept)."""
+    return store._plan(f"ORDER BY {order_by}", ordered=False)[2]
+
+
+def _keep_order(store: Store, order_by: str) -> None:
+    """Search the whole store in an order until the cache keeps every issue's place in it (as a user's searches do)."""
+    _prime(store)
+    want = _order_of(store, order_by)
+    for _ in range(3):
+        store.search(f"ORDER BY {order_by}")
+        if want in store.cached_orders:
+            return
+    raise AssertionError(f"the frame cache did not keep the order {want}")
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +181,109 @@ def test_a_store_with_a_search_budget_never_builds_the_cache():
     a.budget = 30.0
     assert a.cached_issues == 0
     _same(a, b)
+
+
+# ORDER BY terms of every kind the store sorts by, each with matches of several sizes. Ties (status, labels,
+# priority, dates shared by many issues) are broken by the builder's total order (project, then number).
+REAL_ORDERS = [
+    "key ASC", "key DESC", "created DESC", "updated ASC", "priority DESC", "priority ASC", "status ASC",
+    "summary DESC", "labels ASC", "labels DESC", "component ASC", "Rank ASC", "resolved DESC", "id DESC",
+    "assignee ASC", "priority DESC, updated ASC", "status DESC, created ASC, key DESC", "issuetype ASC, Rank DESC",
+]
+REAL_WHERES = ['text ~ "\\"disk space\\"~5"', 'text ~ "android"', "project = TIMOB AND status = Open",
+               "labels is not EMPTY OR component is not EMPTY", ""]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("order_by", REAL_ORDERS)
+def test_searches_sorted_by_the_kept_order_are_the_fetched_frames_on_real_issues(real_pair, order_by, monkeypatch):
+    """With every issue's place in an order kept by the cache, whole results and pages equal the store's SQL sort."""
+    cached, fetched = real_pair
+    monkeypatch.setattr(cached, "rank_pages", True)  # pages too are cut from the kept order
+    _keep_order(cached, order_by)
+    assert _order_of(cached, order_by) in cached.cached_orders
+    for where in REAL_WHERES:
+        jql = f"{where} ORDER BY {order_by}"
+        want = fetched.search(jql)
+        assert_frame_equal(cached.search(jql), want, obj=jql)
+        for start, limit in ((0, 7), (len(want) // 2, 25), (max(len(want) - 3, 0), 10), (len(want) + 5, 3)):
+            assert_frame_equal(cached.search(jql, start=start, limit=limit),
+                               fetched.search(jql, start=start, limit=limit), obj=f"{jql} [{start}:+{limit}]")
+    assert cached.cached_issues == len(cached)
+
+
+ORDERED = ["ORDER BY key", "ORDER BY Rank", "ORDER BY summary", "ORDER BY priority DESC, created ASC",
+           "ORDER BY labels", 'text ~ "disk" ORDER BY updated DESC', "project = OPS ORDER BY status, Rank DESC",
+           "", 'summary ~ "renamed"']
+
+
+@pytest.mark.unit
+def test_every_write_that_moves_issues_is_seen_by_searches_sorted_by_a_kept_order():
+    """A write changes where issues sort (rank, summary, priority, labels, a new issue): no order of before is used."""
+    a, b = _pair(1200)
+    a.rank_pages = True
+    keys = b.search("ORDER BY key")["key"].tolist()
+    k1, k2, k3 = keys[0], keys[1], keys[-1]
+    writes = [
+        lambda s: s.rank([k3], before=k1),
+        lambda s: s.update_issue(k1, {"summary": "aaa renamed", "priority": {"name": "Highest"}, "labels": ["a"]}),
+        lambda s: s.create_issue({"project": {"key": "OPS"}, "summary": "renamed 0", "issuetype": {"name": "Bug"},
+                                  "labels": ["0"]}),
+        lambda s: s.import_issues([issue(k2, "0 renamed by an import", labels=["0"])]),
+    ]
+    for write in writes:
+        for q in ORDERED:
+            _keep_order(a, q.partition("ORDER BY ")[2] or "key DESC")
+        for s in (a, b):
+            write(s)
+        for q in ORDERED:  # right after the write: the cache and its orders of before must not answer
+            assert_frame_equal(a.search(q), b.search(q), obj=q)
+            assert_frame_equal(a.search(q, start=3, limit=5), b.search(q, start=3, limit=5), obj=q)
+        for q in ORDERED:  # from the orders kept after it
+            _keep_order(a, q.partition("ORDER BY ")[2] or "key DESC")
+            assert_frame_equal(a.search(q), b.search(q), obj=q)
+            assert_frame_equal(a.search(q, start=3, limit=5), b.search(q, start=3, limit=5), obj=q)
+
+
+@pytest.mark.unit
+def test_an_order_is_kept_after_sql_sorted_a_store_full_of_rows():
+    """Ski rental: a whole result is sorted by SQL until the rows sorted in its order reach the store's size."""
+    a, b = _pair(600)
+    _prime(a)
+    assert a.cached_orders == [_order_of(a, "key DESC")]  # every search without ORDER BY: kept with the cache
+    created = _order_of(a, "created DESC")
+    a.search("project = OPS ORDER BY created DESC")  # part of the store: SQL sorts it
+    assert created not in a.cached_orders
+    a.search("ORDER BY created DESC", limit=10)  # a page: SQL's (it may stop early), not counted
+    a.search("ORDER BY created DESC")  # now SQL sorted more rows than the store holds in this order
+    assert created not in a.cached_orders
+    assert_frame_equal(a.search("ORDER BY created DESC"), b.search("ORDER BY created DESC"))  # this one keeps it
+    assert created in a.cached_orders
+
+
+@pytest.mark.unit
+def test_an_order_must_place_every_issue_of_the_cache_once():
+    cache = FrameCache(1, [1, 2, 3], {"key": ["A-1", "A-2", "A-3"]}, ["key"])
+    for wrong in ([3, 2], [3, 3, 1], [1, 2, 3, 4]):
+        with pytest.raises((ValueError, KeyError)):
+            cache.add_order("o", wrong)
+    cache.add_order("o", [3, 1, 2])
+    assert cache.frame(cache.ordered("o", np.array([0, 1, 2]), 0, -1))["key"].tolist() == ["A-3", "A-1", "A-2"]
+    assert cache.frame(cache.ordered("o", np.array([1, 2]), 1, 5))["key"].tolist() == ["A-2"]
+
+
+@pytest.mark.unit
+def test_a_texts_column_gives_each_subset_the_dtype_and_values_pandas_reads_from_it():
+    """pandas itself is the oracle: each subset equals ``pd.Series`` of the subset's own values."""
+    rng = np.random.default_rng(3)
+    values = np.array(["a", None, "b", None, None, "ç", "", None], dtype=object)
+    column = TextsColumn.of(values)
+    assert isinstance(column, TextsColumn)
+    subsets = [np.array([1, 3, 4]), np.array([], dtype=np.int64), np.array([0]), np.array([6, 1]), np.array([7, 5, 3])]
+    subsets += [rng.integers(0, len(values), size=int(rng.integers(1, 6))) for _ in range(40)]
+    for pos in subsets:
+        want = pd.Series(values.take(pos))
+        assert_series_equal(pd.Series(column.take(pos)), want, obj=str(pos))
+    nothing = np.array([None, None], dtype=object)
+    assert TextsColumn.of(nothing) is nothing  # a column pandas does not read as texts stays as it is

@@ -326,6 +326,9 @@ class Store:
     # holds (labkit.jira.store.framecache; about 1 KB per issue); False: always fetch the rows. A store
     # with a search budget never builds it: the build (a minute on 1M issues) is not a bounded search
     frame_cache = True
+    # With the frame cache, also sort pages (start/limit) by its ranks of an order; False: SQL sorts and cuts
+    # them (Store._by_rank). Whole results are sorted by rank once the cache keeps their order.
+    rank_pages = False
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, blocking: BlockingRule | None = None) -> None:
         """Open (or create) a store at ``path``; ``":memory:"`` keeps it in memory.
@@ -757,12 +760,18 @@ class Store:
         ``ordered``: the order is applied to the matches (filter, then sort) instead of walking an
         index of the order and filtering each row on the way, which reads every issue.
         """
+        where, order, _, params = self._plan(jql, ordered=ordered)
+        return where, order, params
+
+    def _plan(self, jql: str, *, ordered: bool) -> tuple[str, str, str, list[Any]]:
+        """:meth:`_query`'s WHERE, ORDER BY and parameters, with the ORDER BY's terms as such (the name of the order)."""
         q = self._parse(jql)
         b = self._builder()
         where = b.where(q)
         order = b.order(q, after_filter=ordered and where != "1")
+        terms = b.order(q)
         self._keep_vocab(b)
-        return where, order, list(b.params)
+        return where, order, terms, list(b.params)
 
     def _run(self, jql: str, sql: str, params: list[Any]) -> list[tuple]:
         """Run a search's SQL, turning SQLite's refusal into a JqlError naming the query."""
@@ -802,15 +811,44 @@ class Store:
         with self.lock:
             cache = self._frame_cache()
             with self._bounded(), no_gc():
-                where, order, params = self._query(jql, ordered=limit is None)
-                if cache is not None:  # the rows' ids, then their columns from memory
+                where, order, terms, params = self._plan(jql, ordered=limit is None)
+                lim, off = _page(start, limit)
+                if cache is not None and self._by_rank(jql, cache, terms, limit):  # matches, then sorted in memory
+                    rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where}", params)
+                    pos = cache.ordered(terms, cache.positions([r[0] for r in rows]), off, lim)
+                    return cache.frame(pos) if len(pos) else self._frame([])
+                if cache is not None:  # the rows' ids in order, then their columns from memory
                     rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                                     [*params, *_page(start, limit)])
+                                     [*params, lim, off])
+                    if limit is None:
+                        cache.note_sorted(terms, len(rows))
                     return cache.take([r[0] for r in rows]) if rows else self._frame([])
                 rows = self._run(jql, f"SELECT {_FRAME_SELECT} FROM issue i WHERE {where} ORDER BY {order} "
-                                      "LIMIT ? OFFSET ?", [self._blocking_types(), *params, *_page(start, limit)])
+                                      "LIMIT ? OFFSET ?", [self._blocking_types(), *params, lim, off])
                 self._fpolicy.note(self._frame_version(), len(rows))
                 return self._frame(rows)
+
+    def _by_rank(self, jql: str, cache: FrameCache, terms: str, limit: int | None) -> bool:
+        """Whether a search with the frame cache sorts its matches by the cache's ranks of the order ``terms``.
+
+        A whole result (no ``limit``) is sorted by rank once the cache keeps the order: every issue's
+        place in it, put there by SQLite itself (``ORDER BY terms`` over every issue, the SQL
+        builder's rule), when the cache is built for the default order, otherwise once SQL has
+        sorted as many rows in it as the store holds (:meth:`FrameCache.order_due`). A page
+        (``limit``) is left to SQL unless ``rank_pages`` is set: with a LIMIT SQLite may walk an
+        index of the order and stop at the page's end.
+        """
+        if limit is not None and not self.rank_pages:
+            return False
+        if not cache.has_order(terms):
+            if not cache.order_due(terms):
+                return False
+            self._keep_order(jql, cache, terms)
+        return True
+
+    def _keep_order(self, jql: str, cache: FrameCache, terms: str) -> None:
+        """Keep every issue's place in the order ``terms`` in ``cache``, as SQLite sorts them."""
+        cache.add_order(terms, [r[0] for r in self._run(jql, f"SELECT i.rid FROM issue i ORDER BY {terms}", [])])
 
     @property
     def cached_issues(self) -> int:
@@ -819,6 +857,12 @@ class Store:
             fc = self._fcache
             on = self.frame_cache and self.budget is None
             return len(fc) if on and fc is not None and fc.version == self._frame_version() else 0
+
+    @property
+    def cached_orders(self) -> list[str]:
+        """The orders (ORDER BY lists of the store's SQL) whose every issue's place the frame cache keeps now."""
+        with self.lock:
+            return self._fcache.orders() if self.cached_issues and self._fcache is not None else []
 
     def _frame_version(self) -> tuple[Any, ...]:
         """What a search's columns depend on: the store's data and the link types the blocking rule picks."""
@@ -845,7 +889,10 @@ class Store:
                 for c, v in self._columns([r[:-1] for r in chunk]).items():
                     cols[c] += v
             cols.update(zip(SEARCH_DATE_COLUMNS, TimesColumn.read([cols[c] for c in SEARCH_DATE_COLUMNS]), strict=True))
-            self._fcache = FrameCache(version, rids, cols, SEARCH_COLUMNS)
+            cache = FrameCache(version, rids, cols, SEARCH_COLUMNS)
+            default = self._plan("", ordered=False)[2]  # the order of every search without ORDER BY
+            self._keep_order("ORDER BY key DESC", cache, default)
+            self._fcache = cache
         return self._fcache
 
     def rows(self, rids: list[int]) -> list[dict]:
