@@ -48,6 +48,11 @@ class FrameCache:
             if not isinstance(v, list):  # dates: TimesColumn
                 self.columns[c] = v
                 continue
+            # equal values become one object (lists too: they are only ever copied out): a take then
+            # touches a few objects many times, not one object per row scattered over the heap (on
+            # 1,000,000 issues that was most of a large result's time), and the cache is smaller
+            seen: dict[Any, Any] = {}
+            v = list(map(seen.setdefault, map(tuple, v), v) if c in LIST_COLUMNS else map(seen.setdefault, v, v))
             # object arrays (fromiter: a column of equal-length lists stays 1-D); pandas infers each
             # result's dtypes from its own values, as it does for a fetched frame (a subset with no
             # priority at all is an object column, not a string one): TextsColumn keeps that rule
