@@ -109,6 +109,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_raw_vocab USING fts5vocab(fts_raw, 'row')
 # (document inserts and the index builds at its end). SQLite fixes the page size when the database is created
 # and ignores the pragma for an existing one (sqlite.org/pragma.html#pragma_page_size), so it is set first of all.
 _PAGE_SIZE = 16384
+_RIDS = msgspec.json.Decoder(list[int])  # a JSON array of row ids (json_group_array)
 _SQL_INT_MAX = 2**62  # LIMIT/OFFSET bound: SQLite integers are 64-bit, no store holds this many issues
 
 # Secondary indexes: one for each column a JQL clause can match (NOCASE where the match ignores case), the
@@ -814,8 +815,9 @@ class Store:
                 where, order, terms, params = self._plan(jql, ordered=limit is None)
                 lim, off = _page(start, limit)
                 if cache is not None and self._by_rank(jql, cache, terms, limit):  # matches, then sorted in memory
-                    rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where}", params)
-                    pos = cache.ordered(terms, cache.positions([r[0] for r in rows]), off, lim)
+                    # the matches' ids as one JSON array: half the time of a row per id on 200,000 ids
+                    rids = self._run(jql, f"SELECT json_group_array(i.rid) FROM issue i WHERE {where}", params)
+                    pos = cache.ordered(terms, cache.positions(_RIDS.decode(rids[0][0])), off, lim)
                     return cache.frame(pos) if len(pos) else self._frame([])
                 if cache is not None:  # the rows' ids in order, then their columns from memory
                     rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
