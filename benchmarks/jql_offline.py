@@ -22,8 +22,9 @@ Per query kind (phrase, proximity, wildcard, words, field), rounds interleave th
 printed); the first search of each query (the cold one, right after the import) is printed too, and
 which search built the store's frame cache (``labkit.jira.store.framecache``: once searches have
 fetched as many rows as the store holds, the next one builds it, paying for the build in its own
-time; later searches take their rows from it) and how many rounds each query was answered from it;
-``Store.count`` next to a pandas count (the old benchmark's figure) as its own rows. The regex is
+time, with every issue's rank in the default order ``key DESC``, which these queries use; later
+searches take their rows from it and sort them by that rank) and how many rounds each query was
+answered from it; ``Store.count`` next to a pandas count (the old benchmark's figure) as its own rows. The regex is
 the closest pandas equivalent; counts may differ where Jira semantics (stems, stop-word holes)
 differ from a regex. Goals (1M issues): field query >= 10x the pandas scan, phrase and proximity
 >= 20x, wildcard within 2x of the FTS5 prefix query, labkit / hand-written SQL <= 2x on every query;
@@ -170,7 +171,8 @@ def peer_main(args: argparse.Namespace) -> None:
             jql, spec, where = qs[cmd["kind"]]
             ms, got = timed(lambda way=cmd["way"], jql=jql, spec=spec, where=where: _peer_run(state, way, jql, spec, where))
             reply = {"ms": ms, "n": got if isinstance(got, int) else len(got),
-                     "cached": state["store"].cached_issues if "store" in state else 0}
+                     "cached": state["store"].cached_issues if "store" in state else 0,
+                     "orders": state["store"].cached_orders if "store" in state else []}
         else:
             reply = {"hwm_mb": vm_hwm_mb()}
         out.write(json.dumps(reply) + "\n")
@@ -284,6 +286,7 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
     samples: dict[tuple[str, str], list[float]] = {}
     counts: dict[tuple[str, str], int] = {}
     from_cache: dict[str, int] = {}
+    orders: list[str] = []  # the orders the frame cache keeps (whole results sorted by rank in them)
     for r in range(rounds):
         for kind in qs:
             for peer in peers:
@@ -293,6 +296,7 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
                     counts[(kind, way)] = got["n"]
                     if way == "search" and got["cached"]:
                         from_cache[kind] = from_cache.get(kind, 0) + 1
+                        orders = got["orders"]
                         if built is None:
                             built = (f"{kind}, round {r + 1}", got["ms"])
     hwm = {p.name: p.close() for p in peers}
@@ -313,7 +317,8 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
         print(f"frame cache: built by the {built[0]} search ({built[1]:,.0f} ms including the build); searches "
               f"answered from it per query over {rounds} rounds: "
               + ", ".join(f"{k} {from_cache.get(k, 0)}" for k in qs) + "; the cold column is the fetched path "
-              "(except the search that built it)")
+              "(except the search that built it); orders kept (those searches sorted by rank in memory): "
+              + ("; ".join(orders) or "none"))
     print("old figure (counts only, as the earlier benchmark measured): Store.count vs a pandas count")
     for kind in qs:
         s, p = med[(kind, "count")], med[(kind, "pandas count")]

@@ -11,7 +11,8 @@ Text fields go to two contentless FTS5 tables: ``fts`` (Porter stems, for words 
 Without ``ORDER BY`` results come in ``key DESC`` order (project, then number, newest first).
 Once searches have fetched as many rows as the store holds, the search columns of every issue are
 kept in memory (``labkit.jira.store.framecache``, about 1 KB an issue; ``Store.frame_cache = False``
-turns it off) until the store changes.
+turns it off) until the store changes; with it, a whole result is sorted by each issue's rank in
+its order, computed once by SQLite with the same ORDER BY (``Store.cached_orders``).
 ``WAS``/``CHANGED`` are answered from ``changelog.histories`` when every issue has one; any clause
 the store cannot answer raises ``JqlError`` naming it.
 """
