@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import datetime
 
 import msgspec
 import numpy as np
@@ -92,6 +93,7 @@ def _pair(n: int = 1500) -> tuple[Store, Store]:
     b.frame_cache = False
     for s in (a, b):
         s.import_issues(items)
+        s.now = datetime(2026, 11, 27, 6, 30)  # one "now" for both: a write stamps ``updated`` with it
     return a, b
 
 
