@@ -62,7 +62,7 @@ HAND_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "pri
 ORDER = " ORDER BY i.project DESC, i.num DESC"
 DATASETS = {"real": (("disk", "space"), "sdcard", "TIMOB", "Open"),
             "generated": (("disk", "space"), "snapsh", "OPS", "In Review")}
-PEER_WAYS = {"labkit": ("search", "count"), "pandas": ("pandas", "pandas count"), "sql": ("sql",)}
+PEER_WAYS = {"labkit": ("search", "count"), "pandas": ("pandas", "pandas count"), "sql": ("sql",), "floor": ()}
 
 
 def vm_hwm_mb() -> float:
@@ -166,6 +166,8 @@ def peer_main(args: argparse.Namespace) -> None:
             break
         if op == "load":
             reply = _peer_load(args, state)
+        elif op == "import":
+            reply = _peer_import(args)
         elif op == "run":
             jql, spec, where = qs[cmd["kind"]]
             ms, got = timed(lambda way=cmd["way"], jql=jql, spec=spec, where=where: _peer_run(state, way, jql, spec, where))
@@ -180,6 +182,52 @@ def peer_main(args: argparse.Namespace) -> None:
 def _lines(args: argparse.Namespace):
     """The dataset's JSON lines: the real ones read into a list, the generated file opened for streaming."""
     return appc_lines() if args.dataset == "real" else open(args.lines, "rb")  # noqa: SIM115
+
+
+def _peer_import(args: argparse.Namespace) -> dict:
+    """Only the timed import into a new in-memory database: labkit's ``Store.import_issues`` or the raw floor."""
+    lines = _lines(args)
+    if args.peer == "floor":
+        from import_floor import load as floor_load
+
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        t, cpu = time.perf_counter(), time.process_time()
+        n = floor_load(lines, db)
+    else:
+        from labkit.jira.store import Store
+
+        store = Store()
+        t, cpu = time.perf_counter(), time.process_time()
+        n = store.import_issues(lines)
+    reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
+    if hasattr(lines, "close"):
+        lines.close()
+    return reply
+
+
+def import_rounds(dataset: str, lines: str, rounds: int, tmp: str) -> dict[str, list[dict]]:
+    """Import the dataset ``rounds`` times per peer (labkit, the raw floor), interleaved, each in a fresh process."""
+    got: dict[str, list[dict]] = {"floor": [], "labkit": []}
+    for _ in range(rounds):
+        for name in got:
+            p = Peer(name, dataset, lines, str(Path(tmp) / "unused.db"))
+            got[name].append(p.ask(op="import"))
+            p.close()
+    return got
+
+
+def print_import(got: dict[str, list[dict]], goal_s: float) -> None:
+    """Print labkit's import beside the raw floor's (medians of the rounds) and the ratios."""
+    med = {name: (statistics.median(r["import_s"] for r in rs), statistics.median(r["import_cpu"] for r in rs))
+           for name, rs in got.items()}
+    (lw, lc), (fw, fc) = med["labkit"], med["floor"]
+    n = got["labkit"][0]["n"]
+    print(f"import of {n:,} issues, median of {len(got['labkit'])} interleaved rounds (fresh process each): "
+          f"labkit {lw:.1f} s wall, {lc:.1f} s CPU; raw floor (benchmarks/import_floor.py: msgspec + executemany, "
+          f"one thread, no labkit code) {fw:.1f} s wall, {fc:.1f} s CPU; labkit / floor {lw / fw:.2f}x wall, "
+          f"{lc / fc:.2f}x CPU; floor CPU / 2 cores = {fc / 2:.1f} s (goal < {goal_s:g} s); "
+          + "; ".join(f"{k} rounds " + ", ".join(f"{r['import_s']:.1f}" for r in rs) for k, rs in got.items())
+          + f"; {load()}", flush=True)
 
 
 def _peer_load(args: argparse.Namespace, state: dict) -> dict:
@@ -264,11 +312,15 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
     """Import (timed, labkit's process), then time each query every way in interleaved rounds; print and check goals."""
     qs = queries(*DATASETS[dataset])
     db = str(Path(tmp) / f"{dataset}.db")
+    floor = Peer("floor", dataset, lines, db)  # first, in its own process, gone before labkit's import
+    fl = floor.ask(op="import")
+    floor.close()
     labkit = Peer("labkit", dataset, lines, db)
     imp = labkit.ask(op="load")
     import_s, import_cpu, n = imp["import_s"], imp["import_cpu"], imp["n"]
     print(f"\n== {name}: {n:,} issues; Store.import_issues of the JSON lines (parse + index): {import_s:.1f} s wall, "
           f"{import_cpu:.1f} s CPU ({n / max(import_s, 1e-9):,.0f} issues/s); {imp['load']}", flush=True)
+    print_import({"labkit": [imp], "floor": [fl]}, goal_import_s)
     cold = {}
     built = None  # (which search, ms): the search that built the frame cache, its time including the build
     for kind in qs:
@@ -367,6 +419,8 @@ def main() -> None:
     ap.add_argument("--skip-real", action="store_true", help="only the generated store")
     ap.add_argument("--keep", type=Path, default=None,
                     help="folder to keep the generated JSON lines in and reuse them from (default: a temporary one)")
+    ap.add_argument("--import-only", action="store_true",
+                    help="only the imports: labkit's and the raw floor's, interleaved over the rounds")
     ap.add_argument("--peer", choices=sorted(PEER_WAYS), help=argparse.SUPPRESS)
     ap.add_argument("--dataset", choices=sorted(DATASETS), help=argparse.SUPPRESS)
     ap.add_argument("--lines", help=argparse.SUPPRESS)
@@ -380,6 +434,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="labkit-bench-jql-") as tmp:
         if args.skip_real:
             pass
+        elif APPC.exists() and args.import_only:
+            print("\n== Appcelerator (real)")
+            print_import(import_rounds("real", "", rounds, tmp), 5)
         elif APPC.exists():
             run("Appcelerator (real)", "real", "", rounds, 5, tmp)
         else:
@@ -389,6 +446,10 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = generated_file(gen_n, folder)
+        if args.import_only:
+            print(f"\n== generated (seed 0, {gen_n:,})")
+            print_import(import_rounds("generated", str(path), rounds, tmp), 60 * gen_n / 1_000_000)
+            return
         run(f"generated (seed 0, {gen_n:,})", "generated", str(path), rounds, 60 * gen_n / 1_000_000, tmp)
 
 
