@@ -313,6 +313,9 @@ def _load(lines, db: sqlite3.Connection) -> int:
     for stmt in INDEXES.split(";"):
         if stmt.strip():
             db.execute(stmt)
+    for t in ("fts", "fts_raw"):  # FTS5's default merging again (sqlite.org/fts5.html: automerge 4, crisismerge 16)
+        db.execute(f"INSERT INTO {t}({t}, rank) VALUES ('automerge', 4)")
+        db.execute(f"INSERT INTO {t}({t}, rank) VALUES ('crisismerge', 16)")
     db.execute("COMMIT")
     return rid
 
