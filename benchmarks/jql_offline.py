@@ -1,6 +1,6 @@
 """Offline JQL: ``Store.search`` into a DataFrame vs a pandas scan and vs hand-written SQL, side by side.
 
-Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--issues N] [--rounds R] [--keep DIR]
+Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--issues N] [--rounds R] [--keep DIR] [--import-only]
 
 Datasets: the 29,057 real Appcelerator issues (/work/shared/data/jira/appcelerator-jira-archive)
 and a generated tracker (1,000,000 issues by default; --quick: 100,000), each imported from JSON
@@ -10,6 +10,12 @@ pays for parsing as a user's import of a dump does.
 
 Each peer runs in its own process (``--peer NAME``, driven over a pipe), so each reports its own
 peak memory (VmHWM) and none pays for another's garbage:
+- the import's raw floor (``benchmarks/import_floor.py``, first, in its own process, gone before
+  labkit's import starts): the same lines decoded with msgspec and the same rows, FTS5 tables and
+  secondary indexes written with hand-written ``executemany`` SQL on one thread, no labkit code;
+  printed beside labkit's import as labkit / floor (wall and CPU) and floor CPU / 2 cores, the
+  least wall time any use of 2 cores could reach for those rows (``--import-only``: only the two
+  imports, interleaved over the rounds, each in a fresh process, medians);
 - labkit: ``Store().import_issues`` of the JSON lines (timed, wall and CPU), then ``Store.search(jql)``,
   the DataFrame notebook users get (what the goals are about), and ``Store.count(jql)``;
 - the pandas scan: a regex ``str.contains`` over the text columns (or the field comparison) of a
