@@ -29,6 +29,8 @@ from typing import Any
 
 import msgspec
 
+# The store's tables, written out here on purpose (the floor imports nothing from labkit);
+# tests/jira/test_store_import_floor.py checks that both hold the same tables and indexes.
 DDL = """
 CREATE TABLE issue(
   rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, key TEXT UNIQUE NOT NULL,

@@ -173,7 +173,7 @@ def peer_main(args: argparse.Namespace) -> None:
         if op == "load":
             reply = _peer_load(args, state)
         elif op == "import":
-            reply = _peer_import(args)
+            reply = _peer_import(args)[0]
         elif op == "run":
             jql, spec, where = qs[cmd["kind"]]
             ms, got = timed(lambda way=cmd["way"], jql=jql, spec=spec, where=where: _peer_run(state, way, jql, spec, where))
@@ -190,25 +190,28 @@ def _lines(args: argparse.Namespace):
     return appc_lines() if args.dataset == "real" else open(args.lines, "rb")  # noqa: SIM115
 
 
-def _peer_import(args: argparse.Namespace) -> dict:
-    """Only the timed import into a new in-memory database: labkit's ``Store.import_issues`` or the raw floor."""
+def _peer_import(args: argparse.Namespace) -> tuple[dict, object]:
+    """The timed import into a new in-memory database (labkit's ``Store.import_issues`` or the raw floor's load).
+
+    Returns the reply (count, wall and CPU seconds, load) and what was loaded into (the Store or the connection).
+    """
     lines = _lines(args)
     if args.peer == "floor":
         from import_floor import load as floor_load
 
-        db = sqlite3.connect(":memory:", isolation_level=None)
-        t, cpu = time.perf_counter(), time.process_time()
-        n = floor_load(lines, db)
+        into: object = sqlite3.connect(":memory:", isolation_level=None)
+        run = floor_load
     else:
         from labkit.jira.store import Store
 
-        store = Store()
-        t, cpu = time.perf_counter(), time.process_time()
-        n = store.import_issues(lines)
+        into = Store()
+        run = lambda ls, store: store.import_issues(ls)  # noqa: E731
+    t, cpu = time.perf_counter(), time.process_time()
+    n = run(lines, into)
     reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
     if hasattr(lines, "close"):
         lines.close()
-    return reply
+    return reply, into
 
 
 def import_rounds(dataset: str, lines: str, rounds: int, tmp: str) -> dict[str, list[dict]]:
@@ -239,16 +242,7 @@ def print_import(got: dict[str, list[dict]], goal_s: float) -> None:
 def _peer_load(args: argparse.Namespace, state: dict) -> dict:
     """Load the peer's data: labkit's timed import (then a copy for the SQL peer), the pandas frame, the SQL copy."""
     if args.peer == "labkit":
-        from labkit.jira.store import Store
-
-        lines = _lines(args)
-        store = Store()
-        t, cpu = time.perf_counter(), time.process_time()
-        n = store.import_issues(lines)
-        reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
-        if hasattr(lines, "close"):
-            lines.close()
-        del lines
+        reply, store = _peer_import(args)
         with sqlite3.connect(args.db) as copy:
             store.db.backup(copy)
         copy.close()
