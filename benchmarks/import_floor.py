@@ -3,8 +3,8 @@
 Run alone: .venv/bin/python benchmarks/import_floor.py FILE.jsonl [--db PATH]   (or ``-`` for the real archive)
 
 What a person who knows SQLite would write to load the same tables labkit's store holds, in one
-thread, written from the tables' meaning and not from labkit's code (it is the cost oracle of
-``benchmarks/jql_offline.py``; it shares no code with ``labkit``):
+thread, each column's rule written out again here (it imports nothing from ``labkit``: it is the
+cost oracle of ``benchmarks/jql_offline.py`` and the row oracle of tests/jira/test_store_import_floor.py):
 - each line decoded once with msgspec into structs of just the indexed fields, the line itself kept
   as the document (TEXT);
 - the issue row (ids, names, users, dates in UTC ``YYYY-MM-DDTHH:MM:SS``, rank, the text bits),
@@ -202,6 +202,7 @@ def _rank(n: int) -> str:
 
 
 def _bits(ts: tuple[str, str, str, str]) -> int:
+    """The text bits: bit k when text k is not blank, bit 4+k when it holds a word that is not a stop word."""
     mask = 0
     for k, t in enumerate(ts):
         if t and t.strip():
