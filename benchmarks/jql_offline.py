@@ -1,6 +1,6 @@
 """Offline JQL: ``Store.search`` into a DataFrame vs a pandas scan and vs hand-written SQL, side by side.
 
-Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--issues N] [--rounds R] [--keep DIR]
+Run: .venv/bin/python benchmarks/jql_offline.py [--quick] [--issues N] [--rounds R] [--keep DIR] [--import-only]
 
 Datasets: the 29,057 real Appcelerator issues (/work/shared/data/jira/appcelerator-jira-archive)
 and a generated tracker (1,000,000 issues by default; --quick: 100,000), each imported from JSON
@@ -10,6 +10,12 @@ pays for parsing as a user's import of a dump does.
 
 Each peer runs in its own process (``--peer NAME``, driven over a pipe), so each reports its own
 peak memory (VmHWM) and none pays for another's garbage:
+- the import's raw floor (``benchmarks/import_floor.py``, first, in its own process, gone before
+  labkit's import starts): the same lines decoded with msgspec and the same rows, FTS5 tables and
+  secondary indexes written with hand-written ``executemany`` SQL on one thread, no labkit code;
+  printed beside labkit's import as labkit / floor (wall and CPU) and floor CPU / 2 cores, the
+  least wall time any use of 2 cores could reach for those rows (``--import-only``: only the two
+  imports, interleaved over the rounds, each in a fresh process, medians);
 - labkit: ``Store().import_issues`` of the JSON lines (timed, wall and CPU), then ``Store.search(jql)``,
   the DataFrame notebook users get (what the goals are about), and ``Store.count(jql)``;
 - the pandas scan: a regex ``str.contains`` over the text columns (or the field comparison) of a
@@ -63,7 +69,7 @@ HAND_COLUMNS = ["key", "summary", "status", "status_category", "issuetype", "pri
 ORDER = " ORDER BY i.project DESC, i.num DESC"
 DATASETS = {"real": (("disk", "space"), "sdcard", "TIMOB", "Open"),
             "generated": (("disk", "space"), "snapsh", "OPS", "In Review")}
-PEER_WAYS = {"labkit": ("search", "count"), "pandas": ("pandas", "pandas count"), "sql": ("sql",)}
+PEER_WAYS = {"labkit": ("search", "count"), "pandas": ("pandas", "pandas count"), "sql": ("sql",), "floor": ()}
 
 
 def vm_hwm_mb() -> float:
@@ -167,6 +173,8 @@ def peer_main(args: argparse.Namespace) -> None:
             break
         if op == "load":
             reply = _peer_load(args, state)
+        elif op == "import":
+            reply = _peer_import(args)[0]
         elif op == "run":
             jql, spec, where = qs[cmd["kind"]]
             ms, got = timed(lambda way=cmd["way"], jql=jql, spec=spec, where=where: _peer_run(state, way, jql, spec, where))
@@ -184,19 +192,59 @@ def _lines(args: argparse.Namespace):
     return appc_lines() if args.dataset == "real" else open(args.lines, "rb")  # noqa: SIM115
 
 
+def _peer_import(args: argparse.Namespace) -> tuple[dict, object]:
+    """The timed import into a new in-memory database (labkit's ``Store.import_issues`` or the raw floor's load).
+
+    Returns the reply (count, wall and CPU seconds, load) and what was loaded into (the Store or the connection).
+    """
+    lines = _lines(args)
+    if args.peer == "floor":
+        from import_floor import load as floor_load
+
+        into: object = sqlite3.connect(":memory:", isolation_level=None)
+        run = floor_load
+    else:
+        from labkit.jira.store import Store
+
+        into = Store()
+        run = lambda ls, store: store.import_issues(ls)  # noqa: E731
+    t, cpu = time.perf_counter(), time.process_time()
+    n = run(lines, into)
+    reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
+    if hasattr(lines, "close"):
+        lines.close()
+    return reply, into
+
+
+def import_rounds(dataset: str, lines: str, rounds: int, tmp: str) -> dict[str, list[dict]]:
+    """Import the dataset ``rounds`` times per peer (labkit, the raw floor), interleaved, each in a fresh process."""
+    got: dict[str, list[dict]] = {"floor": [], "labkit": []}
+    for _ in range(rounds):
+        for name in got:
+            p = Peer(name, dataset, lines, str(Path(tmp) / "unused.db"))
+            got[name].append(p.ask(op="import"))
+            p.close()
+    return got
+
+
+def print_import(got: dict[str, list[dict]], goal_s: float) -> None:
+    """Print labkit's import beside the raw floor's (medians of the rounds) and the ratios."""
+    med = {name: (statistics.median(r["import_s"] for r in rs), statistics.median(r["import_cpu"] for r in rs))
+           for name, rs in got.items()}
+    (lw, lc), (fw, fc) = med["labkit"], med["floor"]
+    n = got["labkit"][0]["n"]
+    print(f"import of {n:,} issues, median of {len(got['labkit'])} interleaved rounds (fresh process each): "
+          f"labkit {lw:.1f} s wall, {lc:.1f} s CPU; raw floor (benchmarks/import_floor.py: msgspec + executemany, "
+          f"one thread, no labkit code) {fw:.1f} s wall, {fc:.1f} s CPU; labkit / floor {lw / fw:.2f}x wall, "
+          f"{lc / fc:.2f}x CPU; floor CPU / 2 cores = {fc / 2:.1f} s (goal < {goal_s:g} s); "
+          + "; ".join(f"{k} rounds " + ", ".join(f"{r['import_s']:.1f}" for r in rs) for k, rs in got.items())
+          + f"; {load()}", flush=True)
+
+
 def _peer_load(args: argparse.Namespace, state: dict) -> dict:
     """Load the peer's data: labkit's timed import (then a copy for the SQL peer), the pandas frame, the SQL copy."""
     if args.peer == "labkit":
-        from labkit.jira.store import Store
-
-        lines = _lines(args)
-        store = Store()
-        t, cpu = time.perf_counter(), time.process_time()
-        n = store.import_issues(lines)
-        reply = {"n": n, "import_s": time.perf_counter() - t, "import_cpu": time.process_time() - cpu, "load": load()}
-        if hasattr(lines, "close"):
-            lines.close()
-        del lines
+        reply, store = _peer_import(args)
         with sqlite3.connect(args.db) as copy:
             store.db.backup(copy)
         copy.close()
@@ -266,11 +314,15 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
     """Import (timed, labkit's process), then time each query every way in interleaved rounds; print and check goals."""
     qs = queries(*DATASETS[dataset])
     db = str(Path(tmp) / f"{dataset}.db")
+    floor = Peer("floor", dataset, lines, db)  # first, in its own process, gone before labkit's import
+    fl = floor.ask(op="import")
+    floor.close()
     labkit = Peer("labkit", dataset, lines, db)
     imp = labkit.ask(op="load")
     import_s, import_cpu, n = imp["import_s"], imp["import_cpu"], imp["n"]
     print(f"\n== {name}: {n:,} issues; Store.import_issues of the JSON lines (parse + index): {import_s:.1f} s wall, "
           f"{import_cpu:.1f} s CPU ({n / max(import_s, 1e-9):,.0f} issues/s); {imp['load']}", flush=True)
+    print_import({"labkit": [imp], "floor": [fl]}, goal_import_s)
     cold = {}
     built = None  # (which search, ms): the search that built the frame cache, its time including the build
     for kind in qs:
@@ -372,6 +424,8 @@ def main() -> None:
     ap.add_argument("--skip-real", action="store_true", help="only the generated store")
     ap.add_argument("--keep", type=Path, default=None,
                     help="folder to keep the generated JSON lines in and reuse them from (default: a temporary one)")
+    ap.add_argument("--import-only", action="store_true",
+                    help="only the imports: labkit's and the raw floor's, interleaved over the rounds")
     ap.add_argument("--peer", choices=sorted(PEER_WAYS), help=argparse.SUPPRESS)
     ap.add_argument("--dataset", choices=sorted(DATASETS), help=argparse.SUPPRESS)
     ap.add_argument("--lines", help=argparse.SUPPRESS)
@@ -385,6 +439,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="labkit-bench-jql-") as tmp:
         if args.skip_real:
             pass
+        elif APPC.exists() and args.import_only:
+            print("\n== Appcelerator (real)")
+            print_import(import_rounds("real", "", rounds, tmp), 5)
         elif APPC.exists():
             run("Appcelerator (real)", "real", "", rounds, 5, tmp)
         else:
@@ -394,6 +451,10 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = generated_file(gen_n, folder)
+        if args.import_only:
+            print(f"\n== generated (seed 0, {gen_n:,})")
+            print_import(import_rounds("generated", str(path), rounds, tmp), 60 * gen_n / 1_000_000)
+            return
         run(f"generated (seed 0, {gen_n:,})", "generated", str(path), rounds, 60 * gen_n / 1_000_000, tmp)
 
 

@@ -14,7 +14,7 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["DocFields", "IssueDoc", "decode_issue", "encode", "encode_bytes", "fields_snapshot", "fields_texts",
+__all__ = ["Category", "DocFields", "IssueDoc", "Named", "Status", "decode_issue", "encode", "encode_bytes", "fields_snapshot", "fields_texts",
            "link_snapshot", "loads", "raw_object", "stored_parts", "texts"]
 
 

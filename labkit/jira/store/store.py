@@ -56,9 +56,12 @@ from labkit.jira.model import (
 from labkit.jira.store.budget import SearchBudget
 from labkit.jira.store.dates import iso, normalise
 from labkit.jira.store.decode import (
+    Category,
     DocFields,
     IssueDoc,
     LinkType,
+    Named,
+    Status,
     decode_issue,
     encode,
     encode_bytes,
@@ -215,20 +218,26 @@ def text_mask(texts: tuple[str, str, str, str]) -> int:
 def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
     """Add the (kind, id, name, key) of the named objects an issue carries, for value look-ups in JQL.
 
-    An object counts when it has an id or a name; what it lacks is an empty string.
+    An object counts when it has an id or a name; what it lacks is an empty string. (Written out field
+    by field, without a tuple of pairs to loop over: an import runs this for every issue.)
     """
     add = out.add
     p = f.project
     if p is not None and (p.id is not None or p.name):
         add(("project", str(p.id or ""), str(p.name or ""), str(p.key or "")))
-    for kind, obj in (("issuetype", f.issuetype), ("status", f.status), ("priority", f.priority),
-                      ("resolution", f.resolution)):
-        if obj is not None and (obj.id is not None or obj.name):
-            add((kind, str(obj.id or ""), str(obj.name or ""), ""))
+    if (obj := f.issuetype) is not None and (obj.id is not None or obj.name):
+        add(("issuetype", str(obj.id or ""), str(obj.name or ""), ""))
+    if (obj := f.status) is not None and (obj.id is not None or obj.name):
+        add(("status", str(obj.id or ""), str(obj.name or ""), ""))
+    if (obj := f.priority) is not None and (obj.id is not None or obj.name):
+        add(("priority", str(obj.id or ""), str(obj.name or ""), ""))
+    if (obj := f.resolution) is not None and (obj.id is not None or obj.name):
+        add(("resolution", str(obj.id or ""), str(obj.name or ""), ""))
     for kind, objs in (("component", f.components), ("fixversion", f.fixVersions), ("affectsversion", f.versions)):
-        for obj in objs or ():
-            if obj is not None and (obj.id is not None or obj.name):
-                add((kind, str(obj.id or ""), str(obj.name or ""), ""))
+        if objs:
+            for obj in objs:
+                if obj is not None and (obj.id is not None or obj.name):
+                    add((kind, str(obj.id or ""), str(obj.name or ""), ""))
 
 
 def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc, bool]:
@@ -268,29 +277,23 @@ def _start(text: str | bytes) -> str:
     return (text if isinstance(text, str) else text[:320].decode("utf-8", "replace"))[:80]
 
 
+# Stand-ins for an absent object, whose attributes are all None: a row reads ``obj.name`` without a None test
+_NO_NAMED, _NO_STATUS, _NO_CATEGORY = Named(), Status(), Category()
+
+
 def _issue_row(rid: int, d: IssueDoc, f: DocFields, rank: str, texts: int) -> tuple:
     """The issue table row (in :data:`_ISSUE_COLUMNS` order) of one decoded issue."""
     key = d.key
     project, _, num = key.rpartition("-")
-    proj = f.project
-    st = f.status
-    cat = st.statusCategory if st is not None else None
-    a_login, a_name = _user(f.assignee)
-    r_login, r_name = _user(f.reporter)
-    c_login, c_name = _user(f.creator)
-    it, pr, rs, pa = f.issuetype, f.priority, f.resolution, f.parent
-    summary = f.summary if f.summary is None or isinstance(f.summary, str) else text_of(f.summary)
-    return (rid, str(d.id), key, (proj.key if proj is not None else None) or project,
-            int(num) if num.isdigit() else 0, proj.id if proj is not None else None,
-            proj.name if proj is not None else None, summary,
-            it.name if it is not None else None, it.id if it is not None else None,
-            st.name if st is not None else None, st.id if st is not None else None,
-            cat.name if cat is not None else None, cat.key if cat is not None else None,
-            cat.id if cat is not None else None,
-            pr.name if pr is not None else None, pr.id if pr is not None else None,
-            rs.name if rs is not None else None, rs.id if rs is not None else None,
-            a_login, a_name, r_login, r_name, c_login, c_name,
-            pa.key if pa is not None else None, pa.id if pa is not None else None,
+    proj = f.project or _NO_NAMED
+    st = f.status or _NO_STATUS
+    cat = st.statusCategory or _NO_CATEGORY
+    it, pr = f.issuetype or _NO_NAMED, f.priority or _NO_NAMED
+    rs, pa = f.resolution or _NO_NAMED, f.parent or _NO_NAMED
+    summary = f.summary if f.summary is None or f.summary.__class__ is str else text_of(f.summary)
+    return (rid, str(d.id), key, proj.key or project, int(num) if num.isdigit() else 0, proj.id, proj.name, summary,
+            it.name, it.id, st.name, st.id, cat.name, cat.key, cat.id, pr.name, pr.id, rs.name, rs.id,
+            *_user(f.assignee), *_user(f.reporter), *_user(f.creator), pa.key, pa.id,
             normalise(f.created), normalise(f.updated), normalise(f.resolutiondate), normalise(f.duedate),
             rank, texts)
 
