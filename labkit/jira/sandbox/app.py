@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from labkit.bulk import no_gc
 from labkit.jira.errors import JiraError, JqlSyntaxError
 from labkit.jira.model import EMBEDDED_CHANGELOG_MAX, RANK_FIELD_NUMBER, category_key
 from labkit.jira.sandbox.faults import FaultInjector, fault_response
@@ -190,7 +191,8 @@ class JiraApp:
         self._count_lock = threading.Lock()
         self._cache: dict[str, dict[str, Any]] = {}   # key -> issue JSON (v2 shape, no "self")
         self._ids: dict[str, str] = {}                # id -> key
-        self._rendered: dict[tuple[Any, ...], bytes] = {}
+        self._rendered: dict[tuple[Any, ...], dict[str, bytes]] = {}  # answer shape -> key -> issue JSON
+        self._rendered_count = 0
         self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
@@ -318,6 +320,7 @@ class JiraApp:
             self._generation += 1
             self._cache.clear()
             self._rendered.clear()
+            self._rendered_count = 0
 
     def rendered(self, wanted: list[str], version: str, base: str, spec: list[str] | None, default: str,
                  expand: str | None = None, changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes | None]:
@@ -328,34 +331,39 @@ class JiraApp:
         field passes on as its stored JSON when that is canonical and no REST version rewrites it
         (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
         one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
+        The cyclic garbage collector is paused while a page is built (:func:`labkit.bulk.no_gc`): it
+        makes tens of thousands of small objects that form no cycle.
         """
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
         with self._cache_lock:
             generation = self._generation
-            out = [self._rendered.get((self._ids.get(w, w), tag)) for w in wanted]
+            cached = self._rendered.get(tag) or {}
+            ids = self._ids
+            out = [cached.get(ids.get(w, w)) for w in wanted]
         missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
         if not missing:
             return out
         rule = field_rule(tuple(spec) if spec else None, default)
         changelog = expands_changelog(expand)
-        got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
-                                                     links=rule.keeps("issuelinks")))
-        by = {i.key: i for i in got} | {i.id: i for i in got}
-        fresh: dict[tuple[Any, ...], bytes] = {}
-        selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
-        for issue, fields in zip(got, selected, strict=True):
-            cached = (issue.key, tag)
-            if cached not in fresh:
-                fresh[cached] = _ENCODER.encode(self.issue_json(
-                    {"id": issue.id, "key": issue.key, "changelog": issue.changelog}, version, base, spec, default,
-                    expand, changelog_max, fields))
-        made = {w: fresh[(issue.key, tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
-        out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+        with no_gc():
+            got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
+                                                         links=rule.keeps("issuelinks"), changelog=changelog))
+            selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
+            render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
+            encode = _ENCODER.encode
+            fresh = {i.key: encode(render(i.id, i.key, fields, i.changelog)) for i, fields in zip(got, selected, strict=True)}
+            by = {i.key: i.key for i in got} | {i.id: i.key for i in got}
+            made = {w: fresh[key] for w in missing if (key := by.get(w.upper(), by.get(w)))}
+            out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
-                if len(self._rendered) > RENDER_CACHE_MAX:
+                if self._rendered_count > RENDER_CACHE_MAX:
                     self._rendered.clear()
-                self._rendered.update(fresh)
+                    self._rendered_count = 0
+                shape = self._rendered.setdefault(tag, {})
+                before = len(shape)
+                shape.update(fresh)
+                self._rendered_count += len(shape) - before
                 self._ids.update((i.id, i.key) for i in got)
         return out
 
@@ -398,22 +406,43 @@ class JiraApp:
         An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
         many there are in ``total``. ``fields``: the selected fields, decoded, when the caller has them.
         """
+        if fields is None and spec != ["id"] and spec != ["key"]:
+            fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
+        render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
+        return render(issue["id"], issue["key"], fields, issue.get("changelog"))
+
+    def issue_renderer(self, version: str, base: str, spec: list[str] | None, default: str,
+                       expand: str | None = None, changelog_max: int | None = None,
+                       ) -> Callable[[Any, str, dict[str, Any] | None, Any], dict[str, Any]]:
+        """Return the function that renders an issue for the wire (:meth:`issue_json`), worked out once per answer.
+
+        It takes the issue's id, key, selected fields (decoded, or stored JSON the version does not
+        rewrite) and stored changelog.
+        """
         v = "3" if version == "3" else "2"
-        out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
-               "key": issue["key"]}
-        if spec != ["id"] and spec != ["key"]:
-            if fields is None:
-                fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
-            out["fields"] = to_v3(fields) if version == "3" else to_v2(fields)
-        elif spec == ["key"]:
-            out["fields"] = {}
-        if expands_changelog(expand):
-            histories = self.histories(issue, version)
-            total = len(histories)
-            if changelog_max is not None and total > changelog_max:
-                histories = histories[total - changelog_max:]
-            out["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": total, "histories": histories}
-        return out
+        link = f"{base}/rest/api/{v}/issue/"
+        convert = to_v3 if version == "3" else to_v2
+        with_fields = spec != ["id"] and spec != ["key"]
+        empty = spec == ["key"]
+        changelog = expands_changelog(expand)
+        histories = self.histories
+
+        def render(issue_id: Any, key: str, fields: dict[str, Any] | None, stored_changelog: Any) -> dict[str, Any]:
+            """One issue's wire dict."""
+            i = str(issue_id)
+            out = {"expand": ISSUE_EXPAND, "id": i, "self": link + i, "key": key}
+            if with_fields:
+                out["fields"] = convert(fields)
+            elif empty:
+                out["fields"] = {}
+            if changelog:
+                entries = histories({"changelog": stored_changelog}, version)
+                total = len(entries)
+                if changelog_max is not None and total > changelog_max:
+                    entries = entries[total - changelog_max:]
+                out["changelog"] = {"startAt": 0, "maxResults": len(entries), "total": total, "histories": entries}
+            return out
+        return render
 
     @staticmethod
     def histories(issue: dict[str, Any], version: str) -> list[dict[str, Any]]:

@@ -157,6 +157,12 @@ class StoredDoc(Struct, gc=False):
     changelog: Raw | UnsetType = UNSET
 
 
+class StoredFields(Struct, gc=False):
+    """A stored document read to serve it without its changelog: its fields (values undecoded, in order)."""
+
+    fields: dict[str, Raw] | None = None
+
+
 class StoredDocLoose(Struct, gc=False):
     """A stored document whose ``fields`` is not an object: no fields."""
 
@@ -176,6 +182,7 @@ _ANY = msgspec.json.Decoder()
 _STORED = msgspec.json.Decoder(StoredDoc)
 _SNAPSHOT_NAMES = tuple(f.encode_name for f in msgspec.structs.fields(SnapshotFields))
 _STORED_LOOSE = msgspec.json.Decoder(StoredDocLoose)
+_STORED_FIELDS = msgspec.json.Decoder(StoredFields)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -194,17 +201,19 @@ def loads(text: str | bytes) -> Any:
     return _ANY.decode(text)
 
 
-def stored_parts(text: str | bytes) -> tuple[dict[str, Raw], Raw | None]:
+def stored_parts(text: str | bytes, changelog: bool = True) -> tuple[dict[str, Raw], Raw | None]:
     """Return a stored issue's fields (name -> undecoded value, in stored order) and its undecoded changelog.
 
     Finding where each value ends is a scan without building objects, so a caller that needs a few
     fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
-    ``fields`` object gives no fields; no ``changelog`` gives None.
+    ``fields`` object gives no fields; no ``changelog`` (or ``changelog=False``: not wanted) gives None.
     """
     try:
+        if not changelog:
+            return _STORED_FIELDS.decode(text).fields or {}, None
         doc = _STORED.decode(text)
     except msgspec.ValidationError:  # fields is not an object
-        return {}, _changelog(_STORED_LOOSE.decode(text).changelog)
+        return {}, _changelog(_STORED_LOOSE.decode(text).changelog) if changelog else None
     return doc.fields or {}, _changelog(doc.changelog)
 
 

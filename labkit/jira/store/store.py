@@ -610,7 +610,7 @@ class Store:
         return out
 
     def stored_issues(self, keys_or_ids: list[str], *, documents: bool = True,
-                      links: bool = False) -> list[StoredIssue]:
+                      links: bool = False, changelog: bool = True) -> list[StoredIssue]:
         """Return issues of keys or ids as stored, values undecoded, in that order; unknown ones are left out.
 
         For a server answering a page of issues with a few fields each: one read of the documents (and
@@ -618,22 +618,23 @@ class Store:
         decoding it (:func:`labkit.jira.store.decode.stored_parts`). The fields are as imported: the
         rank, comment and links a REST answer has are ``rank``, :func:`rest_comment` of the stored
         comment and ``links`` (set in this order, as :meth:`get_issues` does). ``documents=False``
-        reads only keys, ids and ranks (no fields, no changelog).
+        reads only keys, ids and ranks (no fields, no changelog); ``changelog=False`` leaves each
+        issue's changelog out (None).
         """
         wanted = [str(k) for k in keys_or_ids]
         if not wanted:
             return []
-        with self.lock:
+        with self.lock, no_gc():
             if not documents:
                 rows = self._doc_rows(wanted, "i.rank", documents=False)
                 parts: list[Any] = [({}, None)] * len(rows)
             else:
                 rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB)")  # bytes: no str to build
-                parts = [stored_parts(r[4]) for r in rows]
+                parts = [stored_parts(r[4], changelog) for r in rows]
             got = self._links_for([r[0] for r in rows], {r[0]: (r[1], p[0]) for r, p in zip(rows, parts, strict=True)}
                                   if documents else None) if links else None
-        return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]), got[r[0]] if got is not None else None)
-                for r, p in zip(rows, parts, strict=True)]
+            return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]),
+                                got[r[0]] if got is not None else None) for r, p in zip(rows, parts, strict=True)]
 
     def _doc_rows(self, wanted: list[str], columns: str, documents: bool = True) -> list[tuple]:
         """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out).
