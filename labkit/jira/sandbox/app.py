@@ -4,6 +4,13 @@ It answers the calls labkit and real clients (pycontribs ``jira``, zeep) make, o
 :class:`labkit.jira.store.Store`. ``mode="server"`` behaves like Jira Server/Data Center
 (classic ``/search`` with ``total``); ``mode="cloud"`` like Jira Cloud (``/search/jql`` with
 ``nextPageToken``, ``/search`` answering 410).
+
+Issues are rendered to wire JSON once per answer shape and cached until the next write. A search
+page also renders the next :data:`READ_AHEAD_PAGES` pages of the same search on one background
+thread (read-ahead, :meth:`JiraApp.read_ahead`): a client paging through a result finds them
+cached, and the sandbox works while the client reads. It is bounded (that many pages after the
+page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started only by a search (never when the
+sandbox starts), and dropped by any write; a page being rendered is waited for, not rendered twice.
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ CHANGELOG_BULK_ISSUES = 1000      # POST changelog/bulkfetch: "up to 1000 issues
 CHANGELOG_BULK_FIELDS = 10        # ... "filter them by up to 10 field IDs"
 CHANGELOG_BULK_MAX = 10000        # ... maxResults: default 1000, maximum 10000
 RENDER_CACHE_MAX = 200_000
+READ_AHEAD_PAGES = 2        # pages of a search rendered ahead of the one asked for (JiraApp.read_ahead)
+READ_AHEAD_QUEUE = 4        # read-ahead pages waiting at most
+READ_AHEAD_SEEN_MAX = 10_000
 SEARCH_BUDGET = 10.0        # seconds a search may run before it is stopped with a 400
 READERS = 8                 # searches that run at once beside the writer (file stores only)
 READER_CACHE_KIB = 32_000   # page cache of each reader connection
@@ -193,6 +203,10 @@ class JiraApp:
         self._ids: dict[str, str] = {}                # id -> key
         self._rendered: dict[tuple[Any, ...], dict[str, bytes]] = {}  # answer shape -> key -> issue JSON
         self._rendered_count = 0
+        self._inflight: dict[tuple[Any, ...], dict[str, threading.Event]] = {}  # shape -> issue -> its renderer's event
+        self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, started by the first search page
+        self._ahead_seen: set[tuple[Any, ...]] = set()  # pages read ahead since the last write
+        self._ahead_queued = 0
         self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
@@ -313,6 +327,14 @@ class JiraApp:
         """Return this server's base URL as the client reached it."""
         return request.host_url.rstrip("/")
 
+    def close(self) -> None:
+        """Stop the read-ahead thread (after the page it is on), then close the store."""
+        with self._cache_lock:
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.shutdown(wait=True, cancel_futures=True)
+        self.db.close()
+
     # ----------------------------------------------------------------- issues and cache
     def invalidate(self) -> None:
         """Forget cached issue JSON (and rendered fragments) after any write."""
@@ -321,6 +343,7 @@ class JiraApp:
             self._cache.clear()
             self._rendered.clear()
             self._rendered_count = 0
+            self._ahead_seen.clear()
 
     def rendered(self, wanted: list[str], version: str, base: str, spec: list[str] | None, default: str,
                  expand: str | None = None, changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes | None]:
@@ -331,18 +354,55 @@ class JiraApp:
         field passes on as its stored JSON when that is canonical and no REST version rewrites it
         (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
         one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
-        The cyclic garbage collector is paused while a page is built (:func:`labkit.bulk.no_gc`): it
-        makes tens of thousands of small objects that form no cycle.
+        An issue another thread is rendering for the same answer shape (a read-ahead, a concurrent
+        page) is waited for, not rendered twice.
         """
+        args = (version, base, spec, default, expand, changelog_max)
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
-        with self._cache_lock:
-            generation = self._generation
-            cached = self._rendered.get(tag) or {}
-            ids = self._ids
-            out = [cached.get(ids.get(w, w)) for w in wanted]
+        out = self._cached(tag, wanted)
         missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
         if not missing:
             return out
+        done = threading.Event()
+        with self._cache_lock:
+            flights = self._inflight.setdefault(tag, {})
+            theirs = {w: flights[w] for w in missing if w in flights}
+            mine = [w for w in missing if w not in theirs]
+            flights.update(dict.fromkeys(mine, done))
+        try:
+            made = self._render(mine, tag, args) if mine else {}
+        finally:
+            with self._cache_lock:
+                for w in mine:
+                    if flights.get(w) is done:
+                        del flights[w]
+            done.set()
+        if theirs:
+            for event in set(theirs.values()):
+                event.wait()
+            waited = dict(zip(theirs, self._cached(tag, list(theirs)), strict=True))
+            left = [w for w, hit in waited.items() if hit is None]  # unknown, or dropped by a write meanwhile
+            made.update(waited)
+            if left:
+                made.update(self._render(left, tag, args))
+        return [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+
+    def _cached(self, tag: tuple[Any, ...], wanted: list[str]) -> list[bytes | None]:
+        """The cached wire JSON of issues (keys or ids) for one answer shape, None where there is none."""
+        with self._cache_lock:
+            cached = self._rendered.get(tag) or {}
+            ids = self._ids
+            return [cached.get(ids.get(w, w)) for w in wanted]
+
+    def _render(self, missing: list[str], tag: tuple[Any, ...], args: tuple[Any, ...]) -> dict[str, bytes | None]:
+        """Read, render and cache issues (keys or ids, each once) for one answer shape; None for an unknown one.
+
+        The cyclic garbage collector is paused meanwhile (:func:`labkit.bulk.no_gc`): a page makes
+        tens of thousands of small objects that form no cycle.
+        """
+        version, base, spec, default, expand, changelog_max = args
+        with self._cache_lock:
+            generation = self._generation
         rule = field_rule(tuple(spec) if spec else None, default)
         changelog = expands_changelog(expand)
         with no_gc():
@@ -353,8 +413,7 @@ class JiraApp:
             encode = _ENCODER.encode
             fresh = {i.key: encode(render(i.id, i.key, fields, i.changelog)) for i, fields in zip(got, selected, strict=True)}
             by = {i.key: i.key for i in got} | {i.id: i.key for i in got}
-            made = {w: fresh[key] for w in missing if (key := by.get(w.upper(), by.get(w)))}
-            out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+            made = {w: fresh[key] if (key := by.get(w.upper(), by.get(w))) else None for w in missing}
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
                 if self._rendered_count > RENDER_CACHE_MAX:
@@ -365,7 +424,47 @@ class JiraApp:
                 shape.update(fresh)
                 self._rendered_count += len(shape) - before
                 self._ids.update((i.id, i.key) for i in got)
-        return out
+        return made
+
+    def read_ahead(self, jql: str, start: int, limit: int, total: int, args: tuple[Any, ...]) -> None:
+        """Render the next pages of a search in the background, so that they are cached when the client asks.
+
+        Triggered only by a search page (never at start: a first search is a cold one), for at most
+        :data:`READ_AHEAD_PAGES` pages after it, on one background thread with a short queue; a write
+        drops it (the generation counter: nothing rendered before a write is cached after it). A
+        client that stops paging costs those pages' rendering once. A failed read-ahead is dropped:
+        the page is rendered when asked for, with its error then.
+        """
+        if limit <= 0:
+            return
+        version, base, spec, *rest = args
+        tag = (jql, limit, version, base, tuple(spec) if spec else None, *rest)
+        with self._cache_lock:
+            generation = self._generation
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="jira-read-ahead")
+            if len(self._ahead_seen) > READ_AHEAD_SEEN_MAX:
+                self._ahead_seen.clear()
+            for at in range(start, min(total, start + READ_AHEAD_PAGES * limit), limit):
+                if (tag, at) in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
+                    continue
+                self._ahead_seen.add((tag, at))
+                self._ahead_queued += 1
+                self._ahead.submit(self._read_page_ahead, generation, jql, at, limit, args)
+
+    def _read_page_ahead(self, generation: int, jql: str, start: int, limit: int, args: tuple[Any, ...]) -> None:
+        """Render one page of a search ahead (:meth:`read_ahead`), unless a write came first."""
+        try:
+            if generation != self._generation:
+                return
+            keys, _ = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
+            if generation == self._generation:
+                self.rendered(keys, *args)
+        except Exception:  # noqa: BLE001, S110 - a read-ahead never answers anyone: the page is rendered when asked
+            pass
+        finally:
+            with self._cache_lock:
+                self._ahead_queued -= 1
 
     @staticmethod
     def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
@@ -888,7 +987,10 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
         keys, total = self.db.read(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
-        issues = self.rendered(keys, version, self.base(request), p["fields"], "*navigable", p["expand"])
+        args = (version, self.base(request), p["fields"], "*navigable", p["expand"], EMBEDDED_CHANGELOG_MAX)
+        if start + len(keys) < total:
+            self.read_ahead(p["jql"], start + len(keys), limit, total, args)
+        issues = self.rendered(keys, *args)
         return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
                                       "total": total}, issues)
 
