@@ -35,7 +35,7 @@ def reads(monkeypatch):
         """The store's own read, counted."""
         got = real(self, keys_or_ids, **kwargs)
         with lock:
-            for issue in got:
+            for issue in got if kwargs.get("documents", True) else ():  # ids and keys only: no document read
                 counts[issue.key] = counts.get(issue.key, 0) + 1
         return got
 
@@ -43,21 +43,32 @@ def reads(monkeypatch):
     return counts
 
 
-def _frame(sb):
-    """Search every issue with the labkit client (pages fetched four at a time)."""
+def _frame(sb, mode: str):
+    """Search every issue with the labkit client (Server/DC: pages four at a time; Cloud: ids, then bulkfetch)."""
     client = JiraClient(sb.url, sb.auth, progress=False, workers=4, page_size=PAGE)
-    return client.search("ORDER BY key ASC")
+    return client.search("project is not EMPTY ORDER BY key ASC" if mode == "cloud" else "ORDER BY key ASC")
 
 
-def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(reads, monkeypatch):
-    with serve(mode="server", seed_issues=SEED, seed=4) as sb:
-        with_ahead = _frame(sb)
+@pytest.mark.parametrize("mode", ["server", "cloud"])
+def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(mode, reads, monkeypatch):
+    threads: list[str] = []
+    real = sandbox_app.JiraApp.rendered
+
+    def rendered(self, wanted, *args, **kwargs):
+        """The app's own rendering, noting which thread asked."""
+        threads.append(threading.current_thread().name)
+        return real(self, wanted, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox_app.JiraApp, "rendered", rendered)
+    with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
+        with_ahead = _frame(sb, mode)
         once = dict(reads)
     assert len(with_ahead) == SEED
-    assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render a page twice
+    assert any(t.startswith("jira-read-ahead") for t in threads)  # pages were read ahead
+    assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render an issue twice
     monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
-    with serve(mode="server", seed_issues=SEED, seed=4) as sb:
-        without = _frame(sb)
+    with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
+        without = _frame(sb, mode)
     assert with_ahead.equals(without)
 
 

@@ -74,6 +74,7 @@ RENDER_CACHE_MAX = 200_000
 READ_AHEAD_PAGES = 2        # pages of a search rendered ahead of the one asked for (JiraApp.read_ahead)
 READ_AHEAD_QUEUE = 4        # read-ahead pages waiting at most
 READ_AHEAD_SEEN_MAX = 10_000
+READ_AHEAD_ORDER_MAX = 100_000  # issues of Cloud id pages whose order is remembered
 SEARCH_BUDGET = 10.0        # seconds a search may run before it is stopped with a 400
 READERS = 8                 # searches that run at once beside the writer (file stores only)
 READER_CACHE_KIB = 32_000   # page cache of each reader connection
@@ -207,6 +208,7 @@ class JiraApp:
         self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, started by the first search page
         self._ahead_seen: set[tuple[Any, ...]] = set()  # pages read ahead since the last write
         self._ahead_queued = 0
+        self._order: dict[str, tuple[list[str], int]] = {}  # Cloud: key -> (its search page of ids, its place)
         self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
@@ -344,6 +346,7 @@ class JiraApp:
             self._rendered.clear()
             self._rendered_count = 0
             self._ahead_seen.clear()
+            self._order.clear()
 
     def rendered(self, wanted: list[str], version: str, base: str, spec: list[str] | None, default: str,
                  expand: str | None = None, changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes | None]:
@@ -366,16 +369,17 @@ class JiraApp:
         done = threading.Event()
         with self._cache_lock:
             flights = self._inflight.setdefault(tag, {})
-            theirs = {w: flights[w] for w in missing if w in flights}
+            ids = self._ids
+            theirs = {w: flights[k] for w in missing if (k := ids.get(w, w)) in flights}
             mine = [w for w in missing if w not in theirs]
-            flights.update(dict.fromkeys(mine, done))
+            flights.update(dict.fromkeys((ids.get(w, w) for w in mine), done))
         try:
             made = self._render(mine, tag, args) if mine else {}
         finally:
             with self._cache_lock:
                 for w in mine:
-                    if flights.get(w) is done:
-                        del flights[w]
+                    if flights.get(k := ids.get(w, w)) is done:
+                        del flights[k]
             done.set()
         if theirs:
             for event in set(theirs.values()):
@@ -435,36 +439,79 @@ class JiraApp:
         client that stops paging costs those pages' rendering once. A failed read-ahead is dropped:
         the page is rendered when asked for, with its error then.
         """
-        if limit <= 0:
-            return
-        version, base, spec, *rest = args
-        tag = (jql, limit, version, base, tuple(spec) if spec else None, *rest)
+        if limit > 0:
+            for at in range(start, min(total, start + READ_AHEAD_PAGES * limit), limit):
+                self._ahead_job(("page", jql, at, limit, *self._shape(args)), self._read_page_ahead, jql, at, limit,
+                                args)
+
+    def remember_order(self, keys: list[str]) -> None:
+        """Remember the order of a Cloud search page of ids, for :meth:`read_ahead_after`."""
         with self._cache_lock:
-            generation = self._generation
+            if len(self._order) > READ_AHEAD_ORDER_MAX:
+                self._order.clear()
+            self._order.update((k, (keys, n)) for n, k in enumerate(keys))
+
+    def read_ahead_after(self, wanted: list[str], args: tuple[Any, ...]) -> None:
+        """Cloud: render ahead the issues that follow a bulkfetch's in the search page of ids they came from.
+
+        Atlassian's advice for Cloud is to page through the ids, then fetch the details in batches:
+        the batches after this one are rendered on the read-ahead thread (at most
+        :data:`READ_AHEAD_PAGES` of them, as :meth:`read_ahead`).
+        """
+        with self._cache_lock:
+            found = self._order.get(self._ids.get(wanted[-1], wanted[-1])) if wanted else None
+        if found is None:
+            return
+        keys, n = found
+        size = len(wanted)
+        for at in range(n + 1, min(len(keys), n + 1 + READ_AHEAD_PAGES * size), size):
+            batch = keys[at:at + size]
+            self._ahead_job(("batch", batch[0], size, *self._shape(args)), self._render_ahead, batch, args)
+
+    @staticmethod
+    def _shape(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An answer shape (the arguments of :meth:`rendered` after the issues) as a hashable tuple."""
+        version, base, spec, *rest = args
+        return (version, base, tuple(spec) if spec else None, *rest)
+
+    def _ahead_job(self, job: tuple[Any, ...], fn: Callable[..., None], *args: Any) -> None:
+        """Queue one read-ahead (once per job since the last write; dropped when the queue is full)."""
+        with self._cache_lock:
+            if job in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
+                return
             if self._ahead is None:
                 self._ahead = ThreadPoolExecutor(1, thread_name_prefix="jira-read-ahead")
             if len(self._ahead_seen) > READ_AHEAD_SEEN_MAX:
                 self._ahead_seen.clear()
-            for at in range(start, min(total, start + READ_AHEAD_PAGES * limit), limit):
-                if (tag, at) in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
-                    continue
-                self._ahead_seen.add((tag, at))
-                self._ahead_queued += 1
-                self._ahead.submit(self._read_page_ahead, generation, jql, at, limit, args)
-
-    def _read_page_ahead(self, generation: int, jql: str, start: int, limit: int, args: tuple[Any, ...]) -> None:
-        """Render one page of a search ahead (:meth:`read_ahead`), unless a write came first."""
+            self._ahead_seen.add(job)
+            self._ahead_queued += 1
+            generation, ahead = self._generation, self._ahead
         try:
-            if generation != self._generation:
-                return
-            keys, _ = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
+            ahead.submit(self._ahead_run, generation, fn, *args)
+        except RuntimeError:  # the app is closing
+            with self._cache_lock:
+                self._ahead_queued -= 1
+
+    def _ahead_run(self, generation: int, fn: Callable[..., None], *args: Any) -> None:
+        """Run one read-ahead unless a write came first; its failure is dropped (it answers no one)."""
+        try:
             if generation == self._generation:
-                self.rendered(keys, *args)
-        except Exception:  # noqa: BLE001, S110 - a read-ahead never answers anyone: the page is rendered when asked
+                fn(generation, *args)
+        except Exception:  # noqa: BLE001, S110 - the page is rendered when asked for, with its error then
             pass
         finally:
             with self._cache_lock:
                 self._ahead_queued -= 1
+
+    def _read_page_ahead(self, generation: int, jql: str, start: int, limit: int, args: tuple[Any, ...]) -> None:
+        """Render one page of a search ahead (:meth:`read_ahead`)."""
+        keys, _ = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
+        self._render_ahead(generation, keys, args)
+
+    def _render_ahead(self, generation: int, keys: list[str], args: tuple[Any, ...]) -> None:
+        """Render issues ahead unless a write came first."""
+        if generation == self._generation:
+            self.rendered(keys, *args)
 
     @staticmethod
     def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
@@ -1032,6 +1079,8 @@ class JiraApp:
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
         keys, total = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
         issues = self.rendered(keys, version, self.base(request), spec, "id", p["expand"])
+        if light:
+            self.remember_order(keys)
         tail: dict[str, Any] = {}
         if start + len(keys) < total:
             tail["nextPageToken"] = self.token(jql, start + len(keys))
@@ -1062,7 +1111,9 @@ class JiraApp:
         expand = data.get("expand")
         expand = ",".join(expand) if isinstance(expand, list) else expand
         wanted = list(dict.fromkeys(wanted))
-        found = self.rendered(wanted, version, self.base(request), spec, "*navigable", expand)
+        args = (version, self.base(request), spec, "*navigable", expand, EMBEDDED_CHANGELOG_MAX)
+        self.read_ahead_after(wanted, args)
+        found = self.rendered(wanted, *args)
         issues = [i for i in found if i is not None]
         errors = [w for w, i in zip(wanted, found, strict=True) if i is None]
         tail = {"issueErrors": [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],
