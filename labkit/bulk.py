@@ -9,19 +9,34 @@ call (reference counting still frees everything) and restores it after.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["no_gc"]
 
+_lock = threading.Lock()
+_inside = 0          # blocks running now, in any thread
+_restore = False     # whether the collector was on when the first of them began
+
 
 @contextmanager
 def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector inside the block (as it was before, after it)."""
-    was = gc.isenabled()
-    gc.disable()
+    """Pause the cyclic garbage collector inside the block (as it was before, after it).
+
+    Blocks may overlap in several threads (a server rendering pages at once): the collector stays
+    paused until the last of them ends, then is restored as it was before the first began.
+    """
+    global _inside, _restore
+    with _lock:
+        if _inside == 0:
+            _restore = gc.isenabled()
+            gc.disable()
+        _inside += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _lock:
+            _inside -= 1
+            if _inside == 0 and _restore:
+                gc.enable()

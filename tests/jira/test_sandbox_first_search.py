@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from msgspec.json import Encoder
 from werkzeug.test import Client
 
+from labkit.jira.errors import JqlError
 from labkit.jira.model import RANK_FIELD
 from labkit.jira.sandbox.app import JiraApp
 from labkit.jira.store import Store
@@ -191,3 +192,107 @@ def test_a_dict_is_stored_canonical(fields):
     so each value's stored bytes are the bytes of the value decoded (NaN and infinities become null once)."""
     text = encode({"id": "1", "key": "A-1", "fields": fields})
     assert encode(loads(text)) == text
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_first_search_changelogs_are_the_generated_changelogs(version):
+    """With expand=changelog each issue embeds its newest 100 entries and their count (Jira "Search for issues using
+    JQL": search results embed at most 100 changelog entries), whether the changelog is kept beside the document
+    (imported as a dict) or inside it (imported as JSON text); checked against the generated issues read with
+    json.loads (the real archive has no changelogs), and byte for byte against the whole-decode path."""
+    from labkit.jira.sandbox.demo import generate
+
+    lines = [json.dumps(i) for i in generate(600, seed=3)]
+    dumps = {json.loads(line)["key"]: json.loads(line) for line in lines}
+    assert sum(len(d["changelog"]["histories"]) > 100 for d in dumps.values()) > 0  # some are cut to 100
+
+    def make():
+        store = Store()
+        store.import_issues([json.loads(line) for line in lines[::2]])  # dicts: changelog kept apart
+        store.import_issues(lines[1::2])  # JSON text: changelog inside the document
+        return store
+
+    app = JiraApp(make, secret=SECRET, mode="server")
+    try:
+        apart = dict(app.db(lambda s: s.db.execute(
+            "SELECT i.key, d.changelog IS NOT NULL FROM issue i JOIN issue_doc d ON d.rid = i.rid").fetchall()))
+        assert sum(apart.values()) == 300  # both layouts are read
+        client = Client(app)
+        seen = 0
+        for data in _pages(client, version, len(dumps), ["summary"], ["changelog"]):
+            page = json.loads(data)["issues"]
+            old = _whole(app, [i["key"] for i in page], version, ["summary"], "*navigable", "changelog")
+            assert data[data.index(b'"issues":[') + len(b'"issues":['):-2] == b",".join(old)
+            for issue in page:
+                hist = dumps[issue["key"]]["changelog"]["histories"]
+                got = issue["changelog"]
+                if version == "3":  # RFC 3339 offsets, as the v3 spec declares dates
+                    hist = [{**h, "created": h["created"][:-2] + ":" + h["created"][-2:]} for h in hist]
+                assert got["total"] == len(hist) and got["histories"] == hist[-100:], issue["key"]
+                seen += 1
+        assert seen == len(dumps)
+    finally:
+        app.db.close()
+
+
+def _history_issues() -> list[dict]:
+    """Three issues with changelogs (one null), as Jira's REST gives them with expand=changelog."""
+    def entry(n: int, when: str, old: str, new: str) -> dict:
+        """One status change."""
+        return {"id": str(n), "author": {"name": "ann"}, "created": when,
+                "items": [{"field": "status", "fieldtype": "jira", "fromString": old, "toString": new}]}
+    return [
+        {"id": "11", "key": "H-1", "fields": {"summary": "one", "status": {"name": "Done"},
+                                             "created": "2024-01-01T00:00:00.000+0000"},
+         "changelog": {"startAt": 0, "maxResults": 2, "total": 2, "histories": [
+             entry(1, "2024-01-02T00:00:00.000+0000", "Open", "In Progress"),
+             entry(2, "2024-01-03T00:00:00.000+0000", "In Progress", "Done")]}},
+        {"changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}, "id": "12", "key": "H-2",
+         "fields": {"summary": "two", "status": {"name": "Open"}, "created": "2024-01-01T00:00:00.000+0000"}},
+        {"id": "13", "key": "H-3", "fields": {"summary": "three", "status": {"name": "Open"},
+                                             "created": "2024-01-01T00:00:00.000+0000"}, "changelog": None},
+    ]
+
+
+def test_a_dicts_changelog_is_kept_apart_and_read_back_whole(tmp_path):
+    """A dict's changelog is stored beside its document (a search page never reads it); every reader gives the issue
+    as imported, the same as a store whose documents hold their changelog (JSON text, or a store made before)."""
+    issues = _history_issues()
+    lines = [json.dumps(i) for i in issues]
+    with Store(tmp_path / "apart.sqlite") as apart, Store(tmp_path / "inside.sqlite") as inside:
+        apart.import_issues([json.loads(line) for line in lines])
+        inside.import_issues(lines)
+        stored = dict(apart.db.execute("SELECT i.key, d.changelog FROM issue i JOIN issue_doc d ON d.rid = i.rid"))
+        assert json.loads(stored["H-1"]) == issues[0]["changelog"] and stored["H-3"] is None  # null stays in the doc
+        docs = dict(apart.db.execute("SELECT i.key, d.doc FROM issue i JOIN issue_doc d ON d.rid = i.rid"))
+        assert "changelog" not in json.loads(docs["H-1"]) and json.loads(docs["H-3"])["changelog"] is None
+        assert inside.db.execute("SELECT COUNT(*) FROM issue_doc WHERE changelog IS NOT NULL").fetchone()[0] == 0
+        for store in (apart, inside):
+            got = {i["key"]: i for i in store.get_issues(["H-1", "H-2", "H-3"])}
+            for want in issues:
+                assert got[want["key"]]["changelog"] == want["changelog"]
+                assert got[want["key"]]["fields"]["summary"] == want["fields"]["summary"]
+            logs = {s.key: s.changelog for s in store.stored_issues(["H-1", "H-2", "H-3"])}
+            assert {k: loads(bytes(v)) if v is not None else None for k, v in logs.items()} == {
+                i["key"]: i["changelog"] for i in issues}
+            assert all(s.changelog is None for s in store.stored_issues(["H-1", "H-2"], changelog=False))
+        # Jira "JQL operators", WAS / CHANGED: answered from the histories, the same for both layouts
+        for jql in ("status WAS 'In Progress'", "status CHANGED", "status CHANGED FROM 'Open' TO 'In Progress'",
+                    "status WAS NOT 'Done'"):
+            for store in (apart, inside):
+                with pytest.raises(JqlError, match="no changelog"):  # H-3 has none: such a query is refused
+                    store.search_keys(jql)
+        apart.db.execute("DELETE FROM issue_doc WHERE rid = (SELECT rid FROM issue WHERE key = 'H-3')")
+        inside.db.execute("DELETE FROM issue_doc WHERE rid = (SELECT rid FROM issue WHERE key = 'H-3')")
+        for jql, want in (("status WAS 'In Progress'", ["H-1"]), ("status CHANGED", ["H-1"]),
+                          ("status WAS 'Open' ORDER BY key", ["H-1", "H-2"])):
+            assert apart.search_keys(jql)[0] == inside.search_keys(jql)[0] == want, jql
+    old = tmp_path / "old.sqlite"  # a store made before: a dict's document kept its changelog inside
+    with Store(old) as store:
+        store.import_issues([issues[0]])
+        store.db.execute("UPDATE issue_doc SET doc = ?, changelog = NULL", (encode(issues[0]),))
+        store.db.commit()
+    with Store(old) as store:
+        assert store.get_issue("H-1")["changelog"] == issues[0]["changelog"]
+        assert loads(bytes(store.stored_issues(["H-1"])[0].changelog)) == issues[0]["changelog"]
+        assert store.search_keys("status WAS 'In Progress'")[0] == ["H-1"]

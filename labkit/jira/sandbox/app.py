@@ -4,6 +4,13 @@ It answers the calls labkit and real clients (pycontribs ``jira``, zeep) make, o
 :class:`labkit.jira.store.Store`. ``mode="server"`` behaves like Jira Server/Data Center
 (classic ``/search`` with ``total``); ``mode="cloud"`` like Jira Cloud (``/search/jql`` with
 ``nextPageToken``, ``/search`` answering 410).
+
+Issues are rendered to wire JSON once per answer shape and cached until the next write. A search
+page also renders the next :data:`READ_AHEAD_PAGES` pages of the same search on one background
+thread (read-ahead, :meth:`JiraApp.read_ahead`): a client paging through a result finds them
+cached, and the sandbox works while the client reads. It is bounded (that many pages after the
+page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started only by a search (never when the
+sandbox starts), and dropped by any write; a page being rendered is waited for, not rendered twice.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from labkit.bulk import no_gc
 from labkit.jira.errors import JiraError, JqlSyntaxError
 from labkit.jira.model import EMBEDDED_CHANGELOG_MAX, RANK_FIELD_NUMBER, category_key
 from labkit.jira.sandbox.faults import FaultInjector, fault_response
@@ -63,6 +71,10 @@ CHANGELOG_BULK_ISSUES = 1000      # POST changelog/bulkfetch: "up to 1000 issues
 CHANGELOG_BULK_FIELDS = 10        # ... "filter them by up to 10 field IDs"
 CHANGELOG_BULK_MAX = 10000        # ... maxResults: default 1000, maximum 10000
 RENDER_CACHE_MAX = 200_000
+READ_AHEAD_PAGES = 2        # pages of a search rendered ahead of the one asked for (JiraApp.read_ahead)
+READ_AHEAD_QUEUE = 4        # read-ahead pages waiting at most
+READ_AHEAD_SEEN_MAX = 10_000
+READ_AHEAD_ORDER_MAX = 100_000  # issues of Cloud id pages whose order is remembered
 SEARCH_BUDGET = 10.0        # seconds a search may run before it is stopped with a 400
 READERS = 8                 # searches that run at once beside the writer (file stores only)
 READER_CACHE_KIB = 32_000   # page cache of each reader connection
@@ -190,7 +202,13 @@ class JiraApp:
         self._count_lock = threading.Lock()
         self._cache: dict[str, dict[str, Any]] = {}   # key -> issue JSON (v2 shape, no "self")
         self._ids: dict[str, str] = {}                # id -> key
-        self._rendered: dict[tuple[Any, ...], bytes] = {}
+        self._rendered: dict[tuple[Any, ...], dict[str, bytes]] = {}  # answer shape -> key -> issue JSON
+        self._rendered_count = 0
+        self._inflight: dict[tuple[Any, ...], dict[str, threading.Event]] = {}  # shape -> issue -> its renderer's event
+        self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, started by the first search page
+        self._ahead_seen: set[tuple[Any, ...]] = set()  # pages read ahead since the last write
+        self._ahead_queued = 0
+        self._order: dict[str, tuple[list[str], int]] = {}  # Cloud: key -> (its search page of ids, its place)
         self._generation = 0  # bumped by every write; loads started before a write are not cached
         self._cache_lock = threading.Lock()
         self.started = time.time()
@@ -311,6 +329,14 @@ class JiraApp:
         """Return this server's base URL as the client reached it."""
         return request.host_url.rstrip("/")
 
+    def close(self) -> None:
+        """Stop the read-ahead thread (after the page it is on), then close the store."""
+        with self._cache_lock:
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.shutdown(wait=True, cancel_futures=True)
+        self.db.close()
+
     # ----------------------------------------------------------------- issues and cache
     def invalidate(self) -> None:
         """Forget cached issue JSON (and rendered fragments) after any write."""
@@ -318,6 +344,9 @@ class JiraApp:
             self._generation += 1
             self._cache.clear()
             self._rendered.clear()
+            self._rendered_count = 0
+            self._ahead_seen.clear()
+            self._order.clear()
 
     def rendered(self, wanted: list[str], version: str, base: str, spec: list[str] | None, default: str,
                  expand: str | None = None, changelog_max: int | None = EMBEDDED_CHANGELOG_MAX) -> list[bytes | None]:
@@ -328,36 +357,161 @@ class JiraApp:
         field passes on as its stored JSON when that is canonical and no REST version rewrites it
         (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
         one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
+        An issue another thread is rendering for the same answer shape (a read-ahead, a concurrent
+        page) is waited for, not rendered twice.
         """
+        args = (version, base, spec, default, expand, changelog_max)
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
-        with self._cache_lock:
-            generation = self._generation
-            out = [self._rendered.get((self._ids.get(w, w), tag)) for w in wanted]
+        out = self._cached(tag, wanted)
         missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
         if not missing:
             return out
+        done = threading.Event()
+        with self._cache_lock:
+            flights = self._inflight.setdefault(tag, {})
+            ids = self._ids
+            theirs = {w: flights[k] for w in missing if (k := ids.get(w, w)) in flights}
+            mine = [w for w in missing if w not in theirs]
+            flights.update(dict.fromkeys((ids.get(w, w) for w in mine), done))
+        try:
+            made = self._render(mine, tag, args) if mine else {}
+        finally:
+            with self._cache_lock:
+                for w in mine:
+                    if flights.get(k := ids.get(w, w)) is done:
+                        del flights[k]
+            done.set()
+        if theirs:
+            for event in set(theirs.values()):
+                event.wait()
+            waited = dict(zip(theirs, self._cached(tag, list(theirs)), strict=True))
+            left = [w for w, hit in waited.items() if hit is None]  # unknown, or dropped by a write meanwhile
+            made.update(waited)
+            if left:
+                made.update(self._render(left, tag, args))
+        return [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+
+    def _cached(self, tag: tuple[Any, ...], wanted: list[str]) -> list[bytes | None]:
+        """The cached wire JSON of issues (keys or ids) for one answer shape, None where there is none."""
+        with self._cache_lock:
+            cached = self._rendered.get(tag) or {}
+            ids = self._ids
+            return [cached.get(ids.get(w, w)) for w in wanted]
+
+    def _render(self, missing: list[str], tag: tuple[Any, ...], args: tuple[Any, ...]) -> dict[str, bytes | None]:
+        """Read, render and cache issues (keys or ids, each once) for one answer shape; None for an unknown one.
+
+        The cyclic garbage collector is paused meanwhile (:func:`labkit.bulk.no_gc`): a page makes
+        tens of thousands of small objects that form no cycle.
+        """
+        version, base, spec, default, expand, changelog_max = args
+        with self._cache_lock:
+            generation = self._generation
         rule = field_rule(tuple(spec) if spec else None, default)
         changelog = expands_changelog(expand)
-        got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
-                                                     links=rule.keeps("issuelinks")))
-        by = {i.key: i for i in got} | {i.id: i for i in got}
-        fresh: dict[tuple[Any, ...], bytes] = {}
-        selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
-        for issue, fields in zip(got, selected, strict=True):
-            cached = (issue.key, tag)
-            if cached not in fresh:
-                fresh[cached] = _ENCODER.encode(self.issue_json(
-                    {"id": issue.id, "key": issue.key, "changelog": issue.changelog}, version, base, spec, default,
-                    expand, changelog_max, fields))
-        made = {w: fresh[(issue.key, tag)] for w in missing if (issue := by.get(w.upper(), by.get(w)))}
-        out = [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+        with no_gc():
+            got = self.db.read(lambda s: s.stored_issues(missing, documents=changelog or not rule.nothing,
+                                                         links=rule.keeps("issuelinks"), changelog=changelog))
+            selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
+            render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
+            encode = _ENCODER.encode
+            fresh = {i.key: encode(render(i.id, i.key, fields, i.changelog)) for i, fields in zip(got, selected, strict=True)}
+            by = {i.key: i.key for i in got} | {i.id: i.key for i in got}
+            made = {w: fresh[key] if (key := by.get(w.upper(), by.get(w))) else None for w in missing}
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
-                if len(self._rendered) > RENDER_CACHE_MAX:
+                if self._rendered_count > RENDER_CACHE_MAX:
                     self._rendered.clear()
-                self._rendered.update(fresh)
+                    self._rendered_count = 0
+                shape = self._rendered.setdefault(tag, {})
+                before = len(shape)
+                shape.update(fresh)
+                self._rendered_count += len(shape) - before
                 self._ids.update((i.id, i.key) for i in got)
-        return out
+        return made
+
+    def read_ahead(self, jql: str, start: int, limit: int, total: int, args: tuple[Any, ...]) -> None:
+        """Render the next pages of a search in the background, so that they are cached when the client asks.
+
+        Triggered only by a search page (never at start: a first search is a cold one), for at most
+        :data:`READ_AHEAD_PAGES` pages after it, on one background thread with a short queue; a write
+        drops it (the generation counter: nothing rendered before a write is cached after it). A
+        client that stops paging costs those pages' rendering once. A failed read-ahead is dropped:
+        the page is rendered when asked for, with its error then.
+        """
+        if limit > 0:
+            for at in range(start, min(total, start + READ_AHEAD_PAGES * limit), limit):
+                self._ahead_job(("page", jql, at, limit, *self._shape(args)), self._read_page_ahead, jql, at, limit,
+                                args)
+
+    def remember_order(self, keys: list[str]) -> None:
+        """Remember the order of a Cloud search page of ids, for :meth:`read_ahead_after`."""
+        with self._cache_lock:
+            if len(self._order) > READ_AHEAD_ORDER_MAX:
+                self._order.clear()
+            self._order.update((k, (keys, n)) for n, k in enumerate(keys))
+
+    def read_ahead_after(self, wanted: list[str], args: tuple[Any, ...]) -> None:
+        """Cloud: render ahead the issues that follow a bulkfetch's in the search page of ids they came from.
+
+        Atlassian's advice for Cloud is to page through the ids, then fetch the details in batches:
+        the batches after this one are rendered on the read-ahead thread (at most
+        :data:`READ_AHEAD_PAGES` of them, as :meth:`read_ahead`).
+        """
+        with self._cache_lock:
+            found = self._order.get(self._ids.get(wanted[-1], wanted[-1])) if wanted else None
+        if found is None:
+            return
+        keys, n = found
+        size = len(wanted)
+        for at in range(n + 1, min(len(keys), n + 1 + READ_AHEAD_PAGES * size), size):
+            batch = keys[at:at + size]
+            self._ahead_job(("batch", batch[0], size, *self._shape(args)), self._render_ahead, batch, args)
+
+    @staticmethod
+    def _shape(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An answer shape (the arguments of :meth:`rendered` after the issues) as a hashable tuple."""
+        version, base, spec, *rest = args
+        return (version, base, tuple(spec) if spec else None, *rest)
+
+    def _ahead_job(self, job: tuple[Any, ...], fn: Callable[..., None], *args: Any) -> None:
+        """Queue one read-ahead (once per job since the last write; dropped when the queue is full)."""
+        with self._cache_lock:
+            if job in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
+                return
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="jira-read-ahead")
+            if len(self._ahead_seen) > READ_AHEAD_SEEN_MAX:
+                self._ahead_seen.clear()
+            self._ahead_seen.add(job)
+            self._ahead_queued += 1
+            generation, ahead = self._generation, self._ahead
+        try:
+            ahead.submit(self._ahead_run, generation, fn, *args)
+        except RuntimeError:  # the app is closing
+            with self._cache_lock:
+                self._ahead_queued -= 1
+
+    def _ahead_run(self, generation: int, fn: Callable[..., None], *args: Any) -> None:
+        """Run one read-ahead unless a write came first; its failure is dropped (it answers no one)."""
+        try:
+            if generation == self._generation:
+                fn(generation, *args)
+        except Exception:  # noqa: BLE001, S110 - the page is rendered when asked for, with its error then
+            pass
+        finally:
+            with self._cache_lock:
+                self._ahead_queued -= 1
+
+    def _read_page_ahead(self, generation: int, jql: str, start: int, limit: int, args: tuple[Any, ...]) -> None:
+        """Render one page of a search ahead (:meth:`read_ahead`)."""
+        keys, _ = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
+        self._render_ahead(generation, keys, args)
+
+    def _render_ahead(self, generation: int, keys: list[str], args: tuple[Any, ...]) -> None:
+        """Render issues ahead unless a write came first."""
+        if generation == self._generation:
+            self.rendered(keys, *args)
 
     @staticmethod
     def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
@@ -398,22 +552,43 @@ class JiraApp:
         An embedded changelog keeps its newest ``changelog_max`` entries (all with None) and says how
         many there are in ``total``. ``fields``: the selected fields, decoded, when the caller has them.
         """
+        if fields is None and spec != ["id"] and spec != ["key"]:
+            fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
+        render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
+        return render(issue["id"], issue["key"], fields, issue.get("changelog"))
+
+    def issue_renderer(self, version: str, base: str, spec: list[str] | None, default: str,
+                       expand: str | None = None, changelog_max: int | None = None,
+                       ) -> Callable[[Any, str, dict[str, Any] | None, Any], dict[str, Any]]:
+        """Return the function that renders an issue for the wire (:meth:`issue_json`), worked out once per answer.
+
+        It takes the issue's id, key, selected fields (decoded, or stored JSON the version does not
+        rewrite) and stored changelog.
+        """
         v = "3" if version == "3" else "2"
-        out = {"expand": ISSUE_EXPAND, "id": str(issue["id"]), "self": f"{base}/rest/api/{v}/issue/{issue['id']}",
-               "key": issue["key"]}
-        if spec != ["id"] and spec != ["key"]:
-            if fields is None:
-                fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
-            out["fields"] = to_v3(fields) if version == "3" else to_v2(fields)
-        elif spec == ["key"]:
-            out["fields"] = {}
-        if expands_changelog(expand):
-            histories = self.histories(issue, version)
-            total = len(histories)
-            if changelog_max is not None and total > changelog_max:
-                histories = histories[total - changelog_max:]
-            out["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": total, "histories": histories}
-        return out
+        link = f"{base}/rest/api/{v}/issue/"
+        convert = to_v3 if version == "3" else to_v2
+        with_fields = spec != ["id"] and spec != ["key"]
+        empty = spec == ["key"]
+        changelog = expands_changelog(expand)
+        histories = self.histories
+
+        def render(issue_id: Any, key: str, fields: dict[str, Any] | None, stored_changelog: Any) -> dict[str, Any]:
+            """One issue's wire dict."""
+            i = str(issue_id)
+            out = {"expand": ISSUE_EXPAND, "id": i, "self": link + i, "key": key}
+            if with_fields:
+                out["fields"] = convert(fields)
+            elif empty:
+                out["fields"] = {}
+            if changelog:
+                entries = histories({"changelog": stored_changelog}, version)
+                total = len(entries)
+                if changelog_max is not None and total > changelog_max:
+                    entries = entries[total - changelog_max:]
+                out["changelog"] = {"startAt": 0, "maxResults": len(entries), "total": total, "histories": entries}
+            return out
+        return render
 
     @staticmethod
     def histories(issue: dict[str, Any], version: str) -> list[dict[str, Any]]:
@@ -859,7 +1034,10 @@ class JiraApp:
         limit = self.int_param(p["maxResults"], "maxResults", 50)
         limit = SERVER_MAX_RESULTS if limit < 0 or limit > SERVER_MAX_RESULTS else limit
         keys, total = self.db.read(lambda s: s.search_keys(p["jql"], start=start, limit=limit))
-        issues = self.rendered(keys, version, self.base(request), p["fields"], "*navigable", p["expand"])
+        args = (version, self.base(request), p["fields"], "*navigable", p["expand"], EMBEDDED_CHANGELOG_MAX)
+        if start + len(keys) < total:
+            self.read_ahead(p["jql"], start + len(keys), limit, total, args)
+        issues = self.rendered(keys, *args)
         return self.json_with_issues({"expand": "schema,names", "startAt": start, "maxResults": limit,
                                       "total": total}, issues)
 
@@ -901,6 +1079,8 @@ class JiraApp:
         start = self.untoken(p["nextPageToken"], jql) if p["nextPageToken"] else 0
         keys, total = self.db.read(lambda s: s.search_keys(jql, start=start, limit=limit))
         issues = self.rendered(keys, version, self.base(request), spec, "id", p["expand"])
+        if light:
+            self.remember_order(keys)
         tail: dict[str, Any] = {}
         if start + len(keys) < total:
             tail["nextPageToken"] = self.token(jql, start + len(keys))
@@ -931,7 +1111,9 @@ class JiraApp:
         expand = data.get("expand")
         expand = ",".join(expand) if isinstance(expand, list) else expand
         wanted = list(dict.fromkeys(wanted))
-        found = self.rendered(wanted, version, self.base(request), spec, "*navigable", expand)
+        args = (version, self.base(request), spec, "*navigable", expand, EMBEDDED_CHANGELOG_MAX)
+        self.read_ahead_after(wanted, args)
+        found = self.rendered(wanted, *args)
         issues = [i for i in found if i is not None]
         errors = [w for w, i in zip(wanted, found, strict=True) if i is None]
         tail = {"issueErrors": [{"errorMessages": [f"Issue {w} does not exist or you do not have permission."],

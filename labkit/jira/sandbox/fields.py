@@ -173,10 +173,13 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[s
     Each issue's fields are set as a read of the whole issue sets them (rank, comment, links) and
     selected. A value stays its stored JSON (``msgspec.Raw``, encoded as it is) when the document is
     canonical and the version does not rewrite the field; the others of the whole page are decoded
-    in one call.
+    in one call. Issues of a page mostly share one field order: the names a rule keeps are worked
+    out once per order, and each issue's selection is then built in C (no Python step per field).
     """
     rewritten = REWRITTEN["3" if version == "3" else "2"]
     comment, links = rule.keeps("comment"), rule.keeps("issuelinks")
+    keeps = rule.keeps
+    names_of: dict[tuple[str, ...], tuple[str, ...]] = {}
     out: list[dict[str, Any]] = []
     todo: list[tuple[dict[str, Any], str, Raw]] = []
     for issue in issues:
@@ -186,8 +189,12 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[s
             f["comment"] = f.get("comment")  # its place; normalised below, once decoded
         if links:
             f["issuelinks"] = issue.links
-        selected = rule.select(f)
-        for name in (rewritten if issue.canonical else selected):
+        order = tuple(f)
+        names = names_of.get(order)
+        if names is None:
+            names = names_of[order] = tuple(filter(keeps, order))
+        selected = dict(zip(names, map(f.__getitem__, names), strict=True))
+        for name in (rewritten if issue.canonical else names):
             value = selected.get(name)
             if type(value) is Raw:
                 todo.append((selected, name, value))

@@ -136,7 +136,7 @@ class RunningSandbox:
         self.server.server_close()
         close_connections(self.server)
         self.thread.join(timeout=10)
-        self.app.db.close()
+        self.app.close()
 
 
 KEEP_ALIVE_IDLE = 120.0        # seconds an idle kept-alive connection may wait for its next request
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-        app.db.close()
+        app.close()
     return 0
 
 

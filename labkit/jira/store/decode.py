@@ -14,8 +14,9 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 
 from labkit.jira.model import RANK_FIELD, texts_of
 
-__all__ = ["Category", "DocFields", "IssueDoc", "Named", "Status", "decode_issue", "encode", "encode_bytes", "fields_snapshot", "fields_texts",
-           "link_snapshot", "loads", "raw_object", "stored_parts", "texts"]
+__all__ = ["Category", "DocFields", "IssueDoc", "Named", "Status", "decode_issue", "encode", "encode_bytes",
+           "fields_snapshot", "fields_texts", "link_snapshot", "loads", "raw_object", "split_changelog", "stored_issue",
+           "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -157,6 +158,12 @@ class StoredDoc(Struct, gc=False):
     changelog: Raw | UnsetType = UNSET
 
 
+class StoredFields(Struct, gc=False):
+    """A stored document read to serve it without its changelog: its fields (values undecoded, in order)."""
+
+    fields: dict[str, Raw] | None = None
+
+
 class StoredDocLoose(Struct, gc=False):
     """A stored document whose ``fields`` is not an object: no fields."""
 
@@ -176,6 +183,7 @@ _ANY = msgspec.json.Decoder()
 _STORED = msgspec.json.Decoder(StoredDoc)
 _SNAPSHOT_NAMES = tuple(f.encode_name for f in msgspec.structs.fields(SnapshotFields))
 _STORED_LOOSE = msgspec.json.Decoder(StoredDocLoose)
+_STORED_FIELDS = msgspec.json.Decoder(StoredFields)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -194,18 +202,48 @@ def loads(text: str | bytes) -> Any:
     return _ANY.decode(text)
 
 
-def stored_parts(text: str | bytes) -> tuple[dict[str, Raw], Raw | None]:
+def stored_parts(text: str | bytes, changelog: bool = True, apart: bytes | None = None,
+                 ) -> tuple[dict[str, Raw], Raw | None]:
     """Return a stored issue's fields (name -> undecoded value, in stored order) and its undecoded changelog.
 
     Finding where each value ends is a scan without building objects, so a caller that needs a few
     fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
-    ``fields`` object gives no fields; no ``changelog`` gives None.
+    ``fields`` object gives no fields; no ``changelog`` (or ``changelog=False``: not wanted) gives None.
+    ``apart``: the changelog kept beside the document (``issue_doc.changelog``), which then has none.
     """
+    if apart is not None:
+        return stored_parts(text, False)[0], Raw(apart) if changelog else None
     try:
+        if not changelog:
+            return _STORED_FIELDS.decode(text).fields or {}, None
         doc = _STORED.decode(text)
     except msgspec.ValidationError:  # fields is not an object
-        return {}, _changelog(_STORED_LOOSE.decode(text).changelog)
+        return {}, _changelog(_STORED_LOOSE.decode(text).changelog) if changelog else None
     return doc.fields or {}, _changelog(doc.changelog)
+
+
+def stored_issue(text: str | bytes, apart: str | bytes | None) -> Any:
+    """Decode a stored document whole (plain values), with its changelog when that is kept apart (``issue_doc.changelog``).
+
+    A document imported as a dict keeps its changelog beside it (search pages then never read it);
+    the changelog goes back in as the issue's last member.
+    """
+    issue = loads(text)
+    if apart is not None and isinstance(issue, dict):
+        issue["changelog"] = loads(apart)
+    return issue
+
+
+def split_changelog(issue: dict[str, Any]) -> tuple[bytes, bytes | None]:
+    """Return the stored JSON of an issue given as a dict, and of its changelog kept apart (None: it has none).
+
+    The changelog is most of a document's bytes (61 % of the demo data's) and a search page does not
+    need it: kept in its own column, it is read only for ``expand=changelog`` and history queries.
+    """
+    changelog = issue.get("changelog")
+    if changelog is None:
+        return encode_bytes(issue), None
+    return encode_bytes({k: v for k, v in issue.items() if k != "changelog"}), encode_bytes(changelog)
 
 
 def decode_issue(text: str | bytes) -> IssueDoc | None:

@@ -64,12 +64,13 @@ from labkit.jira.store.decode import (
     Status,
     decode_issue,
     encode,
-    encode_bytes,
     fields_snapshot,
     fields_texts,
     link_snapshot,
     loads,
     raw_object,
+    split_changelog,
+    stored_issue,
     stored_parts,
     texts,
 )
@@ -147,7 +148,7 @@ _BATCH = 2000
 # A document's text is bound as a str or as UTF-8 bytes (see _document); CAST keeps bytes TEXT: a BLOB cast to TEXT
 # is its bytes read as text in the database encoding (sqlite.org/lang_expr.html, "CAST expressions"), UTF-8 in a
 # store labkit made (checked when it is opened; in a store of another encoding the bytes are decoded first).
-_INSERT_DOC = "INSERT INTO issue_doc VALUES (?, CAST(? AS TEXT), ?, ?)"
+_INSERT_DOC = "INSERT INTO issue_doc VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT), ?)"
 # One search row: the columns of SEARCH_COLUMNS in order, lists as JSON arrays (sorted in Python: a sorted
 # subquery per row costs SQLite a temporary b-tree each), the links as [type name, inward, outward, other key]
 # from each side, for the blocking rule. Only links of the types the rule calls blocking are read (their
@@ -240,18 +241,20 @@ def _objects(f: DocFields, out: set[tuple[str, str, str, str]]) -> None:
                     add((kind, str(obj.id or ""), str(obj.name or ""), ""))
 
 
-def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc, bool]:
-    """The stored text, the decoded indexed parts and whether the text is canonical, of one issue to import.
+def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc, bool, bytes | None]:
+    """The stored text, the decoded indexed parts, whether the text is canonical and the changelog kept apart.
 
     A dict is stored as :func:`labkit.jira.store.decode.encode` makes it: canonical, each value's bytes in
     it are what ``encode`` gives that value decoded, so a reader may splice them (``Store.stored_issues``).
+    Its changelog is kept apart (:func:`labkit.jira.store.decode.split_changelog`), canonical too.
     JSON text is kept as given: whether it is canonical is not known, a reader decodes it.
     The text stays UTF-8 bytes where it is known to be valid UTF-8 (msgspec's encoding of a dict, an
     ASCII line): decoding it into a ``str`` only for SQLite to encode it back costs about 5 % of an
     import of JSON lines. Such bytes are stored as TEXT (:data:`_INSERT_DOC`), the same value a str gives.
     """
+    apart: bytes | None = None
     if isinstance(issue, dict):
-        text: str | bytes = encode_bytes(issue)
+        text, apart = split_changelog(issue)
     elif isinstance(issue, str | bytes):
         try:
             text = issue if isinstance(issue, str) or issue.isascii() else issue.decode("utf-8")
@@ -269,7 +272,7 @@ def _document(issue: dict | str | bytes) -> tuple[str | bytes, IssueDoc, bool]:
     if d is None or not d.key or d.id in (None, ""):
         raise JiraError(f"An issue to import has no id or key: {_start(text)}",
                         hint="import Jira REST issue JSON: {id, key, fields}")
-    return text, d, isinstance(issue, dict)
+    return text, d, isinstance(issue, dict), apart
 
 
 def _start(text: str | bytes) -> str:
@@ -473,7 +476,7 @@ class Store:
                 if self._bulk:
                     self._drop_indexes()
                 next_rank = self._meta("rank_next", 0)
-                batch: list[tuple[str | bytes, IssueDoc, bool]] = []
+                batch: list[tuple[str | bytes, IssueDoc, bool, bytes | None]] = []
                 for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
@@ -499,7 +502,7 @@ class Store:
             self._version += 1
         return n
 
-    def _import_batch(self, batch: list[tuple[str | bytes, IssueDoc, bool]], next_rank: int) -> int:
+    def _import_batch(self, batch: list[tuple[str | bytes, IssueDoc, bool, bytes | None]], next_rank: int) -> int:
         """Upsert a batch of decoded issues with their texts, labels, links; return the next rank number."""
         db = self.db
         last = {b[1].key: k for k, b in enumerate(batch)}
@@ -522,7 +525,7 @@ class Store:
         rid = (db.execute("SELECT MAX(rid) FROM issue").fetchone()[0] or 0) + 1
         rows, docs, fts_rows, labels, comps, fixv, affv, links, ltypes = ([] for _ in range(9))
         objects: set[tuple[str, str, str, str]] = set()
-        for text, d, canonical in batch:
+        for text, d, canonical, apart in batch:
             f = d.fields if d.fields is not None else DocFields()
             key = d.key
             rank = f.rank or old_rank.get(key)
@@ -533,7 +536,8 @@ class Store:
                 next_rank = max(next_rank, (rank_int(rank) - RANK_START) // RANK_STEP + 1)
             texts = fields_texts(f)
             rows.append(_issue_row(rid, d, f, rank, text_mask(texts)))
-            docs.append((rid, text if self._utf8 or isinstance(text, str) else text.decode("utf-8"), None, canonical))
+            docs.append((rid, text if self._utf8 or isinstance(text, str) else text.decode("utf-8"),
+                         apart if self._utf8 or apart is None else apart.decode("utf-8"), canonical))
             fts_rows.append((rid, *texts))
             _objects(f, objects)
             if f.labels:
@@ -603,11 +607,11 @@ class Store:
         if not wanted:
             return []
         with self.lock:
-            rows = self._doc_rows(wanted, "i.rank, d.doc")
+            rows = self._doc_rows(wanted, "i.rank, d.doc, d.changelog")
             links = self._links_for([r[0] for r in rows])
         out = []
-        for key, _id, rank, doc in rows:
-            issue = loads(doc)
+        for key, _id, rank, doc, apart in rows:
+            issue = stored_issue(doc, apart)
             f = issue.get("fields")
             if not isinstance(f, dict):  # none, or not an object: no fields (as stored_parts reads it)
                 f = issue["fields"] = {}
@@ -618,7 +622,7 @@ class Store:
         return out
 
     def stored_issues(self, keys_or_ids: list[str], *, documents: bool = True,
-                      links: bool = False) -> list[StoredIssue]:
+                      links: bool = False, changelog: bool = True) -> list[StoredIssue]:
         """Return issues of keys or ids as stored, values undecoded, in that order; unknown ones are left out.
 
         For a server answering a page of issues with a few fields each: one read of the documents (and
@@ -626,22 +630,27 @@ class Store:
         decoding it (:func:`labkit.jira.store.decode.stored_parts`). The fields are as imported: the
         rank, comment and links a REST answer has are ``rank``, :func:`rest_comment` of the stored
         comment and ``links`` (set in this order, as :meth:`get_issues` does). ``documents=False``
-        reads only keys, ids and ranks (no fields, no changelog).
+        reads only keys, ids and ranks (no fields, no changelog); ``changelog=False`` leaves each
+        issue's changelog out (None).
         """
         wanted = [str(k) for k in keys_or_ids]
         if not wanted:
             return []
-        with self.lock:
+        with self.lock, no_gc():
             if not documents:
                 rows = self._doc_rows(wanted, "i.rank", documents=False)
                 parts: list[Any] = [({}, None)] * len(rows)
             else:
-                rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB)")  # bytes: no str to build
-                parts = [stored_parts(r[4]) for r in rows]
+                if changelog:  # kept apart (imported as a dict), else in the document
+                    rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB), CAST(d.changelog AS BLOB)")
+                    parts = [stored_parts(r[4], True, r[5]) for r in rows]
+                else:
+                    rows = self._doc_rows(wanted, "i.rank, d.canonical, CAST(d.doc AS BLOB)")  # bytes: no str to build
+                    parts = [stored_parts(r[4], False) for r in rows]
             got = self._links_for([r[0] for r in rows], {r[0]: (r[1], p[0]) for r, p in zip(rows, parts, strict=True)}
                                   if documents else None) if links else None
-        return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]), got[r[0]] if got is not None else None)
-                for r, p in zip(rows, parts, strict=True)]
+            return [StoredIssue(r[0], r[1], r[2], p[0], p[1], documents and bool(r[3]),
+                                got[r[0]] if got is not None else None) for r, p in zip(rows, parts, strict=True)]
 
     def _doc_rows(self, wanted: list[str], columns: str, documents: bool = True) -> list[tuple]:
         """The rows ``(key, id, *columns)`` of the stored issues of these keys or ids, in that order (unknown: left out).

@@ -1,0 +1,123 @@
+"""The sandbox's read-ahead: a search page renders the next pages in the background; answers stay what they were.
+
+Checked through HTTP, as clients meet it: a client paging through a search (the labkit client, four pages at
+once) gets the same frame as with read-ahead off, every document is read once however the pages and the
+read-ahead meet, and a write between two pages shows on the next page (nothing rendered before a write is
+served after it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from labkit.jira.client import JiraClient
+from labkit.jira.sandbox import app as sandbox_app
+from labkit.jira.sandbox.server import serve
+from labkit.jira.store import Store
+
+pytestmark = pytest.mark.integration
+
+SEED = 2500
+PAGE = 200
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Count, per key or id, how often the store reads an issue's stored document for an answer."""
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    real = Store.stored_issues
+
+    def counted(self, keys_or_ids, **kwargs):
+        """The store's own read, counted."""
+        got = real(self, keys_or_ids, **kwargs)
+        with lock:
+            for issue in got if kwargs.get("documents", True) else ():  # ids and keys only: no document read
+                counts[issue.key] = counts.get(issue.key, 0) + 1
+        return got
+
+    monkeypatch.setattr(Store, "stored_issues", counted)
+    return counts
+
+
+def _frame(sb, mode: str):
+    """Search every issue with the labkit client (Server/DC: pages four at a time; Cloud: ids, then bulkfetch)."""
+    client = JiraClient(sb.url, sb.auth, progress=False, workers=4, page_size=PAGE)
+    return client.search("project is not EMPTY ORDER BY key ASC" if mode == "cloud" else "ORDER BY key ASC")
+
+
+@pytest.mark.parametrize("mode", ["server", "cloud"])
+def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(mode, reads, monkeypatch):
+    threads: list[str] = []
+    real = sandbox_app.JiraApp.rendered
+
+    def rendered(self, wanted, *args, **kwargs):
+        """The app's own rendering, noting which thread asked."""
+        threads.append(threading.current_thread().name)
+        return real(self, wanted, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox_app.JiraApp, "rendered", rendered)
+    with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
+        with_ahead = _frame(sb, mode)
+        once = dict(reads)
+    assert len(with_ahead) == SEED
+    assert any(t.startswith("jira-read-ahead") for t in threads)  # pages were read ahead
+    assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render an issue twice
+    monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
+    with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
+        without = _frame(sb, mode)
+    assert with_ahead.equals(without)
+
+
+def test_a_write_during_a_read_ahead_is_not_hidden_by_it(tmp_path, monkeypatch):
+    """A read-ahead that read page 2 before a write and renders it after must not serve the old values (a file
+    store: reads run beside the writer)."""
+    entered, release = threading.Event(), threading.Event()
+    real = Store.stored_issues
+    hold: dict[str, str] = {}
+
+    def held(self, keys_or_ids, **kwargs):
+        """Read, then wait (only for the read of page 2 by the first search's read-ahead)."""
+        got = real(self, keys_or_ids, **kwargs)
+        if hold and hold["key"] in keys_or_ids and not entered.is_set():
+            entered.set()
+            assert release.wait(30)
+        return got
+
+    monkeypatch.setattr(Store, "stored_issues", held)
+    with serve(mode="server", seed_issues=SEED, seed=4, db=str(tmp_path / "jira.sqlite")) as sb:
+        s = requests.Session()
+        s.auth = sb.auth
+        url = sb.url + "/rest/api/2/search"
+        keys = [i["key"] for i in s.post(url, json={"jql": "ORDER BY key ASC", "maxResults": 1000,
+                                                     "fields": ["key"]}).json()["issues"]]
+        key = hold["key"] = keys[PAGE + 5]
+        body = {"jql": "ORDER BY key ASC", "startAt": 0, "maxResults": PAGE, "fields": ["summary"]}
+        assert s.post(url, json=body).json()["total"] == SEED  # its read-ahead reads page 2, then waits
+        assert entered.wait(30)
+        r = s.put(f"{sb.url}/rest/api/2/issue/{key}", json={"fields": {"summary": "changed meanwhile"}})
+        assert r.status_code == 204
+        release.set()
+        page = s.post(url, json={**body, "startAt": PAGE}).json()
+        assert {i["key"]: i["fields"]["summary"] for i in page["issues"]}[key] == "changed meanwhile"
+
+
+def test_a_write_between_pages_shows_on_the_next_page():
+    with serve(mode="server", seed_issues=SEED, seed=4) as sb:
+        s = requests.Session()
+        s.auth = sb.auth
+        url = sb.url + "/rest/api/2/search"
+        keys = [i["key"] for i in s.post(url, json={"jql": "ORDER BY key ASC", "maxResults": 1000,
+                                                     "fields": ["key"]}).json()["issues"]]
+        for round_ in range(8):
+            body = {"jql": "ORDER BY key ASC", "startAt": 0, "maxResults": PAGE, "fields": ["summary"]}
+            assert s.post(url, json=body).json()["total"] == SEED  # starts reading pages 2 and 3 ahead
+            key = keys[PAGE + round_ * 11]
+            r = s.put(f"{sb.url}/rest/api/2/issue/{key}", json={"fields": {"summary": f"changed {round_}"}})
+            assert r.status_code == 204
+            page = s.post(url, json={**body, "startAt": PAGE}).json()
+            summaries = {i["key"]: i["fields"]["summary"] for i in page["issues"]}
+            assert summaries[key] == f"changed {round_}"
