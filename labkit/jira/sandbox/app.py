@@ -604,11 +604,10 @@ class JiraApp:
         def render(issue_id: Any, key: str, fields: Any, stored_changelog: Any) -> WireIssue:
             """One issue's wire struct."""
             i = str(issue_id)
-            out = WireIssue(ISSUE_EXPAND, i, link + i, key)
-            if with_fields:
-                out.fields = convert(fields) if type(fields) is dict else fields  # a struct: nothing to rewrite
-            elif empty:
-                out.fields = {}
+            if with_fields:  # a struct of fields has nothing to rewrite (wire_fields)
+                out = WireIssue(ISSUE_EXPAND, i, link + i, key, convert(fields) if type(fields) is dict else fields)
+            else:
+                out = WireIssue(ISSUE_EXPAND, i, link + i, key, {} if empty else UNSET)
             if changelog:
                 entries = histories({"changelog": stored_changelog}, version)
                 total = len(entries)

@@ -199,7 +199,8 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
         if shape is None:
             shape = shapes[order] = _Selection(tuple(filter(keeps, order)), rewritten)
         if issue.canonical and shape.plain:
-            out.append(shape.struct(f))
+            made = shape.type
+            out.append(made(*shape.get(f)) if made is not None else shape.struct(f))
             continue
         selected = dict(zip(shape.names, shape.get(f), strict=True))
         for name in (rewritten if issue.canonical else shape.names):
@@ -220,7 +221,7 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
 class _Selection:
     """What a field rule keeps of one field order: the names, a getter of their values, the struct that holds them."""
 
-    __slots__ = ("names", "get", "plain", "_type", "_seen")
+    __slots__ = ("names", "get", "plain", "type", "_seen")
 
     def __init__(self, names: tuple[str, ...], rewritten: frozenset[str]) -> None:
         """Work out the selection of ``names`` (in order); ``plain``: none of them is rewritten by the version."""
@@ -228,17 +229,17 @@ class _Selection:
         self.get: Callable[[dict[str, Any]], tuple[Any, ...]] = (
             operator.itemgetter(*names) if len(names) > 1 else (lambda f: (f[names[0]],)) if names else (lambda f: ()))
         self.plain = not rewritten.intersection(names)
-        self._type = _STRUCTS.get(names)
+        self.type: type | None = _STRUCTS.get(names)  # made on the second issue of this order (struct)
         self._seen = 0
 
     def struct(self, fields: dict[str, Any]) -> Any:
         """The selected values of ``fields`` as a struct of this order (a dict the first time an order is met)."""
-        if self._type is None:
+        if self.type is None:
             self._seen += 1
             if self._seen < 2:  # an order met once (a page of odd documents) is not worth a type
                 return dict(zip(self.names, self.get(fields), strict=True))
-            self._type = _fields_struct(self.names)
-        return self._type(*self.get(fields))
+            self.type = _fields_struct(self.names)
+        return self.type(*self.get(fields))
 
 
 _STRUCTS: dict[tuple[str, ...], type] = {}
