@@ -782,13 +782,11 @@ class Store:
             return keys, total
 
     def _keys_of(self, rids: list[int]) -> list[str]:
-        """Keys of internal row ids, in the same order."""
+        """Keys of internal row ids, in the same order (one statement: the ids drive a join on the rowid)."""
         if not rids:
             return []
-        got: dict[int, str] = {}
-        for i in range(0, len(rids), 900):
-            chunk = rids[i:i + 900]
-            got.update(self.db.execute(f"SELECT rid, key FROM issue WHERE rid IN ({','.join('?' * len(chunk))})", chunk))
+        got = dict(self.db.execute("SELECT i.rid, i.key FROM json_each(?) j CROSS JOIN issue i ON i.rid = j.value",
+                                   (encode(rids),)))
         return [got[r] for r in rids]
 
     def _query(self, jql: str, *, ordered: bool) -> tuple[str, str, list[Any]]:
