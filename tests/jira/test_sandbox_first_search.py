@@ -49,33 +49,44 @@ def _lines(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def real():
-    """A sandbox app over real issues: three projects imported as dicts, some AC issues as JSON text."""
+def archive():
+    """Real issues: three projects to import as dicts, some AC issues as JSON text; and each one as json.loads reads it."""
     if not all((APPC / f).exists() for f in (*DICT_FILES, TEXT_FILE)):
         pytest.skip(f"the Appcelerator archive is absent ({APPC})")
     dumps = {}
-    dict_issues = []
+    dict_lines = []
     for name in DICT_FILES:
         for line in _lines(name):
-            issue = json.loads(line)
-            dict_issues.append(issue)
-            dumps[issue["key"]] = issue
+            dict_lines.append(line)
+            dumps[json.loads(line)["key"]] = json.loads(line)
     text_lines = _lines(TEXT_FILE)[:TEXT_LINES]
     for k, line in enumerate(text_lines):
         issue = json.loads(line)
         dumps[issue["key"]] = issue
         if k % 2:  # as a pretty-printed export has it: spaces, newlines, \u escapes
             text_lines[k] = json.dumps(issue, indent=1)
+    return dict_lines, text_lines, dumps
+
+
+def _real_app(archive, mode: str = "server") -> JiraApp:
+    """A sandbox app (Server/DC or Cloud) over the real issues: dicts stored canonical, JSON text as given."""
+    dict_lines, text_lines, _ = archive
 
     def make():
         store = Store()
-        store.import_issues(dict_issues)
+        store.import_issues([json.loads(line) for line in dict_lines])
         store.import_issues(text_lines)
         return store
 
-    app = JiraApp(make, secret=SECRET, mode="server")
+    return JiraApp(make, secret=SECRET, mode=mode)
+
+
+@pytest.fixture(scope="module")
+def real(archive):
+    """A Server/DC sandbox app over the real issues, and the archive's issues by key."""
+    app = _real_app(archive)
     try:
-        yield app, dumps
+        yield app, archive[2]
     finally:
         app.db.close()
 
@@ -131,20 +142,23 @@ def _expected_order(dump_fields: dict, wanted) -> list[str]:
 
 
 @pytest.mark.slow
-def test_first_search_values_are_the_archive_values(real):
-    """Independent of labkit's rendering: every value of the answer is the archive's value, in its order."""
+@pytest.mark.parametrize(("version", "spec"), [("2", ["*all"]), ("2", SEARCH_FIELDS), ("3", SEARCH_FIELDS)])
+def test_first_search_values_are_the_archive_values(real, version, spec):
+    """Independent of labkit's rendering: every value of the answer is the archive's value, in its order (all fields:
+    the dict path; the client's fields: the plain selection of canonical documents, built as structs)."""
     app, dumps = real
     app.invalidate()
     client = Client(app)
     ranks = dict(app.db(lambda s: s.db.execute("SELECT key, rank FROM issue").fetchall()))
+    wanted = (lambda n: True) if spec == ["*all"] else (lambda n: n in spec)
     seen = 0
-    for data in _pages(client, "2", len(dumps), ["*all"], None):
+    for data in _pages(client, version, len(dumps), spec, None):
         for issue in json.loads(data)["issues"]:
             dump = dumps[issue["key"]]
             assert issue["id"] == str(dump["id"])
-            assert issue["self"].endswith(f"/rest/api/2/issue/{dump['id']}")
+            assert issue["self"].endswith(f"/rest/api/{version}/issue/{dump['id']}")
             f = issue["fields"]
-            assert list(f) == _expected_order(dump["fields"], lambda n: True), issue["key"]
+            assert list(f) == _expected_order(dump["fields"], wanted), issue["key"]
             for name, value in f.items():
                 if name == RANK_FIELD:
                     assert value == ranks[issue["key"]]
@@ -296,3 +310,173 @@ def test_a_dicts_changelog_is_kept_apart_and_read_back_whole(tmp_path):
         assert store.get_issue("H-1")["changelog"] == issues[0]["changelog"]
         assert loads(bytes(store.stored_issues(["H-1"])[0].changelog)) == issues[0]["changelog"]
         assert store.search_keys("status WAS 'In Progress'")[0] == ["H-1"]
+
+
+# The plain selection (a canonical document whose selected fields no REST version rewrites) is built as a struct of
+# its field order and encoded in C; everything else goes through dicts. Both are checked against the whole decode.
+CLOUD_JQL = "project is not EMPTY ORDER BY key ASC"  # Cloud refuses an unbounded JQL
+SNAPSHOT = ("summary", "status", "priority", "issuetype")  # Jira embeds these fields of a link's other issue
+
+
+def _answered(client: Client, mode: str, version: str, spec) -> list[tuple[list[str], bytes]]:
+    """A first search as each mode's client makes it: (the keys or ids asked, the issues' bytes answered) per request.
+
+    Server/DC: pages of 1000 by startAt. Cloud ("Search for issues using JQL enhanced search"): the ids by token
+    paging, then their details by ``issue/bulkfetch`` in batches of 100 (every third batch asked by key, in lower
+    case: Jira matches an issue key in any case).
+    """
+    out = []
+    if mode == "server":
+        total = client.post(f"/rest/api/{version}/search", json={"jql": "ORDER BY key ASC", "maxResults": 0},
+                            headers=AUTH).json["total"]
+        for data in _pages(client, version, total, spec, None):
+            keys = [i["key"] for i in json.loads(data)["issues"]]
+            out.append((keys, data[data.index(b'"issues":[') + len(b'"issues":['):-2]))
+        return out
+    issues, token = [], None
+    while True:
+        body = {"jql": CLOUD_JQL, "fields": ["id"], "maxResults": 5000, **({"nextPageToken": token} if token else {})}
+        page = client.post(f"/rest/api/{version}/search/jql", json=body, headers=AUTH).json
+        issues += [(i["id"], i["key"]) for i in page["issues"]]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    for n, start in enumerate(range(0, len(issues), 100)):
+        batch = [key.lower() if n % 3 == 2 else id_ for id_, key in issues[start:start + 100]]
+        r = client.post(f"/rest/api/{version}/issue/bulkfetch",
+                        json={"issueIdsOrKeys": batch, **({"fields": spec} if spec is not None else {})}, headers=AUTH)
+        assert r.status_code == 200 and r.json["issueErrors"] == [], r.data[:300]
+        out.append((batch, r.data[r.data.index(b'"issues":[') + len(b'"issues":['):r.data.index(b'],"issueErrors"')]))
+    return out
+
+
+def _mismatches(app: JiraApp, mode: str, version: str, spec) -> list[str]:
+    """The issues whose first-search bytes differ from the whole-decode path's (each document decoded whole)."""
+    app.invalidate()
+    client = Client(app)
+    bad = []
+    for asked, data in _answered(client, mode, version, spec):
+        old = _whole(app, asked, version, spec, "*navigable", None)
+        if data != b",".join(old):  # which ones (an order of members alone shows as the page's first issue)
+            olds = [json.loads(o) for o in old]
+            bad += [n["key"] for n, o in zip(json.loads(b"[" + data + b"]"), olds, strict=False) if n != o] or asked[:1]
+    return bad
+
+
+def _edit_and_rank(app: JiraApp, dumps: dict, version: str) -> tuple[str, str, list[str], str]:
+    """Through the REST API: give a linked canonical issue a new summary, and rank three issues before another.
+
+    Returns the edited key, its new summary, the moved keys and the anchor.
+    """
+    client = Client(app)
+    edited = next(k for k, d in dumps.items() if k.split("-")[0] in ("ALOY", "MOD", "DAEMON")
+                  and any((lk.get("outwardIssue") or lk.get("inwardIssue") or {}).get("key") in dumps
+                          for lk in d["fields"].get("issuelinks") or []))
+    summary = "Edited: caf\u00e9 \"quoted\" \\ and a tab\t"
+    r = client.put(f"/rest/api/{version}/issue/{edited}", json={"fields": {"summary": summary}}, headers=AUTH)
+    assert r.status_code == 204, r.data
+    keys = sorted(dumps)
+    moved, anchor = [keys[-1], keys[len(keys) // 2], keys[5]], keys[0]
+    r = client.put("/rest/agile/1.0/issue/rank", json={"issues": moved, "rankBeforeIssue": anchor}, headers=AUTH)
+    assert r.status_code == 204, r.data
+    return edited, summary, moved, anchor
+
+
+@pytest.fixture
+def spy_selection(monkeypatch):
+    """Count the selections wire_fields makes as structs (the plain selection) and as dicts."""
+    from labkit.jira.sandbox import app as app_module
+
+    made = {"struct": 0, "dict": 0}
+    real_wire = app_module.wire_fields
+
+    def counted(issues, rule, version):
+        """The real selection, counted by kind."""
+        out = real_wire(issues, rule, version)
+        for sel in out:
+            made["dict" if isinstance(sel, dict) else "struct"] += 1
+        return out
+
+    monkeypatch.setattr(app_module, "wire_fields", counted)
+    return made
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["server", "cloud"])
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_plain_selection_equals_the_whole_decode_after_an_edit_and_a_rank(archive, mode, version, spy_selection):
+    """Byte for byte against the whole-decode path, after a write that changes a linked issue's summary and a rank
+    change (Jira Agile "Rank issues": the issues move before rankBeforeIssue), by key and by id, Server/DC pages and
+    Cloud bulkfetch batches, v2 and v3; and checked without labkit's rendering: the new summary and ranks show, also
+    on the other end of every link to the edited issue (Jira embeds summary, status, priority and issue type there)."""
+    dumps = archive[2]
+    app = _real_app(archive, mode)
+    try:
+        edited, summary, moved, anchor = _edit_and_rank(app, dumps, version)
+        for spec in (SEARCH_FIELDS, None):
+            assert _mismatches(app, mode, version, spec) == [], spec
+        assert spy_selection["struct"] > 1000 and spy_selection["dict"] > 0  # both ways were taken
+        ranks = dict(app.db(lambda s: s.db.execute("SELECT key, rank FROM issue").fetchall()))
+        assert [k for k in sorted(ranks, key=ranks.get) if k in (*moved, anchor)] == [*moved, anchor]
+        app.invalidate()
+        seen_ends = 0
+        for _asked, data in _answered(Client(app), mode, version, SEARCH_FIELDS):
+            for issue in json.loads(b"[" + data + b"]"):
+                f = issue["fields"]
+                assert f[RANK_FIELD] == ranks[issue["key"]]
+                if issue["key"] == edited:
+                    assert f["summary"] == summary
+                for lk in f["issuelinks"]:
+                    end = lk.get("outwardIssue") or lk["inwardIssue"]
+                    if end["key"] == edited:
+                        assert end["fields"]["summary"] == summary
+                        seen_ends += 1
+                    elif end["key"] in dumps:  # the archive's own values of the other issue
+                        other = dumps[end["key"]]["fields"]
+                        assert end["fields"] == {k: other[k] for k in SNAPSHOT if k in other}, end["key"]
+        assert seen_ends > 0
+    finally:
+        app.db.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong", ["a field dropped", "a stale rank", "a stale link end"])
+def test_a_wrong_fast_path_is_caught(archive, wrong, monkeypatch):
+    """The comparison above would catch a plain selection that loses a field, or that serves a rank or a linked
+    issue's fields from before a write."""
+    from labkit.jira.sandbox import fields as fields_module
+
+    dumps = archive[2]
+    app = _real_app(archive)
+    try:
+        old_ranks = dict(app.db(lambda s: s.db.execute("SELECT key, rank FROM issue").fetchall()))
+        old_links = {i["key"]: i["fields"]["issuelinks"] for i in app.db(lambda s: s.get_issues(sorted(dumps)))}
+        edited, _summary, moved, _anchor = _edit_and_rank(app, dumps, "2")
+        monkeypatch.setattr(fields_module, "_STRUCTS", {})
+        if wrong == "a field dropped":
+            class Dropping(fields_module._Selection):
+                """A plain selection without its last field."""
+
+                def __init__(self, names, rewritten):
+                    plain = not rewritten.intersection(names)
+                    super().__init__(names[:-1] if plain and len(names) > 1 else names, rewritten)
+            monkeypatch.setattr(fields_module, "_Selection", Dropping)
+        else:
+            real = Store.stored_issues
+
+            def stale(self, keys_or_ids, **kwargs):
+                """The store's read with the rank, or the links' other ends, as they were before the writes."""
+                got = real(self, keys_or_ids, **kwargs)
+                if wrong == "a stale rank":
+                    return [i._replace(rank=old_ranks[i.key]) for i in got]
+                return [i._replace(links=old_links[i.key]) if i.links is not None else i for i in got]
+            monkeypatch.setattr(Store, "stored_issues", stale)
+        bad = _mismatches(app, "server", "2", SEARCH_FIELDS)
+        assert bad, wrong
+        if wrong == "a stale rank":
+            assert set(moved) <= set(bad)
+        elif wrong == "a stale link end":
+            assert any(any((lk.get("outwardIssue") or lk["inwardIssue"])["key"] == edited
+                           for lk in old_links[k]) for k in bad)
+    finally:
+        app.db.close()

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from msgspec import Raw
+import msgspec
+from msgspec import UNSET, Raw, Struct, field
 from msgspec.json import Encoder
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -81,6 +82,20 @@ READER_CACHE_KIB = 32_000   # page cache of each reader connection
 INT32_MAX = 2**31 - 1       # startAt and maxResults are int32 in Jira's REST specs
 TOKEN_INVALID = "The provided next page token is invalid or expired."
 _ENCODER = Encoder()  # compact UTF-8 JSON, the bytes json.dumps(separators=(",", ":"), ensure_ascii=False) gives
+
+
+class WireIssue(Struct, gc=False):
+    """An issue as the REST API answers it, in Jira's member order; a member left UNSET is not sent."""
+
+    expand: str
+    id: str
+    self_: str = field(name="self")
+    key: str = ""
+    fields: Any = UNSET
+    changelog: Any = UNSET
+
+
+_WIRE_FIELDS = msgspec.structs.fields(WireIssue)
 
 
 class ApiError(Exception):
@@ -363,22 +378,26 @@ class JiraApp:
         args = (version, base, spec, default, expand, changelog_max)
         tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
         out = self._cached(tag, wanted)
-        missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
-        if not missing:
+        if None not in out:
             return out
+        cold = out.count(None) == len(out)  # a first page: nothing of it cached
+        missing = list(dict.fromkeys(wanted if cold else (w for w, hit in zip(wanted, out, strict=True) if hit is None)))
         done = threading.Event()
         with self._cache_lock:
             flights = self._inflight.setdefault(tag, {})
-            ids = self._ids
-            theirs = {w: flights[k] for w in missing if (k := ids.get(w, w)) in flights}
-            mine = [w for w in missing if w not in theirs]
-            flights.update(dict.fromkeys((ids.get(w, w) for w in mine), done))
+            names = list(map(self._ids.get, missing, missing))  # an issue is in flight under its key, else as asked
+            theirs = {w: flights[k] for w, k in zip(missing, names, strict=True) if k in flights} if flights else {}
+            mine = missing
+            if theirs:
+                pairs = [(w, k) for w, k in zip(missing, names, strict=True) if w not in theirs]
+                mine, names = [w for w, _ in pairs], [k for _, k in pairs]
+            flights.update(dict.fromkeys(names, done))
         try:
             made = self._render(mine, tag, args) if mine else {}
         finally:
             with self._cache_lock:
-                for w in mine:
-                    if flights.get(k := ids.get(w, w)) is done:
+                for k in names:
+                    if flights.get(k) is done:
                         del flights[k]
             done.set()
         if theirs:
@@ -389,14 +408,15 @@ class JiraApp:
             made.update(waited)
             if left:
                 made.update(self._render(left, tag, args))
+        if cold:
+            return list(map(made.get, wanted))
         return [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
 
     def _cached(self, tag: tuple[Any, ...], wanted: list[str]) -> list[bytes | None]:
         """The cached wire JSON of issues (keys or ids) for one answer shape, None where there is none."""
         with self._cache_lock:
             cached = self._rendered.get(tag) or {}
-            ids = self._ids
-            return [cached.get(ids.get(w, w)) for w in wanted]
+            return list(map(cached.get, map(self._ids.get, wanted, wanted)))
 
     def _render(self, missing: list[str], tag: tuple[Any, ...], args: tuple[Any, ...]) -> dict[str, bytes | None]:
         """Read, render and cache issues (keys or ids, each once) for one answer shape; None for an unknown one.
@@ -415,9 +435,15 @@ class JiraApp:
             selected = [{}] * len(got) if rule.nothing else wire_fields(got, rule, version)
             render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
             encode = _ENCODER.encode
-            fresh = {i.key: encode(render(i.id, i.key, fields, i.changelog)) for i, fields in zip(got, selected, strict=True)}
-            by = {i.key: i.key for i in got} | {i.id: i.key for i in got}
-            made = {w: fresh[key] if (key := by.get(w.upper(), by.get(w))) else None for w in missing}
+            encoded = [encode(render(i.id, i.key, fields, i.changelog)) for i, fields in zip(got, selected, strict=True)]
+            fresh = dict(zip([i.key for i in got], encoded, strict=True))
+            if len(got) == len(missing):  # every one found: the store answers them in the order asked
+                made: dict[str, bytes | None] = dict(zip(missing, encoded, strict=True))
+            else:
+                by = {i.key: i.key for i in got} | {i.id: i.key for i in got}
+                made = {w: fresh[key] if (key := by.get(w.upper(), by.get(w))) else None for w in missing}
+            found = [(i.id, i.key) for i in got]
+            del got, selected  # freed here, while the collector is paused, not traced by its next run
         with self._cache_lock:
             if generation == self._generation:  # a write happened meanwhile: do not cache stale JSON
                 if self._rendered_count > RENDER_CACHE_MAX:
@@ -427,7 +453,7 @@ class JiraApp:
                 before = len(shape)
                 shape.update(fresh)
                 self._rendered_count += len(shape) - before
-                self._ids.update((i.id, i.key) for i in got)
+                self._ids.update(found)
         return made
 
     def read_ahead(self, jql: str, start: int, limit: int, total: int, args: tuple[Any, ...]) -> None:
@@ -555,15 +581,17 @@ class JiraApp:
         if fields is None and spec != ["id"] and spec != ["key"]:
             fields = field_selector(tuple(spec) if spec else None, default)(issue.get("fields", {}))
         render = self.issue_renderer(version, base, spec, default, expand, changelog_max)
-        return render(issue["id"], issue["key"], fields, issue.get("changelog"))
+        wire = render(issue["id"], issue["key"], fields, issue.get("changelog"))
+        return {f.encode_name: v for f in _WIRE_FIELDS if (v := getattr(wire, f.name)) is not UNSET}
 
     def issue_renderer(self, version: str, base: str, spec: list[str] | None, default: str,
                        expand: str | None = None, changelog_max: int | None = None,
-                       ) -> Callable[[Any, str, dict[str, Any] | None, Any], dict[str, Any]]:
+                       ) -> Callable[[Any, str, Any, Any], WireIssue]:
         """Return the function that renders an issue for the wire (:meth:`issue_json`), worked out once per answer.
 
         It takes the issue's id, key, selected fields (decoded, or stored JSON the version does not
-        rewrite) and stored changelog.
+        rewrite, as a dict or a struct of :func:`labkit.jira.sandbox.fields.wire_fields`) and stored
+        changelog, and returns a :class:`WireIssue`.
         """
         v = "3" if version == "3" else "2"
         link = f"{base}/rest/api/{v}/issue/"
@@ -573,20 +601,19 @@ class JiraApp:
         changelog = expands_changelog(expand)
         histories = self.histories
 
-        def render(issue_id: Any, key: str, fields: dict[str, Any] | None, stored_changelog: Any) -> dict[str, Any]:
-            """One issue's wire dict."""
+        def render(issue_id: Any, key: str, fields: Any, stored_changelog: Any) -> WireIssue:
+            """One issue's wire struct."""
             i = str(issue_id)
-            out = {"expand": ISSUE_EXPAND, "id": i, "self": link + i, "key": key}
-            if with_fields:
-                out["fields"] = convert(fields)
-            elif empty:
-                out["fields"] = {}
+            if with_fields:  # a struct of fields has nothing to rewrite (wire_fields)
+                out = WireIssue(ISSUE_EXPAND, i, link + i, key, convert(fields) if type(fields) is dict else fields)
+            else:
+                out = WireIssue(ISSUE_EXPAND, i, link + i, key, {} if empty else UNSET)
             if changelog:
                 entries = histories({"changelog": stored_changelog}, version)
                 total = len(entries)
                 if changelog_max is not None and total > changelog_max:
                     entries = entries[total - changelog_max:]
-                out["changelog"] = {"startAt": 0, "maxResults": len(entries), "total": total, "histories": entries}
+                out.changelog = {"startAt": 0, "maxResults": len(entries), "total": total, "histories": entries}
             return out
         return render
 

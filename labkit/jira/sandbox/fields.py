@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+import msgspec
 from msgspec import Raw
 from msgspec.json import Encoder
 
@@ -167,20 +169,23 @@ def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[str, Any]]:
+def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
     """Return the fields a rule selects of stored issues (``Store.stored_issues``), ready to encode for the wire.
 
     Each issue's fields are set as a read of the whole issue sets them (rank, comment, links) and
     selected. A value stays its stored JSON (``msgspec.Raw``, encoded as it is) when the document is
     canonical and the version does not rewrite the field; the others of the whole page are decoded
-    in one call. Issues of a page mostly share one field order: the names a rule keeps are worked
-    out once per order, and each issue's selection is then built in C (no Python step per field).
+    in one call. Issues of a page mostly share one field order: what a rule keeps of an order is
+    worked out once (:class:`_Selection`). A canonical issue whose selection holds no field the
+    version rewrites gets it as a struct of its order (:func:`_fields_struct`, made in C, encoded
+    as the dict of the same names in the same order would be, and needing no conversion); the
+    others get a dict, which ``to_v2``/``to_v3`` may rewrite.
     """
     rewritten = REWRITTEN["3" if version == "3" else "2"]
     comment, links = rule.keeps("comment"), rule.keeps("issuelinks")
     keeps = rule.keeps
-    names_of: dict[tuple[str, ...], tuple[str, ...]] = {}
-    out: list[dict[str, Any]] = []
+    shapes: dict[tuple[str, ...], _Selection] = {}
+    out: list[Any] = []
     todo: list[tuple[dict[str, Any], str, Raw]] = []
     for issue in issues:
         f = issue.fields
@@ -190,11 +195,15 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[s
         if links:
             f["issuelinks"] = issue.links
         order = tuple(f)
-        names = names_of.get(order)
-        if names is None:
-            names = names_of[order] = tuple(filter(keeps, order))
-        selected = dict(zip(names, map(f.__getitem__, names), strict=True))
-        for name in (rewritten if issue.canonical else names):
+        shape = shapes.get(order)
+        if shape is None:
+            shape = shapes[order] = _Selection(tuple(filter(keeps, order)), rewritten)
+        if issue.canonical and shape.plain:
+            made = shape.type
+            out.append(made(*shape.get(f)) if made is not None else shape.struct(f))
+            continue
+        selected = dict(zip(shape.names, shape.get(f), strict=True))
+        for name in (rewritten if issue.canonical else shape.names):
             value = selected.get(name)
             if type(value) is Raw:
                 todo.append((selected, name, value))
@@ -207,3 +216,42 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[dict[s
             if "comment" in selected:
                 selected["comment"] = rest_comment(selected["comment"])
     return out
+
+
+class _Selection:
+    """What a field rule keeps of one field order: the names, a getter of their values, the struct that holds them."""
+
+    __slots__ = ("names", "get", "plain", "type", "_seen")
+
+    def __init__(self, names: tuple[str, ...], rewritten: frozenset[str]) -> None:
+        """Work out the selection of ``names`` (in order); ``plain``: none of them is rewritten by the version."""
+        self.names = names
+        self.get: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*names) if len(names) > 1 else (lambda f: (f[names[0]],)) if names else (lambda f: ()))
+        self.plain = not rewritten.intersection(names)
+        self.type: type | None = _STRUCTS.get(names)  # made on the second issue of this order (struct)
+        self._seen = 0
+
+    def struct(self, fields: dict[str, Any]) -> Any:
+        """The selected values of ``fields`` as a struct of this order (a dict the first time an order is met)."""
+        if self.type is None:
+            self._seen += 1
+            if self._seen < 2:  # an order met once (a page of odd documents) is not worth a type
+                return dict(zip(self.names, self.get(fields), strict=True))
+            self.type = _fields_struct(self.names)
+        return self.type(*self.get(fields))
+
+
+_STRUCTS: dict[tuple[str, ...], type] = {}
+_STRUCTS_MAX = 1024
+
+
+def _fields_struct(names: tuple[str, ...]) -> type:
+    """A struct type whose instances encode as ``{name: value, ...}`` in this order (kept for the next pages)."""
+    made = _STRUCTS.get(names)
+    if made is None:
+        if len(_STRUCTS) >= _STRUCTS_MAX:
+            _STRUCTS.clear()
+        made = _STRUCTS[names] = msgspec.defstruct(
+            "WireFields", [(f"f{i}", Any, msgspec.field(name=n)) for i, n in enumerate(names)], gc=False)
+    return made
