@@ -113,6 +113,25 @@ def in_columns(expr: str, cols: list[str], n: T.TextNode) -> str:
     return " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
 
 
+def rid_subquery(where: str) -> str | None:
+    """The SELECT of a WHERE that is one uncorrelated ``i.rid IN (SELECT ...)`` condition (the ids it names), else None.
+
+    Such a WHERE needs no look-up of each issue's row to find its matches: the caller can read the
+    ids from the SELECT and keep those that are issues (on 1,000,000 issues the row look-ups of a
+    fifth of them cost more than the FTS5 query that found them).
+    """
+    head = "i.rid IN ("
+    if not where.startswith(head + "SELECT ") or not where.endswith(")") or "'" in where:
+        return None
+    depth = 0
+    for k in range(len(head) - 1, len(where)):
+        depth += {"(": 1, ")": -1}.get(where[k], 0)
+        if depth == 0:
+            sub = where[len(head):-1]
+            return sub if k == len(where) - 1 and "i." not in sub else None
+    return None
+
+
 class SqlBuilder:
     """Builds the WHERE and ORDER BY of one query for a store connection.
 
