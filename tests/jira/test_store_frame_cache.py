@@ -289,3 +289,28 @@ def test_a_texts_column_gives_each_subset_the_dtype_and_values_pandas_reads_from
         assert_series_equal(pd.Series(column.take(pos)), want, obj=str(pos))
     nothing = np.array([None, None], dtype=object)
     assert TextsColumn.of(nothing) is nothing  # a column pandas does not read as texts stays as it is
+
+
+@pytest.mark.unit
+def test_ids_read_from_the_index_alone_are_only_the_store_issues():
+    """A text search read from the FTS5 index without each issue's row still answers only issues: a stray index entry
+    (an id with no issue) and an id listed twice change nothing."""
+    a, b = _pair(400)
+    for s in (a, b):  # an index entry whose issue is gone, as a contentless index may keep after a failed delete
+        s.db.execute("INSERT INTO fts (rowid, summary, description, environment, comment) "
+                     "VALUES (987654, 'disk space disk full', '', '', '')")
+    _prime(a)
+    for q in ('text ~ "disk"', 'text ~ "\\"disk space\\"~3"', 'text ~ "disk" OR text ~ "full"',
+              "labels is not EMPTY", 'summary ~ "disk*"', ""):
+        want = b.search(q)
+        assert_frame_equal(a.search(q), want, obj=q)
+        assert a.count(q) == len(want)
+    assert a.cached_issues == len(a)
+
+
+@pytest.mark.unit
+def test_members_are_the_held_ids_once_each():
+    cache = FrameCache("v", [3, 4, 5, 9], {"key": ["A-3", "A-4", "A-5", "A-9"]}, ["key"])
+    assert cache.members([9, 3, 7, 9, 100, 0]).tolist() == [0, 3]
+    dense = FrameCache("v", [3, 4, 5], {"key": ["A-3", "A-4", "A-5"]}, ["key"])
+    assert dense.members([5, 2, 5, 6, 3]).tolist() == [0, 2]

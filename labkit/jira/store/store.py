@@ -79,7 +79,7 @@ from labkit.jira.store.decode import (
 from labkit.jira.store.framecache import FrameCache, FramePolicy
 from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create, fts_insert
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
-from labkit.jira.store.sql import SqlBuilder
+from labkit.jira.store.sql import SqlBuilder, rid_subquery
 
 __all__ = ["Store", "StoredIssue", "rest_comment"]
 
@@ -833,7 +833,16 @@ class Store:
         """Return how many issues match the JQL (the ORDER BY is ignored)."""
         with self.lock, self._bounded():
             where, _, params = self._query(jql, ordered=False)
+            sub = rid_subquery(where)
+            cache = self._fcache
+            if sub is not None and cache is not None and self.cached_issues:  # the ids that are issues, counted
+                return len(cache.members(self._rids_named(jql, sub, params)))
             return self._run(jql, f"SELECT COUNT(*) FROM issue i WHERE {where}", params)[0][0]
+
+    def _rids_named(self, jql: str, sub: str, params: list[Any]) -> list[int]:
+        """The ids the SELECT of an id-set WHERE names (see :func:`rid_subquery`), as one JSON array."""
+        got = self._run(jql, f"WITH t(r) AS ({sub}) SELECT json_group_array(r) FROM t WHERE r IS NOT NULL", params)
+        return _RIDS.decode(got[0][0])
 
     def search(self, jql: str, *, start: int = 0, limit: int | None = None):  # -> pandas.DataFrame
         """Return the matches as a DataFrame with the columns in ``SEARCH_COLUMNS``, in result order.
@@ -850,8 +859,13 @@ class Store:
                 lim, off = _page(start, limit)
                 if cache is not None and self._by_rank(jql, cache, terms, limit):  # matches, then sorted in memory
                     # the matches' ids as one JSON array: half the time of a row per id on 200,000 ids
-                    rids = self._run(jql, f"SELECT json_group_array(i.rid) FROM issue i WHERE {where}", params)
-                    pos = cache.ordered(terms, cache.positions(_RIDS.decode(rids[0][0])), off, lim)
+                    sub = rid_subquery(where)
+                    if sub is not None:  # ids as the condition names them; the cache holds every issue, and only them
+                        pos = cache.members(self._rids_named(jql, sub, params))
+                    else:
+                        rids = self._run(jql, f"SELECT json_group_array(i.rid) FROM issue i WHERE {where}", params)
+                        pos = cache.positions(_RIDS.decode(rids[0][0]))
+                    pos = cache.ordered(terms, pos, off, lim)
                     return cache.frame(pos) if len(pos) else self._frame([])
                 if cache is not None:  # the rows' ids in order, then their columns from memory
                     rows = self._run(jql, f"SELECT i.rid FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
