@@ -166,6 +166,15 @@ def texts_of(summary: Any, description: Any, environment: Any, bodies: Any) -> t
 
 _BLOCKS_WORD = "blocks"
 _BLOCKED_WORD = "is blocked by"
+
+# Jira's four default issue link types, as a new instance has them (``GET /rest/api/2/issueLinkType``).
+BLOCKS_LINK_TYPE = {"id": "10000", "name": "Blocks", "inward": _BLOCKED_WORD, "outward": _BLOCKS_WORD}
+DEFAULT_LINK_TYPES = (
+    BLOCKS_LINK_TYPE,
+    {"id": "10001", "name": "Cloners", "inward": "is cloned by", "outward": "clones"},
+    {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},
+    {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
+)
 _TEXT_OR_NONE = frozenset({str, type(None)})  # link-type values whose own tuple may key the direction cache
 
 

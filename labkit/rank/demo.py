@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from labkit.jira.model import status_category
+from labkit.jira.model import BLOCKS_LINK_TYPE, status_category
 
 _WORDS = ("Volume attach", "Floating IP", "Image upload", "Node controller", "Cluster controller", "Walrus bucket",
           "Security group", "Load balancer", "Snapshot", "Key pair", "Instance console", "DHCP lease")
@@ -39,7 +39,7 @@ def demo_backlog(n: int = 40, links: int = 18, seed: int = 5) -> tuple[list[str]
         if (keys[a], keys[b]) not in pairs and (keys[b], keys[a]) not in pairs:
             pairs.append((keys[a], keys[b]))
     pairs += [(keys[3], keys[7]), (keys[7], keys[3]), ("OPS-1", keys[1]), ("LAB-0", keys[2])]
-    btype = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+    btype = BLOCKS_LINK_TYPE
     for n_link, (blocker, blocked) in enumerate(dict.fromkeys(pairs), start=20000):
         stub = lambda k: {"id": issues[k]["id"], "key": k,  # noqa: E731 - tiny local helper
                           "fields": {"summary": issues[k]["fields"]["summary"], "status": issues[k]["fields"]["status"]}}

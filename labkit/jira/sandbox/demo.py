@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from labkit.jira.model import RANK_FIELD
+from labkit.jira.model import BLOCKS_LINK_TYPE, RANK_FIELD
 from labkit.jira.sandbox.fields import ISSUE_TYPES as _CONFIGURED_TYPES
 from labkit.jira.sandbox.fields import PRIORITIES as _CONFIGURED_PRIORITIES
 from labkit.jira.sandbox.histories import DEFAULT_STATUSES, DemoWorkflow, history
@@ -29,7 +29,7 @@ PRIORITIES = _CONFIGURED_PRIORITIES
 _PRIO_WEIGHTS = [3, 15, 55, 20, 7]
 RESOLUTIONS = [{"id": "1", "name": "Fixed"}, {"id": "2", "name": "Won't Fix"}, {"id": "3", "name": "Duplicate"},
                {"id": "5", "name": "Cannot Reproduce"}]
-BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
+BLOCKS = BLOCKS_LINK_TYPE
 _USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
           "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "admin"]
 _COMPONENTS = ["storage", "network", "compute", "identity", "dashboard", "api", "scheduler", "images"]

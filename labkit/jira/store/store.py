@@ -42,6 +42,7 @@ from labkit.jira.jql.parser import parse
 from labkit.jira.jql.text import has_index_word
 from labkit.jira.model import (
     ADF_BODY,
+    DEFAULT_LINK_TYPES,
     LEXO_RANK,
     RANK_FIELD,
     RANK_FIELD_NUMBER,
@@ -167,13 +168,6 @@ _FRAME_SELECT = (
     "(SELECT json_group_array(json_array(type_name, inward, outward, dst)) FROM link WHERE src = i.key "
     f"AND {_LINK_TYPE} IN (SELECT value FROM json_each(?1)))")
 
-_BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
-_DEFAULT_LINK_TYPES = [
-    _BLOCKS,
-    {"id": "10001", "name": "Cloners", "inward": "is cloned by", "outward": "clones"},
-    {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},
-    {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
-]
 
 
 def _page(start: int, limit: int | None) -> tuple[int, int]:
@@ -377,7 +371,7 @@ class Store:
         # UTF-8 documents are stored from bytes as they are (_INSERT_DOC) only where that is the database's encoding
         self._utf8 = self.db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
-            self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", _DEFAULT_LINK_TYPES)
+            self.db.executemany("INSERT INTO linktype VALUES (:id, :name, :inward, :outward)", DEFAULT_LINK_TYPES)
 
     @property
     def blocking(self) -> BlockingRule:
