@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import msgspec
+
 from labkit.jira.errors import JqlError
 from labkit.jira.jql import render
 from labkit.jira.jql.ast import Clause, Empty, Function, ListValue, Operand, Value
 from labkit.jira.model import changelog_truncated
 from labkit.jira.store.dates import function_date, iso, normalise, value_date
-from labkit.jira.store.decode import stored_issue
+from labkit.jira.store.decode import changelog_sql, loads
 
 HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "priority", "resolution": "resolution",
                   "reporter": "reporter"}
@@ -39,10 +41,10 @@ def _names(*vals: object) -> set[str]:
     return {str(v).lower() for v in vals if v not in (None, "")}
 
 
-def _timeline(doc: dict, field: str, current: set[str], created: str, now: str) -> tuple[list, list[_Change]]:
-    """The (start, end, values, set_by) intervals of a field and its changes, oldest first."""
+def _timeline(changelog: dict, field: str, current: set[str], created: str, now: str) -> tuple[list, list[_Change]]:
+    """The (start, end, values, set_by) intervals of a field and its changes (from an issue's changelog), oldest first."""
     changes: list[_Change] = []
-    for h in (doc.get("changelog") or {}).get("histories") or []:
+    for h in changelog.get("histories") or []:
         when = normalise(h.get("created")) or created
         author = h.get("author") or {}
         by = _names(author.get("name"), author.get("key"), author.get("accountId"), author.get("displayName"))
@@ -118,8 +120,8 @@ class HistoryEvaluator:
         f = self.c.field.lower().replace(" ", "")
         if f not in HISTORY_FIELDS:
             raise self.fail(f"history is kept for {', '.join(sorted(HISTORY_FIELDS))}, not {self.c.field}")
-        missing = self.db.execute("SELECT COUNT(*) FROM issue_doc WHERE changelog IS NULL "  # kept apart, or in the doc
-                                  "AND json_extract(doc, '$.changelog') IS NULL").fetchone()[0]
+        changelog = changelog_sql("d")  # where each issue's changelog is stored (one rule, in decode)
+        missing = self.db.execute(f"SELECT COUNT(*) FROM issue_doc d WHERE {changelog} IS NULL").fetchone()[0]
         if missing:
             raise self.fail(f"{missing:,} issues in the store have no changelog",
                             hint="import issues fetched with expand=changelog, or run this query on the Jira server")
@@ -135,13 +137,13 @@ class HistoryEvaluator:
         now = iso(self.now)
         out = []
         cut = 0
-        for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, d.doc, d.changelog "
+        for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, {changelog} "
                                    "FROM issue i JOIN issue_doc d ON d.rid = i.rid"):
-            doc = stored_issue(row[-2], row[-1])
-            if changelog_truncated(doc.get("changelog")):
+            log = _object(row[-1])
+            if changelog_truncated(log):
                 cut += 1
                 continue
-            intervals, changes = _timeline(doc, HISTORY_FIELDS[f], current_of(row), row[1] or "", now)
+            intervals, changes = _timeline(log, HISTORY_FIELDS[f], current_of(row), row[1] or "", now)
             if op == "CHANGED":
                 hit = any(lo <= ch.when < hi and (by is None or ch.by & by)
                           and (frm is None or _matches(ch.old, *frm)) and (to is None or _matches(ch.new, *to))
@@ -157,6 +159,16 @@ class HistoryEvaluator:
             raise self.fail(f"{cut:,} issues in the store have a changelog Jira cut short (not every entry is there)",
                             hint="fill the store with `labkit jira mirror`, which pages in whole changelogs")
         return out
+
+
+def _object(stored: object) -> dict:
+    """A changelog as :func:`changelog_sql` reads it (JSON text, or the SQL value of a scalar member): {} unless an object."""
+    if isinstance(stored, str | bytes):
+        try:
+            stored = loads(stored)
+        except msgspec.DecodeError:  # a string member: json_extract gives its text
+            return {}
+    return stored if isinstance(stored, dict) else {}
 
 
 def _matches(values: set[str], want: set[str], want_empty: bool) -> bool:
