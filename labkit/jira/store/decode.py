@@ -204,10 +204,11 @@ def loads(text: str | bytes) -> Any:
 
 
 # Where an issue's changelog is stored: ONE rule, written here in its two shapes side by side (SQL for readers in
-# SQL, Python for the decoders; tests/jira/test_sandbox_first_search.py checks each against the other and all readers
-# in both layouts). A document imported as a dict keeps its changelog beside it, in ``issue_doc.changelog``
-# (:func:`split_changelog`); JSON text, and a store made before that column, keep it inside the document. The column,
-# when set, is the changelog; else the document's ``changelog`` member is.
+# SQL, Python for the decoders). A document imported as a dict keeps its changelog beside it, in
+# ``issue_doc.changelog`` (:func:`split_changelog`); JSON text, and a store made before that column, keep it inside
+# the document. The column, when set, is the changelog; else the document's ``changelog`` member is.
+# tests/jira/test_store.py checks both shapes against a table of stored rows; test_sandbox_first_search.py every
+# reader (history queries, get_issues, stored_issues) in both layouts.
 def changelog_sql(doc: str = "d") -> str:
     """The SQL of an issue's stored changelog JSON (NULL: none) over the ``issue_doc`` row named ``doc``: the rule, in SQL."""
     return f"COALESCE({doc}.changelog, json_extract({doc}.doc, '$.changelog'))"
