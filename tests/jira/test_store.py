@@ -283,15 +283,16 @@ def test_rest_v3_rich_text_is_searchable():
 
 # Stored rows (document text, issue_doc.changelog) and the changelog each holds. The column, when set, is the
 # changelog (a dict's, kept apart); else the document's member (JSON text, or a store made before the column).
-_LOG, _OTHER = {"histories": [{"id": "1"}], "total": 1}, {"histories": [], "total": 0}
+_LOG = '{"histories": [{"id": "1"}], "total": 1}'
+_OTHER = '{"histories": [], "total": 0}'
+_WANT = json.loads(_LOG)
 CHANGELOG_ROWS = [
-    ('{"id": "1", "key": "A-1", "fields": {}}', json.dumps(_LOG), _LOG),
-    ('{"id": "1", "key": "A-1", "fields": {}, "changelog": %s}' % json.dumps(_LOG), None, _LOG),
-    ('{"changelog": %s, "id": "1", "key": "A-1", "fields": {"summary": "x"}}' % json.dumps(_LOG), None, _LOG),
-    ('{"id": "1", "key": "A-1", "fields": {"summary": "x"}, "changelog": %s}' % json.dumps(_OTHER),
-     json.dumps(_LOG), _LOG),  # both: the column is the changelog
-    ('{"id": "1", "key": "A-1", "fields": "odd", "changelog": %s}' % json.dumps(_LOG), None, _LOG),
-    ('{"id": "1", "key": "A-1", "fields": "odd"}', json.dumps(_LOG), _LOG),
+    ('{"id": "1", "key": "A-1", "fields": {}}', _LOG, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": {}, "changelog": ' + _LOG + "}", None, _WANT),
+    ('{"changelog": ' + _LOG + ', "id": "1", "key": "A-1", "fields": {"summary": "x"}}', None, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": {"summary": "x"}, "changelog": ' + _OTHER + "}", _LOG, _WANT),  # both
+    ('{"id": "1", "key": "A-1", "fields": "odd", "changelog": ' + _LOG + "}", None, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": "odd"}', _LOG, _WANT),
     ('{"id": "1", "key": "A-1", "fields": {}}', None, None),
     ('{"id": "1", "key": "A-1", "fields": {}, "changelog": null}', None, None),
 ]
