@@ -12,7 +12,7 @@ from labkit.jira.errors import JiraError, JqlError, JqlSyntaxError
 from labkit.jira.model import SEARCH_COLUMNS
 from labkit.jira.sandbox.demo import generate
 from labkit.jira.store import Store
-from labkit.jira.store.decode import changelog_sql, stored_issue, stored_parts
+from labkit.jira.store.decode import changelog_sql, stored_issue, stored_log, stored_parts
 from labkit.jira.store.rank import between
 
 from .test_store_helpers import issue
@@ -300,7 +300,7 @@ CHANGELOG_ROWS = [
 
 @pytest.mark.parametrize(("doc", "apart", "want"), CHANGELOG_ROWS)
 def test_the_changelog_rule_reads_the_same_in_sql_and_in_both_decoders(doc, apart, want):
-    """The rule's SQL shape (history queries) and Python shape (the decoders of get_issues and of a sandbox page) find
+    """The rule's SQL shape (which issues have one) and Python shape (the decoders of history rows, get_issues and a sandbox page) find
     the same changelog in every layout; the table, not either shape, says which one it is."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT)")
@@ -309,6 +309,7 @@ def test_the_changelog_rule_reads_the_same_in_sql_and_in_both_decoders(doc, apar
     assert (None if in_sql is None else json.loads(in_sql)) == want
     whole = stored_issue(doc, apart)
     assert whole.get("changelog") == want and whole["key"] == "A-1"
+    assert stored_log(doc, apart) == stored_log(doc.encode(), None if apart is None else apart.encode()) == want
     fields, raw = stored_parts(doc.encode(), True, None if apart is None else apart.encode())
     assert (None if raw is None else json.loads(bytes(raw))) == want
     assert fields == stored_parts(doc.encode(), False)[0] and stored_parts(doc, False, apart)[1] is None

@@ -17,7 +17,7 @@ from labkit.jira.model import RANK_FIELD, texts_of
 
 __all__ = ["Category", "DocFields", "IssueDoc", "Named", "Status", "decode_issue", "encode", "encode_bytes",
            "changelog_sql", "fields_snapshot", "fields_texts", "link_snapshot", "loads", "raw_object", "split_changelog",
-           "stored_changelog", "stored_fields", "stored_issue", "stored_parts", "texts"]
+           "stored_changelog", "stored_fields", "stored_issue", "stored_log", "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -224,6 +224,19 @@ def stored_changelog(apart: Any, inside: Any = INSIDE) -> Any:
     ``inside`` is the document's member, or :data:`INSIDE` for a caller that reads it only when it is the one picked.
     """
     return inside if apart is None else apart
+
+
+def stored_log(text: str | bytes, apart: str | bytes | None) -> Any:
+    """Decode a stored issue's changelog alone (plain values; None: it has none), by :func:`stored_changelog`'s rule.
+
+    The document is only scanned, for its ``changelog`` member, when that is the changelog (history queries).
+    """
+    log = stored_changelog(apart)
+    if log is INSIDE:
+        log = _STORED_LOOSE.decode(text).changelog
+        if log is UNSET:
+            return None
+    return loads(log)
 
 
 def stored_parts(text: str | bytes, changelog: bool = True, apart: bytes | None = None,

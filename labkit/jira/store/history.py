@@ -14,14 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import msgspec
-
 from labkit.jira.errors import JqlError
 from labkit.jira.jql import render
 from labkit.jira.jql.ast import Clause, Empty, Function, ListValue, Operand, Value
 from labkit.jira.model import changelog_truncated
 from labkit.jira.store.dates import function_date, iso, normalise, value_date
-from labkit.jira.store.decode import changelog_sql, loads
+from labkit.jira.store.decode import changelog_sql, stored_log
 
 HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "priority", "resolution": "resolution",
                   "reporter": "reporter"}
@@ -120,8 +118,8 @@ class HistoryEvaluator:
         f = self.c.field.lower().replace(" ", "")
         if f not in HISTORY_FIELDS:
             raise self.fail(f"history is kept for {', '.join(sorted(HISTORY_FIELDS))}, not {self.c.field}")
-        changelog = changelog_sql("d")  # where each issue's changelog is stored (one rule, in decode)
-        missing = self.db.execute(f"SELECT COUNT(*) FROM issue_doc d WHERE {changelog} IS NULL").fetchone()[0]
+        # where each issue's changelog is stored: one rule, in decode (its SQL shape here, its Python one for the rows)
+        missing = self.db.execute(f"SELECT COUNT(*) FROM issue_doc d WHERE {changelog_sql('d')} IS NULL").fetchone()[0]
         if missing:
             raise self.fail(f"{missing:,} issues in the store have no changelog",
                             hint="import issues fetched with expand=changelog, or run this query on the Jira server")
@@ -137,9 +135,10 @@ class HistoryEvaluator:
         now = iso(self.now)
         out = []
         cut = 0
-        for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, {changelog} "
+        for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, d.doc, d.changelog "
                                    "FROM issue i JOIN issue_doc d ON d.rid = i.rid"):
-            log = _object(row[-1])
+            log = stored_log(row[-2], row[-1])
+            log = log if isinstance(log, dict) else {}
             if changelog_truncated(log):
                 cut += 1
                 continue
@@ -159,16 +158,6 @@ class HistoryEvaluator:
             raise self.fail(f"{cut:,} issues in the store have a changelog Jira cut short (not every entry is there)",
                             hint="fill the store with `labkit jira mirror`, which pages in whole changelogs")
         return out
-
-
-def _object(stored: object) -> dict:
-    """A changelog as :func:`changelog_sql` reads it (JSON text, or the SQL value of a scalar member): {} unless an object."""
-    if isinstance(stored, str | bytes):
-        try:
-            stored = loads(stored)
-        except msgspec.DecodeError:  # a string member: json_extract gives its text
-            return {}
-    return stored if isinstance(stored, dict) else {}
 
 
 def _matches(values: set[str], want: set[str], want_empty: bool) -> bool:
