@@ -215,15 +215,15 @@ def changelog_sql(doc: str = "d") -> str:
 
 
 INSIDE: Any = object()
-"""Stands for the document's own ``changelog`` member in :func:`stored_changelog` (read only when the rule picks it)."""
+"""What :func:`stored_changelog` gives when the changelog is the document's own ``changelog`` member."""
 
 
-def stored_changelog(apart: Any, inside: Any = INSIDE) -> Any:
-    """The changelog of a stored issue: ``apart`` (the ``issue_doc.changelog`` column) when set, else ``inside``: the rule, in Python.
+def stored_changelog(apart: Any) -> Any:
+    """Where a stored issue's changelog is, given ``apart`` (the ``issue_doc.changelog`` column): the rule, in Python.
 
-    ``inside`` is the document's member, or :data:`INSIDE` for a caller that reads it only when it is the one picked.
+    The column's value when that is set, else :data:`INSIDE` (the document's member, which the caller reads, or not).
     """
-    return inside if apart is None else apart
+    return INSIDE if apart is None else apart
 
 
 def stored_log(text: str | bytes, apart: str | bytes | None) -> Any:
