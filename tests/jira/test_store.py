@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import datetime
 
 import pytest
@@ -10,6 +12,7 @@ from labkit.jira.errors import JiraError, JqlError, JqlSyntaxError
 from labkit.jira.model import SEARCH_COLUMNS
 from labkit.jira.sandbox.demo import generate
 from labkit.jira.store import Store
+from labkit.jira.store.decode import changelog_sql, stored_issue, stored_log, stored_parts
 from labkit.jira.store.rank import between
 
 from .test_store_helpers import issue
@@ -276,3 +279,38 @@ def test_rest_v3_rich_text_is_searchable():
     import labkit.jira
 
     assert labkit.jira.JiraClient.__name__ == "JiraClient"
+
+
+# Stored rows (document text, issue_doc.changelog) and the changelog each holds. The column, when set, is the
+# changelog (a dict's, kept apart); else the document's member (JSON text, or a store made before the column).
+_LOG = '{"histories": [{"id": "1"}], "total": 1}'
+_OTHER = '{"histories": [], "total": 0}'
+_WANT = json.loads(_LOG)
+CHANGELOG_ROWS = [
+    ('{"id": "1", "key": "A-1", "fields": {}}', _LOG, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": {}, "changelog": ' + _LOG + "}", None, _WANT),
+    ('{"changelog": ' + _LOG + ', "id": "1", "key": "A-1", "fields": {"summary": "x"}}', None, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": {"summary": "x"}, "changelog": ' + _OTHER + "}", _LOG, _WANT),  # both
+    ('{"id": "1", "key": "A-1", "fields": "odd", "changelog": ' + _LOG + "}", None, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": "odd"}', _LOG, _WANT),
+    ('{"id": "1", "key": "A-1", "fields": {}}', None, None),
+    ('{"id": "1", "key": "A-1", "fields": {}, "changelog": null}', None, None),
+]
+
+
+@pytest.mark.parametrize(("doc", "apart", "want"), CHANGELOG_ROWS)
+def test_the_changelog_rule_reads_the_same_in_sql_and_in_both_decoders(doc, apart, want):
+    """The rule's SQL shape (which issues have one) and Python shape (the decoders of history rows, get_issues and a sandbox page) find
+    the same changelog in every layout; the table, not either shape, says which one it is."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE issue_doc(rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, changelog TEXT)")
+    db.execute("INSERT INTO issue_doc VALUES (1, ?, ?)", (doc, apart))
+    in_sql = db.execute(f"SELECT {changelog_sql('d')} FROM issue_doc d").fetchone()[0]
+    assert (None if in_sql is None else json.loads(in_sql)) == want
+    whole = stored_issue(doc, apart)
+    assert whole.get("changelog") == want and whole["key"] == "A-1"
+    assert stored_log(doc, apart) == stored_log(doc.encode(), None if apart is None else apart.encode()) == want
+    fields, raw = stored_parts(doc.encode(), True, None if apart is None else apart.encode())
+    assert (None if raw is None else json.loads(bytes(raw))) == want
+    assert fields == stored_parts(doc.encode(), False)[0] and stored_parts(doc, False, apart)[1] is None
+    db.close()

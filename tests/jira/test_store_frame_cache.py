@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
+from labkit.jira.jql import parse
 from labkit.jira.sandbox.demo import generate
 from labkit.jira.store import Store
 from labkit.jira.store.framecache import FrameCache, TextsColumn
+from labkit.jira.store.sql import SqlBuilder
 
 from .test_store_helpers import APPC, issue
 
@@ -314,3 +316,60 @@ def test_members_are_the_held_ids_once_each():
     assert cache.members([9, 3, 7, 9, 100, 0]).tolist() == [0, 3]
     dense = FrameCache("v", [3, 4, 5], {"key": ["A-3", "A-4", "A-5"]}, ["key"])
     assert dense.members([5, 2, 5, 6, 3]).tolist() == [0, 2]
+
+
+# Each WHERE shape, and whether the SQL builder reports it as one id set (``i.rid IN (SELECT ...)`` with nothing
+# around it), which a search with the frame cache reads straight from the index without each issue's row: a text
+# search (word, phrase, prefix, proximity), a label or component, a history operator (a NOT pushed into WAS is WAS
+# NOT: still one clause). Never a NOT, AND or OR around them, an EMPTY beside the values, nor a plain field.
+ID_SET_SHAPES = [
+    ('text ~ "disk"', True), ('summary ~ "disk*"', True), ('text ~ "\\"disk space\\""', True),
+    ('text ~ "\\"disk space\\"~3"', True), ('description ~ "volume"', True), ('summary ~ "dis?"', False),
+    ('text !~ "disk"', False), ('NOT text ~ "disk"', False), ('summary is EMPTY', False),
+    ("labels = security", True), ("labels in (security, docs)", True), ("labels is not EMPTY", True),
+    ("component = storage", True), ("component is not EMPTY", True), ("labels is EMPTY", False),
+    ("labels in (security, EMPTY)", False), ("labels != security", False), ("NOT labels = security", False),
+    ("status WAS Open", True), ("status CHANGED", True), ("status WAS NOT Closed", True),
+    ("NOT status WAS Closed", True), ("status CHANGED FROM Open TO 'To Do'", True), ("NOT status CHANGED", False),
+    ('text ~ "disk" AND labels = security', False), ('text ~ "disk" OR text ~ "volume"', False),
+    ('text ~ "disk" AND NOT status WAS Closed', False), ("labels = security OR status CHANGED", False),
+    ("project = OPS", False), ("status = Open", False), ("key = OPS-3", False), ("issueLinkType = blocks", False),
+    ("created >= 2021-01-01", False), ("", False),
+]
+
+
+@pytest.fixture(scope="module")
+def id_set_pair():
+    """One :func:`_pair` (issues with changelogs) for the whole table: the first keeps every order the table sorts by."""
+    a, b = _pair(900)
+    a.rank_pages = True  # pages too are cut from the kept orders
+    for order in ("key DESC", "key", "Rank"):
+        _keep_order(a, order)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("where", "id_set"), ID_SET_SHAPES)
+def test_the_builder_reports_an_id_set_exactly_for_one_such_clause_and_the_answers_are_the_stores(
+        id_set_pair, where, id_set, monkeypatch):
+    """Whether the SQL builder reports the WHERE as one id set is the table's; the cached store, which then reads the
+    ids from the index alone, answers (frame, pages, count) as the store without the cache does."""
+    a, b = id_set_pair
+    builder = SqlBuilder(a.db, a.now, a.current_user)
+    got = builder.where(parse(where))
+    assert (got.ids is not None) == id_set, where
+    if got.ids is not None:  # the SELECT names the ids the whole condition holds for
+        assert got.sql == f"i.rid IN ({got.ids.sql})" and got.ids.params == builder.params
+    named = []
+    real = Store._rids_named
+    monkeypatch.setattr(Store, "_rids_named", lambda self, *args: named.append(1) or real(self, *args))
+    for order in ("", " ORDER BY key", " ORDER BY Rank"):
+        jql = where + order
+        want = b.search(jql)
+        assert_frame_equal(a.search(jql), want, obj=jql)
+        assert a.count(jql) == len(want) == b.count(jql)
+        assert_frame_equal(a.search(jql, start=2, limit=5), b.search(jql, start=2, limit=5), obj=jql)
+    assert bool(named) == id_set, "the id-set path must be taken exactly when the builder reports one"
+    assert a.cached_issues == len(a)

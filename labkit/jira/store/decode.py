@@ -16,8 +16,8 @@ from msgspec import UNSET, Raw, Struct, UnsetType, field
 from labkit.jira.model import RANK_FIELD, texts_of
 
 __all__ = ["Category", "DocFields", "IssueDoc", "Named", "Status", "decode_issue", "encode", "encode_bytes",
-           "fields_snapshot", "fields_texts", "link_snapshot", "loads", "raw_object", "split_changelog", "stored_fields",
-           "stored_issue", "stored_parts", "texts"]
+           "changelog_sql", "fields_snapshot", "fields_texts", "link_snapshot", "loads", "raw_object", "split_changelog",
+           "stored_changelog", "stored_fields", "stored_issue", "stored_log", "stored_parts", "texts"]
 
 
 class Named(Struct, gc=False):
@@ -203,23 +203,60 @@ def loads(text: str | bytes) -> Any:
     return _ANY.decode(text)
 
 
+# Where an issue's changelog is stored: ONE rule, written here in its two shapes side by side (SQL for readers in
+# SQL, Python for the decoders). A document imported as a dict keeps its changelog beside it, in
+# ``issue_doc.changelog`` (:func:`split_changelog`); JSON text, and a store made before that column, keep it inside
+# the document. The column, when set, is the changelog; else the document's ``changelog`` member is.
+# tests/jira/test_store.py checks both shapes against a table of stored rows; test_sandbox_first_search.py every
+# reader (history queries, get_issues, stored_issues) in both layouts.
+def changelog_sql(doc: str = "d") -> str:
+    """The SQL of an issue's stored changelog JSON (NULL: none) over the ``issue_doc`` row named ``doc``: the rule, in SQL."""
+    return f"COALESCE({doc}.changelog, json_extract({doc}.doc, '$.changelog'))"
+
+
+INSIDE: Any = object()
+"""What :func:`stored_changelog` gives when the changelog is the document's own ``changelog`` member."""
+
+
+def stored_changelog(apart: Any) -> Any:
+    """Where a stored issue's changelog is, given ``apart`` (the ``issue_doc.changelog`` column): the rule, in Python.
+
+    The column's value when that is set, else :data:`INSIDE` (the document's member, which the caller reads, or not).
+    """
+    return INSIDE if apart is None else apart
+
+
+def stored_log(text: str | bytes, apart: str | bytes | None) -> Any:
+    """Decode a stored issue's changelog alone (plain values; None: it has none), by :func:`stored_changelog`'s rule.
+
+    The document is only scanned, for its ``changelog`` member, when that is the changelog (history queries).
+    """
+    log = stored_changelog(apart)
+    if log is INSIDE:
+        log = _STORED_LOOSE.decode(text).changelog
+        if log is UNSET:
+            return None
+    return loads(log)
+
+
 def stored_parts(text: str | bytes, changelog: bool = True, apart: bytes | None = None,
                  ) -> tuple[dict[str, Raw], Raw | None]:
     """Return a stored issue's fields (name -> undecoded value, in stored order) and its undecoded changelog.
 
     Finding where each value ends is a scan without building objects, so a caller that needs a few
     fields (a search page) decodes just those with :func:`loads`, or passes them on as they are. No
-    ``fields`` object gives no fields; no ``changelog`` (or ``changelog=False``: not wanted) gives None.
-    ``apart``: the changelog kept beside the document (``issue_doc.changelog``), which then has none.
+    ``fields`` object gives no fields; no changelog (or ``changelog=False``: not wanted) gives None.
+    ``apart``: the ``issue_doc.changelog`` column; which one is the changelog is :func:`stored_changelog`'s rule.
     """
-    if apart is not None:
-        return stored_parts(text, False)[0], Raw(apart) if changelog else None
+    log = stored_changelog(apart) if changelog else None
     try:
-        if not changelog:
-            return _STORED_FIELDS.decode(text).fields or {}, None
+        if log is not INSIDE:  # the document's changelog is not wanted: its fields only
+            return _STORED_FIELDS.decode(text).fields or {}, None if log is None else Raw(log)
         doc = _STORED.decode(text)
     except msgspec.ValidationError:  # fields is not an object
-        return {}, _changelog(_STORED_LOOSE.decode(text).changelog) if changelog else None
+        if log is not INSIDE:
+            return {}, None if log is None else Raw(log)
+        return {}, _changelog(_STORED_LOOSE.decode(text).changelog)
     return doc.fields or {}, _changelog(doc.changelog)
 
 
@@ -233,14 +270,15 @@ def stored_fields(texts: Sequence[bytes]) -> list[dict[str, Raw]]:
 
 
 def stored_issue(text: str | bytes, apart: str | bytes | None) -> Any:
-    """Decode a stored document whole (plain values), with its changelog when that is kept apart (``issue_doc.changelog``).
+    """Decode a stored document whole (plain values), with its changelog by :func:`stored_changelog`'s rule.
 
-    A document imported as a dict keeps its changelog beside it (search pages then never read it);
-    the changelog goes back in as the issue's last member.
+    A document imported as a dict keeps its changelog beside it (``apart``: search pages then never
+    read it); the changelog goes back in as the issue's last member.
     """
     issue = loads(text)
-    if apart is not None and isinstance(issue, dict):
-        issue["changelog"] = loads(apart)
+    log = stored_changelog(apart)
+    if log is not INSIDE and isinstance(issue, dict):
+        issue["changelog"] = loads(log)
     return issue
 
 

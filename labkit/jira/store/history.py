@@ -19,7 +19,7 @@ from labkit.jira.jql import render
 from labkit.jira.jql.ast import Clause, Empty, Function, ListValue, Operand, Value
 from labkit.jira.model import changelog_truncated
 from labkit.jira.store.dates import function_date, iso, normalise, value_date
-from labkit.jira.store.decode import stored_issue
+from labkit.jira.store.decode import changelog_sql, stored_log
 
 HISTORY_FIELDS = {"status": "status", "assignee": "assignee", "priority": "priority", "resolution": "resolution",
                   "reporter": "reporter"}
@@ -39,10 +39,10 @@ def _names(*vals: object) -> set[str]:
     return {str(v).lower() for v in vals if v not in (None, "")}
 
 
-def _timeline(doc: dict, field: str, current: set[str], created: str, now: str) -> tuple[list, list[_Change]]:
-    """The (start, end, values, set_by) intervals of a field and its changes, oldest first."""
+def _timeline(changelog: dict, field: str, current: set[str], created: str, now: str) -> tuple[list, list[_Change]]:
+    """The (start, end, values, set_by) intervals of a field and its changes (from an issue's changelog), oldest first."""
     changes: list[_Change] = []
-    for h in (doc.get("changelog") or {}).get("histories") or []:
+    for h in changelog.get("histories") or []:
         when = normalise(h.get("created")) or created
         author = h.get("author") or {}
         by = _names(author.get("name"), author.get("key"), author.get("accountId"), author.get("displayName"))
@@ -118,8 +118,8 @@ class HistoryEvaluator:
         f = self.c.field.lower().replace(" ", "")
         if f not in HISTORY_FIELDS:
             raise self.fail(f"history is kept for {', '.join(sorted(HISTORY_FIELDS))}, not {self.c.field}")
-        missing = self.db.execute("SELECT COUNT(*) FROM issue_doc WHERE changelog IS NULL "  # kept apart, or in the doc
-                                  "AND json_extract(doc, '$.changelog') IS NULL").fetchone()[0]
+        # where each issue's changelog is stored: one rule, in decode (its SQL shape here, its Python one for the rows)
+        missing = self.db.execute(f"SELECT COUNT(*) FROM issue_doc d WHERE {changelog_sql('d')} IS NULL").fetchone()[0]
         if missing:
             raise self.fail(f"{missing:,} issues in the store have no changelog",
                             hint="import issues fetched with expand=changelog, or run this query on the Jira server")
@@ -137,11 +137,12 @@ class HistoryEvaluator:
         cut = 0
         for row in self.db.execute(f"SELECT i.rid, i.created, {columns}, d.doc, d.changelog "
                                    "FROM issue i JOIN issue_doc d ON d.rid = i.rid"):
-            doc = stored_issue(row[-2], row[-1])
-            if changelog_truncated(doc.get("changelog")):
+            log = stored_log(row[-2], row[-1])
+            log = log if isinstance(log, dict) else {}
+            if changelog_truncated(log):
                 cut += 1
                 continue
-            intervals, changes = _timeline(doc, HISTORY_FIELDS[f], current_of(row), row[1] or "", now)
+            intervals, changes = _timeline(log, HISTORY_FIELDS[f], current_of(row), row[1] or "", now)
             if op == "CHANGED":
                 hit = any(lo <= ch.when < hi and (by is None or ch.by & by)
                           and (frm is None or _matches(ch.old, *frm)) and (to is None or _matches(ch.new, *to))

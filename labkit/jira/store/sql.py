@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import labkit.jira.jql.text as T
 from labkit.jira.errors import JqlError, JqlSyntaxError
@@ -113,23 +113,40 @@ def in_columns(expr: str, cols: list[str], n: T.TextNode) -> str:
     return " OR ".join("{" + col + "} : (" + expr + ")" for col in cols)
 
 
-def rid_subquery(where: str) -> str | None:
-    """The SELECT of a WHERE that is one uncorrelated ``i.rid IN (SELECT ...)`` condition (the ids it names), else None.
+class RidSet(str):
+    """A condition that is one uncorrelated ``i.rid IN (SELECT ...)``: its SQL text, and (``select``) the SELECT of the ids.
+
+    The builder makes one where it writes such a condition (:meth:`SqlBuilder.rid_set`); any composition
+    of conditions (AND, OR, NOT, parentheses) is a plain ``str``, so a WHERE still of this type is one id set.
+    """
+
+    select: str
+
+    def __new__(cls, select: str) -> RidSet:
+        """The condition ``i.rid IN (select)``."""
+        cond = super().__new__(cls, f"i.rid IN ({select})")
+        cond.select = select
+        return cond
+
+
+class IdSelect(NamedTuple):
+    """The SELECT of the ids a WHERE that is one id set names, with its parameters."""
+
+    sql: str
+    params: list[Any]
+
+
+class Where(NamedTuple):
+    """A query's WHERE condition, its parameters, and (``ids``) the id set it is when it is one, else None.
 
     Such a WHERE needs no look-up of each issue's row to find its matches: the caller can read the
     ids from the SELECT and keep those that are issues (on 1,000,000 issues the row look-ups of a
     fifth of them cost more than the FTS5 query that found them).
     """
-    head = "i.rid IN ("
-    if not where.startswith(head + "SELECT ") or not where.endswith(")") or "'" in where:
-        return None
-    depth = 0
-    for k in range(len(head) - 1, len(where)):
-        depth += {"(": 1, ")": -1}.get(where[k], 0)
-        if depth == 0:
-            sub = where[len(head):-1]
-            return sub if k == len(where) - 1 and "i." not in sub else None
-    return None
+
+    sql: str
+    params: list[Any]
+    ids: IdSelect | None
 
 
 class SqlBuilder:
@@ -153,9 +170,16 @@ class SqlBuilder:
         self._expanded: dict[T.Wildcard | T.Fuzzy, list[str]] = {}
 
     # ------------------------------------------------------------ entry points
-    def where(self, q: Query) -> str:
-        """Return the SQL condition for the query's WHERE part (``1`` when there is none)."""
-        return "1" if q.where is None else self.node(without_not(q.where))
+    def where(self, q: Query) -> Where:
+        """Return the query's WHERE part (``1`` when there is none), its parameters and the id set it is, if one."""
+        first = len(self.params)
+        sql = "1" if q.where is None else self.node(without_not(q.where))
+        params = self.params[first:]
+        return Where(str(sql), params, IdSelect(sql.select, params) if isinstance(sql, RidSet) else None)
+
+    def rid_set(self, select: str) -> RidSet:
+        """The condition ``i.rid IN (select)``, known as one id set; ``select`` must not name the outer issue ``i``."""
+        return RidSet(select)
 
     def order(self, q: Query, *, after_filter: bool = False) -> str:
         """Return the ORDER BY list; without ORDER BY the store sorts by key, newest first (key DESC).
@@ -242,7 +266,7 @@ class SqlBuilder:
             rids = HistoryEvaluator(self.db, self.now, self.current_user, c).rids(
                 lambda row: {str(v).lower() for v in row[2:2 + n] if v not in (None, "")},
                 ", ".join(f"i.{x}" for x in cols))
-            return f"i.rid IN (SELECT value FROM json_each({self.p(json.dumps(rids))}))"
+            return self.rid_set(f"SELECT value FROM json_each({self.p(json.dumps(rids))})")
         if f in TEXT_COLUMNS:
             return self.text_clause(c, TEXT_COLUMNS[f])
         if c.op in ("~", "!~") and (f in _KEYS or f in _OBJECTS or f in _USERS or f in _MULTI or f in _DATES
@@ -418,7 +442,7 @@ class SqlBuilder:
     def multi_clause(self, c: Clause, f: str) -> str:
         """SQL for multi-valued fields (labels, components, versions): any of its values matches."""
         table, kind, id_col = _MULTI[f]
-        has_any = f"i.rid IN (SELECT rid FROM {table})"
+        has_any = self.rid_set(f"SELECT rid FROM {table}")
         if c.op in ("IS", "IS NOT"):
             return has_any if c.op == "IS NOT" else f"(NOT {has_any})"
         if c.op not in _EQUALITY:
@@ -440,8 +464,10 @@ class SqlBuilder:
             if ids:
                 conds.append(self._by_id(kind, "m.value", f"m.{id_col}", ids))
         # a set of rids from the value's index, not a probe per issue
-        hit = f"i.rid IN (SELECT m.rid FROM {table} m WHERE {' OR '.join(conds)})" if conds else None
+        hit = self.rid_set(f"SELECT m.rid FROM {table} m WHERE {' OR '.join(conds)}") if conds else None
         if _positive(c.op):
+            if hit and not empty:  # the id set itself
+                return hit
             parts = ([hit] if hit else []) + ([f"(NOT {has_any})"] if empty else [])
             return "(" + " OR ".join(parts) + ")" if parts else "0"
         return f"({has_any} AND NOT {hit})" if hit else has_any
@@ -584,7 +610,7 @@ class SqlBuilder:
         if head is not None:  # a prefix wildcard: one FTS5 prefix query over the field's columns
             cond = self._prefix_match(head, cols)
         elif expr is not None:  # one FTS5 query; each column must match the whole expression on its own
-            cond = f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p(in_columns(expr, cols, tq.node))})"
+            cond = self.rid_set(f"SELECT rowid FROM fts WHERE fts MATCH {self.p(in_columns(expr, cols, tq.node))}")
         elif isinstance(tq.node, T.Term | T.Phrase):  # one word or phrase: any field, checked in one pass
             cond = self._checked(tq.node, cols)
         else:
@@ -595,7 +621,7 @@ class SqlBuilder:
         """SQL for one text-query node over one column."""
         expr = self.fts_expr(n)
         if expr is not None:
-            return f"i.rid IN (SELECT rowid FROM fts WHERE fts MATCH {self.p('{' + col + '} : (' + expr + ')')})"
+            return self.rid_set(f"SELECT rowid FROM fts WHERE fts MATCH {self.p('{' + col + '} : (' + expr + ')')}")
         if isinstance(n, T.Wildcard | T.Fuzzy):
             if isinstance(n, T.Wildcard) and n.pattern == "*":
                 return self._any_word(col)
@@ -606,7 +632,7 @@ class SqlBuilder:
             if not terms:
                 return "0"
             expr = " OR ".join(f'"{t}"' for t in terms)
-            return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p('{' + col + '} : (' + expr + ')')})"
+            return self.rid_set(f"SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p('{' + col + '} : (' + expr + ')')}")
         if isinstance(n, T.Term | T.Phrase):
             return self._checked(n, [col])
         if isinstance(n, T.Bool):
@@ -641,7 +667,7 @@ class SqlBuilder:
     def _prefix_match(self, head: str, cols: list[str]) -> str:
         """Issues with a word starting with ``head`` in one of ``cols`` (FTS5 prefix query on words as written)."""
         match = "{" + " ".join(cols) + '} : "' + head + '" *'
-        return f"i.rid IN (SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p(match)})"
+        return self.rid_set(f"SELECT rowid FROM fts_raw WHERE fts_raw MATCH {self.p(match)}")
 
     def _any_word(self, col: str) -> str:
         """Issues whose field has at least one searchable word (``field ~ "*"``)."""
@@ -675,7 +701,7 @@ class SqlBuilder:
         """SQL for the issues that match the FTS5 expression ``match`` (None: no issue) or are among ``rids``."""
         fts = None if match is None else f"SELECT rowid FROM fts WHERE fts MATCH {self.p(match)}"  # params in SQL order
         listed = f"SELECT value FROM json_each({self.p(json.dumps(rids))})" if rids or match is None else None
-        return "i.rid IN (" + " UNION ALL ".join(q for q in (fts, listed) if q) + ")"
+        return self.rid_set(" UNION ALL ".join(q for q in (fts, listed) if q))
 
     @staticmethod
     def _near_bounds(n: T.Term | T.Phrase) -> tuple[str | None, str]:

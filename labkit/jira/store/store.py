@@ -80,7 +80,7 @@ from labkit.jira.store.decode import (
 from labkit.jira.store.framecache import FrameCache, FramePolicy
 from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts_create, fts_insert
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
-from labkit.jira.store.sql import SqlBuilder, rid_subquery
+from labkit.jira.store.sql import IdSelect, SqlBuilder
 
 __all__ = ["Store", "StoredIssue", "rest_comment"]
 
@@ -313,6 +313,16 @@ class StoredIssue(NamedTuple):
     changelog: Raw | None
     canonical: bool  # each stored value is the bytes labkit's ``encode`` gives it decoded: it may be spliced as is
     links: list[dict] | None  # REST-shaped ``issuelinks``, when asked for
+
+
+class _Plan(NamedTuple):
+    """A search's SQL: WHERE, ORDER BY, the ORDER BY's own terms (the order's name), parameters, the WHERE's id set."""
+
+    where: str
+    order: str
+    terms: str
+    params: list[Any]
+    ids: IdSelect | None  # the WHERE is one id set, reported by the builder (else None)
 
 
 class Store:
@@ -789,18 +799,19 @@ class Store:
         ``ordered``: the order is applied to the matches (filter, then sort) instead of walking an
         index of the order and filtering each row on the way, which reads every issue.
         """
-        where, order, _, params = self._plan(jql, ordered=ordered)
+        where, order, _, params, _ = self._plan(jql, ordered=ordered)
         return where, order, params
 
-    def _plan(self, jql: str, *, ordered: bool) -> tuple[str, str, str, list[Any]]:
-        """:meth:`_query`'s WHERE, ORDER BY and parameters, with the ORDER BY's terms as such (the name of the order)."""
+    def _plan(self, jql: str, *, ordered: bool) -> _Plan:
+        """:meth:`_query`'s WHERE, ORDER BY and parameters, with the ORDER BY's terms as such (the name of the order)
+        and the id set the WHERE is, when the builder reports it is one."""
         q = self._parse(jql)
         b = self._builder()
         where = b.where(q)
-        order = b.order(q, after_filter=ordered and where != "1")
+        order = b.order(q, after_filter=ordered and where.sql != "1")
         terms = b.order(q)
         self._keep_vocab(b)
-        return where, order, terms, list(b.params)
+        return _Plan(where.sql, order, terms, list(b.params), where.ids)
 
     def _run(self, jql: str, sql: str, params: list[Any]) -> list[tuple]:
         """Run a search's SQL, turning SQLite's refusal into a JqlError naming the query."""
@@ -826,16 +837,16 @@ class Store:
     def count(self, jql: str) -> int:
         """Return how many issues match the JQL (the ORDER BY is ignored)."""
         with self.lock, self._bounded():
-            where, _, params = self._query(jql, ordered=False)
-            sub = rid_subquery(where)
+            where, _, _, params, ids = self._plan(jql, ordered=False)
             cache = self._fcache
-            if sub is not None and cache is not None and self.cached_issues:  # the ids that are issues, counted
-                return len(cache.members(self._rids_named(jql, sub, params)))
+            if ids is not None and cache is not None and self.cached_issues:  # the ids that are issues, counted
+                return len(cache.members(self._rids_named(jql, ids)))
             return self._run(jql, f"SELECT COUNT(*) FROM issue i WHERE {where}", params)[0][0]
 
-    def _rids_named(self, jql: str, sub: str, params: list[Any]) -> list[int]:
-        """The ids the SELECT of an id-set WHERE names (see :func:`rid_subquery`), as one JSON array."""
-        got = self._run(jql, f"WITH t(r) AS ({sub}) SELECT json_group_array(r) FROM t WHERE r IS NOT NULL", params)
+    def _rids_named(self, jql: str, ids: IdSelect) -> list[int]:
+        """The ids the SELECT of an id-set WHERE names (:class:`labkit.jira.store.sql.Where`), as one JSON array."""
+        got = self._run(jql, f"WITH t(r) AS ({ids.sql}) SELECT json_group_array(r) FROM t WHERE r IS NOT NULL",
+                        ids.params)
         return _RIDS.decode(got[0][0])
 
     def search(self, jql: str, *, start: int = 0, limit: int | None = None):  # -> pandas.DataFrame
@@ -849,13 +860,12 @@ class Store:
         with self.lock:
             cache = self._frame_cache()
             with self._bounded(), no_gc():
-                where, order, terms, params = self._plan(jql, ordered=limit is None)
+                where, order, terms, params, ids = self._plan(jql, ordered=limit is None)
                 lim, off = _page(start, limit)
                 if cache is not None and self._by_rank(jql, cache, terms, limit):  # matches, then sorted in memory
                     # the matches' ids as one JSON array: half the time of a row per id on 200,000 ids
-                    sub = rid_subquery(where)
-                    if sub is not None:  # ids as the condition names them; the cache holds every issue, and only them
-                        pos = cache.members(self._rids_named(jql, sub, params))
+                    if ids is not None:  # ids as the condition names them; the cache holds every issue, and only them
+                        pos = cache.members(self._rids_named(jql, ids))
                     else:
                         rids = self._run(jql, f"SELECT json_group_array(i.rid) FROM issue i WHERE {where}", params)
                         pos = cache.positions(_RIDS.decode(rids[0][0]))
