@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import zlib
 from typing import Any
 
@@ -95,7 +96,7 @@ def _mapped(exc: BaseException) -> BaseException:
         return requests.ConnectTimeout(exc)
     if isinstance(exc, (socket.timeout, u3.ReadTimeoutError)):
         return requests.ReadTimeout(exc)
-    if isinstance(exc, u3.SSLError):
+    if isinstance(exc, (u3.SSLError, ssl.SSLError, ssl.CertificateError)):  # a refused certificate, as urllib3 maps it
         return requests.exceptions.SSLError(exc)
     if isinstance(exc, zlib.error):
         return requests.exceptions.ContentDecodingError(exc)
