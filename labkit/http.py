@@ -576,7 +576,8 @@ class Session(requests.Session):
             cookie = requests.cookies.get_cookie_header(self.cookies, prepared)
             if cookie is not None:
                 headers["Cookie"] = cookie
-        headers["Content-Length"] = str(len(body)) if body is not None else "0"
+        if body is not None or method not in ("GET", "HEAD"):  # as requests' prepare_content_length
+            headers["Content-Length"] = str(len(body)) if body is not None else "0"
         pool = route.pool
         if pool is None or pool.pool is None:  # first use, or the pool manager closed it since
             pool = route.pool = _pool(adapter, prepared, route.verify, route.cert)

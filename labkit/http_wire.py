@@ -165,6 +165,15 @@ def read_answer(sock: Any) -> tuple[Answer, bool]:
     for name, value in raw:
         low = name.lower()
         headers[low] = f"{headers[low]}, {value}" if low in headers else value
+    try:
+        return _read_body(reader, version, status, reason, raw, headers)
+    except TimeoutError as exc:  # once the head came, as requests maps a read timeout in the body
+        raise requests.ConnectionError(urllib3.exceptions.ReadTimeoutError(None, None, str(exc))) from None
+
+
+def _read_body(reader: _Reader, version: str, status: int, reason: str, raw: list[tuple[str, str]],
+               headers: dict[str, str]) -> tuple[Answer, bool]:
+    """Read the body an answer's head announces; return the answer and whether the connection stays open."""
     connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
     keep = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
     coding = [t.strip().lower() for t in headers.get("transfer-encoding", "").split(",") if t.strip()]

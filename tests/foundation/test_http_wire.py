@@ -307,3 +307,13 @@ def test_tls_verify_settings_are_honoured(tls, monkeypatch):
     with pytest.raises(HttpError) as ref:
         s.post("/x", json={})
     assert str(direct.value) == str(ref.value)
+
+
+def test_a_stall_before_or_inside_the_body_is_retried_as_requests_retries_it(raw):
+    """requests maps a read timeout inside the body to ConnectionError (retried), before it to ReadTimeout (not, for a POST)."""
+    inside = http("HTTP/1.1 200 OK", ["Content-Length: 10"], b"[1")
+    before = b""  # nothing at all: the answer's head never comes
+    for stall, sent in ((inside, 2), (before, 1)):
+        ref, direct = both(raw, [stall], retries=1, timeout=(2.0, 0.3))
+        assert direct == ref and direct[0] == ("error", None)  # the same outcome both ways
+        assert direct[1] == sent
