@@ -484,7 +484,7 @@ class Session(requests.Session):
             if len(self._joined) > 64:
                 self._joined.clear()
             full = self._joined[(self.base_url, url)] = self.url(url)
-        route = self._direct_route(full)
+        route = self._direct_route(full) if method != "HEAD" else None  # an answer to HEAD has no body to read
         if route is None:
             return self.request(method, url, json=json, idempotent=idempotent, retry_read_timeout=retry_read_timeout,
                                 deadline=deadline, timeout=timeout).content
