@@ -557,8 +557,11 @@ class Session(requests.Session):
 
     def _send_direct(self, route: _Route, method: str, full: str, body: bytes | None,
                      limits: tuple[float, float]) -> requests.Response:
-        """One attempt on a connection of the adapter's pool (:mod:`labkit.http_wire`): the headers, auth and
-        cookies requests would send; the answer read whole."""
+        """Send one attempt on a connection of the adapter's pool and read the whole answer.
+
+        The headers, auth and cookies are those requests would send; the bytes are written and read
+        by :mod:`labkit.http_wire`.
+        """
         from labkit import http_wire
 
         adapter, auth = route.adapter, route.auth
@@ -716,8 +719,10 @@ class _CookieSource:
 
 
 def _pool(adapter: HTTPAdapter, prepared: requests.PreparedRequest, verify: Any, cert: Any) -> Any:
-    """The adapter's own pool for a request's host (its TLS settings, sizes and watched connections), as
-    ``HTTPAdapter.send`` picks it without a proxy."""
+    """Return the adapter's own pool for a request's host, as ``HTTPAdapter.send`` picks it without a proxy.
+
+    The pool carries the adapter's TLS settings, sizes and watched connections.
+    """
     from urllib3 import exceptions as u3
 
     try:
