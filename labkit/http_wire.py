@@ -251,14 +251,18 @@ def _decoded(body: bytes, encoding: str) -> bytes:
         return body  # as urllib3 does with a coding it does not know
     for coding in reversed(codings):
         if coding in ("gzip", "x-gzip"):
-            out = []
+            out: list[bytes] = []
             while body:  # members one after the other
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                out.append(d.decompress(body))
-                out.append(d.flush())
-                body = d.unused_data if d.eof else b""
-                if not d.eof:
+                try:
+                    out.append(d.decompress(body) + d.flush())
+                except zlib.error:
+                    if out:  # bytes after a whole member: ignored, as urllib3 and gzip tools ignore them
+                        break
+                    raise
+                if not d.eof:  # a body cut short is never taken for the whole answer
                     raise zlib.error("a gzip answer ends early")
+                body = d.unused_data
             body = b"".join(out)
         elif coding == "deflate":
             try:

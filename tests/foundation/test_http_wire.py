@@ -138,6 +138,8 @@ ANSWERS = {
     "Connection: close": (http("HTTP/1.1 200 OK", ["Connection: close", "Content-Length: 4"], b"[ 1]"), True),
     "no reason phrase": http("HTTP/1.1 200", ["Content-Length: 2"], b"[]"),
     "gzip, two members": http("HTTP/1.1 200 OK", ["Content-Encoding: gzip", f"Content-Length: {len(GZ)}"], GZ),
+    "gzip, then bytes that are no gzip": http("HTTP/1.1 200 OK", ["Content-Encoding: gzip",
+                                                                  f"Content-Length: {len(GZ) + 7}"], GZ + b"garbage"),
     "gzip and chunked": http("HTTP/1.1 200 OK", ["Content-Encoding: gzip", "Transfer-Encoding: chunked"],
                              chunked(GZ[:10], GZ[10:])),
     "deflate (zlib)": http("HTTP/1.1 200 OK", ["Content-Encoding: deflate", "Content-Length: {n}"],
