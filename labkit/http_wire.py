@@ -137,11 +137,25 @@ class _Reader:
             self.more()
 
     def exactly(self, n: int) -> bytes:
-        """The next ``n`` bytes."""
-        if len(self.buf) < n:
-            self.more(n - len(self.buf))
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        """The next ``n`` bytes (a long body is read into one buffer of its size, not pieced together)."""
+        have = len(self.buf)
+        if have >= n:
+            out, self.buf = self.buf[:n], self.buf[n:]
+            return out
+        if n - have < _CHUNK:
+            self.more(n - have)
+            out, self.buf = self.buf[:n], self.buf[n:]
+            return out
+        whole = bytearray(n)
+        whole[:have] = self.buf
+        view, got = memoryview(whole), have
+        while got < n:
+            k = self.sock.recv_into(view[got:])
+            if not k:
+                raise ConnectionResetError("the server closed the connection before the whole answer came")
+            got += k
+        self.buf = b""
+        return bytes(whole)
 
     def rest(self) -> bytes:
         """Everything until the peer closes the connection."""
