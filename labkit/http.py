@@ -56,6 +56,8 @@ _JSON_TYPE = "application/json"
 # What urllib's proxy lookup for an http(s) URL reads (lower case wins; REQUEST_METHOD: CGI ignores HTTP_PROXY).
 _PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
               "NO_PROXY", "REQUEST_METHOD")
+# ... and what else decides how Session.content sends a call straight (CA bundle, .netrc).
+_ROUTE_ENV = (*_PROXY_ENV, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC", "HOME")
 
 _HINTS = {
     401: "authentication failed: check the user name and the token or password (environment variable or keyring)",
@@ -398,6 +400,8 @@ class Session(requests.Session):
         self.sleep = sleep
         self.attempts = 0  # total HTTP attempts made, retries included (for tests and benchmarks)
         self._env_proxies: dict[tuple[Any, ...], dict[str, str]] = {}
+        self._routes: dict[tuple[Any, ...], _Route | None] = {}  # see _direct_route
+        self._joined: dict[tuple[str | None, str], str] = {}  # (base URL, path) -> URL, for content()
         self.headers["User-Agent"] = "labkit"
 
     def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
@@ -475,8 +479,12 @@ class Session(requests.Session):
         ``Session.request`` (a Cloud search makes hundreds). Otherwise it goes through :meth:`request`.
         """
         method = method.upper()
-        full = self.url(url)
-        route = self._direct_route(full)
+        full = self._joined.get((self.base_url, url))
+        if full is None:  # a client sends to a few paths, again and again
+            if len(self._joined) > 64:
+                self._joined.clear()
+            full = self._joined[(self.base_url, url)] = self.url(url)
+        route = self._direct_route(full) if method != "HEAD" else None  # an answer to HEAD has no body to read
         if route is None:
             return self.request(method, url, json=json, idempotent=idempotent, retry_read_timeout=retry_read_timeout,
                                 deadline=deadline, timeout=timeout).content
@@ -494,12 +502,14 @@ class Session(requests.Session):
         return self._call(method, full, send, timeout, idempotent=idempotent, check=True,
                           retry_read_timeout=retry_read_timeout, deadline=deadline).content
 
-    def _direct_route(self, full: str) -> tuple[Any, Any, Any, Any] | None:
-        """Return (adapter, verify, cert, auth) for a call :meth:`content` may send straight, or None.
+    def _direct_route(self, full: str) -> _Route | None:
+        """Return how :meth:`content` may send a call straight (adapter, verify, cert, auth, pool), or None.
 
         Straight only when requests' session layer would add nothing: an http(s) URL on the base URL's
         own scheme and host (credentials go nowhere else), no proxy for it, no hooks or session
         params, basic auth as a (user, password) pair or none (and then no ``.netrc`` entry).
+        The answer is kept per host while everything it was made of stays the same (the session's
+        auth, verify, cert, proxies and adapter; the proxy, CA bundle and netrc variables).
         """
         base = self.base_url
         if not base or not full.startswith(("http://", "https://")):
@@ -513,12 +523,29 @@ class Session(requests.Session):
         adapter = self.get_adapter(full)
         if not isinstance(adapter, HTTPAdapter):
             return None
+        try:
+            key = (origin, adapter, auth, self.trust_env, self.verify, self.cert, tuple(self.proxies.items()),
+                   tuple(map(os.environ.get, _ROUTE_ENV)))
+            route = self._routes.get(key, False)
+        except TypeError:  # an unhashable setting: worked out each time
+            key, route = None, False
+        if route is not False:
+            return route
+        route = self._new_route(full, adapter, auth)
+        if key is not None:
+            if len(self._routes) > 16:
+                self._routes.clear()
+            self._routes[key] = route
+        return route
+
+    def _new_route(self, full: str, adapter: HTTPAdapter, auth: Any) -> _Route | None:
+        """Work out the direct route of a URL on the base URL's host (see :meth:`_direct_route`)."""
         settings = self.merge_environment_settings(full, {}, None, None, None)
         if requests.utils.select_proxy(full, settings["proxies"]):
             return None
         if auth is None and self.trust_env and self._netrc_auth(full) is not None:
             return None
-        return adapter, settings["verify"], settings["cert"], auth
+        return _Route(adapter, settings["verify"], settings["cert"], auth)
 
     def _netrc_auth(self, full: str) -> Any:
         """requests' ``.netrc`` look-up for a URL, kept per host while ``$NETRC`` stays the same."""
@@ -528,43 +555,57 @@ class Session(requests.Session):
             self._env_proxies[key] = requests.utils.get_netrc_auth(full)
         return self._env_proxies[key]
 
-    def _send_direct(self, route: tuple[Any, Any, Any, Any], method: str, full: str, body: bytes | None,
+    def _send_direct(self, route: _Route, method: str, full: str, body: bytes | None,
                      limits: tuple[float, float]) -> requests.Response:
-        """One attempt through the adapter's pool: the headers, auth and cookies requests would send; body read whole."""
-        adapter, verify, cert, auth = route
+        """Send one attempt on a connection of the adapter's pool and read the whole answer.
+
+        The headers, auth and cookies are those requests would send; the bytes are written and read
+        by :mod:`labkit.http_wire`.
+        """
+        from labkit import http_wire
+
+        adapter, auth = route.adapter, route.auth
         headers = CaseInsensitiveDict({k: v for k, v in self.headers.items() if v is not None})
+        if headers.get("Accept-Encoding") == requests.utils.DEFAULT_ACCEPT_ENCODING:
+            headers["Accept-Encoding"] = http_wire.ACCEPT_ENCODING  # the codings the lean path decodes
         if body is not None and "Content-Type" not in headers:
             headers["Content-Type"] = _JSON_TYPE
         if auth is not None:
-            headers["Authorization"] = requests.auth._basic_auth_str(*auth)
+            headers["Authorization"] = route.authorization
         prepared = requests.PreparedRequest()
         prepared.method, prepared.url, prepared.headers, prepared.body = method, full, headers, body
-        prepared._cookies = self.cookies  # what requests' build_response and cookie handling read
+        prepared._cookies = self.cookies  # what requests' cookie handling reads
         if len(self.cookies):
             cookie = requests.cookies.get_cookie_header(self.cookies, prepared)
             if cookie is not None:
                 headers["Cookie"] = cookie
-        if body is not None:
-            headers["Content-Length"] = str(len(body))
-        raw = _urlopen(adapter, prepared, verify, cert, limits)
+        if body is not None or method not in ("GET", "HEAD"):  # as requests' prepare_content_length
+            headers["Content-Length"] = str(len(body)) if body is not None else "0"
+        pool = route.pool
+        if pool is None or pool.pool is None:  # first use, or the pool manager closed it since
+            pool = route.pool = _pool(adapter, prepared, route.verify, route.cert)
+        conn = _checkout(pool, prepared)
         try:
-            data = raw.read(decode_content=True)
-        except urllib3.exceptions.ProtocolError as exc:  # as requests' Response.iter_content maps them
-            raise requests.exceptions.ChunkedEncodingError(exc) from None
-        except urllib3.exceptions.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from None
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.ConnectionError(exc) from None
-        except urllib3.exceptions.SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from None
+            _watch_current(conn)
+            head = http_wire.request_head(method, http_wire.host_header(pool.host, pool.port, conn.default_port),
+                                          prepared.path_url, headers)
+            answer, keep = http_wire.exchange(conn, head, body, limits)
+            if not keep:
+                conn.close()
         finally:
-            raw.release_conn()
-        if "set-cookie" in raw.headers:
-            requests.cookies.extract_cookies_to_jar(self.cookies, prepared, raw)
-        if 200 <= raw.status < 300:  # the usual answer: only its status, headers and body are read
-            return _Answer(raw.status, raw.headers, data)  # type: ignore[return-value]
-        response = adapter.build_response(prepared, raw)  # an error or a redirect: requests' own Response
-        response._content, response._content_consumed = data, True
+            pool._put_conn(conn)
+        if "set-cookie" in answer.headers:
+            requests.cookies.extract_cookies_to_jar(self.cookies, prepared, _CookieSource(answer.raw_headers))
+        if 200 <= answer.status < 300:  # the usual answer: only its status, headers and body are read
+            return _Answer(answer.status, answer.headers, answer.body)  # type: ignore[return-value]
+        response = requests.Response()  # an error or a redirect: requests' own Response, as build_response makes it
+        response.status_code, response.reason, response.url = answer.status, answer.reason, full
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.request, response.connection = prepared, adapter
+        response._content, response._content_consumed = answer.body, True
+        if "set-cookie" in answer.headers:
+            requests.cookies.extract_cookies_to_jar(response.cookies, prepared, _CookieSource(answer.raw_headers))
         return response
 
     def _call(self, method: str, full: str, send: Callable[[tuple[float, float]], requests.Response],
@@ -651,12 +692,36 @@ class _Answer:
         """Nothing to release: the body was read whole and the connection went back to its pool."""
 
 
-def _urlopen(adapter: HTTPAdapter, prepared: requests.PreparedRequest, verify: Any, cert: Any,
-             limits: tuple[float, float]) -> Any:
-    """Send a prepared request through the adapter's own pool as ``HTTPAdapter.send`` does (no proxy), body unread.
+class _Route:
+    """How :meth:`Session.content` sends calls to one host straight: the adapter, TLS settings, auth and pool."""
 
-    The pool is the adapter's (its TLS settings, sizes and watched connections); urllib3's errors become
-    the requests errors ``HTTPAdapter.send`` raises, so the retry loop tells them apart the same way.
+    __slots__ = ("adapter", "auth", "authorization", "cert", "pool", "verify")
+
+    def __init__(self, adapter: HTTPAdapter, verify: Any, cert: Any, auth: tuple[str, str] | None) -> None:
+        """Hold the route's settings; the pool is the adapter's, taken at the first call."""
+        self.adapter, self.verify, self.cert, self.auth = adapter, verify, cert, auth
+        self.authorization = requests.auth._basic_auth_str(*auth) if auth is not None else None
+        self.pool: Any = None
+
+
+class _CookieSource:
+    """What requests' ``extract_cookies_to_jar`` reads of an answer: its headers as an http.client message."""
+
+    def __init__(self, raw_headers: list[tuple[str, str]]) -> None:
+        """Hold the answer's headers (in order, repeated ones kept) as an ``http.client.HTTPMessage``."""
+        import http.client
+        from types import SimpleNamespace
+
+        msg = http.client.HTTPMessage()
+        for name, value in raw_headers:
+            msg[name] = value
+        self._original_response = SimpleNamespace(msg=msg)
+
+
+def _pool(adapter: HTTPAdapter, prepared: requests.PreparedRequest, verify: Any, cert: Any) -> Any:
+    """Return the adapter's own pool for a request's host, as ``HTTPAdapter.send`` picks it without a proxy.
+
+    The pool carries the adapter's TLS settings, sizes and watched connections.
     """
     from urllib3 import exceptions as u3
 
@@ -665,30 +730,17 @@ def _urlopen(adapter: HTTPAdapter, prepared: requests.PreparedRequest, verify: A
     except u3.LocationValueError as exc:
         raise requests.exceptions.InvalidURL(exc, request=prepared) from None
     adapter.cert_verify(pool, prepared.url, verify, cert)
+    return pool
+
+
+def _checkout(pool: Any, prepared: requests.PreparedRequest) -> Any:
+    """A connection of the pool: an idle one still open, else a new one (not yet connected)."""
+    from urllib3 import exceptions as u3
+
     try:
-        return pool.urlopen(method=prepared.method, url=prepared.path_url, body=prepared.body,
-                            headers=prepared.headers, redirect=False, assert_same_host=False, preload_content=False,
-                            decode_content=False, retries=adapter.max_retries,
-                            timeout=urllib3.Timeout(connect=limits[0], read=limits[1]), chunked=False)
-    except (u3.ProtocolError, OSError) as exc:
+        return pool._get_conn()
+    except (u3.ClosedPoolError, u3.EmptyPoolError) as exc:
         raise requests.ConnectionError(exc, request=prepared) from None
-    except u3.MaxRetryError as exc:
-        reason = exc.reason
-        if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
-            raise requests.ConnectTimeout(exc, request=prepared) from None
-        if isinstance(reason, u3.ResponseError):
-            raise requests.exceptions.RetryError(exc, request=prepared) from None
-        if isinstance(reason, u3.SSLError):
-            raise requests.exceptions.SSLError(exc, request=prepared) from None
-        raise requests.ConnectionError(exc, request=prepared) from None
-    except u3.ClosedPoolError as exc:
-        raise requests.ConnectionError(exc, request=prepared) from None
-    except u3.SSLError as exc:
-        raise requests.exceptions.SSLError(exc, request=prepared) from None
-    except u3.ReadTimeoutError as exc:
-        raise requests.ReadTimeout(exc, request=prepared) from None
-    except u3.InvalidHeader as exc:
-        raise requests.exceptions.InvalidHeader(exc, request=prepared) from None
 
 
 def session(base_url: str | None = None, *, auth: Any = None, token: Any = None,

@@ -147,11 +147,11 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         """A user's display name (or login, or account id) per issue."""
         return [None if u is None else (u.displayName or u.name or u.accountId) for u in values]
 
-    blocked_by: list[list[str]] = []
-    blocks: list[list[str]] = []
-    for issue_links in links:
+    blocked_by: list[list[str]] = [[] for _ in links]  # most issues have no links: only those with some are read
+    blocks: list[list[str]] = [[] for _ in links]
+    for n in [n for n, issue_links in enumerate(links) if issue_links]:
         sides = []
-        for lk in issue_links or ():
+        for lk in links[n]:
             t = lk.type
             if t is None:
                 continue
@@ -159,9 +159,8 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
                 sides.append((t.name, t.inward, t.outward, "outward", lk.outwardIssue.key))
             elif lk.inwardIssue is not None:
                 sides.append((t.name, t.inward, t.outward, "inward", lk.inwardIssue.key))
-        by, bl = rule.sides(sides) if sides else ([], [])
-        blocked_by.append(by)
-        blocks.append(bl)
+        if sides:
+            blocked_by[n], blocks[n] = rule.sides(sides)
     return {
         "key": keys, "summary": list(summary),
         "status": _shared([None if s is None else s.name for s in status], shared),
