@@ -51,20 +51,31 @@ def _frame(sb, mode: str):
 
 @pytest.mark.parametrize("mode", ["server", "cloud"])
 def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(mode, reads, monkeypatch):
-    threads: list[str] = []
-    real = sandbox_app.JiraApp.rendered
+    renders: list[tuple[str, bool, int]] = []  # (thread, inside a read-ahead, issues rendered)
+    inside = threading.local()
+    real_render, real_ahead = sandbox_app.JiraApp._render, sandbox_app.JiraApp._render_ahead
 
-    def rendered(self, wanted, *args, **kwargs):
-        """The app's own rendering, noting which thread asked."""
-        threads.append(threading.current_thread().name)
-        return real(self, wanted, *args, **kwargs)
+    def render(self, missing, *args, **kwargs):
+        """The app's own rendering, noting the thread and whether a read-ahead asked."""
+        renders.append((threading.current_thread().name, getattr(inside, "ahead", False), len(missing)))
+        return real_render(self, missing, *args, **kwargs)
 
-    monkeypatch.setattr(sandbox_app.JiraApp, "rendered", rendered)
+    def ahead(self, *args, **kwargs):
+        """The app's own read-ahead, marked."""
+        inside.ahead = True
+        try:
+            return real_ahead(self, *args, **kwargs)
+        finally:
+            inside.ahead = False
+
+    monkeypatch.setattr(sandbox_app.JiraApp, "_render", render)
+    monkeypatch.setattr(sandbox_app.JiraApp, "_render_ahead", ahead)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
         with_ahead = _frame(sb, mode)
         once = dict(reads)
     assert len(with_ahead) == SEED
-    assert any(t.startswith("jira-read-ahead") for t in threads)  # pages were read ahead
+    assert sum(n for _, is_ahead, n in renders if is_ahead) > 0  # issues were rendered ahead of their request
+    assert {t for t, _, _ in renders} == {"jira-render"}  # one thread renders: requests only wait for it
     assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render an issue twice
     monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import secrets
@@ -52,6 +53,7 @@ from labkit.jira.sandbox.fields import (
     v3_comment,
     wire_fields,
 )
+from labkit.jira.sandbox.renderqueue import RenderQueue
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 from labkit.jira.store.dates import normalise
 from labkit.jira.store.decode import loads
@@ -219,8 +221,7 @@ class JiraApp:
         self._ids: dict[str, str] = {}                # id -> key
         self._rendered: dict[tuple[Any, ...], dict[str, bytes]] = {}  # answer shape -> key -> issue JSON
         self._rendered_count = 0
-        self._inflight: dict[tuple[Any, ...], dict[str, threading.Event]] = {}  # shape -> issue -> its renderer's event
-        self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, started by the first search page
+        self._queue = RenderQueue(self._render_missing)  # the one render thread, started by the first render
         self._ahead_seen: set[tuple[Any, ...]] = set()  # pages read ahead since the last write
         self._ahead_queued = 0
         self._order: dict[str, tuple[list[str], int]] = {}  # Cloud: key -> (its search page of ids, its place)
@@ -345,11 +346,8 @@ class JiraApp:
         return request.host_url.rstrip("/")
 
     def close(self) -> None:
-        """Stop the read-ahead thread (after the page it is on), then close the store."""
-        with self._cache_lock:
-            ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.shutdown(wait=True, cancel_futures=True)
+        """Stop the render thread (after the work it is on; read-ahead dropped), then close the store."""
+        self._queue.close()
         self.db.close()
 
     # ----------------------------------------------------------------- issues and cache
@@ -368,49 +366,34 @@ class JiraApp:
         """Return the wire JSON (bytes) of the issues of these keys or ids, None for an unknown one.
 
         Rendered issues are cached per field selection (pages are mostly re-reads). The others are
-        read in one batch (``Store.stored_issues``): only what the answer holds is read and decoded. A
-        field passes on as its stored JSON when that is canonical and no REST version rewrites it
+        rendered on the render thread (:class:`labkit.jira.sandbox.renderqueue.RenderQueue`), before
+        any read-ahead and together with other requests' issues of the same answer shape, in one
+        batch (``Store.stored_issues``): only what the answer holds is read and decoded. A field
+        passes on as its stored JSON when that is canonical and no REST version rewrites it
         (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
         one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
-        An issue another thread is rendering for the same answer shape (a read-ahead, a concurrent
-        page) is waited for, not rendered twice.
         """
         args = (version, base, spec, default, expand, changelog_max)
-        tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
+        tag = self._shape(args)
         out = self._cached(tag, wanted)
         if None not in out:
             return out
-        cold = out.count(None) == len(out)  # a first page: nothing of it cached
-        missing = list(dict.fromkeys(wanted if cold else (w for w, hit in zip(wanted, out, strict=True) if hit is None)))
-        done = threading.Event()
-        with self._cache_lock:
-            flights = self._inflight.setdefault(tag, {})
-            names = list(map(self._ids.get, missing, missing))  # an issue is in flight under its key, else as asked
-            theirs = {w: flights[k] for w, k in zip(missing, names, strict=True) if k in flights} if flights else {}
-            mine = missing
-            if theirs:
-                pairs = [(w, k) for w, k in zip(missing, names, strict=True) if w not in theirs]
-                mine, names = [w for w, _ in pairs], [k for _, k in pairs]
-            flights.update(dict.fromkeys(names, done))
-        try:
-            made = self._render(mine, tag, args) if mine else {}
-        finally:
-            with self._cache_lock:
-                for k in names:
-                    if flights.get(k) is done:
-                        del flights[k]
-            done.set()
-        if theirs:
-            for event in set(theirs.values()):
-                event.wait()
-            waited = dict(zip(theirs, self._cached(tag, list(theirs)), strict=True))
-            left = [w for w, hit in waited.items() if hit is None]  # unknown, or dropped by a write meanwhile
-            made.update(waited)
-            if left:
-                made.update(self._render(left, tag, args))
-        if cold:
-            return list(map(made.get, wanted))
+        missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
+        made = self._queue.render(tag, args, missing)
         return [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+
+    def _render_missing(self, tag: tuple[Any, ...], args: tuple[Any, ...], wanted: list[str]) -> dict[str, bytes | None]:
+        """On the render thread: the wire JSON of issues (keys or ids, each once), rendering those not cached yet.
+
+        Issues rendered since the request looked (by a batch or a read-ahead before it) are taken
+        from the cache: what is cached is current (a write empties it, and a render begun before a
+        write is not cached).
+        """
+        made = dict(zip(wanted, self._cached(tag, wanted), strict=True))
+        rest = [w for w, hit in made.items() if hit is None]
+        if rest:
+            made.update(self._render(rest, tag, args))
+        return made
 
     def _cached(self, tag: tuple[Any, ...], wanted: list[str]) -> list[bytes | None]:
         """The cached wire JSON of issues (keys or ids) for one answer shape, None where there is none."""
@@ -505,16 +488,12 @@ class JiraApp:
         with self._cache_lock:
             if job in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
                 return
-            if self._ahead is None:
-                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="jira-read-ahead")
             if len(self._ahead_seen) > READ_AHEAD_SEEN_MAX:
                 self._ahead_seen.clear()
             self._ahead_seen.add(job)
             self._ahead_queued += 1
-            generation, ahead = self._generation, self._ahead
-        try:
-            ahead.submit(self._ahead_run, generation, fn, *args)
-        except RuntimeError:  # the app is closing
+            generation = self._generation
+        if not self._queue.ahead(functools.partial(self._ahead_run, generation, fn, *args)):  # the app is closing
             with self._cache_lock:
                 self._ahead_queued -= 1
 
@@ -535,9 +514,9 @@ class JiraApp:
         self._render_ahead(generation, keys, args)
 
     def _render_ahead(self, generation: int, keys: list[str], args: tuple[Any, ...]) -> None:
-        """Render issues ahead unless a write came first."""
+        """Render issues ahead (on the render thread) unless a write came first."""
         if generation == self._generation:
-            self.rendered(keys, *args)
+            self._render_missing(self._shape(args), args, keys)
 
     @staticmethod
     def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
