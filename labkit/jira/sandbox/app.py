@@ -75,6 +75,7 @@ CHANGELOG_BULK_FIELDS = 10        # ... "filter them by up to 10 field IDs"
 CHANGELOG_BULK_MAX = 10000        # ... maxResults: default 1000, maximum 10000
 RENDER_CACHE_MAX = 200_000
 READ_AHEAD_PAGES = 2        # pages of a search rendered ahead of the one asked for (JiraApp.read_ahead)
+READ_AHEAD_CHUNK = 1000     # Cloud: issues of a search page of ids rendered ahead at once (JiraApp.read_ahead_after)
 READ_AHEAD_QUEUE = 4        # read-ahead pages waiting at most
 READ_AHEAD_SEEN_MAX = 10_000
 READ_AHEAD_ORDER_MAX = 100_000  # issues of Cloud id pages whose order is remembered
@@ -464,18 +465,21 @@ class JiraApp:
         """Cloud: render ahead the issues that follow a bulkfetch's in the search page of ids they came from.
 
         Atlassian's advice for Cloud is to page through the ids, then fetch the details in batches:
-        the batches after this one are rendered on the read-ahead thread (at most
-        :data:`READ_AHEAD_PAGES` of them, as :meth:`read_ahead`).
+        the issues after this batch are rendered by the render thread when no request waits, in
+        chunks of :data:`READ_AHEAD_CHUNK` of that page of ids (a chunk is read and rendered at once,
+        where a hundred batches of a hundred would each pay a read), at most
+        :data:`READ_AHEAD_PAGES` chunks ahead, each once (:meth:`_ahead_job`).
         """
         with self._cache_lock:
             found = self._order.get(self._ids.get(wanted[-1], wanted[-1])) if wanted else None
         if found is None:
             return
         keys, n = found
-        size = len(wanted)
-        for at in range(n + 1, min(len(keys), n + 1 + READ_AHEAD_PAGES * size), size):
-            batch = keys[at:at + size]
-            self._ahead_job(("batch", batch[0], size, *self._shape(args)), self._render_ahead, batch, args)
+        chunk = max(len(wanted), READ_AHEAD_CHUNK)
+        first = (n + 1) // chunk
+        for c in range(first, min(first + READ_AHEAD_PAGES, -(-len(keys) // chunk))):
+            part = keys[c * chunk:(c + 1) * chunk]
+            self._ahead_job(("chunk", part[0], chunk, *self._shape(args)), self._render_ahead, part, args)
 
     @staticmethod
     def _shape(args: tuple[Any, ...]) -> tuple[Any, ...]:
