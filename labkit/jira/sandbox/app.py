@@ -5,12 +5,13 @@ It answers the calls labkit and real clients (pycontribs ``jira``, zeep) make, o
 (classic ``/search`` with ``total``); ``mode="cloud"`` like Jira Cloud (``/search/jql`` with
 ``nextPageToken``, ``/search`` answering 410).
 
-Issues are rendered to wire JSON once per answer shape and cached until the next write. A search
-page also renders the next :data:`READ_AHEAD_PAGES` pages of the same search on one background
-thread (read-ahead, :meth:`JiraApp.read_ahead`): a client paging through a result finds them
-cached, and the sandbox works while the client reads. It is bounded (that many pages after the
-page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started only by a search (never when the
-sandbox starts), and dropped by any write; a page being rendered is waited for, not rendered twice.
+Issues are rendered to wire JSON once per answer shape and cached until the next write, all on
+one render thread (:mod:`labkit.jira.sandbox.renderqueue`): requests hand over the issues they
+miss and wait. A search page also queues the next :data:`READ_AHEAD_PAGES` pages of the same
+search there (read-ahead, :meth:`JiraApp.read_ahead`), rendered when no request waits: a client
+paging through a result finds them cached, and the sandbox works while the client reads. It is
+bounded (that many pages after the page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started
+only by a search (never when the sandbox starts), and dropped by any write; nothing is rendered twice.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ requests of one answer shape are rendered together in one batch (one read of the
 read-ahead runs only when no request waits. So each issue is rendered once, pages come out in
 the order they were asked for, and the client reads page k while page k+1 is rendered.
 
-Measured on the benchmark's 20,000-issue search (``benchmarks/jira_search.py``), see the report of
-the change that made this module.
+Measured in a Server sandbox of 20,000 issues during labkit's first search of them (13 fields,
+pages of 1000): the request threads rendered beside the read-ahead thread, and each page's search
+ran twice (35 searches for 20 pages); with this queue, 12-14 batched renders and about 29 searches.
 """
 
 from __future__ import annotations
