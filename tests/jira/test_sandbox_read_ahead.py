@@ -51,20 +51,31 @@ def _frame(sb, mode: str):
 
 @pytest.mark.parametrize("mode", ["server", "cloud"])
 def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(mode, reads, monkeypatch):
-    threads: list[str] = []
-    real = sandbox_app.JiraApp.rendered
+    renders: list[tuple[str, bool, int]] = []  # (thread, inside a read-ahead, issues rendered)
+    inside = threading.local()
+    real_render, real_ahead = sandbox_app.JiraApp._render, sandbox_app.JiraApp._render_ahead
 
-    def rendered(self, wanted, *args, **kwargs):
-        """The app's own rendering, noting which thread asked."""
-        threads.append(threading.current_thread().name)
-        return real(self, wanted, *args, **kwargs)
+    def render(self, missing, *args, **kwargs):
+        """The app's own rendering, noting the thread and whether a read-ahead asked."""
+        renders.append((threading.current_thread().name, getattr(inside, "ahead", False), len(missing)))
+        return real_render(self, missing, *args, **kwargs)
 
-    monkeypatch.setattr(sandbox_app.JiraApp, "rendered", rendered)
+    def ahead(self, *args, **kwargs):
+        """The app's own read-ahead, marked."""
+        inside.ahead = True
+        try:
+            return real_ahead(self, *args, **kwargs)
+        finally:
+            inside.ahead = False
+
+    monkeypatch.setattr(sandbox_app.JiraApp, "_render", render)
+    monkeypatch.setattr(sandbox_app.JiraApp, "_render_ahead", ahead)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
         with_ahead = _frame(sb, mode)
         once = dict(reads)
     assert len(with_ahead) == SEED
-    assert any(t.startswith("jira-read-ahead") for t in threads)  # pages were read ahead
+    assert sum(n for _, is_ahead, n in renders if is_ahead) > 0  # issues were rendered ahead of their request
+    assert {t for t, _, _ in renders} == {"jira-render"}  # one thread renders: requests only wait for it
     assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render an issue twice
     monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
@@ -121,3 +132,59 @@ def test_a_write_between_pages_shows_on_the_next_page():
             page = s.post(url, json={**body, "startAt": PAGE}).json()
             summaries = {i["key"]: i["fields"]["summary"] for i in page["issues"]}
             assert summaries[key] == f"changed {round_}"
+
+
+def _cloud_session(sb):
+    """A requests session on a Cloud sandbox, and its issues' ids in search order (one search page of ids)."""
+    s = requests.Session()
+    s.auth = sb.auth
+    page = s.post(sb.url + "/rest/api/3/search/jql", json={"jql": "project is not EMPTY ORDER BY key ASC",
+                                                            "fields": ["id"], "maxResults": 5000}).json()
+    return s, [i["id"] for i in page["issues"]]
+
+
+def _bulkfetch(s, sb, ids):
+    """One bulkfetch of these ids with a few fields, as the labkit client asks for them."""
+    r = s.post(sb.url + "/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": ids, "fields": ["summary", "status"]})
+    assert r.status_code == 200
+    return r.json()["issues"]
+
+
+def _cloud_batches(ahead: bool, reads: dict[str, int]) -> tuple[list[str], list[list[dict]]]:
+    """Page the ids of a Cloud sandbox, then bulkfetch them by 100, with an edit made between the id search and the
+    first bulkfetch (ids[150]), then, after a second id search and its first bulkfetch, one made once that
+    bulkfetch's next chunk was rendered ahead (ids[505])."""
+    with serve(mode="cloud", seed_issues=SEED, seed=4) as sb:
+        s, ids = _cloud_session(sb)
+        url = f"{sb.url}/rest/api/3/issue/"
+        assert s.put(url + ids[150], json={"fields": {"summary": "edited after the id search"}}).status_code == 204
+        batches = [_bulkfetch(s, sb, ids[:100])]  # a write forgets the pages of ids: no read-ahead here
+        s, again = _cloud_session(sb)
+        assert again == ids
+        batches.append(_bulkfetch(s, sb, ids[100:200]))
+        if ahead:  # the rest of the first chunk of ids is rendered ahead: wait for it
+            for _ in range(400):
+                if len(reads) >= sandbox_app.READ_AHEAD_CHUNK:
+                    break
+                threading.Event().wait(0.05)
+            else:
+                pytest.fail("the chunk after the first batch was not rendered ahead")
+        assert s.put(url + ids[505], json={"fields": {"summary": "edited after the read-ahead"}}).status_code == 204
+        batches += [_bulkfetch(s, sb, ids[at:at + 100]) for at in range(200, len(ids), 100)]
+    for issue in (i for b in batches for i in b):
+        issue["self"] = issue["self"].removeprefix(sb.url)  # each sandbox has its own port
+    return ids, batches
+
+
+def test_cloud_batches_read_ahead_equal_batches_read_when_asked_after_edits(reads, monkeypatch):
+    """Cloud: a bulkfetch renders the next chunk of its page of ids ahead; the batches show an edit made between the
+    id search and the first bulkfetch and one made after the read-ahead, and equal the answers with read-ahead off."""
+    ids, with_ahead = _cloud_batches(True, reads)
+    assert len(reads) > 200  # issues beyond the batches asked for were read ahead
+    got = {i["id"]: i["fields"]["summary"] for b in with_ahead for i in b}
+    assert got[ids[150]] == "edited after the id search"
+    assert got[ids[505]] == "edited after the read-ahead"
+    assert [i["id"] for b in with_ahead for i in b] == ids
+    monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
+    ids_off, without = _cloud_batches(False, reads)
+    assert ids_off == ids and with_ahead == without

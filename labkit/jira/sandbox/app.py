@@ -5,18 +5,20 @@ It answers the calls labkit and real clients (pycontribs ``jira``, zeep) make, o
 (classic ``/search`` with ``total``); ``mode="cloud"`` like Jira Cloud (``/search/jql`` with
 ``nextPageToken``, ``/search`` answering 410).
 
-Issues are rendered to wire JSON once per answer shape and cached until the next write. A search
-page also renders the next :data:`READ_AHEAD_PAGES` pages of the same search on one background
-thread (read-ahead, :meth:`JiraApp.read_ahead`): a client paging through a result finds them
-cached, and the sandbox works while the client reads. It is bounded (that many pages after the
-page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started only by a search (never when the
-sandbox starts), and dropped by any write; a page being rendered is waited for, not rendered twice.
+Issues are rendered to wire JSON once per answer shape and cached until the next write, all on
+one render thread (:mod:`labkit.jira.sandbox.renderqueue`): requests hand over the issues they
+miss and wait. A search page also queues the next :data:`READ_AHEAD_PAGES` pages of the same
+search there (read-ahead, :meth:`JiraApp.read_ahead`), rendered when no request waits: a client
+paging through a result finds them cached, and the sandbox works while the client reads. It is
+bounded (that many pages after the page asked for, a queue of :data:`READ_AHEAD_QUEUE`), started
+only by a search (never when the sandbox starts), and dropped by any write; nothing is rendered twice.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import secrets
@@ -52,6 +54,7 @@ from labkit.jira.sandbox.fields import (
     v3_comment,
     wire_fields,
 )
+from labkit.jira.sandbox.renderqueue import RenderQueue
 from labkit.jira.sandbox.soap import SOAP_PATH, SoapService
 from labkit.jira.store.dates import normalise
 from labkit.jira.store.decode import loads
@@ -73,6 +76,7 @@ CHANGELOG_BULK_FIELDS = 10        # ... "filter them by up to 10 field IDs"
 CHANGELOG_BULK_MAX = 10000        # ... maxResults: default 1000, maximum 10000
 RENDER_CACHE_MAX = 200_000
 READ_AHEAD_PAGES = 2        # pages of a search rendered ahead of the one asked for (JiraApp.read_ahead)
+READ_AHEAD_CHUNK = 1000     # Cloud: issues of a search page of ids rendered ahead at once (JiraApp.read_ahead_after)
 READ_AHEAD_QUEUE = 4        # read-ahead pages waiting at most
 READ_AHEAD_SEEN_MAX = 10_000
 READ_AHEAD_ORDER_MAX = 100_000  # issues of Cloud id pages whose order is remembered
@@ -219,8 +223,7 @@ class JiraApp:
         self._ids: dict[str, str] = {}                # id -> key
         self._rendered: dict[tuple[Any, ...], dict[str, bytes]] = {}  # answer shape -> key -> issue JSON
         self._rendered_count = 0
-        self._inflight: dict[tuple[Any, ...], dict[str, threading.Event]] = {}  # shape -> issue -> its renderer's event
-        self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, started by the first search page
+        self._queue = RenderQueue(self._render_missing)  # the one render thread, started by the first render
         self._ahead_seen: set[tuple[Any, ...]] = set()  # pages read ahead since the last write
         self._ahead_queued = 0
         self._order: dict[str, tuple[list[str], int]] = {}  # Cloud: key -> (its search page of ids, its place)
@@ -345,11 +348,8 @@ class JiraApp:
         return request.host_url.rstrip("/")
 
     def close(self) -> None:
-        """Stop the read-ahead thread (after the page it is on), then close the store."""
-        with self._cache_lock:
-            ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.shutdown(wait=True, cancel_futures=True)
+        """Stop the render thread (after the work it is on; read-ahead dropped), then close the store."""
+        self._queue.close()
         self.db.close()
 
     # ----------------------------------------------------------------- issues and cache
@@ -368,49 +368,34 @@ class JiraApp:
         """Return the wire JSON (bytes) of the issues of these keys or ids, None for an unknown one.
 
         Rendered issues are cached per field selection (pages are mostly re-reads). The others are
-        read in one batch (``Store.stored_issues``): only what the answer holds is read and decoded. A
-        field passes on as its stored JSON when that is canonical and no REST version rewrites it
+        rendered on the render thread (:class:`labkit.jira.sandbox.renderqueue.RenderQueue`), before
+        any read-ahead and together with other requests' issues of the same answer shape, in one
+        batch (``Store.stored_issues``): only what the answer holds is read and decoded. A field
+        passes on as its stored JSON when that is canonical and no REST version rewrites it
         (:data:`labkit.jira.sandbox.fields.REWRITTEN`), so a first search costs about what a repeated
         one does. Search results embed at most ``changelog_max`` changelog entries per issue, as Jira does.
-        An issue another thread is rendering for the same answer shape (a read-ahead, a concurrent
-        page) is waited for, not rendered twice.
         """
         args = (version, base, spec, default, expand, changelog_max)
-        tag = (version, base, tuple(spec) if spec else None, default, expand, changelog_max)
+        tag = self._shape(args)
         out = self._cached(tag, wanted)
         if None not in out:
             return out
-        cold = out.count(None) == len(out)  # a first page: nothing of it cached
-        missing = list(dict.fromkeys(wanted if cold else (w for w, hit in zip(wanted, out, strict=True) if hit is None)))
-        done = threading.Event()
-        with self._cache_lock:
-            flights = self._inflight.setdefault(tag, {})
-            names = list(map(self._ids.get, missing, missing))  # an issue is in flight under its key, else as asked
-            theirs = {w: flights[k] for w, k in zip(missing, names, strict=True) if k in flights} if flights else {}
-            mine = missing
-            if theirs:
-                pairs = [(w, k) for w, k in zip(missing, names, strict=True) if w not in theirs]
-                mine, names = [w for w, _ in pairs], [k for _, k in pairs]
-            flights.update(dict.fromkeys(names, done))
-        try:
-            made = self._render(mine, tag, args) if mine else {}
-        finally:
-            with self._cache_lock:
-                for k in names:
-                    if flights.get(k) is done:
-                        del flights[k]
-            done.set()
-        if theirs:
-            for event in set(theirs.values()):
-                event.wait()
-            waited = dict(zip(theirs, self._cached(tag, list(theirs)), strict=True))
-            left = [w for w, hit in waited.items() if hit is None]  # unknown, or dropped by a write meanwhile
-            made.update(waited)
-            if left:
-                made.update(self._render(left, tag, args))
-        if cold:
-            return list(map(made.get, wanted))
+        missing = list(dict.fromkeys(w for w, hit in zip(wanted, out, strict=True) if hit is None))
+        made = self._queue.render(tag, args, missing)
         return [hit if hit is not None else made.get(w) for w, hit in zip(wanted, out, strict=True)]
+
+    def _render_missing(self, tag: tuple[Any, ...], args: tuple[Any, ...], wanted: list[str]) -> dict[str, bytes | None]:
+        """On the render thread: the wire JSON of issues (keys or ids, each once), rendering those not cached yet.
+
+        Issues rendered since the request looked (by a batch or a read-ahead before it) are taken
+        from the cache: what is cached is current (a write empties it, and a render begun before a
+        write is not cached).
+        """
+        made = dict(zip(wanted, self._cached(tag, wanted), strict=True))
+        rest = [w for w, hit in made.items() if hit is None]
+        if rest:
+            made.update(self._render(rest, tag, args))
+        return made
 
     def _cached(self, tag: tuple[Any, ...], wanted: list[str]) -> list[bytes | None]:
         """The cached wire JSON of issues (keys or ids) for one answer shape, None where there is none."""
@@ -481,18 +466,21 @@ class JiraApp:
         """Cloud: render ahead the issues that follow a bulkfetch's in the search page of ids they came from.
 
         Atlassian's advice for Cloud is to page through the ids, then fetch the details in batches:
-        the batches after this one are rendered on the read-ahead thread (at most
-        :data:`READ_AHEAD_PAGES` of them, as :meth:`read_ahead`).
+        the issues after this batch are rendered by the render thread when no request waits, in
+        chunks of :data:`READ_AHEAD_CHUNK` of that page of ids (a chunk is read and rendered at once,
+        where a hundred batches of a hundred would each pay a read), at most
+        :data:`READ_AHEAD_PAGES` chunks ahead, each once (:meth:`_ahead_job`).
         """
         with self._cache_lock:
             found = self._order.get(self._ids.get(wanted[-1], wanted[-1])) if wanted else None
         if found is None:
             return
         keys, n = found
-        size = len(wanted)
-        for at in range(n + 1, min(len(keys), n + 1 + READ_AHEAD_PAGES * size), size):
-            batch = keys[at:at + size]
-            self._ahead_job(("batch", batch[0], size, *self._shape(args)), self._render_ahead, batch, args)
+        chunk = max(len(wanted), READ_AHEAD_CHUNK)
+        first = (n + 1) // chunk
+        for c in range(first, min(first + READ_AHEAD_PAGES, -(-len(keys) // chunk))):
+            part = keys[c * chunk:(c + 1) * chunk]
+            self._ahead_job(("chunk", part[0], chunk, *self._shape(args)), self._render_ahead, part, args)
 
     @staticmethod
     def _shape(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -505,16 +493,12 @@ class JiraApp:
         with self._cache_lock:
             if job in self._ahead_seen or self._ahead_queued >= READ_AHEAD_QUEUE:
                 return
-            if self._ahead is None:
-                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="jira-read-ahead")
             if len(self._ahead_seen) > READ_AHEAD_SEEN_MAX:
                 self._ahead_seen.clear()
             self._ahead_seen.add(job)
             self._ahead_queued += 1
-            generation, ahead = self._generation, self._ahead
-        try:
-            ahead.submit(self._ahead_run, generation, fn, *args)
-        except RuntimeError:  # the app is closing
+            generation = self._generation
+        if not self._queue.ahead(functools.partial(self._ahead_run, generation, fn, *args)):  # the app is closing
             with self._cache_lock:
                 self._ahead_queued -= 1
 
@@ -535,9 +519,9 @@ class JiraApp:
         self._render_ahead(generation, keys, args)
 
     def _render_ahead(self, generation: int, keys: list[str], args: tuple[Any, ...]) -> None:
-        """Render issues ahead unless a write came first."""
+        """Render issues ahead (on the render thread) unless a write came first."""
         if generation == self._generation:
-            self.rendered(keys, *args)
+            self._render_missing(self._shape(args), args, keys)
 
     @staticmethod
     def json_with_issues(head: dict[str, Any], issues: list[bytes | None], tail: dict[str, Any] | None = None,
