@@ -153,6 +153,7 @@ def run_notebook(notebook: str | Path, parameters: dict[str, Any] | None = None,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from labkit.kernel_client import KernelManager  # a reply's missed wake-up never stalls the run
     from labkit.redact import scrub_notebook, scrub_text, secret_values
 
     src = Path(notebook).expanduser()
@@ -194,7 +195,8 @@ def run_notebook(notebook: str | Path, parameters: dict[str, Any] | None = None,
         with _environment(profile), _kernel_stderr_quiet():
             papermill.execute_notebook(key_in, key_out, parameters=params, cwd=str(src.parent.resolve()),
                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                       execution_timeout=_whole_seconds(cell_timeout))
+                                       execution_timeout=_whole_seconds(cell_timeout),
+                                       kernel_manager_class=KernelManager)
     except PapermillExecutionError as exc:
         failure = exc
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout is reported, never a traceback

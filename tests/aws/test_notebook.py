@@ -41,14 +41,13 @@ print("FAILED:", [(r.tool, r.check) for r in form.last_rows if r.status == "fail
 def test_notebook_runs_and_keeps_the_secret_out(run_dir):
     """``run_dir`` (tests/conftest.py) is a private sandbox run dir, stopped after the test."""
     import nbformat
-    from nbclient import NotebookClient
 
     import labkit.sandbox as sb
+    from labkit.kernel_client import notebook_client
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(FORM_CHECK))  # the form, on its defaults, nothing typed
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    notebook_client(nb, timeout=600, cwd=NOTEBOOK.parent).execute()
     secret = sb.secret("aws", rd=run_dir).reveal()
     text = nbformat.writes(nb)
     assert len(secret) > 10 and secret not in text

@@ -8,7 +8,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 HEAVY = ["pandas", "ipywidgets", "zeep", "libvirt", "boto3", "botocore", "IPython", "tqdm", "numpy", "requests",
-         "papermill", "nbconvert", "nbclient", "itables"]
+         "papermill", "nbconvert", "nbclient", "jupyter_client", "zmq", "itables"]
 
 
 @pytest.mark.parametrize("module", ["labkit", "labkit.config", "labkit.sandbox", "labkit.cli", "labkit.tables",

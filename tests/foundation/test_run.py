@@ -14,6 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import labkit
 import labkit.sandbox as sb
 from labkit.errors import RunError
+from labkit.kernel_client import SlicedChannel
 from labkit.redact import find_secrets, secret_values
 from labkit.run import list_runs, parse_parameters, resolve_parameters
 from tests.conftest import REPO
@@ -72,9 +73,18 @@ def test_a_torn_index_line_is_skipped(tmp_path):
 def test_labkit_run_from_python_records_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_CANARY_TOKEN", CANARY)
     nb = small_notebook(tmp_path / "small.ipynb", fail=False)
+    waits: list[float | None] = []  # the run's kernel replies come through labkit.kernel_client's channels
+    real_get_msg = SlicedChannel.get_msg
+
+    async def counted_get_msg(self, timeout=None):
+        waits.append(timeout)
+        return await real_get_msg(self, timeout)
+
+    monkeypatch.setattr(SlicedChannel, "get_msg", counted_get_msg)
     # a fractional cell timeout (what --cell-timeout=1.5 gives) is accepted: nbclient takes whole seconds
     record = labkit.run(nb, {"count": "4", "LABEL": "four"}, out=tmp_path / "runs", cell_timeout=120.5)
     assert record.status == "ok" and record.parameters == {"count": 4, "label": "four"}
+    assert waits
     executed = nbformat.read(record.path, as_version=4)
     assert "'ratio': ratio" in executed.cells[-1].source and "2.5" in json.dumps(executed.cells[-1].outputs)
     assert executed.metadata["labkit"]["run"]["status"] == "ok"

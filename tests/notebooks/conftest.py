@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.kernel_client import notebook_client
 from labkit.redact import secret_values
 from tests.conftest import REPO
 
@@ -65,7 +66,6 @@ class NotebookRun:
     def execute(self, path: Path):
         """Execute one notebook in its own kernel; return the executed notebook (errors are recorded)."""
         import nbformat
-        from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
 
         nb = nbformat.read(self.workdir / path.name, as_version=4)
@@ -75,8 +75,7 @@ class NotebookRun:
         os.environ.clear()
         os.environ.update(env)
         try:
-            client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                                    resources={"metadata": {"path": str(self.workdir)}})
+            client = notebook_client(nb, timeout=600, cwd=self.workdir)
             client.execute()
         except CellExecutionError as exc:
             self.errors[path.name] = str(exc)[-3000:]

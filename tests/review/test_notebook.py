@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import labkit.sandbox as sandbox
+from labkit.kernel_client import notebook_client
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -16,14 +17,12 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05-pr-review.ipy
 
 def test_pr_review_notebook_runs(tmp_path, monkeypatch, nothing_left_in_tmp):
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("LABKIT_RUN_DIR", str(tmp_path / "run"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert "parameters" in nb.cells[1].metadata.get("tags", [])
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
     try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        notebook_client(nb, timeout=300, cwd=NOTEBOOK.parent).execute()
     finally:
         sandbox.stop(rd=tmp_path / "run")
     last = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[-1].outputs)

@@ -28,13 +28,14 @@ def outputs(cell) -> str:
 
 def test_runbook_01_plans_saves_seeds_waits_and_snapshots(tmp_path, monkeypatch):
     import nbformat
-    from nbclient import NotebookClient
+
+    from labkit.kernel_client import notebook_client
 
     monkeypatch.setenv("LABKIT_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.delenv("LABKIT_PROFILE", raising=False)
     before = set(os.listdir(tempfile.gettempdir()))
     nb = nbformat.read(REPO / "notebooks/01-cloud-in-a-box.ipynb", as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook_client(nb, timeout=300, cwd=tmp_path).execute()
     code = {c.source.split("\n", 1)[0]: c for c in nb.cells if c.cell_type == "code"}
     saved = outputs(code['plan_file = save_plan(work / "lab.toml", [plan])'])
     assert "[[clouds.ciab1.vms]]" in saved and "reads back the same plan" in saved and "True" in saved
