@@ -353,7 +353,7 @@ def _rest_times(texts: Sequence[Any]):  # -> pandas.Series | None
     import numpy as np
     import pandas as pd
 
-    values = np.array(texts, dtype=object)
+    values = np.fromiter(texts, dtype=object, count=len(texts))  # np.array looks into each text (0.9 ms for 20k)
     given = values != None  # noqa: E711 (element-wise)
     shown = values[given].tolist()
     n = len(shown)
@@ -367,7 +367,8 @@ def _rest_times(texts: Sequence[Any]):  # -> pandas.Series | None
         return None
     a = np.frombuffer(raw, dtype=np.uint8).reshape(n, 29)
     sign = a[:, 23]
-    d = a[:, _REST_DIGITS].astype(np.int64) - ord("0")
+    d = a[:, _REST_DIGITS].astype(np.int64)
+    d -= ord("0")  # in place: one (dates x digits) array of 8-byte integers, not two
     if not (((d >= 0) & (d <= 9)).all() and ((sign == ord("+")) | (sign == ord("-"))).all()
             and (a[:, _REST_MARKS] == np.frombuffer(b"--T::.\x00", dtype=np.uint8)).all()):
         return None
