@@ -470,8 +470,11 @@ class Session(requests.Session):
 
     def content(self, method: str, url: str, *, json: Any = None, idempotent: bool | None = None,
                 retry_read_timeout: bool | None = None, deadline: float | None = None,
-                timeout: Any = None) -> bytes:
+                timeout: Any = None) -> bytes | bytearray:
         """Send a call (a JSON body) and return its answer's body: :meth:`request`'s retries, deadline and errors.
+
+        The body is bytes, or for a long answer the bytearray it was read into (see ``labkit.http_wire``):
+        both decode with ``json.loads`` and msgspec as they are.
 
         When the call needs nothing of requests' session layer (no proxy, hooks, params, netrc or
         custom auth; the base URL's own host), it goes straight to the mounted adapter's urllib3 pool
@@ -603,7 +606,7 @@ class Session(requests.Session):
         response.headers = CaseInsensitiveDict(answer.headers)
         response.encoding = requests.utils.get_encoding_from_headers(response.headers)
         response.request, response.connection = prepared, adapter
-        response._content, response._content_consumed = answer.body, True
+        response._content, response._content_consumed = bytes(answer.body), True  # requests' content is bytes
         if "set-cookie" in answer.headers:
             requests.cookies.extract_cookies_to_jar(response.cookies, prepared, _CookieSource(answer.raw_headers))
         return response
@@ -684,7 +687,7 @@ class _Answer:
     __slots__ = ("content", "headers", "status_code")
     is_redirect = False
 
-    def __init__(self, status: int, headers: Any, content: bytes) -> None:
+    def __init__(self, status: int, headers: Any, content: bytes | bytearray) -> None:
         """Hold the status, the headers and the whole body."""
         self.status_code, self.headers, self.content = status, headers, content
 

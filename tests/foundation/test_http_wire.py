@@ -172,6 +172,26 @@ def test_each_answer_reads_as_requests_reads_it(raw, name):
     assert ref[1] == 1
 
 
+def test_a_long_body_comes_whole_in_the_buffer_it_was_read_into(raw):
+    """A Server search page (890 KB) is not copied into bytes: it comes as its bytearray, equal to what
+    requests reads, and decodes as it is (json.loads, msgspec); a long error answer is the same error."""
+    import json
+
+    import msgspec
+
+    body = json.dumps({"issues": [{"key": f"DEMO-{n}", "summary": "disk space " * 10} for n in range(6000)]}).encode()
+    ref, direct = both(raw, [http("HTTP/1.1 200 OK", [f"Content-Length: {len(body)}"], body)])
+    assert direct == ref and ref[0] == body
+    s = session(raw.url, sleep=lambda _s: None)
+    raw.script = [http("HTTP/1.1 200 OK", [f"Content-Length: {len(body)}"], body)]
+    got = s.content("POST", "/rest/api/2/search", json={})
+    assert type(got) is bytearray and json.loads(got) == msgspec.json.decode(got) == json.loads(body)
+    s.close()
+    error = json.dumps({"errorMessages": ["no such field"], "padding": "x" * 400_000}).encode()
+    ref, direct = both(raw, [http("HTTP/1.1 404 Nope", [f"Content-Length: {len(error)}"], error)])
+    assert direct == ref == (("error", 404), 1)
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 500])
 def test_an_error_answer_gives_the_same_error_after_the_same_attempts(raw, status):
     answer = http(f"HTTP/1.1 {status} Nope", ["Content-Type: application/json", "Content-Length: 31"],

@@ -192,3 +192,58 @@ def test_small_pages_and_limits_give_the_first_issues_in_order(sb):
             got = list(client.search(jql, limit=limit)["key"])
             assert got == (keys if limit is None else keys[:limit]), (workers, limit)
         assert [i["key"] for i in client.search_issues(jql, limit=150)] == keys[:150]
+
+
+def _odd_page(page: dict, rank: str) -> dict:
+    """A real page with issues stripped of fields, fields null or empty, odd names, unsorted lists and odd links."""
+    issues = page["issues"]
+    del issues[0]["fields"]
+    issues[1]["fields"] = dict.fromkeys(issues[1]["fields"])  # every field null
+    issues[2]["fields"] = {}  # every field missing
+    f = issues[3]["fields"]
+    f["status"] = {"name": "Triage"}  # no statusCategory
+    f["issuetype"], f["priority"] = {"value": "Epic"}, {"name": None, "value": "P1"}
+    f["assignee"], f["reporter"] = {"displayName": "", "name": "al"}, {"accountId": "5b10ac8d82e05b22cc7d4ef5"}
+    f["labels"], f["components"] = ["b", "a", "c"], [{"name": "web"}, {"value": "api"}, {"name": "db"}]
+    f[rank] = None
+    f = issues[4]["fields"]
+    f["labels"], f["components"], f["issuelinks"] = ["solo"], [{"name": None}], [
+        {"type": {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"}, "outwardIssue": {"key": "X-2"}},
+        {"type": {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"}, "inwardIssue": {"key": "X-1"}},
+        {"type": {"name": "Relates", "inward": "relates to", "outward": "relates to"}, "inwardIssue": {"key": "X-3"}},
+        {"type": None, "outwardIssue": {"key": "X-4"}}, {"inwardIssue": {"key": "X-5"}},
+        {"type": {"name": "Blocks", "inward": "is blocked by", "outward": "blocks"}}]
+    issues[5]["fields"]["resolutiondate"] = None
+    return page
+
+
+def test_columns_of_real_server_pages_equal_each_issue_normalised(sb):
+    """Real Server pages of every field the search asks for, some issues then without fields, with null, empty and
+    odd values: the columns path (msgspec structs, columns page by page, dates read from their texts) gives the
+    frame the row path gives (json.loads, normalise per issue, the dates read back from the frame's text column)."""
+    import json
+
+    import pandas as pd
+
+    from labkit.jira.client.columns import columns_parser, page_parser
+    from labkit.jira.client.rest import base_fields, to_dataframe
+
+    if sb.app.mode != "server":
+        pytest.skip("Server pages (/rest/api/2/search)")
+    client = JiraClient(sb.url, sb.auth)
+    rank = client.rank_field
+    page = json.loads(client._post_search("/rest/api/2/search", {
+        "jql": "ORDER BY key ASC", "startAt": 0, "maxResults": 300, "fields": base_fields(rank)}))
+    assert len(page["issues"]) == 300
+    odd_dates = _odd_page(json.loads(json.dumps(page)), rank)
+    odd_dates["issues"][6]["fields"]["created"] = "2024-01-02T03:04:05Z"  # not Jira's form: pandas reads the column
+    for body in (page, _odd_page(json.loads(json.dumps(page)), rank), odd_dates):
+        content = json.dumps(body).encode()
+        assert not isinstance(page_parser(rank)(content)["issues"][0], dict)  # decoded into structs, no fallback
+        columns = columns_parser(rank, client.blocking)(content)["issues"].columns
+        rows = [normalise(i, rank, rule=client.blocking) for i in json.loads(content)["issues"]]
+        pd.testing.assert_frame_equal(to_dataframe(columns), to_dataframe(rows), check_exact=True)
+    frame = to_dataframe(columns)
+    assert frame.loc[4, "blocked_by"] == ["X-1"] and frame.loc[4, "blocks"] == ["X-2"]
+    assert frame.loc[3, ["issuetype", "priority", "assignee"]].tolist() == ["Epic", "P1", "al"]
+    assert frame.loc[3, "components"] == ["api", "db", "web"] and frame["resolved"].isna().sum() > 1

@@ -147,7 +147,8 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         """A user's display name (or login, or account id) per issue."""
         return [None if u is None else (u.displayName or u.name or u.accountId) for u in values]
 
-    blocked_by: list[list[str]] = [[] for _ in links]  # most issues have no links: only those with some are read
+    # most issues have no links: only those with some are read, and a decoded empty list is its issue's blocked_by
+    blocked_by: list[list[str]] = [[] if ls is None or ls else ls for ls in links]
     blocks: list[list[str]] = [[] for _ in links]
     for n in [n for n, issue_links in enumerate(links) if issue_links]:
         sides = []
@@ -169,10 +170,11 @@ def search_columns(issues: list[Any], rank_field: str = DEFAULT_RANK_FIELD,
         "issuetype": _shared(named(issuetype), shared), "priority": _shared(named(priority), shared),
         "assignee": _shared(user(assignee), shared), "reporter": _shared(user(reporter), shared),
         "created": list(created), "updated": list(updated), "resolved": list(resolved),
-        # a decoded list is this issue's own (its struct is dropped): kept when it needs no sorting
+        # a decoded list is this issue's own (its struct is dropped): kept when it needs no change
         "labels": [[] if ls is None else ls if len(ls) < 2 else sorted(ls) for ls in labels],
-        "components": [sorted([c.name if c.name is not None else c.value for c in cs]) if len(cs := cl or ()) > 1
-                       else [cs[0].name if cs[0].name is not None else cs[0].value] if cs else [] for cl in components],
+        "components": [([] if cs is None else cs) if not cs else [cs[0].name if cs[0].name is not None else cs[0].value]
+                       if len(cs) == 1 else sorted([c.name if c.name is not None else c.value for c in cs])
+                       for cs in components],
         "rank": list(rank), "blocked_by": blocked_by, "blocks": blocks,
     }
 

@@ -115,9 +115,13 @@ def to_dataframe(rows: list[dict[str, Any]] | dict[str, list[Any]], extra: Seque
     import pandas as pd
 
     cols = COLUMNS + [c for c in extra if c not in COLUMNS]
+    given = rows if isinstance(rows, dict) else {}
+    if given:  # columns: each date column is read from its own texts, never made a text column of the frame first
+        rows = {c: search_times(v) if c in SEARCH_DATE_COLUMNS else v for c, v in given.items()}
     df = pd.DataFrame(rows, columns=cols)
     for c in SEARCH_DATE_COLUMNS:
-        df[c] = search_times(df[c].tolist())
+        if c not in given:  # rows: the frame's text column, read back
+            df[c] = search_times(df[c].tolist())
     if raw is not None:
         df["raw"] = raw
     return df
