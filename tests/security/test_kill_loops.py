@@ -51,25 +51,35 @@ def start(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def kill_at_random(proc: subprocess.Popen, rng: random.Random, progress, limit: float = 120) -> bool:
-    """Kill the process group at a random point; True if it was still running (a real kill).
+class RandomKiller:
+    """Kills a command's process group at a random point inside its run, however fast this machine runs it.
 
-    Half the time the point is a random delay after start; otherwise when ``progress()`` (events in
-    its journal) has grown by a random number of events.
+    Half the time the point is a random share of how long a whole run takes here (often before any
+    call); otherwise when ``progress()`` (events in its journal) has grown by a random share of the events
+    a whole run makes. Both start from a guess (3 s, 12 events) and follow the last run that finished
+    unkilled: with fixed ranges a fast machine finished most runs before their kill point came.
     """
-    begin = time.monotonic()
-    by_time = rng.random() < 0.5
-    delay = rng.uniform(0.2, 3.0)
-    base = progress()
-    step = rng.randint(1, 12)
-    while proc.poll() is None and time.monotonic() - begin < limit:
-        if (by_time and time.monotonic() - begin >= delay) or (not by_time and progress() - base >= step):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            return True
-        time.sleep(0.003)
-    proc.wait(timeout=30)
-    return False
+
+    def __init__(self, rng: random.Random, seconds: float = 3.0, events: int = 12) -> None:
+        """Start from a guess of a whole run's seconds and journal events."""
+        self.rng, self.seconds, self.events = rng, seconds, events
+
+    def kill(self, proc: subprocess.Popen, progress, limit: float = 120) -> bool:
+        """Kill the process group at a random point; True if it was still running (a real kill)."""
+        begin = time.monotonic()
+        by_time = self.rng.random() < 0.5
+        delay = self.rng.uniform(0.05, 0.95) * self.seconds
+        base = progress()
+        step = self.rng.randint(1, max(1, self.events - 1))
+        while proc.poll() is None and time.monotonic() - begin < limit:
+            if (by_time and time.monotonic() - begin >= delay) or (not by_time and progress() - base >= step):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+                return True
+            time.sleep(0.003)
+        proc.wait(timeout=30)
+        self.seconds, self.events = time.monotonic() - begin, max(2, progress() - base)  # a whole run, here
+        return False
 
 
 def journal_lines(path: Path) -> int:
@@ -89,8 +99,9 @@ def test_a_bulk_import_killed_20_times_ends_with_exactly_n_issues_and_n_links(ji
     rng = random.Random(int(os.environ.get("LABKIT_KILL_SEED", "1515")))
     tickets = list(rt.generate_tickets(300, seed=15, link_ratio=0.6))
     export = rt.write_tickets(tickets, tmp_path / "export.csv")
+    killer = RandomKiller(rng)
     kills = imports = 0
-    for cycle in range(6):
+    for cycle in range(12):
         if kills >= KILLS:
             break
         mapping = tmp_path / f"mapping-{cycle}.json"
@@ -104,7 +115,7 @@ def test_a_bulk_import_killed_20_times_ends_with_exactly_n_issues_and_n_links(ji
             if kills >= KILLS:
                 break
             proc = start(argv)
-            if not kill_at_random(proc, rng, lambda journal=journal: journal_lines(journal)):
+            if not killer.kill(proc, lambda journal=journal: journal_lines(journal)):
                 assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
                 break  # this import finished between two kills
             kills += 1
@@ -159,6 +170,7 @@ def test_rank_apply_killed_20_times_is_always_undone_to_the_exact_order(jira, tm
     rng = random.Random(2026)
     add_violations(jira)
     original = jira.backlog_order(RANK_JQL)
+    killer = RandomKiller(rng)
     kills = mid_apply = 0
     for attempt in range(120):
         if kills >= KILLS and mid_apply >= 3:  # on a loaded machine early kills land before the journal: go on
@@ -172,7 +184,7 @@ def test_rank_apply_killed_20_times_is_always_undone_to_the_exact_order(jira, tm
             except (OSError, ValueError, KeyError):
                 return 0
 
-        killed = kill_at_random(proc, rng, calls)
+        killed = killer.kill(proc, calls)
         kills += killed
         if journal.exists():
             data = load_journal(journal)  # whole JSON after every kill: written by rename
