@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
 
 import pytest
@@ -14,6 +15,16 @@ from jupyter_client.session import Session
 from labkit.kernel_client import SlicedChannel, notebook_client
 
 NEVER = 5.0  # seconds after which an awaited message counts as never received
+
+
+def run(coro):
+    """Run a coroutine to its end on a thread and event loop of its own.
+
+    Not ``asyncio.run`` here: the browser tests' session keeps playwright's sync API open, and it keeps an
+    event loop running on the main thread for the rest of the session.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _missed_wakeup(channel_class: type, timeout: float | None) -> str:
@@ -52,12 +63,12 @@ async def _missed_wakeup(channel_class: type, timeout: float | None) -> str:
 
 def test_jupyter_clients_own_channel_misses_the_reply_in_this_state():
     """The state the test below builds is the real failure: jupyter_client's channel sleeps past the reply."""
-    assert asyncio.run(_missed_wakeup(AsyncZMQSocketChannel, None)) == "missed"
+    assert run(_missed_wakeup(AsyncZMQSocketChannel, None)) == "missed"
 
 
 @pytest.mark.parametrize("timeout", [None, 60.0])
 def test_the_sliced_channel_receives_the_reply_whatever_its_timeout(timeout):
-    assert asyncio.run(_missed_wakeup(SlicedChannel, timeout)) == "execute_reply"
+    assert run(_missed_wakeup(SlicedChannel, timeout)) == "execute_reply"
 
 
 def test_the_sliced_channel_still_times_out_when_nothing_comes():
@@ -72,7 +83,7 @@ def test_the_sliced_channel_still_times_out_when_nothing_comes():
             ctx.term()
 
     with pytest.raises(Empty):
-        asyncio.run(wait())
+        run(wait())
 
 
 def test_notebook_client_runs_a_notebook_through_sliced_channels(tmp_path):
