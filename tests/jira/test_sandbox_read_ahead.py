@@ -51,31 +51,24 @@ def _frame(sb, mode: str):
 
 @pytest.mark.parametrize("mode", ["server", "cloud"])
 def test_a_paged_search_gets_the_same_frame_with_each_document_read_once(mode, reads, monkeypatch):
-    renders: list[tuple[str, bool, int]] = []  # (thread, inside a read-ahead, issues rendered)
-    inside = threading.local()
-    real_render, real_ahead = sandbox_app.JiraApp._render, sandbox_app.JiraApp._render_ahead
+    renders: list[str] = []  # the thread of each render
+    real_render = sandbox_app.JiraApp._render
 
     def render(self, missing, *args, **kwargs):
-        """The app's own rendering, noting the thread and whether a read-ahead asked."""
-        renders.append((threading.current_thread().name, getattr(inside, "ahead", False), len(missing)))
+        """The app's own rendering, noting the thread."""
+        renders.append(threading.current_thread().name)
         return real_render(self, missing, *args, **kwargs)
 
-    def ahead(self, *args, **kwargs):
-        """The app's own read-ahead, marked."""
-        inside.ahead = True
-        try:
-            return real_ahead(self, *args, **kwargs)
-        finally:
-            inside.ahead = False
-
     monkeypatch.setattr(sandbox_app.JiraApp, "_render", render)
-    monkeypatch.setattr(sandbox_app.JiraApp, "_render_ahead", ahead)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
         with_ahead = _frame(sb, mode)
         once = dict(reads)
     assert len(with_ahead) == SEED
-    assert sum(n for _, is_ahead, n in renders if is_ahead) > 0  # issues were rendered ahead of their request
-    assert {t for t, _, _ in renders} == {"jira-render"}  # one thread renders: requests only wait for it
+    # Whether the read-ahead or a request gets to an issue first depends on the machine's speed (the render thread
+    # serves waiting requests first: on a fast machine CI saw the requests take every issue). That the read-ahead
+    # renders ahead is shown where the tests wait for it: test_a_write_during_a_read_ahead_is_not_hidden_by_it
+    # (Server) and test_cloud_batches_read_ahead_equal_batches_read_when_asked_after_edits (Cloud).
+    assert set(renders) == {"jira-render"}  # one thread renders: requests only wait for it
     assert len(once) == SEED and set(once.values()) == {1}  # read-ahead and requests never render an issue twice
     monkeypatch.setattr(sandbox_app, "READ_AHEAD_PAGES", 0)
     with serve(mode=mode, seed_issues=SEED, seed=4) as sb:
