@@ -1,6 +1,6 @@
-"""A large import into an empty store builds its FTS5 indexes on threads: the same index as one built row by row.
+"""A large import into an empty store builds its FTS5 indexes in worker processes: the same index as one built row by row.
 
-``Store.fts_threads`` switches the threaded path (``labkit.jira.store.ftsbuild``) off, so the same
+``Store.fts_workers`` switches the worker path (``labkit.jira.store.ftsbuild``) off, so the same
 issues are imported both ways and compared: the FTS5 shadow tables row for row, FTS5's own
 ``integrity-check`` ("verify that the full-text index is internally consistent", sqlite.org/fts5.html),
 the raw vocabulary, and the answers of text queries of every kind on every text field.
@@ -60,33 +60,33 @@ def _state(store: Store) -> dict:
     return out
 
 
-def _imported(issues, monkeypatch, *, threads: bool, store: Store | None = None) -> Store:
-    """A store with ``issues`` imported, the FTS5 indexes built on threads or row by row."""
-    monkeypatch.setattr(Store, "fts_threads", threads)
+def _imported(issues, monkeypatch, *, workers: bool, store: Store | None = None) -> Store:
+    """A store with ``issues`` imported, the FTS5 indexes built by worker processes or row by row."""
+    monkeypatch.setattr(Store, "fts_workers", workers)
     store = store if store is not None else Store()
     assert store.import_issues(issues) == len(issues)
     return store
 
 
-def test_threaded_fts_build_equals_the_row_by_row_one(monkeypatch):
+def test_worker_fts_build_equals_the_row_by_row_one(monkeypatch):
     """Threads and row by row give the same shadow tables, vocabulary and answers; every query finds something."""
     issues = _issues(4500)  # two full batches and a partial one
-    threaded = _state(_imported(issues, monkeypatch, threads=True))
-    sequential = _state(_imported(issues, monkeypatch, threads=False))
-    assert threaded == sequential
-    assert all(threaded["answers"][q] for q in _QUERIES if "EMPTY" not in q)
-    assert len(threaded["vocab"]) > 20
+    by_workers = _state(_imported(issues, monkeypatch, workers=True))
+    sequential = _state(_imported(issues, monkeypatch, workers=False))
+    assert by_workers == sequential
+    assert all(by_workers["answers"][q] for q in _QUERIES if "EMPTY" not in q)
+    assert len(by_workers["vocab"]) > 20
 
 
-def test_a_key_repeated_in_a_later_batch_is_upserted_on_the_threaded_path(monkeypatch):
-    """A later batch repeating keys moves the threaded index into the store and goes on row by row: same result."""
+def test_a_key_repeated_in_a_later_batch_is_upserted_on_the_worker_path(monkeypatch):
+    """A later batch repeating keys moves the workers' index into the store and goes on row by row: same result."""
     first = _issues(2500)
     again = [issue(i["key"], "replaced volume text", None) for i in first[:50]]
-    threaded = _state(_imported(first + again, monkeypatch, threads=True))
-    sequential = _state(_imported(first + again, monkeypatch, threads=False))
-    assert threaded == sequential
-    assert threaded["answers"]['summary ~ "\\"volume attach\\""'] != []
-    assert len(threaded["issues"]) == 2500
+    by_workers = _state(_imported(first + again, monkeypatch, workers=True))
+    sequential = _state(_imported(first + again, monkeypatch, workers=False))
+    assert by_workers == sequential
+    assert by_workers["answers"]['summary ~ "\\"volume attach\\""'] != []
+    assert len(by_workers["issues"]) == 2500
 
 
 def test_an_index_read_before_the_import_sees_the_imported_text(monkeypatch, tmp_path):
@@ -96,12 +96,12 @@ def test_an_index_read_before_the_import_sees_the_imported_text(monkeypatch, tmp
     store = Store(path)
     assert store.search_keys('text ~ "disk"')[0] == []
     issues = _issues(2100)
-    _imported(issues, monkeypatch, threads=True, store=store)
+    _imported(issues, monkeypatch, workers=True, store=store)
     got = _state(store)
     store.close()
     with Store(path) as again:
         assert _state(again) == got
-    assert got == _state(_imported(issues, monkeypatch, threads=False))
+    assert got == _state(_imported(issues, monkeypatch, workers=False))
 
 
 def _failing(issues, exc: BaseException):
@@ -111,10 +111,10 @@ def _failing(issues, exc: BaseException):
 
 
 @pytest.mark.parametrize("exc", [JiraError("boom"), KeyboardInterrupt()])
-@pytest.mark.parametrize("threads", [True, False])
-def test_a_failed_large_import_leaves_the_store_as_it_was(monkeypatch, tmp_path, exc, threads):
+@pytest.mark.parametrize("workers", [True, False])
+def test_a_failed_large_import_leaves_the_store_as_it_was(monkeypatch, tmp_path, exc, workers):
     """An import into an empty store that fails after two batches leaves it empty and usable, on disk too."""
-    monkeypatch.setattr(Store, "fts_threads", threads)
+    monkeypatch.setattr(Store, "fts_workers", workers)
     path = tmp_path / "f.db"
     store = Store(path)
     empty = _state(store)
@@ -130,5 +130,40 @@ def test_a_failed_large_import_leaves_the_store_as_it_was(monkeypatch, tmp_path,
     with Store(path) as again:
         assert _state(again) == empty
         issues = _issues(2300)
-        _imported(issues, monkeypatch, threads=threads, store=again)
-        assert _state(again) == _state(_imported(issues, monkeypatch, threads=not threads))
+        _imported(issues, monkeypatch, workers=workers, store=again)
+        assert _state(again) == _state(_imported(issues, monkeypatch, workers=not workers))
+
+
+@pytest.mark.parametrize("executable", ["/bin/false", "/nonexistent/python"])
+def test_where_the_workers_cannot_run_the_index_is_built_row_by_row(monkeypatch, executable):
+    """A Python that cannot run the worker file (or none at all): the same store as the row-by-row build."""
+    issues = _issues(2300)
+    expected = _state(_imported(issues, monkeypatch, workers=False))
+    monkeypatch.setattr("labkit.jira.store.ftsbuild.sys.executable", executable)
+    assert _state(_imported(issues, monkeypatch, workers=True)) == expected
+
+
+def test_a_worker_that_dies_fails_the_import_in_one_line_and_loses_nothing(monkeypatch, tmp_path):
+    """A worker killed in the middle of a large import: a JiraError naming the index, the store as it was."""
+    import signal
+
+    from labkit.jira.store import ftsbuild
+
+    started = ftsbuild.FtsBuilder.started
+
+    def kill_one(self):
+        ok = started(self)
+        self._work[0].proc.send_signal(signal.SIGKILL)
+        return ok
+
+    monkeypatch.setattr(ftsbuild.FtsBuilder, "started", kill_one)
+    store = Store(tmp_path / "k.db")
+    empty = _state(store)
+    with pytest.raises(JiraError, match=r"building the text index fts failed: .*exit status -9") as err:
+        _imported(_issues(4100), monkeypatch, workers=True, store=store)
+    assert "\n" not in str(err.value) and "run it again" in (err.value.hint or "")
+    assert len(store) == 0 and _state(store) == empty
+    monkeypatch.setattr(ftsbuild.FtsBuilder, "started", started)
+    issues = _issues(2300)
+    assert _state(_imported(issues, monkeypatch, workers=True, store=store)) == _state(
+        _imported(issues, monkeypatch, workers=False))

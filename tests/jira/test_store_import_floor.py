@@ -6,7 +6,7 @@ hand-written ``executemany`` SQL and shares no code with labkit (it is the cost 
 writes must hold the same rows: issues, documents, labels, components, versions, links, named objects,
 both FTS5 indexes' shadow tables (the index itself, not only its answers) and the same secondary
 indexes. The only rows allowed to differ are the link types the store holds before any import.
-Both of labkit's paths are checked: a large load (FTS5 built on threads) and a small one (row by row).
+Both of labkit's paths are checked: a large load (FTS5 built by worker processes) and a small one (row by row).
 """
 
 from __future__ import annotations

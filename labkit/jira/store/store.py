@@ -334,8 +334,9 @@ class Store:
     serialises writes and searches); other Store objects on the same file may read beside it.
     """
 
-    # A load of at least one batch into an empty store builds the FTS5 indexes on threads (labkit.jira.store.ftsbuild)
-    fts_threads = True
+    # A load of at least one batch into an empty store builds the FTS5 indexes in worker processes
+    # (labkit.jira.store.ftsbuild); False: row by row in this connection
+    fts_workers = True
     # Keep every issue's search columns in memory once searches have fetched as many rows as the store
     # holds (labkit.jira.store.framecache; about 1 KB per issue); False: always fetch the rows. A store
     # with a search budget never builds it: the build (a minute on 1M issues) is not a bounded search
@@ -377,7 +378,7 @@ class Store:
         self._fcache: FrameCache | None = None
         self._fpolicy = FramePolicy()
         self._bulk = False  # within an import into an empty store: secondary indexes are built at its end
-        self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built on threads
+        self._fts: FtsBuilder | None = None  # within a large one: the FTS5 indexes being built by workers
         # UTF-8 documents are stored from bytes as they are (_INSERT_DOC) only where that is the database's encoding
         self._utf8 = self.db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
         if self.db.execute("SELECT COUNT(*) FROM linktype").fetchone()[0] == 0:
@@ -425,8 +426,8 @@ class Store:
             bulk_merging(self.db, table, bulk=True)
 
     def _end_bulk(self) -> None:
-        """Build the secondary indexes, move in the FTS5 indexes built on threads, put FTS5's merging back."""
-        self._create_indexes()  # first: while the FTS5 threads finish their last batches
+        """Build the secondary indexes, move in the FTS5 indexes built by workers, put FTS5's merging back."""
+        self._create_indexes()  # first: while the FTS5 workers finish their last batches
         if self._fts is not None:
             fts, self._fts = self._fts, None
             fts.finish(self.db)
@@ -486,7 +487,7 @@ class Store:
                 for issue in issues:
                     batch.append(_document(issue))
                     if len(batch) >= _BATCH:
-                        if self._bulk and n == 0 and self.fts_threads:  # a large load into an empty store
+                        if self._bulk and n == 0 and self.fts_workers:  # a large load into an empty store
                             self._fts = FtsBuilder()
                         n += len(batch)
                         next_rank = self._import_batch(batch, next_rank)
@@ -567,6 +568,9 @@ class Store:
                     links.append((str(lk.id), t.id, t.name, t.inward, t.outward, *src, *dst))
             rid += 1
         db.executemany(_INSERT_ISSUE, rows)
+        if self._fts is not None and not self._fts.started():  # no workers here: build the indexes row by row
+            self._fts.abort()
+            self._fts = None
         if self._fts is not None:
             self._fts.add(fts_rows)
         else:
