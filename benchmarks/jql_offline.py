@@ -392,8 +392,10 @@ def run(name: str, dataset: str, lines: str, rounds: int, goal_import_s: float, 
         ("labkit / hand-written SQL <= 2x on every query", all(r[1] <= 2 for r in ratios.values()),
          ", ".join(f"{k} {r[1]:.2f}x" for k, r in ratios.items())),
     ]
-    for text, ok, detail in goals:
-        print(f"goal {text}: {'met' if ok else 'NOT met'} ({detail})")
+    for k, (text, ok, detail) in enumerate(goals):
+        # the query goals are set on the 1M generated issues; on the real ones they are shown, not judged
+        what = "goal" if k == 0 or dataset == "generated" else "reference (a goal at 1M issues, not at this size)"
+        print(f"{what} {text}: {'met' if ok else 'NOT met'} ({detail})")
     print("own peak memory of each peer's process (VmHWM): "
           + ", ".join(f"{k} {v:,.0f} MB" for k, v in hwm.items()) + f"; {load()}")
     return {"import_s": import_s, "ratios": ratios}
