@@ -10,7 +10,7 @@ against 4.6 s) and saved no wall time, because every ``sqlite3_malloc`` and ``sq
 SQLite's one process-wide memory-statistics mutex and each row's bind takes the GIL: 66k context
 switches and 1.3 s of system time per import (``strace -f -c``: 123k futex calls, a third of them
 from ``sqlite3Malloc``). A worker process shares neither. Measured against the threads, alternating
-on this machine: the 29k real issues 4.1–4.4 s → 2.8–3.3 s wall, 6.0–6.5 s → 4.9–5.6 s CPU (the
+on this machine: the 29k real issues 4.1–4.4 s → 2.8–3.3 s wall, 6.0–6.5 s → 4.7–5.6 s CPU (the
 workers' included); 1M generated issues 132.7 s → 94.5 s wall, 162.6 s → 113.8 s CPU.
 Each batch goes to the workers once, ``marshal``-encoded, written down a pipe by a writer thread per
 worker (the write releases the GIL), and each worker inserts it into an in-memory database. At the
