@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+SESSION_PREFIX = "labkit-tests-"
 
 
 def shared_data_dir() -> Path:
@@ -18,16 +19,30 @@ def shared_data_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove pytest's emptied ``pytest-of-<user>`` temp folder, so a test run leaves nothing in /tmp.
+_OWN_TEMP = pytest.StashKey[str]()
 
-    pytest keeps no tmp_path folder (``tmp_path_retention_policy`` in pyproject.toml) but leaves their parent.
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this test session a temp folder of its own (removed at its end), unless ``--basetemp`` names one.
+
+    pytest's shared numbered folders (``pytest-of-<user>/pytest-N``) are unsafe when none is kept:
+    pytest then locks no session's folder, and every session, on exit, removes all unlocked ones,
+    the running sessions' too. A second ``make test`` (another worktree) ending during a CI run here
+    deleted that run's folders: 540 errors (tests/foundation/test_test_sessions.py). No other session
+    touches a folder of this session's own.
     """
-    root = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
-    try:
-        root.rmdir()  # only when empty: another session's folders stay
-    except OSError:
-        pass
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        own = tempfile.mkdtemp(prefix=SESSION_PREFIX)
+        config.option.basetemp = own
+        config.stash[_OWN_TEMP] = own
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this session's own temp folder, so a test run leaves nothing in /tmp."""
+    own = config.stash.get(_OWN_TEMP, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

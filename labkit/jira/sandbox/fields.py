@@ -13,7 +13,7 @@ from msgspec.json import Encoder
 
 from labkit.jira.model import ADF_BODY, RANK_FIELD, adf_text
 from labkit.jira.store.decode import loads
-from labkit.jira.store.store import rest_comment
+from labkit.jira.store.store import rest_comment, rest_parts
 
 __all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "REWRITTEN", "FieldRule", "adf", "adf_text",
            "field_rule", "field_selector", "field_spec", "rfc3339", "select_fields", "to_v3", "v3_comment",
@@ -172,8 +172,8 @@ def v3_comment(c: dict[str, Any]) -> dict[str, Any]:
 def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
     """Return the fields a rule selects of stored issues (``Store.stored_issues``), ready to encode for the wire.
 
-    Each issue's fields are set as a read of the whole issue sets them (rank, comment, links) and
-    selected. A value stays its stored JSON (``msgspec.Raw``, encoded as it is) when the document is
+    Each issue's fields are set as a read of the whole issue sets them (rank, comment, links:
+    :func:`labkit.jira.store.store.rest_parts`) and selected. A value stays its stored JSON (``msgspec.Raw``, encoded as it is) when the document is
     canonical and the version does not rewrite the field; the others of the whole page are decoded
     in one call. Issues of a page mostly share one field order: what a rule keeps of an order is
     worked out once (:class:`_Selection`). A canonical issue whose selection holds no field the
@@ -189,11 +189,7 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
     todo: list[tuple[dict[str, Any], str, Raw]] = []
     for issue in issues:
         f = issue.fields
-        f[RANK_FIELD] = issue.rank
-        if comment:
-            f["comment"] = f.get("comment")  # its place; normalised below, once decoded
-        if links:
-            f["issuelinks"] = issue.links
+        rest_parts(f, issue.rank, issue.links if links else None, None)  # the comment normalised below, once decoded
         order = tuple(f)
         shape = shapes.get(order)
         if shape is None:

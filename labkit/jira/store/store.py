@@ -26,7 +26,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import repeat
@@ -82,7 +82,7 @@ from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import IdSelect, SqlBuilder
 
-__all__ = ["Store", "StoredIssue", "rest_comment"]
+__all__ = ["Store", "StoredIssue", "rest_comment", "rest_parts"]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS issue(
@@ -301,6 +301,24 @@ def rest_comment(stored: Any) -> dict[str, Any]:
     """An issue's ``comment`` field as a read answers it: the stored comments (decoded), all of them, counted."""
     cm = ((loads(stored) if isinstance(stored, Raw) else stored) or {}).get("comments") or []
     return {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
+
+
+def rest_parts(fields: dict[str, Any], rank: str, links: list[dict] | None,
+               comment: Callable[[Any], Any] | None = rest_comment) -> None:
+    """Put into an issue's stored fields what a read answers from the store instead: rank, comment, links, in this order.
+
+    The rule every reader of a whole issue or of a page of issues follows (:meth:`Store.get_issues`,
+    :func:`labkit.jira.sandbox.fields.wire_fields`): the rank is the store's (a rank call moves it
+    without rewriting the document), the comment is :func:`rest_comment` of the stored one, the
+    links are the store's current ones (:meth:`Store._links_for`). A field the document has keeps
+    its place; one it lacks is added after the others, in this order. ``comment=None`` leaves the
+    stored comment as it is (in its place, for the caller to convert); ``links=None``: links not read.
+    """
+    fields[RANK_FIELD] = rank
+    stored = fields.get("comment")
+    fields["comment"] = stored if comment is None else comment(stored)
+    if links is not None:
+        fields["issuelinks"] = links
 
 
 class StoredIssue(NamedTuple):
@@ -625,9 +643,7 @@ class Store:
             f = issue.get("fields")
             if not isinstance(f, dict):  # none, or not an object: no fields (as stored_parts reads it)
                 f = issue["fields"] = {}
-            f[RANK_FIELD] = rank
-            f["comment"] = rest_comment(f.get("comment"))
-            f["issuelinks"] = links[key]
+            rest_parts(f, rank, links[key])
             out.append(issue)
         return out
 
@@ -638,8 +654,8 @@ class Store:
         For a server answering a page of issues with a few fields each: one read of the documents (and
         of the links, with ``links``) serves the page, and each field's stored JSON is found without
         decoding it (:func:`labkit.jira.store.decode.stored_parts`). The fields are as imported: the
-        rank, comment and links a REST answer has are ``rank``, :func:`rest_comment` of the stored
-        comment and ``links`` (set in this order, as :meth:`get_issues` does). ``documents=False``
+        rank, comment and links a REST answer has are ``rank``, the stored comment and ``links``, for the
+        caller to put in by :func:`rest_parts` (as :meth:`get_issues` does). ``documents=False``
         reads only keys, ids and ranks (no fields, no changelog); ``changelog=False`` leaves each
         issue's changelog out (None). A link's other issue has its fields as stored JSON
         (``msgspec.Raw``) where that is canonical (:meth:`_links_for`).
