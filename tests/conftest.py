@@ -19,30 +19,41 @@ def shared_data_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
-_OWN_TEMP = pytest.StashKey[str]()
+_OWN = pytest.StashKey[tuple[str, str | None]]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Give this test session a temp folder of its own (removed at its end), unless ``--basetemp`` names one.
+    """Give this test session a folder of its own (removed at its end): its temp folders and labkit's state.
 
-    pytest's shared numbered folders (``pytest-of-<user>/pytest-N``) are unsafe when none is kept:
-    pytest then locks no session's folder, and every session, on exit, removes all unlocked ones,
-    the running sessions' too. A second ``make test`` (another worktree) ending during a CI run here
-    deleted that run's folders: 540 errors (tests/foundation/test_test_sessions.py). No other session
-    touches a folder of this session's own.
+    Temp folders (unless ``--basetemp`` names one): pytest's shared numbered folders
+    (``pytest-of-<user>/pytest-N``) are unsafe when none is kept: pytest then locks no session's
+    folder, and every session, on exit, removes all unlocked ones, the running sessions' too. A
+    second ``make test`` (another worktree) ending during a CI run here deleted that run's folders:
+    540 errors. No other session touches a folder of this session's own.
+    labkit's state (``$XDG_STATE_HOME``: host locks, the sandbox run folder): a test that takes a
+    remote host's lock wrote it into the user's own ``~/.local/state/labkit``; the suite now leaves
+    the user's home alone (both checked by tests/foundation/test_test_sessions.py).
     """
-    if config.option.basetemp is None and not hasattr(config, "workerinput"):
-        own = tempfile.mkdtemp(prefix=SESSION_PREFIX)
-        config.option.basetemp = own
-        config.stash[_OWN_TEMP] = own
+    if hasattr(config, "workerinput"):
+        return
+    own = tempfile.mkdtemp(prefix=SESSION_PREFIX)
+    if config.option.basetemp is None:
+        config.option.basetemp = os.path.join(own, "tmp")
+    config.stash[_OWN] = (own, os.environ.get("XDG_STATE_HOME"))
+    os.environ["XDG_STATE_HOME"] = os.path.join(own, "state")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove this session's own temp folder, so a test run leaves nothing in /tmp."""
-    own = config.stash.get(_OWN_TEMP, None)
-    if own is not None:
-        shutil.rmtree(own, ignore_errors=True)
+    """Remove this session's own folder (a test run leaves nothing in /tmp) and give back ``$XDG_STATE_HOME``."""
+    own, state = config.stash.get(_OWN, (None, None))
+    if own is None:
+        return
+    shutil.rmtree(own, ignore_errors=True)
+    if state is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = state
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,15 @@
-"""Two test sessions at once: one ending keeps the other's temp folders and leaves none of its own in /tmp.
+"""The test suite keeps to its own folders: a second session at once, and the user's home, are left alone.
 
 A developer runs ``make test`` in two worktrees, or a CI runner runs two jobs as one user. pytest's
 shared numbered folders (``pytest-of-<user>/pytest-N``) with nothing kept are removed by the next
-session to end, running or not: that cost one CI run here 540 errors (tests/conftest.py).
+session to end, running or not: that cost one CI run here 540 errors. And a test taking a remote
+libvirt host's lock wrote the lock file into the user's own ``~/.local/state/labkit``
+(tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,23 +17,32 @@ from pathlib import Path
 
 from .. import conftest
 
-INNER = "tests/foundation/test_redact.py"  # a short module whose tests use tmp_path
+# short modules: one whose tests use tmp_path, one whose tests take remote libvirt hosts' locks
+INNER = ["tests/foundation/test_redact.py", "tests/vm/test_remote_hosts.py"]
 
 
 def _session_folders() -> set[Path]:
-    """The test sessions' temp folders now in the temp directory (labkit's own, and pytest's shared ones)."""
+    """The test sessions' folders now in the temp directory (labkit's own, and pytest's shared ones)."""
     tmp = Path(tempfile.gettempdir())
     return set(tmp.glob(f"{conftest.SESSION_PREFIX}*")) | set(tmp.glob("pytest-of-*/pytest-*"))
 
 
-def test_a_second_session_ending_keeps_this_sessions_folders(tmp_path: Path) -> None:
-    """Another session runs to its end meanwhile: this test's folder and file are still there, and it left no folder."""
+def test_a_second_session_keeps_this_ones_folders_and_the_users_home(tmp_path: Path) -> None:
+    """Another session runs to its end meanwhile, as a user whose home is empty.
+
+    This test's folder and file are still there after it; it left no folder in the temp directory
+    and nothing in that home.
+    """
     mine = tmp_path / "still-here.txt"
     mine.write_text("kept")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")} | {"HOME": str(home)}
     before = _session_folders()
-    inner = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", INNER],
-                           cwd=conftest.REPO, capture_output=True, text=True, timeout=600)
+    inner = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *INNER],
+                           cwd=conftest.REPO, env=env, capture_output=True, text=True, timeout=600)
     assert inner.returncode == 0, inner.stdout[-3000:] + inner.stderr[-2000:]
-    assert "passed" in inner.stdout
+    assert " passed" in inner.stdout
     assert mine.read_text() == "kept"
     assert _session_folders() - before == set()
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
