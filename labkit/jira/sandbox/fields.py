@@ -13,7 +13,7 @@ from msgspec.json import Encoder
 
 from labkit.jira.model import ADF_BODY, RANK_FIELD, adf_text
 from labkit.jira.store.decode import loads
-from labkit.jira.store.store import rest_comment, rest_parts
+from labkit.jira.store.store import in_place, rest_comment, rest_parts
 
 __all__ = ["ISSUE_EXPAND", "ISSUE_TYPES", "PRIORITIES", "RANK_FIELD", "REWRITTEN", "FieldRule", "adf", "adf_text",
            "field_rule", "field_selector", "field_spec", "rfc3339", "select_fields", "to_v3", "v3_comment",
@@ -189,7 +189,7 @@ def wire_fields(issues: list[Any], rule: FieldRule, version: str) -> list[Any]:
     todo: list[tuple[dict[str, Any], str, Raw]] = []
     for issue in issues:
         f = issue.fields
-        rest_parts(f, issue.rank, issue.links if links else None, None)  # the comment normalised below, once decoded
+        rest_parts(f, issue.rank, issue.links if links else None, in_place if comment else None)  # comment: below
         order = tuple(f)
         shape = shapes.get(order)
         if shape is None:

@@ -82,7 +82,7 @@ from labkit.jira.store.ftsbuild import FTS_TABLES, FtsBuilder, bulk_merging, fts
 from labkit.jira.store.rank import RANK_START, RANK_STEP, between, rank_int, rank_of
 from labkit.jira.store.sql import IdSelect, SqlBuilder
 
-__all__ = ["Store", "StoredIssue", "rest_comment", "rest_parts"]
+__all__ = ["Store", "StoredIssue", "in_place", "rest_comment", "rest_parts"]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS issue(
@@ -303,6 +303,11 @@ def rest_comment(stored: Any) -> dict[str, Any]:
     return {"comments": cm, "maxResults": len(cm), "total": len(cm), "startAt": 0}
 
 
+def in_place(stored: Any) -> Any:
+    """The stored comment as it is: :func:`rest_parts` gives it its place, for the caller to convert later."""
+    return stored
+
+
 def rest_parts(fields: dict[str, Any], rank: str, links: list[dict] | None,
                comment: Callable[[Any], Any] | None = rest_comment) -> None:
     """Put into an issue's stored fields what a read answers from the store instead: rank, comment, links, in this order.
@@ -311,12 +316,13 @@ def rest_parts(fields: dict[str, Any], rank: str, links: list[dict] | None,
     :func:`labkit.jira.sandbox.fields.wire_fields`): the rank is the store's (a rank call moves it
     without rewriting the document), the comment is :func:`rest_comment` of the stored one, the
     links are the store's current ones (:meth:`Store._links_for`). A field the document has keeps
-    its place; one it lacks is added after the others, in this order. ``comment=None`` leaves the
-    stored comment as it is (in its place, for the caller to convert); ``links=None``: links not read.
+    its place; one it lacks is added after the others, in this order. ``comment``: how the stored
+    comment becomes the answered one (:func:`in_place`: kept as stored, for the caller to convert;
+    None: the comment is not asked for); ``links=None``: the links are not asked for.
     """
     fields[RANK_FIELD] = rank
-    stored = fields.get("comment")
-    fields["comment"] = stored if comment is None else comment(stored)
+    if comment is not None:
+        fields["comment"] = comment(fields.get("comment"))
     if links is not None:
         fields["issuelinks"] = links
 
