@@ -106,13 +106,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """Debian chromium through playwright, one for the whole session (playwright's sync API allows one)."""
+def chromium(tmp_path_factory):
+    """Debian chromium through playwright, one for the whole session (playwright's sync API allows one).
+
+    Its home is a folder of the session's: chromium otherwise writes its crash-report settings and
+    dconf cache into the user's ``~/.config`` and ``~/.cache``.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make setup does)")
     pw = pytest.importorskip("playwright.sync_api")
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_CACHE_HOME": str(home / ".cache")}
     with pw.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env)
         try:
             yield browser
         finally:
