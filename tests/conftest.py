@@ -19,41 +19,47 @@ def shared_data_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
-_OWN = pytest.StashKey[tuple[str, str | None]]()
+# the per-user folders that libraries and tools write into, and what of the session's own folder stands in for each
+_XDG = {"XDG_STATE_HOME": "state", "XDG_CONFIG_HOME": "config", "XDG_CACHE_HOME": "cache"}
+_OWN = pytest.StashKey[tuple[str, dict[str, str | None]]]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Give this test session a folder of its own (removed at its end): its temp folders and labkit's state.
+    """Give this test session a folder of its own (removed at its end): its temp folders and per-user folders.
 
     Temp folders (unless ``--basetemp`` names one): pytest's shared numbered folders
     (``pytest-of-<user>/pytest-N``) are unsafe when none is kept: pytest then locks no session's
     folder, and every session, on exit, removes all unlocked ones, the running sessions' too. A
     second ``make test`` (another worktree) ending during a CI run here deleted that run's folders:
     540 errors. No other session touches a folder of this session's own.
-    labkit's state (``$XDG_STATE_HOME``: host locks, the sandbox run folder): a test that takes a
-    remote host's lock wrote it into the user's own ``~/.local/state/labkit``; the suite now leaves
-    the user's home alone (both checked by tests/foundation/test_test_sessions.py).
+    Per-user folders (``$XDG_STATE_HOME``, ``$XDG_CONFIG_HOME``, ``$XDG_CACHE_HOME``): a test that
+    takes a remote host's lock wrote it into the user's ``~/.local/state/labkit``, and matplotlib
+    its settings and font cache into ``~/.config`` and ``~/.cache``; and a user's own labkit
+    configuration must not change what a test sees. The suite leaves the user's home alone (checked
+    by tests/foundation/test_test_sessions.py).
     """
     if hasattr(config, "workerinput"):
         return
     own = tempfile.mkdtemp(prefix=SESSION_PREFIX)
     if config.option.basetemp is None:
         config.option.basetemp = os.path.join(own, "tmp")
-    config.stash[_OWN] = (own, os.environ.get("XDG_STATE_HOME"))
-    os.environ["XDG_STATE_HOME"] = os.path.join(own, "state")
+    config.stash[_OWN] = (own, {name: os.environ.get(name) for name in _XDG})
+    for name, folder in _XDG.items():
+        os.environ[name] = os.path.join(own, folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove this session's own folder (a test run leaves nothing in /tmp) and give back ``$XDG_STATE_HOME``."""
-    own, state = config.stash.get(_OWN, (None, None))
+    """Remove this session's own folder (a test run leaves nothing in /tmp) and give back the per-user folders."""
+    own, before = config.stash.get(_OWN, (None, {}))
     if own is None:
         return
     shutil.rmtree(own, ignore_errors=True)
-    if state is None:
-        os.environ.pop("XDG_STATE_HOME", None)
-    else:
-        os.environ["XDG_STATE_HOME"] = state
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

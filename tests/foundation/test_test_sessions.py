@@ -3,8 +3,9 @@
 A developer runs ``make test`` in two worktrees, or a CI runner runs two jobs as one user. pytest's
 shared numbered folders (``pytest-of-<user>/pytest-N``) with nothing kept are removed by the next
 session to end, running or not: that cost one CI run here 540 errors. A test taking a remote
-libvirt host's lock wrote the lock file into the user's own ``~/.local/state/labkit``
-(tests/conftest.py), and chromium its settings into ``~/.config`` (tests/browser/conftest.py).
+libvirt host's lock wrote the lock file into the user's own ``~/.local/state/labkit``, matplotlib
+its font cache into ``~/.cache`` (tests/conftest.py), and chromium its settings into ``~/.config``
+(tests/browser/conftest.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from .. import conftest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# short modules: one whose tests use tmp_path, one whose tests take remote libvirt hosts' locks, one that
-# drives JupyterLab in chromium (which wrote its crash-report settings and dconf cache into the user's home)
-INNER = ["tests/foundation/test_redact.py", "tests/vm/test_remote_hosts.py", "tests/browser/test_welcome.py"]
+# short modules: one whose tests use tmp_path, and one of each that wrote into the user's home: remote libvirt
+# hosts' locks; matplotlib's settings and font cache (charts); chromium's crash-report settings and dconf cache
+INNER = ["tests/foundation/test_redact.py", "tests/vm/test_remote_hosts.py", "tests/tracker/test_report.py",
+         "tests/browser/test_welcome.py"]
 
 
 def _session_folders() -> set[Path]:
